@@ -1,0 +1,67 @@
+use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, StatusType};
+
+use crate::build::{BuildPhase, BuildService, BuildStart};
+use crate::error::{Error, Result};
+
+pub struct CodeBuild {
+    client: aws_sdk_codebuild::Client,
+}
+
+impl CodeBuild {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        CodeBuild { client: aws_sdk_codebuild::Client::new(config) }
+    }
+}
+
+impl BuildService for CodeBuild {
+    async fn start(&self, start: &BuildStart) -> Result<String> {
+        let environment = start
+            .environment
+            .iter()
+            .map(|(name, value)| {
+                EnvironmentVariable::builder()
+                    .name(name)
+                    .value(value)
+                    .r#type(EnvironmentVariableType::Plaintext)
+                    .build()
+                    .map_err(|e| Error::InvalidInput(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let response = self
+            .client
+            .start_build()
+            .project_name(&start.project)
+            .source_version(&start.commit)
+            .set_environment_variables_override(Some(environment))
+            .send()
+            .await
+            .map_err(|e| Error::aws("codebuild:StartBuild", e))?;
+        response
+            .build_value()
+            .and_then(|b| b.id())
+            .map(String::from)
+            .ok_or_else(|| Error::config("StartBuild returned no build id"))
+    }
+
+    async fn phase(&self, build_id: &str) -> Result<BuildPhase> {
+        let response = self
+            .client
+            .batch_get_builds()
+            .ids(build_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
+        let build = response
+            .builds()
+            .first()
+            .ok_or_else(|| Error::BuildFailed { build_id: build_id.into(), phase: "build not found".into() })?;
+        let phase = build.current_phase().unwrap_or("UNKNOWN").to_string();
+        Ok(match build.build_status() {
+            Some(StatusType::Succeeded) => BuildPhase::Succeeded,
+            Some(StatusType::InProgress) | None => BuildPhase::InProgress,
+            Some(StatusType::Stopped) => BuildPhase::Stopped,
+            Some(StatusType::TimedOut) => BuildPhase::TimedOut,
+            Some(_) => BuildPhase::Failed { phase },
+        })
+    }
+}

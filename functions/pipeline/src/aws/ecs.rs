@@ -1,0 +1,289 @@
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture,
+    DeploymentCircuitBreaker, DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
+    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver,
+    MountPoint, NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform,
+    Secret, ServiceField, SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Volume,
+};
+
+use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
+use crate::error::{Error, Result};
+use crate::task_definition::{TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG};
+
+pub struct Ecs {
+    client: aws_sdk_ecs::Client,
+}
+
+fn invalid(e: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(e.to_string())
+}
+
+impl Ecs {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Ecs { client: aws_sdk_ecs::Client::new(config) }
+    }
+
+    /// ACTIVE revisions of exactly `family` (the API matches a prefix), newest first.
+    async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .sort(SortOrder::Desc)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("ecs:ListTaskDefinitions", e))?;
+            arns.extend(
+                page.task_definition_arns()
+                    .iter()
+                    .filter(|arn| arn.rsplit_once('/').and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family))
+                    .cloned(),
+            );
+        }
+        Ok(arns)
+    }
+
+    pub async fn deregister_managed(&self, family: &str) -> Result<Vec<String>> {
+        let mut deregistered = Vec::new();
+        for arn in self.active_revisions(family).await? {
+            let described = self
+                .client
+                .describe_task_definition()
+                .task_definition(&arn)
+                .include(TaskDefinitionField::Tags)
+                .send()
+                .await
+                .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
+            if !super::tagged_managed(described.tags().iter().map(|t| (t.key(), t.value()))) {
+                continue;
+            }
+            self.client
+                .deregister_task_definition()
+                .task_definition(&arn)
+                .send()
+                .await
+                .map_err(|e| Error::aws("ecs:DeregisterTaskDefinition", e))?;
+            deregistered.push(arn);
+        }
+        Ok(deregistered)
+    }
+
+    pub async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool> {
+        let described = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DescribeServices", e))?;
+        Ok(described
+            .services()
+            .first()
+            .is_some_and(|s| super::tagged_managed(s.tags().iter().map(|t| (t.key(), t.value())))))
+    }
+
+    fn deployment_configuration() -> DeploymentConfiguration {
+        DeploymentConfiguration::builder()
+            .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+            // One btcd per data directory: stop the old task before the new one mounts the volume.
+            .minimum_healthy_percent(0)
+            .maximum_percent(100)
+            .build()
+    }
+
+    fn network(spec: &ServiceSpec) -> Result<NetworkConfiguration> {
+        let vpc = AwsVpcConfiguration::builder()
+            .set_subnets(Some(spec.subnets.clone()))
+            .set_security_groups(Some(spec.security_groups.clone()))
+            .assign_public_ip(if spec.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
+            .build()
+            .map_err(invalid)?;
+        Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+    }
+}
+
+impl TaskDefinitions for Ecs {
+    async fn latest(&self, family: &str) -> Result<Option<(String, String)>> {
+        let Some(arn) = self.active_revisions(family).await?.into_iter().next() else { return Ok(None) };
+        let described = self
+            .client
+            .describe_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
+        let image = described
+            .task_definition()
+            .and_then(|td| td.container_definitions().iter().find(|c| c.name() == Some(CONTAINER_NAME)))
+            .and_then(|c| c.image())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Some((arn, image)))
+    }
+
+    async fn register(&self, spec: &TaskSpec) -> Result<String> {
+        let secrets = spec
+            .secrets
+            .iter()
+            .map(|(name, from)| Secret::builder().name(name).value_from(from).build().map_err(invalid))
+            .collect::<Result<Vec<_>>>()?;
+        let container = ContainerDefinition::builder()
+            .name(CONTAINER_NAME)
+            .image(&spec.image)
+            .essential(true)
+            .set_command(Some(spec.command.clone()))
+            .port_mappings(
+                PortMapping::builder().container_port(i32::from(spec.p2p_port)).protocol(TransportProtocol::Tcp).build(),
+            )
+            .health_check(
+                HealthCheck::builder()
+                    .set_command(Some(spec.health_check.clone()))
+                    .interval(30)
+                    .timeout(10)
+                    .retries(3)
+                    // The longest ECS allows: btcd opens its database before RPC answers.
+                    .start_period(300)
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .set_secrets(Some(secrets))
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", &spec.log_group)
+                    .options("awslogs-region", &spec.log_region)
+                    .options("awslogs-stream-prefix", CONTAINER_NAME)
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .mount_points(MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build())
+            // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
+            .stop_timeout(120)
+            .build();
+        let volume = Volume::builder()
+            .name(CHAIN_DATA_VOLUME)
+            .efs_volume_configuration(
+                EfsVolumeConfiguration::builder()
+                    .file_system_id(&spec.file_system_id)
+                    .transit_encryption(EfsTransitEncryption::Enabled)
+                    .authorization_config(
+                        EfsAuthorizationConfig::builder()
+                            .access_point_id(&spec.access_point_id)
+                            .iam(EfsAuthorizationConfigIam::Enabled)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .build();
+        let tags = spec.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let response = self
+            .client
+            .register_task_definition()
+            .family(&spec.family)
+            .cpu(&spec.cpu)
+            .memory(&spec.memory)
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .execution_role_arn(&spec.execution_role_arn)
+            .task_role_arn(&spec.task_role_arn)
+            .container_definitions(container)
+            .volumes(volume)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:RegisterTaskDefinition", e))?;
+        response
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .map(String::from)
+            .ok_or_else(|| Error::config("RegisterTaskDefinition returned no ARN"))
+    }
+}
+
+impl Services for Ecs {
+    async fn describe(&self, cluster: &str, service: &str) -> Result<Option<ServiceView>> {
+        let described = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DescribeServices", e))?;
+        Ok(described.services().first().map(|s| ServiceView {
+            status: s.status().unwrap_or_default().to_string(),
+            task_definition: s.task_definition().unwrap_or_default().to_string(),
+            desired_count: s.desired_count(),
+            running_count: s.running_count(),
+            deployments: s
+                .deployments()
+                .iter()
+                .map(|d| DeploymentView {
+                    status: d.status().unwrap_or_default().to_string(),
+                    task_definition: d.task_definition().unwrap_or_default().to_string(),
+                    rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                    rollout_reason: d.rollout_state_reason().map(String::from),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn create(&self, spec: &ServiceSpec) -> Result<()> {
+        self.client
+            .create_service()
+            .cluster(&spec.cluster)
+            .service_name(&spec.service)
+            .task_definition(&spec.task_definition)
+            .desired_count(spec.desired_count)
+            .launch_type(LaunchType::Fargate)
+            .platform_version("LATEST")
+            .network_configuration(Self::network(spec)?)
+            .deployment_configuration(Self::deployment_configuration())
+            .propagate_tags(PropagateTags::TaskDefinition)
+            .tags(Tag::builder().key(MANAGED_TAG).value("true").build())
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:CreateService", e))?;
+        Ok(())
+    }
+
+    async fn update(&self, spec: &ServiceSpec) -> Result<()> {
+        self.client
+            .update_service()
+            .cluster(&spec.cluster)
+            .service(&spec.service)
+            .task_definition(&spec.task_definition)
+            .desired_count(spec.desired_count)
+            .network_configuration(Self::network(spec)?)
+            .deployment_configuration(Self::deployment_configuration())
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:UpdateService", e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, cluster: &str, service: &str) -> Result<()> {
+        self.client
+            .delete_service()
+            .cluster(cluster)
+            .service(service)
+            .force(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DeleteService", e))?;
+        Ok(())
+    }
+}

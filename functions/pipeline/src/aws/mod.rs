@@ -1,0 +1,50 @@
+//! Adapters from the domain traits to the AWS SDK. Each holds its client, built once at cold start.
+//! They honour `AWS_ENDPOINT_URL`, which is how the local cloud points them at moto.
+
+mod codebuild;
+mod ecr;
+mod ecs;
+mod efs;
+mod s3;
+
+pub use codebuild::CodeBuild;
+pub use ecr::Ecr;
+pub use ecs::Ecs;
+pub use efs::Efs;
+pub use s3::load_trust_root;
+
+use crate::error::Result;
+use crate::teardown::Teardown;
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// Everything destroy needs, over the real services.
+pub struct AwsTeardown {
+    pub ecr: Ecr,
+    pub ecs: Ecs,
+    pub efs: Efs,
+}
+
+impl Teardown for AwsTeardown {
+    async fn delete_images(&self) -> Result<Vec<String>> {
+        self.ecr.delete_all_images().await
+    }
+
+    async fn deregister_task_definitions(&self, family: &str) -> Result<Vec<String>> {
+        self.ecs.deregister_managed(family).await
+    }
+
+    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>> {
+        self.efs.delete_managed(file_system_id).await
+    }
+
+    async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool> {
+        self.ecs.service_is_managed(cluster, service).await
+    }
+}
+
+fn tagged_managed<'a>(mut tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> bool {
+    tags.any(|(k, v)| k == Some(crate::task_definition::MANAGED_TAG) && v == Some("true"))
+}

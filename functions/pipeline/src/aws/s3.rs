@@ -1,0 +1,35 @@
+use crate::error::{Error, Result};
+use crate::verify::TrustRoot;
+
+/// Loads the trust root from `s3://bucket/prefix` or, for the CLI and tests, a local directory.
+pub async fn load_trust_root(location: &str, config: &aws_config::SdkConfig) -> Result<TrustRoot> {
+    let Some(rest) = location.strip_prefix("s3://") else {
+        return TrustRoot::from_dir(std::path::Path::new(location));
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    // Custom endpoints (moto locally) serve buckets by path, not by virtual host.
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    let client = aws_sdk_s3::Client::from_conf(s3_config);
+    let unreadable = |e: String| Error::TrustRootInvalid(format!("{location}: {e}"));
+    let mut files = Vec::new();
+    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| unreadable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            let body = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| unreadable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?
+                .body
+                .collect()
+                .await
+                .map_err(|e| unreadable(e.to_string()))?;
+            files.push((format!("s3://{bucket}/{key}"), body.into_bytes().to_vec()));
+        }
+    }
+    TrustRoot::from_files(files)
+}

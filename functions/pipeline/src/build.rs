@@ -1,0 +1,289 @@
+//! Build: start CodeBuild on exactly the verified commit, skip it when ECR already holds the
+//! image, and poll it from the state machine's bounded wait loop.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Env, Polling};
+use crate::error::{Error, Result};
+use crate::verify::VerifiedTag;
+
+/// The environment the buildspec (`source/buildspec.yml`) reads; a contract test keeps both in step.
+pub const BUILD_ENV_COMMIT: &str = "SIGSHIP_COMMIT";
+pub const BUILD_ENV_VERSION: &str = "SIGSHIP_VERSION";
+pub const BUILD_ENV_IMAGE_TAG: &str = "SIGSHIP_IMAGE_TAG";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildPhase {
+    InProgress,
+    Succeeded,
+    Failed { phase: String },
+    Stopped,
+    TimedOut,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildStart {
+    pub project: String,
+    pub commit: String,
+    pub environment: Vec<(String, String)>,
+}
+
+pub trait BuildService {
+    /// Starts a build and returns its id.
+    async fn start(&self, start: &BuildStart) -> Result<String>;
+    async fn phase(&self, build_id: &str) -> Result<BuildPhase>;
+}
+
+pub trait ImageRegistry {
+    /// The digest (`sha256:…`) of the image with this tag, if the repository holds it.
+    async fn digest_of(&self, image_tag: &str) -> Result<Option<String>>;
+    /// `account.dkr.ecr.region.amazonaws.com/name`.
+    async fn repository_uri(&self) -> Result<String>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BuildStatus {
+    InProgress,
+    Succeeded,
+}
+
+/// Carried through the state machine between start and the polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildState {
+    pub status: BuildStatus,
+    pub image_tag: String,
+    pub commit: String,
+    /// None when the image already existed and no build ran.
+    pub build_id: Option<String>,
+    pub skipped: bool,
+    pub attempt: u32,
+    pub poll_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase", deny_unknown_fields)]
+pub enum BuildRequest {
+    Start { verified: VerifiedTag },
+    Poll { build: BuildState },
+}
+
+pub struct BuildConfig {
+    pub project: String,
+    pub repository: String,
+    pub polling: Polling,
+}
+
+impl BuildConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(BuildConfig {
+            project: env.required("SIGSHIP_BUILD_PROJECT")?,
+            repository: env.required("SIGSHIP_REPOSITORY")?,
+            polling: Polling::from_env(env, "SIGSHIP_BUILD", 30, 120)?,
+        })
+    }
+}
+
+/// Immutable image tag for one tag at one commit, e.g. `v0.24.2-1a2b3c4d5e6f`.
+pub fn image_tag(tag: &str, commit: &str) -> String {
+    let safe: String = tag
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .collect();
+    format!("{safe}-{}", &commit[..commit.len().min(12)])
+}
+
+pub async fn handle(
+    request: BuildRequest,
+    config: &BuildConfig,
+    builds: &impl BuildService,
+    images: &impl ImageRegistry,
+) -> Result<BuildState> {
+    match request {
+        BuildRequest::Start { verified } => start(&verified, config, builds, images).await,
+        BuildRequest::Poll { build } => poll(build, config, builds, images).await,
+    }
+}
+
+async fn start(
+    verified: &VerifiedTag,
+    config: &BuildConfig,
+    builds: &impl BuildService,
+    images: &impl ImageRegistry,
+) -> Result<BuildState> {
+    if verified.repository != config.repository {
+        return Err(Error::InvalidInput(format!(
+            "the build project compiles {}, but the tag was verified in {}",
+            config.repository, verified.repository
+        )));
+    }
+    let image_tag = image_tag(&verified.tag, &verified.commit);
+    let mut state = BuildState {
+        status: BuildStatus::Succeeded,
+        image_tag: image_tag.clone(),
+        commit: verified.commit.clone(),
+        build_id: None,
+        skipped: true,
+        attempt: 0,
+        poll_seconds: config.polling.interval_seconds,
+    };
+    if let Some(digest) = images.digest_of(&image_tag).await? {
+        tracing::info!(%image_tag, %digest, "image already built for this commit; skipping the build");
+        return Ok(state);
+    }
+    let build_id = builds
+        .start(&BuildStart {
+            project: config.project.clone(),
+            commit: verified.commit.clone(),
+            environment: vec![
+                (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
+                (BUILD_ENV_VERSION.into(), verified.tag.clone()),
+                (BUILD_ENV_IMAGE_TAG.into(), image_tag.clone()),
+            ],
+        })
+        .await?;
+    tracing::info!(%build_id, commit = %verified.commit, %image_tag, "build started");
+    state.status = BuildStatus::InProgress;
+    state.build_id = Some(build_id);
+    state.skipped = false;
+    Ok(state)
+}
+
+async fn poll(
+    mut state: BuildState,
+    config: &BuildConfig,
+    builds: &impl BuildService,
+    images: &impl ImageRegistry,
+) -> Result<BuildState> {
+    let Some(build_id) = state.build_id.clone() else {
+        return Ok(state);
+    };
+    state.attempt += 1;
+    match builds.phase(&build_id).await? {
+        BuildPhase::InProgress if state.attempt >= config.polling.max_attempts => {
+            Err(Error::BuildWaitExceeded { build_id, attempts: state.attempt })
+        }
+        BuildPhase::InProgress => Ok(state),
+        BuildPhase::Failed { phase } => Err(Error::BuildFailed { build_id, phase }),
+        BuildPhase::Stopped => Err(Error::BuildStopped { build_id }),
+        BuildPhase::TimedOut => Err(Error::BuildTimedOut { build_id }),
+        BuildPhase::Succeeded => {
+            // A green build that pushed nothing must not pass: the next step pins this image.
+            if images.digest_of(&state.image_tag).await?.is_none() {
+                return Err(Error::ImageMissing {
+                    repository: images.repository_uri().await?,
+                    image_tag: state.image_tag,
+                });
+            }
+            state.status = BuildStatus::Succeeded;
+            Ok(state)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{verified_tag, FakeBuilds, FakeRegistry};
+
+    fn config() -> BuildConfig {
+        BuildConfig {
+            project: "btcd-build".into(),
+            repository: "https://example.org/btcd.git".into(),
+            polling: Polling { interval_seconds: 5, max_attempts: 3 },
+        }
+    }
+
+    #[test]
+    fn image_tags_are_safe_for_ecr() {
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(image_tag("v0.24.2", commit), "v0.24.2-0123456789ab");
+        assert_eq!(image_tag("btcec/v2.4.0", commit), "btcec-v2.4.0-0123456789ab");
+    }
+
+    #[tokio::test]
+    async fn starts_a_build_on_exactly_the_verified_commit() {
+        let (builds, images) = (FakeBuilds::default(), FakeRegistry::default());
+        let verified = verified_tag("v0.24.2");
+        let state = handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images)
+            .await
+            .unwrap();
+        assert_eq!(state.status, BuildStatus::InProgress);
+        assert!(!state.skipped);
+        let started = builds.started.lock().unwrap();
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].commit, verified.commit);
+        assert!(started[0].environment.contains(&(BUILD_ENV_IMAGE_TAG.into(), state.image_tag.clone())));
+        assert!(started[0].environment.contains(&(BUILD_ENV_COMMIT.into(), verified.commit.clone())));
+    }
+
+    #[tokio::test]
+    async fn skips_the_build_when_the_image_exists() {
+        let builds = FakeBuilds::default();
+        let verified = verified_tag("v0.24.2");
+        let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
+        let state = handle(BuildRequest::Start { verified }, &config(), &builds, &images).await.unwrap();
+        assert!(state.skipped);
+        assert_eq!(state.status, BuildStatus::Succeeded);
+        assert!(builds.started.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn refuses_a_tag_verified_in_another_repository() {
+        let mut verified = verified_tag("v0.24.2");
+        verified.repository = "https://evil.example/btcd.git".into();
+        let err = handle(BuildRequest::Start { verified }, &config(), &FakeBuilds::default(), &FakeRegistry::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
+    }
+
+    #[tokio::test]
+    async fn poll_outcomes_become_named_errors_and_the_wait_is_bounded() {
+        let cases = [
+            (BuildPhase::Failed { phase: "BUILD".into() }, "BuildFailed"),
+            (BuildPhase::Stopped, "BuildStopped"),
+            (BuildPhase::TimedOut, "BuildTimedOut"),
+            (BuildPhase::Succeeded, "ImageMissing"),
+        ];
+        for (phase, expected) in cases {
+            let builds = FakeBuilds::answering(phase);
+            let state = in_progress(0);
+            let err = handle(BuildRequest::Poll { build: state }, &config(), &builds, &FakeRegistry::default())
+                .await
+                .unwrap_err();
+            assert_eq!(err.name(), expected);
+        }
+        let builds = FakeBuilds::answering(BuildPhase::InProgress);
+        let next = handle(BuildRequest::Poll { build: in_progress(1) }, &config(), &builds, &FakeRegistry::default())
+            .await
+            .unwrap();
+        assert_eq!((next.attempt, next.status), (2, BuildStatus::InProgress));
+        let err = handle(BuildRequest::Poll { build: next }, &config(), &builds, &FakeRegistry::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "BuildWaitExceeded");
+    }
+
+    #[tokio::test]
+    async fn a_successful_build_with_its_image_completes() {
+        let builds = FakeBuilds::answering(BuildPhase::Succeeded);
+        let state = in_progress(0);
+        let images = FakeRegistry::with_image(&state.image_tag, "sha256:bb");
+        let done = handle(BuildRequest::Poll { build: state }, &config(), &builds, &images).await.unwrap();
+        assert_eq!(done.status, BuildStatus::Succeeded);
+    }
+
+    fn in_progress(attempt: u32) -> BuildState {
+        BuildState {
+            status: BuildStatus::InProgress,
+            image_tag: "v0.24.2-0123456789ab".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            build_id: Some("btcd-build:1".into()),
+            skipped: false,
+            attempt,
+            poll_seconds: 5,
+        }
+    }
+}

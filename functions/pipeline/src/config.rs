@@ -1,0 +1,92 @@
+//! Function configuration, read once at cold start from environment variables.
+//! Every variable is named `SIGSHIP_*`; a missing or unparsable one is a `Configuration` error
+//! naming the variable, so a misconfigured stack fails on its first invocation with a clear message.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub struct Env {
+    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+impl Env {
+    pub fn process() -> Self {
+        Env { lookup: Box::new(|name| std::env::var(name).ok().filter(|v| !v.is_empty())) }
+    }
+
+    pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Self {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env { lookup: Box::new(move |name| map.get(name).cloned()) }
+    }
+
+    pub fn required(&self, name: &str) -> Result<String> {
+        (self.lookup)(name).ok_or_else(|| Error::config(format!("{name} is not set")))
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    pub fn parsed_or<T: FromStr>(&self, name: &str, default: T) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match (self.lookup)(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| Error::config(format!("{name}={raw:?} is not valid: {e}"))),
+        }
+    }
+
+    /// A comma-separated list; empty entries are dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        (self.lookup)(name)
+            .map(|raw| {
+                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// How often and how long the state machine's wait loops poll, returned to it in each result so
+/// the ASL stays free of numbers that belong to the deployment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Polling {
+    pub interval_seconds: u32,
+    pub max_attempts: u32,
+}
+
+impl Polling {
+    pub fn from_env(env: &Env, prefix: &str, interval: u32, max_attempts: u32) -> Result<Self> {
+        Ok(Polling {
+            interval_seconds: env.parsed_or(&format!("{prefix}_POLL_SECONDS"), interval)?,
+            max_attempts: env.parsed_or(&format!("{prefix}_MAX_POLLS"), max_attempts)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_malformed_values_name_the_variable() {
+        let env = Env::from_pairs([("SIGSHIP_BUILD_POLL_SECONDS", "soon")]);
+        let missing = env.required("SIGSHIP_CLUSTER").unwrap_err().to_string();
+        assert_eq!(missing, "configuration: SIGSHIP_CLUSTER is not set");
+        let bad = Polling::from_env(&env, "SIGSHIP_BUILD", 30, 120).unwrap_err().to_string();
+        assert!(bad.contains("SIGSHIP_BUILD_POLL_SECONDS=\"soon\" is not valid"), "{bad}");
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_drop_blanks() {
+        let env = Env::from_pairs([("SIGSHIP_SUBNETS", "subnet-a, ,subnet-b")]);
+        assert_eq!(env.list("SIGSHIP_SUBNETS"), ["subnet-a", "subnet-b"]);
+        assert!(env.list("SIGSHIP_SECURITY_GROUPS").is_empty());
+    }
+}

@@ -1,0 +1,247 @@
+//! Service deployment: create or update the Fargate service, then judge each poll as stable,
+//! still rolling, or rolled back by the deployment circuit breaker.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Env, Polling};
+use crate::error::{Error, Result};
+use crate::task_definition::RegisteredTask;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentView {
+    pub status: String,
+    pub task_definition: String,
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i32,
+    pub running_count: i32,
+    pub deployments: Vec<DeploymentView>,
+}
+
+impl ServiceView {
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    pub desired_count: i32,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+pub trait Services {
+    async fn describe(&self, cluster: &str, service: &str) -> Result<Option<ServiceView>>;
+    async fn create(&self, spec: &ServiceSpec) -> Result<()>;
+    async fn update(&self, spec: &ServiceSpec) -> Result<()>;
+    /// Scales to zero and deletes; chain data lives on EFS and is untouched.
+    async fn delete(&self, cluster: &str, service: &str) -> Result<()>;
+}
+
+pub struct DeployConfig {
+    pub cluster: String,
+    pub service: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    pub polling: Polling,
+}
+
+impl DeployConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let subnets = env.list("SIGSHIP_SUBNETS");
+        let security_groups = env.list("SIGSHIP_SECURITY_GROUPS");
+        if subnets.is_empty() || security_groups.is_empty() {
+            return Err(Error::config("SIGSHIP_SUBNETS and SIGSHIP_SECURITY_GROUPS must each name at least one id"));
+        }
+        Ok(DeployConfig {
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
+            subnets,
+            security_groups,
+            // Public subnets without a NAT gateway: the task needs a public IP to reach ECR and peers.
+            assign_public_ip: env.parsed_or("SIGSHIP_ASSIGN_PUBLIC_IP", true)?,
+            polling: Polling::from_env(env, "SIGSHIP_DEPLOY", 15, 80)?,
+        })
+    }
+
+    fn spec(&self, task_definition: &str) -> ServiceSpec {
+        ServiceSpec {
+            cluster: self.cluster.clone(),
+            service: self.service.clone(),
+            task_definition: task_definition.to_string(),
+            desired_count: 1,
+            subnets: self.subnets.clone(),
+            security_groups: self.security_groups.clone(),
+            assign_public_ip: self.assign_public_ip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    InProgress,
+    Stable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentState {
+    pub status: DeploymentStatus,
+    pub cluster: String,
+    pub service: String,
+    pub task_definition_arn: String,
+    /// "created", "updated" or "unchanged".
+    pub change: String,
+    pub attempt: u32,
+    pub poll_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase", deny_unknown_fields)]
+pub enum DeployRequest {
+    Start { task: RegisteredTask },
+    Poll { deployment: DeploymentState },
+}
+
+enum Progress {
+    Stable,
+    Rolling,
+    RolledBack(String),
+}
+
+/// Stable: the service runs our revision, in one COMPLETED deployment, at its desired count.
+/// Rolled back: the circuit breaker failed our deployment or put another revision back.
+fn judge(view: &ServiceView, task_definition: &str) -> Progress {
+    let ours = view.deployments.iter().find(|d| d.status == "PRIMARY");
+    if let Some(primary) = ours {
+        if primary.rollout_state.as_deref() == Some("FAILED") {
+            return Progress::RolledBack(primary.rollout_reason.clone().unwrap_or_else(|| "rollout FAILED".into()));
+        }
+    }
+    if view.task_definition != task_definition {
+        return Progress::RolledBack(format!("service is back on {}", view.task_definition));
+    }
+    let completed = ours.is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED"));
+    if completed && view.deployments.len() == 1 && view.running_count == view.desired_count {
+        Progress::Stable
+    } else {
+        Progress::Rolling
+    }
+}
+
+pub async fn handle(request: DeployRequest, config: &DeployConfig, services: &impl Services) -> Result<DeploymentState> {
+    let mut state = match request {
+        DeployRequest::Start { task } => start(&task.task_definition_arn, config, services).await?,
+        DeployRequest::Poll { mut deployment } => {
+            deployment.attempt += 1;
+            deployment
+        }
+    };
+    let view = services
+        .describe(&state.cluster, &state.service)
+        .await?
+        .filter(ServiceView::is_active)
+        .ok_or_else(|| Error::DeploymentRolledBack {
+            service: state.service.clone(),
+            reason: "the service disappeared during the deployment".into(),
+        })?;
+    match judge(&view, &state.task_definition_arn) {
+        Progress::Stable => state.status = DeploymentStatus::Stable,
+        Progress::RolledBack(reason) => return Err(Error::DeploymentRolledBack { service: state.service, reason }),
+        Progress::Rolling if state.attempt >= config.polling.max_attempts => {
+            return Err(Error::DeploymentTimedOut { service: state.service, attempts: state.attempt })
+        }
+        Progress::Rolling => state.status = DeploymentStatus::InProgress,
+    }
+    Ok(state)
+}
+
+async fn start(task_definition: &str, config: &DeployConfig, services: &impl Services) -> Result<DeploymentState> {
+    let spec = config.spec(task_definition);
+    let existing = services.describe(&config.cluster, &config.service).await?.filter(ServiceView::is_active);
+    let change = match existing {
+        None => {
+            services.create(&spec).await?;
+            "created"
+        }
+        Some(view) if view.task_definition == task_definition => "unchanged",
+        Some(_) => {
+            services.update(&spec).await?;
+            "updated"
+        }
+    };
+    tracing::info!(service = %config.service, %task_definition, change, "deployment started");
+    Ok(DeploymentState {
+        status: DeploymentStatus::InProgress,
+        cluster: config.cluster.clone(),
+        service: config.service.clone(),
+        task_definition_arn: task_definition.to_string(),
+        change: change.to_string(),
+        attempt: 0,
+        poll_seconds: config.polling.interval_seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeServices;
+
+    fn config() -> DeployConfig {
+        DeployConfig {
+            cluster: "sigship".into(),
+            service: "btcd".into(),
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: true,
+            polling: Polling { interval_seconds: 1, max_attempts: 2 },
+        }
+    }
+
+    fn task(arn: &str) -> RegisteredTask {
+        RegisteredTask { task_definition_arn: arn.into(), image: "repo@sha256:aa".into(), registered: true }
+    }
+
+    #[tokio::test]
+    async fn creates_then_updates_then_leaves_alone() {
+        let services = FakeServices::settling();
+        let created = handle(DeployRequest::Start { task: task("td:1") }, &config(), &services).await.unwrap();
+        assert_eq!((created.change.as_str(), created.status), ("created", DeploymentStatus::Stable));
+        let updated = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap();
+        assert_eq!(updated.change, "updated");
+        let same = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap();
+        assert_eq!(same.change, "unchanged");
+        assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1", "update td:2"]);
+    }
+
+    #[tokio::test]
+    async fn a_circuit_breaker_rollback_is_a_named_error() {
+        let services = FakeServices::rolling_back("td:1");
+        let err = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap_err();
+        assert_eq!(err.name(), "DeploymentRolledBack");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_stability_is_bounded() {
+        let services = FakeServices::stuck();
+        let first = handle(DeployRequest::Start { task: task("td:1") }, &config(), &services).await.unwrap();
+        assert_eq!(first.status, DeploymentStatus::InProgress);
+        let second = handle(DeployRequest::Poll { deployment: first }, &config(), &services).await.unwrap();
+        assert_eq!((second.attempt, second.status), (1, DeploymentStatus::InProgress));
+        let err = handle(DeployRequest::Poll { deployment: second }, &config(), &services).await.unwrap_err();
+        assert_eq!(err.name(), "DeploymentTimedOut");
+    }
+}

@@ -1,0 +1,150 @@
+//! The one error type of the pipeline. Each variant's name is the `errorType` a Lambda reports,
+//! so Step Functions Retry/Catch can match it by name (see `statemachine/`).
+
+use std::fmt::Display;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    // --- input and configuration ---
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("configuration: {0}")]
+    Configuration(String),
+    #[error("trust root: {0}")]
+    TrustRootInvalid(String),
+
+    // --- tag verification ---
+    #[error("repository URL {url} refused: {reason}")]
+    InsecureRepositoryUrl { url: String, reason: String },
+    #[error("repository {url} unreachable: {reason}")]
+    RepositoryUnreachable { url: String, reason: String },
+    #[error("tag {tag} not found in {url}")]
+    TagNotFound { url: String, tag: String },
+    #[error("tag {tag} is a lightweight tag (points straight at {object}); only annotated, signed tags are accepted")]
+    NotAnnotatedTag { tag: String, object: String },
+    #[error("tag object for {tag} is {size} bytes, over the {limit}-byte limit")]
+    TagTooLarge { tag: String, size: usize, limit: usize },
+    #[error("tag object for {tag} is malformed: {reason}")]
+    MalformedTag { tag: String, reason: String },
+    #[error("tag {tag} does not match the object it names: {reason}")]
+    TagMismatch { tag: String, reason: String },
+    #[error("tag {tag} carries no OpenPGP signature")]
+    Unsigned { tag: String },
+    #[error("tag {tag} is signed by {issuer}, which is not an allowed signer")]
+    UnknownSigner { tag: String, issuer: String },
+    #[error("tag {tag}: signature does not verify: {reason}")]
+    BadSignature { tag: String, reason: String },
+    #[error("tag name {tag} rejected: it matches none of the allowed patterns {patterns:?}")]
+    TagNameRejected { tag: String, patterns: Vec<String> },
+
+    // --- build ---
+    #[error("build {build_id} failed in phase {phase}")]
+    BuildFailed { build_id: String, phase: String },
+    #[error("build {build_id} was stopped")]
+    BuildStopped { build_id: String },
+    #[error("build {build_id} timed out in CodeBuild")]
+    BuildTimedOut { build_id: String },
+    #[error("gave up waiting for build {build_id} after {attempts} checks")]
+    BuildWaitExceeded { build_id: String, attempts: u32 },
+    #[error("image tag {image_tag} is not in repository {repository}")]
+    ImageMissing { repository: String, image_tag: String },
+
+    // --- deployment ---
+    #[error("service {service} rolled back: {reason}")]
+    DeploymentRolledBack { service: String, reason: String },
+    #[error("service {service} not stable after {attempts} checks")]
+    DeploymentTimedOut { service: String, attempts: u32 },
+
+    // --- AWS ---
+    #[error("AWS {operation} throttled: {message}")]
+    Throttled { operation: &'static str, message: String },
+    #[error("AWS {operation} failed: {code}: {message}")]
+    AwsService { operation: &'static str, code: String, message: String },
+}
+
+impl Error {
+    /// The stable name Step Functions sees as the error (`errorType`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(_) => "InvalidInput",
+            Error::Configuration(_) => "Configuration",
+            Error::TrustRootInvalid(_) => "TrustRootInvalid",
+            Error::InsecureRepositoryUrl { .. } => "InsecureRepositoryUrl",
+            Error::RepositoryUnreachable { .. } => "RepositoryUnreachable",
+            Error::TagNotFound { .. } => "TagNotFound",
+            Error::NotAnnotatedTag { .. } => "NotAnnotatedTag",
+            Error::TagTooLarge { .. } => "TagTooLarge",
+            Error::MalformedTag { .. } => "MalformedTag",
+            Error::TagMismatch { .. } => "TagMismatch",
+            Error::Unsigned { .. } => "Unsigned",
+            Error::UnknownSigner { .. } => "UnknownSigner",
+            Error::BadSignature { .. } => "BadSignature",
+            Error::TagNameRejected { .. } => "TagNameRejected",
+            Error::BuildFailed { .. } => "BuildFailed",
+            Error::BuildStopped { .. } => "BuildStopped",
+            Error::BuildTimedOut { .. } => "BuildTimedOut",
+            Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
+            Error::ImageMissing { .. } => "ImageMissing",
+            Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
+            Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
+            Error::Throttled { .. } => "Throttled",
+            Error::AwsService { .. } => "AwsServiceError",
+        }
+    }
+
+    pub fn config(message: impl Display) -> Self {
+        Error::Configuration(message.to_string())
+    }
+
+    /// Classifies an AWS SDK failure: throttling is retried by the state machine, the rest is not.
+    pub fn aws<E>(operation: &'static str, err: aws_sdk_ecs::error::SdkError<E>) -> Self
+    where
+        E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        use aws_sdk_ecs::error::ProvideErrorMetadata;
+        let code = err.code().unwrap_or("Unknown").to_string();
+        let message = err
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&err).to_string());
+        const THROTTLING: [&str; 5] = [
+            "Throttling",
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+            "ServiceUnavailable",
+        ];
+        if THROTTLING.contains(&code.as_str()) {
+            Error::Throttled { operation, message }
+        } else {
+            Error::AwsService { operation, code, message }
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.name().to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_carries_the_variant_name_and_message() {
+        let err = Error::UnknownSigner { tag: "v1.0.0".into(), issuer: "ABCD".into() };
+        let diagnostic: lambda_runtime::Diagnostic = err.into();
+        assert_eq!(diagnostic.error_type, "UnknownSigner");
+        assert_eq!(
+            diagnostic.error_message,
+            "tag v1.0.0 is signed by ABCD, which is not an allowed signer"
+        );
+    }
+}

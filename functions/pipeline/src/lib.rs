@@ -1,0 +1,20 @@
+//! sigship's pipeline: everything the five Lambdas do, organised by domain.
+//! The functions' `main.rs` files only build clients and hand a handler to [`lambda::serve`].
+
+// The traits are used with generics inside this workspace, never as `dyn` objects.
+#![allow(async_fn_in_trait)]
+
+pub mod aws;
+pub mod build;
+pub mod config;
+pub mod deployment;
+pub mod error;
+pub mod lambda;
+pub mod task_definition;
+pub mod teardown;
+pub mod verify;
+
+#[cfg(test)]
+mod testing;
+
+pub use error::{Error, Result};

@@ -1,0 +1,266 @@
+//! Task definition: the btcd container on Fargate, its image pinned by digest, never by tag.
+
+use serde::{Deserialize, Serialize};
+
+use crate::build::{BuildState, ImageRegistry};
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::verify::VerifiedTag;
+
+pub const CONTAINER_NAME: &str = "btcd";
+pub const CHAIN_DATA_VOLUME: &str = "chain-data";
+pub const CHAIN_DATA_PATH: &str = "/data";
+pub const MANAGED_TAG: &str = "sigship:managed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    Mainnet,
+    Testnet,
+    Signet,
+}
+
+impl Network {
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "mainnet" => Ok(Network::Mainnet),
+            "testnet" => Ok(Network::Testnet),
+            "signet" => Ok(Network::Signet),
+            other => Err(Error::config(format!("SIGSHIP_NETWORK={other:?}: expected mainnet, testnet or signet"))),
+        }
+    }
+
+    fn flag(self) -> Option<&'static str> {
+        match self {
+            Network::Mainnet => None,
+            Network::Testnet => Some("--testnet"),
+            Network::Signet => Some("--signet"),
+        }
+    }
+
+    pub fn p2p_port(self) -> u16 {
+        match self {
+            Network::Mainnet => 8333,
+            Network::Testnet => 18333,
+            Network::Signet => 38333,
+        }
+    }
+}
+
+pub struct TaskConfig {
+    pub family: String,
+    pub cpu: String,
+    pub memory: String,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub log_group: String,
+    pub region: String,
+    pub file_system_id: String,
+    pub access_point_id: String,
+    pub network: Network,
+    pub extra_args: Vec<String>,
+    /// Secrets Manager secret with `username` and `password` keys for btcd's RPC.
+    pub rpc_secret_arn: String,
+}
+
+impl TaskConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(TaskConfig {
+            family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
+            cpu: env.optional("SIGSHIP_TASK_CPU").unwrap_or_else(|| "1024".into()),
+            memory: env.optional("SIGSHIP_TASK_MEMORY").unwrap_or_else(|| "4096".into()),
+            execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
+            task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
+            log_group: env.required("SIGSHIP_LOG_GROUP")?,
+            region: env.required("AWS_REGION")?,
+            file_system_id: env.required("SIGSHIP_FILE_SYSTEM_ID")?,
+            access_point_id: env.required("SIGSHIP_ACCESS_POINT_ID")?,
+            network: Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?,
+            extra_args: env.optional("SIGSHIP_BTCD_ARGS").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+            rpc_secret_arn: env.required("SIGSHIP_RPC_SECRET_ARN")?,
+        })
+    }
+}
+
+/// Everything the AWS adapter needs to register the task definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSpec {
+    pub family: String,
+    pub cpu: String,
+    pub memory: String,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub p2p_port: u16,
+    pub health_check: Vec<String>,
+    /// (variable name, Secrets Manager `valueFrom`): injected by ECS, never stored in the definition.
+    pub secrets: Vec<(String, String)>,
+    pub log_group: String,
+    pub log_region: String,
+    pub file_system_id: String,
+    pub access_point_id: String,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredTask {
+    pub task_definition_arn: String,
+    pub image: String,
+    /// False when the latest revision already ran this image and was reused.
+    pub registered: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub verified: VerifiedTag,
+    pub build: BuildState,
+}
+
+pub trait TaskDefinitions {
+    /// The newest ACTIVE revision of `family` and the image of its btcd container.
+    async fn latest(&self, family: &str) -> Result<Option<(String, String)>>;
+    async fn register(&self, spec: &TaskSpec) -> Result<String>;
+}
+
+pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> TaskSpec {
+    let mut command = vec![
+        format!("--datadir={CHAIN_DATA_PATH}/btcd"),
+        format!("--logdir={CHAIN_DATA_PATH}/logs"),
+        // RPC stays inside the task: the health check reaches it on loopback, nothing else can.
+        "--rpclisten=127.0.0.1".to_string(),
+        "--notls".to_string(),
+    ];
+    command.extend(config.network.flag().map(String::from));
+    command.extend(config.extra_args.iter().cloned());
+    let secret = |key: &str| format!("{}:{key}::", config.rpc_secret_arn);
+    TaskSpec {
+        family: config.family.clone(),
+        cpu: config.cpu.clone(),
+        memory: config.memory.clone(),
+        execution_role_arn: config.execution_role_arn.clone(),
+        task_role_arn: config.task_role_arn.clone(),
+        image,
+        command,
+        p2p_port: config.network.p2p_port(),
+        // Healthy means "RPC answers"; the image's entrypoint passes the credentials to btcd.
+        health_check: vec![
+            "CMD-SHELL".into(),
+            "btcctl --notls --rpcserver=127.0.0.1 --rpcuser=\"$BTCD_RPCUSER\" --rpcpass=\"$BTCD_RPCPASS\" getblockcount || exit 1"
+                .into(),
+        ],
+        secrets: vec![("BTCD_RPCUSER".into(), secret("username")), ("BTCD_RPCPASS".into(), secret("password"))],
+        log_group: config.log_group.clone(),
+        log_region: config.region.clone(),
+        file_system_id: config.file_system_id.clone(),
+        access_point_id: config.access_point_id.clone(),
+        tags: vec![
+            (MANAGED_TAG.into(), "true".into()),
+            ("sigship:tag".into(), verified.tag.clone()),
+            ("sigship:commit".into(), verified.commit.clone()),
+        ],
+    }
+}
+
+pub async fn register(
+    request: &RegisterRequest,
+    config: &TaskConfig,
+    images: &impl ImageRegistry,
+    tasks: &impl TaskDefinitions,
+) -> Result<RegisteredTask> {
+    let repository = images.repository_uri().await?;
+    let digest = images.digest_of(&request.build.image_tag).await?.ok_or_else(|| Error::ImageMissing {
+        repository: repository.clone(),
+        image_tag: request.build.image_tag.clone(),
+    })?;
+    let image = format!("{repository}@{digest}");
+    if let Some((arn, latest_image)) = tasks.latest(&config.family).await? {
+        if latest_image == image {
+            tracing::info!(task_definition = %arn, %image, "latest revision already runs this image; reusing it");
+            return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false });
+        }
+    }
+    let spec = task_spec(config, image.clone(), &request.verified);
+    let arn = tasks.register(&spec).await?;
+    tracing::info!(task_definition = %arn, %image, "task definition registered");
+    Ok(RegisteredTask { task_definition_arn: arn, image, registered: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BuildStatus;
+    use crate::testing::{verified_tag, FakeRegistry, FakeTaskDefinitions};
+
+    pub fn config() -> TaskConfig {
+        TaskConfig {
+            family: "btcd".into(),
+            cpu: "1024".into(),
+            memory: "4096".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
+            task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
+            log_group: "/sigship/btcd".into(),
+            region: "us-east-1".into(),
+            file_system_id: "fs-1".into(),
+            access_point_id: "fsap-1".into(),
+            network: Network::Testnet,
+            extra_args: vec!["--maxpeers=16".into()],
+            rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
+        }
+    }
+
+    fn request() -> RegisterRequest {
+        let verified = verified_tag("v0.24.2");
+        RegisterRequest {
+            build: BuildState {
+                status: BuildStatus::Succeeded,
+                image_tag: crate::build::image_tag(&verified.tag, &verified.commit),
+                commit: verified.commit.clone(),
+                build_id: None,
+                skipped: true,
+                attempt: 0,
+                poll_seconds: 5,
+            },
+            verified,
+        }
+    }
+
+    #[tokio::test]
+    async fn registers_the_image_by_digest_with_secrets_by_reference() {
+        let request = request();
+        let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
+        let tasks = FakeTaskDefinitions::default();
+        let registered = register(&request, &config(), &images, &tasks).await.unwrap();
+        assert!(registered.registered);
+        assert_eq!(registered.image, format!("{}@sha256:abc", FakeRegistry::URI));
+        let specs = tasks.registered.lock().unwrap();
+        let spec = &specs[0];
+        assert_eq!(spec.image, registered.image);
+        assert!(spec.command.contains(&"--testnet".to_string()));
+        assert!(spec.command.contains(&"--maxpeers=16".to_string()));
+        assert_eq!(spec.p2p_port, 18333);
+        assert!(spec.secrets.iter().all(|(_, from)| from.starts_with("arn:aws:secretsmanager:")));
+        assert!(spec.tags.contains(&("sigship:commit".into(), request.verified.commit.clone())));
+    }
+
+    #[tokio::test]
+    async fn reuses_the_latest_revision_when_it_runs_the_same_image() {
+        let request = request();
+        let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
+        let tasks = FakeTaskDefinitions::default();
+        let first = register(&request, &config(), &images, &tasks).await.unwrap();
+        let second = register(&request, &config(), &images, &tasks).await.unwrap();
+        assert_eq!(first.task_definition_arn, second.task_definition_arn);
+        assert!(!second.registered);
+        assert_eq!(tasks.registered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_image_is_a_named_error() {
+        let err = register(&request(), &config(), &FakeRegistry::default(), &FakeTaskDefinitions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "ImageMissing");
+    }
+}

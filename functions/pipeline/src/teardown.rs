@@ -1,0 +1,191 @@
+//! Teardown by execution input. Touches only what sigship created (tagged `sigship:managed`),
+//! is idempotent, and keeps chain data unless the input asks for its deletion by name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Env;
+use crate::deployment::Services;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The running service and its task definitions.
+    Service,
+    /// The built images in ECR.
+    Images,
+    Everything,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainData {
+    #[default]
+    Keep,
+    Delete,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestroyRequest {
+    pub destroy: Scope,
+    #[serde(default)]
+    pub chain_data: ChainData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyReport {
+    pub scope: Scope,
+    pub deleted: Vec<String>,
+    pub kept: Vec<String>,
+    pub nothing_to_do: bool,
+}
+
+pub trait Teardown {
+    /// Deletes every image in sigship's repository; returns what it deleted.
+    async fn delete_images(&self) -> Result<Vec<String>>;
+    /// Deregisters the sigship-tagged ACTIVE revisions of `family`; returns their ARNs.
+    async fn deregister_task_definitions(&self, family: &str) -> Result<Vec<String>>;
+    /// Deletes the sigship-tagged file system (mount targets and access points first); returns
+    /// its id, or None when it is already gone.
+    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>>;
+    /// Whether the service carries the `sigship:managed` tag.
+    async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool>;
+}
+
+pub struct TeardownConfig {
+    pub cluster: String,
+    pub service: String,
+    pub family: String,
+    pub file_system_id: Option<String>,
+}
+
+impl TeardownConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(TeardownConfig {
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
+            family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
+            file_system_id: env.optional("SIGSHIP_FILE_SYSTEM_ID"),
+        })
+    }
+}
+
+pub async fn destroy(
+    request: &DestroyRequest,
+    config: &TeardownConfig,
+    services: &impl Services,
+    teardown: &impl Teardown,
+) -> Result<DestroyReport> {
+    let mut deleted = Vec::new();
+    let mut kept = Vec::new();
+    if matches!(request.destroy, Scope::Service | Scope::Everything) {
+        let active = services.describe(&config.cluster, &config.service).await?.is_some_and(|s| s.is_active());
+        if active {
+            if teardown.service_is_managed(&config.cluster, &config.service).await? {
+                services.delete(&config.cluster, &config.service).await?;
+                deleted.push(format!("service {}/{}", config.cluster, config.service));
+            } else {
+                kept.push(format!("service {}/{} (not tagged sigship:managed)", config.cluster, config.service));
+            }
+        }
+        for arn in teardown.deregister_task_definitions(&config.family).await? {
+            deleted.push(format!("task definition {arn}"));
+        }
+    }
+    if matches!(request.destroy, Scope::Images | Scope::Everything) {
+        for image in teardown.delete_images().await? {
+            deleted.push(format!("image {image}"));
+        }
+    }
+    if let Some(fs) = &config.file_system_id {
+        match (request.destroy, request.chain_data) {
+            (Scope::Everything, ChainData::Delete) => {
+                if let Some(id) = teardown.delete_chain_data(fs).await? {
+                    deleted.push(format!("chain data file system {id}"));
+                }
+            }
+            (_, ChainData::Delete) => kept.push(format!(
+                "chain data file system {fs} (chainData \"delete\" only applies with destroy \"everything\")"
+            )),
+            (_, ChainData::Keep) => kept.push(format!("chain data file system {fs}")),
+        }
+    }
+    for item in &deleted {
+        tracing::info!(%item, "deleted");
+    }
+    Ok(DestroyReport { scope: request.destroy, nothing_to_do: deleted.is_empty(), deleted, kept })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deployment::ServiceSpec;
+    use crate::testing::{FakeServices, FakeTeardown};
+
+    fn config() -> TeardownConfig {
+        TeardownConfig {
+            cluster: "sigship".into(),
+            service: "btcd".into(),
+            family: "btcd".into(),
+            file_system_id: Some("fs-1".into()),
+        }
+    }
+
+    async fn running_service() -> FakeServices {
+        let services = FakeServices::settling();
+        let spec = ServiceSpec {
+            cluster: "sigship".into(),
+            service: "btcd".into(),
+            task_definition: "td:1".into(),
+            desired_count: 1,
+            subnets: vec![],
+            security_groups: vec![],
+            assign_public_ip: true,
+        };
+        services.create(&spec).await.unwrap();
+        services
+    }
+
+    #[tokio::test]
+    async fn everything_twice_deletes_once_and_keeps_chain_data() {
+        let services = running_service().await;
+        let teardown = FakeTeardown::with(&["sha256:aa"], &["td:1"], true);
+        let request = DestroyRequest { destroy: Scope::Everything, chain_data: ChainData::Keep };
+        let first = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert_eq!(first.deleted, ["service sigship/btcd", "task definition td:1", "image sha256:aa"]);
+        assert_eq!(first.kept, ["chain data file system fs-1"]);
+        let second = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert!(second.nothing_to_do && second.deleted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn chain_data_goes_only_when_asked_with_everything() {
+        let teardown = FakeTeardown::with(&[], &[], true);
+        let services = FakeServices::settling();
+        let request = DestroyRequest { destroy: Scope::Service, chain_data: ChainData::Delete };
+        let report = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert!(report.kept[0].contains("only applies with destroy \"everything\""));
+        let request = DestroyRequest { destroy: Scope::Everything, chain_data: ChainData::Delete };
+        let report = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert_eq!(report.deleted, ["chain data file system fs-1"]);
+    }
+
+    #[tokio::test]
+    async fn an_untagged_service_is_left_alone() {
+        let services = running_service().await;
+        let teardown = FakeTeardown::with(&[], &[], false);
+        let request = DestroyRequest { destroy: Scope::Service, chain_data: ChainData::Keep };
+        let report = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert!(report.deleted.is_empty());
+        assert!(report.kept[0].contains("not tagged sigship:managed"));
+    }
+
+    #[test]
+    fn the_input_names_its_scope() {
+        let request: DestroyRequest = serde_json::from_str(r#"{"destroy":"everything"}"#).unwrap();
+        assert_eq!((request.destroy, request.chain_data), (Scope::Everything, ChainData::Keep));
+        assert!(serde_json::from_str::<DestroyRequest>(r#"{"destroy":"all"}"#).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! In-memory stand-ins for the AWS traits, for the handlers' unit tests.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::build::{BuildPhase, BuildService, BuildStart, ImageRegistry};
+use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
+use crate::error::Result;
+use crate::task_definition::{TaskDefinitions, TaskSpec};
+use crate::teardown::Teardown;
+use crate::verify::{VerifiedSigner, VerifiedTag};
+
+pub fn verified_tag(tag: &str) -> VerifiedTag {
+    VerifiedTag {
+        repository: "https://example.org/btcd.git".into(),
+        tag: tag.into(),
+        tag_object_id: "f".repeat(40),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        signers: vec![VerifiedSigner { label: "Test Maintainer".into(), fingerprint: "AB".repeat(20) }],
+        signed_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+pub struct FakeBuilds {
+    pub started: Mutex<Vec<BuildStart>>,
+    answer: BuildPhase,
+}
+
+impl Default for FakeBuilds {
+    fn default() -> Self {
+        Self::answering(BuildPhase::InProgress)
+    }
+}
+
+impl FakeBuilds {
+    pub fn answering(answer: BuildPhase) -> Self {
+        FakeBuilds { started: Mutex::new(Vec::new()), answer }
+    }
+}
+
+impl BuildService for FakeBuilds {
+    async fn start(&self, start: &BuildStart) -> Result<String> {
+        let mut started = self.started.lock().unwrap();
+        started.push(start.clone());
+        Ok(format!("{}:{}", start.project, started.len()))
+    }
+
+    async fn phase(&self, _build_id: &str) -> Result<BuildPhase> {
+        Ok(self.answer.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeRegistry {
+    images: Mutex<HashMap<String, String>>,
+}
+
+impl FakeRegistry {
+    pub const URI: &'static str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/btcd";
+
+    pub fn with_image(tag: &str, digest: &str) -> Self {
+        let registry = FakeRegistry::default();
+        registry.images.lock().unwrap().insert(tag.into(), digest.into());
+        registry
+    }
+}
+
+impl ImageRegistry for FakeRegistry {
+    async fn digest_of(&self, image_tag: &str) -> Result<Option<String>> {
+        Ok(self.images.lock().unwrap().get(image_tag).cloned())
+    }
+
+    async fn repository_uri(&self) -> Result<String> {
+        Ok(Self::URI.into())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeTaskDefinitions {
+    pub registered: Mutex<Vec<TaskSpec>>,
+}
+
+impl TaskDefinitions for FakeTaskDefinitions {
+    async fn latest(&self, family: &str) -> Result<Option<(String, String)>> {
+        let registered = self.registered.lock().unwrap();
+        Ok(registered.last().map(|spec| (format!("{family}:{}", registered.len()), spec.image.clone())))
+    }
+
+    async fn register(&self, spec: &TaskSpec) -> Result<String> {
+        let mut registered = self.registered.lock().unwrap();
+        registered.push(spec.clone());
+        Ok(format!("{}:{}", spec.family, registered.len()))
+    }
+}
+
+enum Behaviour {
+    Settle,
+    RollBackTo(String),
+    Stick,
+}
+
+/// One service whose deployments settle, roll back, or never finish.
+pub struct FakeServices {
+    view: Mutex<Option<ServiceView>>,
+    behaviour: Behaviour,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeServices {
+    fn new(behaviour: Behaviour, view: Option<ServiceView>) -> Self {
+        FakeServices { view: Mutex::new(view), behaviour, calls: Mutex::new(Vec::new()) }
+    }
+
+    pub fn settling() -> Self {
+        Self::new(Behaviour::Settle, None)
+    }
+
+    /// Already running `previous`; any update fails and the circuit breaker restores `previous`.
+    pub fn rolling_back(previous: &str) -> Self {
+        Self::new(Behaviour::RollBackTo(previous.into()), Some(view(previous, "COMPLETED", None)))
+    }
+
+    pub fn stuck() -> Self {
+        Self::new(Behaviour::Stick, None)
+    }
+
+    fn apply(&self, task_definition: &str) {
+        let next = match &self.behaviour {
+            Behaviour::Settle => view(task_definition, "COMPLETED", None),
+            Behaviour::RollBackTo(previous) => view(previous, "FAILED", Some("tasks failed to start")),
+            Behaviour::Stick => view(task_definition, "IN_PROGRESS", None),
+        };
+        *self.view.lock().unwrap() = Some(next);
+    }
+}
+
+fn view(task_definition: &str, rollout: &str, reason: Option<&str>) -> ServiceView {
+    let running = if rollout == "COMPLETED" { 1 } else { 0 };
+    ServiceView {
+        status: "ACTIVE".into(),
+        task_definition: task_definition.into(),
+        desired_count: 1,
+        running_count: running,
+        deployments: vec![DeploymentView {
+            status: "PRIMARY".into(),
+            task_definition: task_definition.into(),
+            rollout_state: Some(rollout.into()),
+            rollout_reason: reason.map(String::from),
+        }],
+    }
+}
+
+impl Services for FakeServices {
+    async fn describe(&self, _cluster: &str, _service: &str) -> Result<Option<ServiceView>> {
+        Ok(self.view.lock().unwrap().clone())
+    }
+
+    async fn create(&self, spec: &ServiceSpec) -> Result<()> {
+        self.calls.lock().unwrap().push(format!("create {}", spec.task_definition));
+        self.apply(&spec.task_definition);
+        Ok(())
+    }
+
+    async fn update(&self, spec: &ServiceSpec) -> Result<()> {
+        self.calls.lock().unwrap().push(format!("update {}", spec.task_definition));
+        self.apply(&spec.task_definition);
+        Ok(())
+    }
+
+    async fn delete(&self, _cluster: &str, _service: &str) -> Result<()> {
+        if let Some(view) = self.view.lock().unwrap().as_mut() {
+            view.status = "INACTIVE".into();
+        }
+        Ok(())
+    }
+}
+
+pub struct FakeTeardown {
+    images: Mutex<Vec<String>>,
+    task_definitions: Mutex<Vec<String>>,
+    file_system: Mutex<Option<String>>,
+    managed: bool,
+}
+
+impl FakeTeardown {
+    pub fn with(images: &[&str], task_definitions: &[&str], managed: bool) -> Self {
+        let owned = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        FakeTeardown {
+            images: Mutex::new(owned(images)),
+            task_definitions: Mutex::new(owned(task_definitions)),
+            file_system: Mutex::new(Some("fs-1".into())),
+            managed,
+        }
+    }
+}
+
+impl Teardown for FakeTeardown {
+    async fn delete_images(&self) -> Result<Vec<String>> {
+        Ok(std::mem::take(&mut *self.images.lock().unwrap()))
+    }
+
+    async fn deregister_task_definitions(&self, _family: &str) -> Result<Vec<String>> {
+        Ok(std::mem::take(&mut *self.task_definitions.lock().unwrap()))
+    }
+
+    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>> {
+        let mut fs = self.file_system.lock().unwrap();
+        Ok(fs.take().filter(|id| id == file_system_id))
+    }
+
+    async fn service_is_managed(&self, _cluster: &str, _service: &str) -> Result<bool> {
+        Ok(self.managed)
+    }
+}

@@ -1,0 +1,125 @@
+//! Fetches one annotated tag object over git with gix (Lambda has no git binary): a shallow
+//! fetch of exactly `refs/tags/<tag>` into a throw-away bare repository.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gix::remote::fetch::{Shallow, Tags};
+use gix::remote::Direction;
+
+use crate::error::{Error, Result};
+
+/// Tag objects are a few KiB; anything far larger is not a release tag.
+pub const MAX_TAG_OBJECT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct FetchedTag {
+    pub tag_object_id: String,
+    pub raw: Vec<u8>,
+}
+
+/// Refuses remotes that could be tampered with in transit: https anywhere, plain http and git://
+/// only on loopback (the local cloud and tests).
+pub fn check_remote_url(url: &str) -> Result<()> {
+    let refuse = |reason: &str| Err(Error::InsecureRepositoryUrl { url: url.into(), reason: reason.into() });
+    let parsed = match gix::url::parse(url.as_bytes()) {
+        Ok(parsed) => parsed,
+        Err(e) => return refuse(&format!("not a git URL: {e}")),
+    };
+    let loopback = parsed.host().is_some_and(is_loopback);
+    match parsed.scheme {
+        gix::url::Scheme::Https => Ok(()),
+        gix::url::Scheme::Http | gix::url::Scheme::Git if loopback => Ok(()),
+        gix::url::Scheme::Http | gix::url::Scheme::Git => {
+            refuse("plain http and git:// are only allowed on loopback; use https")
+        }
+        _ => refuse("only https (or http/git:// on loopback) remotes are supported"),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Fetches the object `refs/tags/<tag>` points at, giving up after `timeout`.
+pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration) -> Result<FetchedTag> {
+    check_remote_url(url)?;
+    gix::refs::FullName::try_from(format!("refs/tags/{tag}"))
+        .map_err(|e| Error::InvalidInput(format!("{tag:?} is not a valid tag name: {e}")))?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let (url_owned, tag_owned, flag) = (url.to_string(), tag.to_string(), interrupt.clone());
+    let work = tokio::task::spawn_blocking(move || fetch_blocking(&url_owned, &tag_owned, &flag));
+    match tokio::time::timeout(timeout, work).await {
+        Ok(joined) => joined.map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?,
+        Err(_) => {
+            interrupt.store(true, Ordering::Relaxed);
+            Err(Error::RepositoryUnreachable {
+                url: url.into(),
+                reason: format!("no answer within {} s", timeout.as_secs_f32()),
+            })
+        }
+    }
+}
+
+fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<FetchedTag> {
+    let unreachable = |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
+    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
+    let repo = gix::init_bare(scratch.path()).map_err(|e| unreachable(&e))?;
+    let refspec = format!("+refs/tags/{tag}:refs/tags/{tag}");
+    let remote = repo
+        .remote_at(url)
+        .map_err(|e| unreachable(&e))?
+        .with_fetch_tags(Tags::None)
+        .with_refspecs(Some(refspec.as_str()), Direction::Fetch)
+        .map_err(|e| Error::InvalidInput(format!("{tag:?}: {e}")))?;
+    let connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
+    let prepared = connection
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| unreachable(&e))?;
+    let Some(mapping) = prepared.ref_map().mappings.first() else {
+        return Err(Error::TagNotFound { url: url.into(), tag: tag.into() });
+    };
+    let object = mapping.remote.as_id().ok_or_else(|| Error::TagNotFound { url: url.into(), tag: tag.into() })?.to_owned();
+    prepared
+        .with_shallow(Shallow::DepthAtRemote(1.try_into().expect("non-zero")))
+        .receive(gix::progress::Discard, interrupt)
+        .map_err(|e| unreachable(&e))?;
+
+    let found = repo.find_object(object).map_err(|e| unreachable(&e))?;
+    if found.kind != gix::objs::Kind::Tag {
+        return Err(Error::NotAnnotatedTag { tag: tag.into(), object: object.to_string() });
+    }
+    if found.data.len() > MAX_TAG_OBJECT_BYTES {
+        return Err(Error::TagTooLarge { tag: tag.into(), size: found.data.len(), limit: MAX_TAG_OBJECT_BYTES });
+    }
+    Ok(FetchedTag { tag_object_id: object.to_string(), raw: found.data.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_remotes_pass() {
+        for ok in [
+            "https://github.com/btcsuite/btcd.git",
+            "http://127.0.0.1:9418/btcd.git",
+            "git://localhost/btcd.git",
+            "http://[::1]:8080/btcd.git",
+        ] {
+            assert!(check_remote_url(ok).is_ok(), "{ok} should pass");
+        }
+        for refused in [
+            "http://github.com/btcsuite/btcd.git",
+            "git://example.org/btcd.git",
+            "ssh://git@github.com/btcsuite/btcd.git",
+            "file:///srv/btcd.git",
+        ] {
+            let err = check_remote_url(refused).unwrap_err();
+            assert_eq!(err.name(), "InsecureRepositoryUrl", "{refused}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Tag verification: fetch the annotated tag, check its name and signature against the trust root,
+//! and name the commit it vouches for.
+
+pub mod fetch;
+pub mod signature;
+pub mod trust;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Env;
+use crate::error::{Error, Result};
+pub use trust::TrustRoot;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TagRequest {
+    pub tag: String,
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+/// What the rest of the pipeline builds on: exactly one commit, vouched for by allowed signers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedTag {
+    pub repository: String,
+    pub tag: String,
+    pub tag_object_id: String,
+    pub commit: String,
+    pub signers: Vec<VerifiedSigner>,
+    /// RFC 3339, the newest of the counted signatures.
+    pub signed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedSigner {
+    pub label: String,
+    pub fingerprint: String,
+}
+
+pub struct VerifyConfig {
+    pub default_repository: Option<String>,
+    /// `s3://bucket/prefix` or a local directory.
+    pub trust_root: String,
+    pub fetch_timeout: Duration,
+}
+
+impl VerifyConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(VerifyConfig {
+            default_repository: env.optional("SIGSHIP_REPOSITORY"),
+            trust_root: env.required("SIGSHIP_TRUST_ROOT")?,
+            fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 30)?),
+        })
+    }
+}
+
+/// Verifies the requested tag; the one code path shared by the Lambda and the CLI.
+pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRoot) -> Result<VerifiedTag> {
+    let repository = request
+        .repository
+        .clone()
+        .or_else(|| config.default_repository.clone())
+        .ok_or_else(|| Error::InvalidInput("no repository given and SIGSHIP_REPOSITORY is not set".into()))?;
+    // Name policy first: a tag that could never deploy is refused without touching the network.
+    trust.check_tag_name(&request.tag)?;
+    let fetched = fetch::fetch_tag(&repository, &request.tag, config.fetch_timeout).await?;
+    let verdict = signature::verify_tag_object(&fetched.raw, &request.tag, trust)?;
+    Ok(VerifiedTag {
+        repository,
+        tag: request.tag.clone(),
+        tag_object_id: fetched.tag_object_id,
+        commit: verdict.commit,
+        signers: verdict
+            .signers
+            .into_iter()
+            .map(|s| VerifiedSigner { label: s.label, fingerprint: s.fingerprint.to_hex() })
+            .collect(),
+        signed_at: humantime::format_rfc3339_seconds(verdict.signed_at).to_string(),
+    })
+}

@@ -1,0 +1,185 @@
+//! The trust root: a reviewable directory (or S3 prefix) holding `policy.toml` and the allowed
+//! signers' certificates. See the README's "Trust root" section for the format.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use sequoia_openpgp::cert::{Cert, CertParser};
+use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::Fingerprint;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const POLICY_FILE: &str = "policy.toml";
+/// btcd daemon releases: `vMAJOR.MINOR.PATCH`, no pre-releases, no Go sub-module tags.
+pub const DEFAULT_TAG_PATTERN: &str = r"v\d+\.\d+\.\d+";
+const CERT_EXTENSIONS: [&str; 4] = ["asc", "pgp", "gpg", "key"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default = "default_patterns")]
+    tag_patterns: Vec<String>,
+    #[serde(default = "one")]
+    threshold: usize,
+    #[serde(rename = "signers")]
+    signers: Vec<SignerEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerEntry {
+    label: String,
+    fingerprint: String,
+}
+
+fn default_patterns() -> Vec<String> {
+    vec![DEFAULT_TAG_PATTERN.to_string()]
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    pub label: String,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug)]
+pub struct TrustRoot {
+    pub signers: Vec<Signer>,
+    pub threshold: usize,
+    pub certs: Vec<Cert>,
+    patterns: Vec<(String, Regex)>,
+}
+
+impl TrustRoot {
+    /// Loads a trust root from a local directory.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::TrustRootInvalid(format!("cannot read {}: {e}", dir.display())))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Error::TrustRootInvalid(format!("{}: {e}", dir.display())))?
+                .path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    Error::TrustRootInvalid(format!("cannot read {}: {e}", path.display()))
+                })?;
+                files.push((path.display().to_string(), bytes));
+            }
+        }
+        Self::from_files(files)
+    }
+
+    /// Builds a trust root from `(file name, contents)` pairs: one `policy.toml` plus certificate
+    /// files. Files that are neither are ignored (a README beside the keys is welcome).
+    pub fn from_files(files: Vec<(String, Vec<u8>)>) -> Result<Self> {
+        let (policy_name, policy_bytes) = files
+            .iter()
+            .find(|(name, _)| base_name(name) == POLICY_FILE)
+            .ok_or_else(|| Error::TrustRootInvalid(format!("no {POLICY_FILE} found")))?;
+        let policy: PolicyFile = std::str::from_utf8(policy_bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| toml::from_str(text).map_err(|e| e.to_string()))
+            .map_err(|e| Error::TrustRootInvalid(format!("{policy_name}: {e}")))?;
+
+        let mut merged: BTreeMap<Fingerprint, Cert> = BTreeMap::new();
+        for (name, bytes) in files.iter().filter(|(name, _)| is_cert_file(name)) {
+            let parser = CertParser::from_bytes(bytes)
+                .map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?;
+            let mut found = 0;
+            for cert in parser {
+                let cert = cert.map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?;
+                found += 1;
+                // Several versions of one certificate merge, so a signature made under any
+                // published version of its bindings still verifies.
+                let merged_cert = match merged.remove(&cert.fingerprint()) {
+                    Some(existing) => existing
+                        .merge_public(cert)
+                        .map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?,
+                    None => cert,
+                };
+                merged.insert(merged_cert.fingerprint(), merged_cert);
+            }
+            if found == 0 {
+                return Err(Error::TrustRootInvalid(format!("{name}: holds no certificate")));
+            }
+        }
+
+        let mut signers = Vec::new();
+        for entry in policy.signers {
+            let fingerprint: Fingerprint = entry.fingerprint.replace(' ', "").parse().map_err(|e| {
+                Error::TrustRootInvalid(format!(
+                    "{policy_name}: signer {:?} has an invalid fingerprint {:?}: {e}",
+                    entry.label, entry.fingerprint
+                ))
+            })?;
+            if !matches!(fingerprint, Fingerprint::V4(_) | Fingerprint::V6(_)) {
+                return Err(Error::TrustRootInvalid(format!(
+                    "{policy_name}: signer {:?} needs a full v4 or v6 fingerprint",
+                    entry.label
+                )));
+            }
+            if !merged.contains_key(&fingerprint) {
+                return Err(Error::TrustRootInvalid(format!(
+                    "{policy_name}: signer {:?} ({fingerprint}) has no certificate in the trust root",
+                    entry.label
+                )));
+            }
+            signers.push(Signer { label: entry.label, fingerprint });
+        }
+        if signers.is_empty() {
+            return Err(Error::TrustRootInvalid(format!("{policy_name}: no signers listed")));
+        }
+        if policy.threshold == 0 || policy.threshold > signers.len() {
+            return Err(Error::TrustRootInvalid(format!(
+                "{policy_name}: threshold {} must be between 1 and the {} listed signers",
+                policy.threshold,
+                signers.len()
+            )));
+        }
+        let patterns = policy
+            .tag_patterns
+            .into_iter()
+            .map(|p| {
+                Regex::new(&format!("^(?:{p})$"))
+                    .map(|re| (p.clone(), re))
+                    .map_err(|e| Error::TrustRootInvalid(format!("{policy_name}: tag pattern {p:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(TrustRoot { signers, threshold: policy.threshold, certs: merged.into_values().collect(), patterns })
+    }
+
+    pub fn signer(&self, fingerprint: &Fingerprint) -> Option<&Signer> {
+        self.signers.iter().find(|s| &s.fingerprint == fingerprint)
+    }
+
+    /// The whole tag name must match one of the policy's patterns.
+    pub fn check_tag_name(&self, tag: &str) -> Result<()> {
+        if self.patterns.iter().any(|(_, re)| re.is_match(tag)) {
+            Ok(())
+        } else {
+            Err(Error::TagNameRejected {
+                tag: tag.to_string(),
+                patterns: self.patterns.iter().map(|(p, _)| p.clone()).collect(),
+            })
+        }
+    }
+}
+
+fn base_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+fn is_cert_file(name: &str) -> bool {
+    base_name(name)
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| CERT_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}

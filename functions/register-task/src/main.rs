@@ -1,0 +1,19 @@
+//! register-task: pin the built image by digest in a new Fargate task definition revision.
+use pipeline::aws::{self, Ecr, Ecs};
+use pipeline::task_definition::{self, RegisterRequest, TaskConfig};
+use pipeline::{config::Env, lambda};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_tracing();
+    let sdk = aws::sdk_config().await;
+    let env = Env::process();
+    let setup = TaskConfig::from_env(&env).and_then(|config| {
+        let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);
+        Ok((config, images, Ecs::new(&sdk)))
+    });
+    lambda::serve(setup, |(config, images, tasks), request: RegisterRequest| async move {
+        task_definition::register(&request, config, images, tasks).await
+    })
+    .await
+}
