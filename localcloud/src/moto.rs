@@ -1,0 +1,64 @@
+//! moto server with Step Functions execution on. Its interpreter calls AWS back at
+//! `localhost:$MOTO_PORT`, so MOTO_PORT names the router's port, not moto's own.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    process: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub async fn start(venv: &Path, callback_port: u16, log: &Path) -> Self {
+        let port = crate::free_port();
+        let log = std::fs::File::create(log).expect("moto log");
+        let process = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_PORT", callback_port.to_string())
+            // Services report their tasks running, so a deployment can complete.
+            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto_server from {}: {e}; run `cargo xtask test` to install it", venv.display()));
+        let moto = Moto { process, port };
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_request("GET", &format!("{base}/moto-api/data.json"), None).await.is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "moto did not answer on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Must come before anything is created: it switches moto to a separate store.
+        let config = r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+        http_request("POST", &format!("{base}/moto-api/config"), Some(config)).await.expect("moto config");
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn http_request(method: &str, url: &str, body: Option<&str>) -> Result<(), String> {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body.unwrap_or_default().to_string())))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    if status.is_success() { Ok(()) } else { Err(status.to_string()) }
+}

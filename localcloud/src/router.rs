@@ -1,0 +1,121 @@
+//! The router listens where moto's Step Functions interpreter (and every function's SDK) sends
+//! AWS calls. Lambda `Invoke` goes to the runtime host, `CodeBuild.StartBuild` also triggers the
+//! simulated compile, everything else passes through to moto unchanged.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+
+use crate::codebuild::Simulator;
+use crate::http::{reply, Reply};
+use crate::runtime::{Function, FunctionDefinition, Outcome};
+
+pub struct Router {
+    pub moto_port: u16,
+    pub functions: HashMap<String, Arc<Function>>,
+    pub lambda: aws_sdk_lambda::Client,
+    pub simulator: Simulator,
+    client: Client<HttpConnector, Full<Bytes>>,
+    pub invocations: Mutex<Vec<(String, bool)>>,
+}
+
+impl Router {
+    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, lambda: aws_sdk_lambda::Client, simulator: Simulator) -> Self {
+        Router {
+            moto_port,
+            functions,
+            lambda,
+            simulator,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            invocations: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn forward(&self, req: Request<Bytes>) -> Result<(StatusCode, hyper::HeaderMap, Bytes), String> {
+        let (mut parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        parts.uri = format!("http://127.0.0.1:{}{path}", self.moto_port).parse().map_err(|e| format!("{e}"))?;
+        let response = self.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((parts.status, parts.headers, body))
+    }
+
+    async fn definition(&self, name: &str) -> FunctionDefinition {
+        let config = self.lambda.get_function_configuration().function_name(name).send().await.unwrap_or_else(|e| {
+            panic!("function {name} is not defined in the local cloud: {}", aws_sdk_lambda::error::DisplayErrorContext(e))
+        });
+        FunctionDefinition {
+            arn: config.function_arn().unwrap_or_default().to_string(),
+            environment: config
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            timeout: std::time::Duration::from_secs(config.timeout().unwrap_or(3) as u64),
+            memory_mb: config.memory_size().unwrap_or(128),
+        }
+    }
+}
+
+/// `/2015-03-31/functions/{name or ARN}/invocations` → the function's name.
+fn invoked_function(path: &str) -> Option<String> {
+    let encoded = path.strip_prefix("/2015-03-31/functions/")?.strip_suffix("/invocations")?;
+    let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?.to_string();
+    // arn:aws:lambda:region:account:function:name[:qualifier]
+    Some(match decoded.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _, "lambda", _, _, "function", name, ..] => name.to_string(),
+        _ => decoded,
+    })
+}
+
+pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
+    if let Some(name) = invoked_function(req.uri().path()) {
+        if let Some(function) = router.functions.get(&name).cloned() {
+            let outcome = function.invoke(req.into_body(), async || router.definition(&name).await).await;
+            let failed = matches!(outcome, Outcome::Error(_));
+            router.invocations.lock().unwrap().push((name, failed));
+            let (body, function_error) = match outcome {
+                Outcome::Response(body) => (body, None),
+                Outcome::Error(body) => (body, Some("Unhandled")),
+            };
+            let mut response = reply(StatusCode::OK, body);
+            response.headers_mut().insert("x-amz-executed-version", "$LATEST".parse().unwrap());
+            if let Some(kind) = function_error {
+                response.headers_mut().insert("x-amz-function-error", kind.parse().unwrap());
+            }
+            return response;
+        }
+    }
+    let start_build = req.headers().get("x-amz-target").is_some_and(|t| t == "CodeBuild_20161006.StartBuild");
+    let request_body = req.body().clone();
+    match router.forward(req).await {
+        Ok((status, headers, body)) => {
+            if start_build && status.is_success() {
+                router.simulator.build(&request_body, &body).await;
+            }
+            let mut response = reply(status, body);
+            *response.headers_mut() = headers;
+            response
+        }
+        Err(e) => reply(StatusCode::BAD_GATEWAY, format!("local cloud router: moto unreachable: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invoked_function;
+
+    #[test]
+    fn names_and_arns_resolve_to_the_function() {
+        assert_eq!(invoked_function("/2015-03-31/functions/verify/invocations").as_deref(), Some("verify"));
+        let arn = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Adeploy/invocations";
+        assert_eq!(invoked_function(arn).as_deref(), Some("deploy"));
+        assert_eq!(invoked_function("/2015-03-31/functions/deploy/configuration"), None);
+    }
+}

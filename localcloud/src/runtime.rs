@@ -1,0 +1,192 @@
+//! A Lambda runtime host: serves the Lambda Runtime API to the real function binaries and turns
+//! `Invoke` calls into invocations, with the semantics that matter to Step Functions:
+//! one invocation at a time per instance, `X-Amz-Function-Error` on failure, a timeout, a crash
+//! reported as `Runtime.ExitError`, and a warm process reused across invocations.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::{Method, Request, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::http::{reply, serve, Reply};
+
+const API: &str = "/2018-06-01/runtime";
+
+/// What the function's definition in the (local) cloud says, read when its process starts.
+#[derive(Clone, Debug)]
+pub struct FunctionDefinition {
+    pub arn: String,
+    pub environment: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub memory_mb: i32,
+}
+
+pub enum Outcome {
+    Response(Bytes),
+    Error(Bytes),
+}
+
+struct Invocation {
+    id: String,
+    payload: Bytes,
+    deadline_ms: u128,
+    arn: String,
+}
+
+struct Instance {
+    kill: oneshot::Sender<()>,
+    definition: FunctionDefinition,
+}
+
+pub struct Function {
+    pub name: String,
+    binary: PathBuf,
+    log: PathBuf,
+    port: u16,
+    base_env: Vec<(String, String)>,
+    queue: mpsc::UnboundedSender<Invocation>,
+    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    instance: tokio::sync::Mutex<Option<Instance>>,
+    generation: AtomicU64,
+    pub cold_starts: AtomicU64,
+}
+
+impl Function {
+    /// Starts the Runtime API for one function; its process starts on the first invocation.
+    pub async fn host(name: &str, binary: PathBuf, log: PathBuf, base_env: Vec<(String, String)>) -> Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("runtime API port");
+        let port = listener.local_addr().unwrap().port();
+        let (queue, next) = mpsc::unbounded_channel();
+        let function = Arc::new(Function {
+            name: name.to_string(),
+            binary,
+            log,
+            port,
+            base_env,
+            queue,
+            next: tokio::sync::Mutex::new(next),
+            pending: Mutex::new(HashMap::new()),
+            instance: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
+            cold_starts: AtomicU64::new(0),
+        });
+        serve(listener, function.clone(), runtime_api);
+        function
+    }
+
+    /// Runs one invocation to its end, as Lambda's synchronous Invoke does.
+    pub async fn invoke(self: &Arc<Self>, payload: Bytes, definition: impl AsyncFnOnce() -> FunctionDefinition) -> Outcome {
+        let definition = self.ensure_running(definition).await;
+        let id = format!("{:08x}-{:04x}", std::process::id(), self.generation.fetch_add(1, Ordering::Relaxed));
+        let (done, outcome) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id.clone(), done);
+        let deadline = std::time::SystemTime::now() + definition.timeout;
+        let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let _ = self.queue.send(Invocation { id: id.clone(), payload, deadline_ms, arn: definition.arn.clone() });
+        match tokio::time::timeout(definition.timeout, outcome).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => error("Runtime.ExitError", &format!("{}: the function process exited during the invocation; see {}", self.name, self.log.display())),
+            Err(_) => {
+                self.pending.lock().unwrap().remove(&id);
+                self.stop().await;
+                error("Sandbox.Timedout", &format!("Task timed out after {:.2} seconds", definition.timeout.as_secs_f32()))
+            }
+        }
+    }
+
+    async fn ensure_running(self: &Arc<Self>, definition: impl AsyncFnOnce() -> FunctionDefinition) -> FunctionDefinition {
+        let mut instance = self.instance.lock().await;
+        if let Some(running) = instance.as_ref() {
+            if !running.kill.is_closed() {
+                return running.definition.clone();
+            }
+        }
+        let definition = definition().await;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("function log");
+        let mut child = tokio::process::Command::new(&self.binary)
+            .env_clear()
+            .envs(self.base_env.iter().cloned())
+            .envs(definition.environment.iter().cloned())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", self.port))
+            .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", definition.memory_mb.to_string())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        self.cold_starts.fetch_add(1, Ordering::Relaxed);
+        let (kill, killed) = oneshot::channel::<()>();
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = child.wait() => {}
+                _ = killed => { let _ = child.kill().await; }
+            }
+            // Whatever was in flight dies with the process.
+            this.pending.lock().unwrap().clear();
+        });
+        *instance = Some(Instance { kill, definition: definition.clone() });
+        definition
+    }
+
+    pub async fn stop(&self) {
+        if let Some(instance) = self.instance.lock().await.take() {
+            let _ = instance.kill.send(());
+        }
+    }
+
+    fn complete(&self, id: &str, outcome: Outcome) -> bool {
+        match self.pending.lock().unwrap().remove(id) {
+            Some(done) => done.send(outcome).is_ok(),
+            None => false,
+        }
+    }
+}
+
+pub fn error(error_type: &str, message: &str) -> Outcome {
+    Outcome::Error(serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string().into())
+}
+
+async fn runtime_api(function: Arc<Function>, req: Request<Bytes>) -> Reply {
+    let path = req.uri().path().to_string();
+    let Some(rest) = path.strip_prefix(API) else { return reply(StatusCode::NOT_FOUND, "unknown path") };
+    match (req.method(), rest) {
+        (&Method::GET, "/invocation/next") => {
+            let next = function.next.lock().await.recv().await;
+            let Some(invocation) = next else { return reply(StatusCode::GONE, "") };
+            let mut response = reply(StatusCode::OK, invocation.payload);
+            let headers = response.headers_mut();
+            headers.insert("lambda-runtime-aws-request-id", invocation.id.parse().unwrap());
+            headers.insert("lambda-runtime-deadline-ms", invocation.deadline_ms.to_string().parse().unwrap());
+            headers.insert("lambda-runtime-invoked-function-arn", invocation.arn.parse().unwrap());
+            headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".parse().unwrap());
+            response
+        }
+        (&Method::POST, "/init/error") => reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#),
+        (&Method::POST, other) => {
+            let Some(rest) = other.strip_prefix("/invocation/") else { return reply(StatusCode::NOT_FOUND, "") };
+            let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
+            let body = req.into_body();
+            let outcome = match kind {
+                "response" => Outcome::Response(body),
+                "error" => Outcome::Error(body),
+                _ => return reply(StatusCode::NOT_FOUND, ""),
+            };
+            if function.complete(id, outcome) {
+                reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+            } else {
+                reply(StatusCode::BAD_REQUEST, r#"{"errorMessage":"unknown or finished request id","errorType":"InvalidRequestID"}"#)
+            }
+        }
+        _ => reply(StatusCode::NOT_FOUND, ""),
+    }
+}

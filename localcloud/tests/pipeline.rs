@@ -1,0 +1,111 @@
+//! The whole pipeline through moto's interpreter running `statemachine/sigship.asl.json`, with
+//! the real function binaries behind the runtime host. Only the compile is simulated.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use localcloud::{keys::Maintainer, LocalCloud, Options};
+use serde_json::json;
+
+async fn service_image(cloud: &LocalCloud) -> (String, String) {
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
+    let service = services.services().first().expect("service exists");
+    assert_eq!(service.status(), Some("ACTIVE"));
+    let task_definition = service.task_definition().unwrap().to_string();
+    let described = ecs.describe_task_definition().task_definition(&task_definition).send().await.unwrap();
+    let image = described.task_definition().unwrap().container_definitions()[0].image().unwrap().to_string();
+    (task_definition, image)
+}
+
+async fn pushed_digest(cloud: &LocalCloud, image_tag: &str) -> String {
+    let ecr = aws_sdk_ecr::Client::new(&cloud.sdk);
+    let images = ecr
+        .describe_images()
+        .repository_name(&cloud.stack.ecr_repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(image_tag).build())
+        .send()
+        .await
+        .unwrap();
+    images.image_details()[0].image_digest().unwrap().to_string()
+}
+
+async fn build_count(cloud: &LocalCloud) -> usize {
+    let codebuild = aws_sdk_codebuild::Client::new(&cloud.sdk);
+    codebuild.list_builds_for_project().project_name(&cloud.stack.build_project).send().await.unwrap().ids().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let tag_object = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let commit = cloud.repository.head();
+
+    // (a) happy path
+    let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy-1", true).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?} {:?}; logs in {}", run.error, run.cause, cloud.logs.display());
+    let output = run.output.unwrap();
+    assert_eq!(output["commit"], commit);
+    assert_eq!(output["tagObjectId"], tag_object);
+    assert_eq!(output["signers"][0]["fingerprint"], cloud.maintainer.fingerprint());
+    assert_eq!(output["buildSkipped"], false);
+    let image_tag = format!("v0.24.2-{}", &commit[..12]);
+    let digest = pushed_digest(&cloud, &image_tag).await;
+    let (task_definition, image) = service_image(&cloud).await;
+    assert!(image.ends_with(&format!("@{digest}")), "service image {image} is not pinned to {digest}");
+    assert_eq!(output["image"], image);
+    assert_eq!(build_count(&cloud).await, 1);
+    let builds = cloud.simulated_builds();
+    assert_eq!(builds.len(), 1);
+    assert_eq!(builds[0].commit, commit);
+
+    // (c) the same tag again: no second build, same digest, same task definition
+    let again = cloud.run(json!({"tag": "v0.24.2"}), "deploy-2", true).await;
+    assert_eq!(again.status, ExecutionStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+    assert_eq!(again.output.unwrap()["buildSkipped"], true);
+    assert_eq!(build_count(&cloud).await, 1);
+    assert_eq!(service_image(&cloud).await, (task_definition, image));
+
+    // (d) destroy everything, then again: nothing left to do, chain data kept
+    let destroyed = cloud.run(json!({"destroy": "everything"}), "destroy-1", true).await;
+    assert_eq!(destroyed.status, ExecutionStatus::Succeeded, "{:?} {:?}", destroyed.error, destroyed.cause);
+    let report = destroyed.output.unwrap();
+    assert_eq!(report["nothingToDo"], false);
+    let deleted: Vec<String> = serde_json::from_value(report["deleted"].clone()).unwrap();
+    assert!(deleted.iter().any(|d| d.starts_with("service ")), "{deleted:?}");
+    assert!(deleted.iter().any(|d| d.starts_with("task definition ")), "{deleted:?}");
+    assert!(deleted.iter().any(|d| d.contains(&digest)), "{deleted:?}");
+    assert!(report["kept"][0].as_str().unwrap().contains(&cloud.stack.file_system_id));
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
+    assert!(services.services().iter().all(|s| s.status() != Some("ACTIVE")));
+
+    let twice = cloud.run(json!({"destroy": "everything"}), "destroy-2", true).await;
+    assert_eq!(twice.status, ExecutionStatus::Succeeded, "{:?} {:?}", twice.error, twice.cause);
+    let report = twice.output.unwrap();
+    assert_eq!(report["nothingToDo"], true);
+    assert_eq!(report["deleted"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let outsider = Maintainer::generate("Mallory Outsider");
+    cloud.repository.signed_tag("v0.24.3", &outsider);
+
+    // (b)
+    let run = cloud.run(json!({"tag": "v0.24.3"}), "untrusted", true).await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("UnknownSigner"), "cause: {:?}", run.cause);
+    let cause = run.cause.unwrap();
+    assert!(cause.contains("not an allowed signer"), "{cause}");
+    assert_eq!(run.states.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["Route", "Verify"]);
+    assert_eq!(build_count(&cloud).await, 0);
+    assert!(cloud.simulated_builds().is_empty());
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let families = ecs.list_task_definitions().send().await.unwrap();
+    assert!(families.task_definition_arns().is_empty());
+    let services = ecs.list_services().cluster(&cloud.stack.cluster).send().await.unwrap();
+    assert!(services.service_arns().is_empty());
+    // The verification ran once: a verdict is never retried.
+    let invocations = cloud.router.invocations.lock().unwrap().clone();
+    assert_eq!(invocations, [("verify".to_string(), true)]);
+}
