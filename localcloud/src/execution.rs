@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+pub use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_sfn::types::HistoryEventType;
 
 #[derive(Debug)]
 pub struct Finished {
