@@ -46,7 +46,7 @@ impl Router {
         Ok((parts.status, parts.headers, body))
     }
 
-    async fn definition(&self, name: &str) -> FunctionDefinition {
+    pub async fn definition(&self, name: &str) -> FunctionDefinition {
         let config = self.lambda.get_function_configuration().function_name(name).send().await.unwrap_or_else(|e| {
             panic!("function {name} is not defined in the local cloud: {}", aws_sdk_lambda::error::DisplayErrorContext(e))
         });

@@ -42,6 +42,7 @@ struct Invocation {
 struct Instance {
     kill: oneshot::Sender<()>,
     definition: FunctionDefinition,
+    pid: Option<u32>,
 }
 
 pub struct Function {
@@ -124,6 +125,7 @@ impl Function {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
+        let pid = child.id();
         let (kill, killed) = oneshot::channel::<()>();
         let this = self.clone();
         tokio::spawn(async move {
@@ -134,8 +136,16 @@ impl Function {
             // Whatever was in flight dies with the process.
             this.pending.lock().unwrap().clear();
         });
-        *instance = Some(Instance { kill, definition: definition.clone() });
+        *instance = Some(Instance { kill, definition: definition.clone(), pid });
         definition
+    }
+
+    /// Peak resident memory of the running instance, in KiB (Linux `VmHWM`).
+    pub async fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.instance.lock().await.as_ref()?.pid?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     pub async fn stop(&self) {

@@ -37,5 +37,36 @@ fn test() -> Result<(), String> {
     tools::run(&asl_validator, &["--json-path", asl], &root)?;
     println!("xtask: building the function binaries");
     tools::build_functions(false)?;
-    tools::run(tools::cargo(), &["test", "--workspace", "--", "--test-threads=2"], &root)
+    cargo_test(&root)
+}
+
+/// `cargo test --workspace`, streamed, closing with one line that totals every test binary
+/// (cargo's own last line is a doc-test summary that says nothing about the rest).
+fn cargo_test(root: &std::path::Path) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(tools::cargo())
+        .args(["test", "--workspace", "--", "--test-threads=2"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                summary.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse::<u64>().ok())
+            };
+            passed += count("passed").unwrap_or(0);
+            failed += count("failed").unwrap_or(0);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    println!("tests: {passed} passed, {failed} failed");
+    if status.success() && failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
 }

@@ -65,14 +65,13 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Builds the five function binaries for the host, as the local cloud runs them.
+/// Builds the five function binaries for the host, as the local cloud runs them. The whole
+/// workspace is built so that dependency features match `cargo test --workspace` and `cargo
+/// xtask` itself: a per-package selection would compile every AWS SDK crate a second time.
 pub fn build_functions(release: bool) -> Result<(), String> {
-    let mut args = vec!["build", "--quiet"];
+    let mut args = vec!["build", "--quiet", "--workspace", "--bins"];
     if release {
         args.push("--release");
-    }
-    for f in FUNCTIONS {
-        args.extend(["-p", f]);
     }
     run(cargo(), &args, &workspace_root())
 }

@@ -1,0 +1,142 @@
+//! Tag verification with real keys, real signatures and a real git daemon on loopback.
+
+use std::time::Duration;
+
+use localcloud::git::GitServer;
+use localcloud::keys::Maintainer;
+use localcloud::trust_root_files;
+use pipeline::verify::fetch::fetch_tag;
+use pipeline::verify::signature::verify_tag_object;
+use pipeline::verify::{verify, TagRequest, TrustRoot, VerifyConfig};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn trust(signers: &[&Maintainer]) -> TrustRoot {
+    TrustRoot::from_files(trust_root_files(signers)).unwrap()
+}
+
+fn config(url: &str) -> VerifyConfig {
+    VerifyConfig { default_repository: Some(url.into()), trust_root: "unused".into(), fetch_timeout: TIMEOUT }
+}
+
+fn request(tag: &str) -> TagRequest {
+    TagRequest { tag: tag.into(), repository: None }
+}
+
+#[tokio::test]
+async fn a_signed_release_tag_verifies_over_git() {
+    let server = GitServer::start();
+    let repo = server.create_repository("btcd");
+    let maintainer = Maintainer::generate("Alice Maintainer");
+    let tag_object = repo.signed_tag("v0.24.2", &maintainer);
+
+    let verified = verify(&request("v0.24.2"), &config(&repo.url), &trust(&[&maintainer])).await.unwrap();
+    assert_eq!(verified.commit, repo.head());
+    assert_eq!(verified.tag_object_id, tag_object);
+    assert_eq!(verified.signers[0].fingerprint, maintainer.fingerprint());
+    assert_eq!(verified.signers[0].label, "Alice Maintainer");
+    // The fetched object is byte-identical to what git stored.
+    let fetched = fetch_tag(&repo.url, "v0.24.2", TIMEOUT).await.unwrap();
+    assert_eq!(fetched.raw, repo.git(&["cat-file", "tag", "v0.24.2"]).into_bytes().into_iter().chain(*b"\n").collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn fetch_failures_are_named() {
+    let server = GitServer::start();
+    let repo = server.create_repository("btcd");
+    let maintainer = Maintainer::generate("Alice Maintainer");
+    let trust = trust(&[&maintainer]);
+    repo.git(&["tag", "v0.1.0"]); // lightweight
+    let payload = repo.tag_payload("v0.1.1", &repo.head(), "Alice Maintainer");
+    repo.write_tag("v0.1.1", &payload); // annotated, unsigned
+
+    let cases = [("v0.1.0", "NotAnnotatedTag"), ("v0.1.1", "Unsigned"), ("v9.9.9", "TagNotFound"), ("btcec/v2.4.0", "TagNameRejected")];
+    for (tag, expected) in cases {
+        let err = verify(&request(tag), &config(&repo.url), &trust).await.unwrap_err();
+        assert_eq!(err.name(), expected, "{tag}: {err}");
+    }
+    let closed = format!("git://127.0.0.1:{}/btcd", localcloud::free_port());
+    let err = verify(&request("v0.1.0"), &config(&closed), &trust).await.unwrap_err();
+    assert_eq!(err.name(), "RepositoryUnreachable", "{err}");
+    let err = verify(&request("v0.1.0"), &config("http://example.org/btcd.git"), &trust).await.unwrap_err();
+    assert_eq!(err.name(), "InsecureRepositoryUrl", "{err}");
+}
+
+/// Tag objects made by hand, checked without the network.
+mod objects {
+    use super::*;
+
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn payload(tag: &str, kind: &str) -> Vec<u8> {
+        format!("object {COMMIT}\ntype {kind}\ntag {tag}\ntagger Alice <alice@example.org> 1760000000 +0000\n\nbtcd {tag}\n").into_bytes()
+    }
+
+    fn signed(payload: &[u8], by: &Maintainer) -> Vec<u8> {
+        let mut object = payload.to_vec();
+        object.extend(by.sign(payload));
+        object
+    }
+
+    #[test]
+    fn verdicts() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mallory = Maintainer::generate("Mallory");
+        let trust = trust(&[&alice]);
+        let good = signed(&payload("v1.0.0", "commit"), &alice);
+        let verdict = verify_tag_object(&good, "v1.0.0", &trust).unwrap();
+        assert_eq!(verdict.commit, COMMIT);
+
+        let mut tampered = good.clone();
+        let at = tampered.windows(11).position(|w| w == b"btcd v1.0.0").unwrap();
+        tampered[at] = b'B';
+        let mut renamed = signed(&payload("v1.0.0", "commit"), &alice);
+        let header = renamed.windows(10).position(|w| w == b"tag v1.0.0").unwrap();
+        renamed[header + 9] = b'1';
+        let mut doubled = good.clone();
+        doubled.extend(alice.sign(&payload("v1.0.0", "commit")));
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("v1.0.0", signed(&payload("v1.0.0", "commit"), &mallory), "UnknownSigner"),
+            ("v1.0.0", tampered, "BadSignature"),
+            ("v1.0.1", renamed, "BadSignature"),
+            ("v1.0.1", good.clone(), "TagMismatch"),
+            ("v1.0.0", signed(&payload("v1.0.0", "tree"), &alice), "TagMismatch"),
+            ("v1.0.0", payload("v1.0.0", "commit"), "Unsigned"),
+            ("v1.0.0", doubled, "BadSignature"),
+            ("v1.0.0", [payload("v1.0.0", "commit"), b"-----BEGIN PGP SIGNATURE-----\n\ngarbage\n".to_vec()].concat(), "BadSignature"),
+            ("v1.0.0", b"not a tag object".to_vec(), "MalformedTag"),
+            ("v1.0.0-rc1", signed(&payload("v1.0.0-rc1", "commit"), &alice), "TagNameRejected"),
+        ];
+        for (tag, object, expected) in cases {
+            let err = verify_tag_object(&object, tag, &trust).unwrap_err();
+            assert_eq!(err.name(), expected, "{tag}: {err}");
+        }
+    }
+
+    #[test]
+    fn trust_root_errors_name_the_problem() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mut files = trust_root_files(&[&alice]);
+        files.retain(|(name, _)| name == "policy.toml");
+        let err = TrustRoot::from_files(files).unwrap_err().to_string();
+        assert!(err.contains("has no certificate in the trust root"), "{err}");
+
+        let mut files = trust_root_files(&[&alice]);
+        files.push(("broken.asc".into(), b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n".to_vec()));
+        let err = TrustRoot::from_files(files).unwrap_err().to_string();
+        assert!(err.contains("broken.asc"), "{err}");
+
+        let err = TrustRoot::from_files(vec![("policy.toml".into(), b"signers = 3".to_vec())]).unwrap_err().to_string();
+        assert!(err.contains("policy.toml"), "{err}");
+    }
+
+    #[test]
+    fn several_versions_of_one_certificate_merge() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mut files = trust_root_files(&[&alice]);
+        files.push(("alice-copy.asc".into(), alice.public_armored()));
+        let trust = TrustRoot::from_files(files).unwrap();
+        assert_eq!(trust.certs.len(), 1);
+        verify_tag_object(&signed(&payload("v1.0.0", "commit"), &alice), "v1.0.0", &trust).unwrap();
+    }
+}
