@@ -36,15 +36,23 @@ impl Simulator {
             .as_array()
             .map(|vars| {
                 vars.iter()
-                    .map(|v| (v["name"].as_str().unwrap_or_default().into(), v["value"].as_str().unwrap_or_default().into()))
+                    .map(|v| {
+                        (v["name"].as_str().unwrap_or_default().into(), v["value"].as_str().unwrap_or_default().into())
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-        let (commit, image_tag, version) =
-            (var(pipeline::build::BUILD_ENV_COMMIT), var(pipeline::build::BUILD_ENV_IMAGE_TAG), var(pipeline::build::BUILD_ENV_VERSION));
+        let (commit, image_tag, version) = (
+            var(pipeline::build::BUILD_ENV_COMMIT),
+            var(pipeline::build::BUILD_ENV_IMAGE_TAG),
+            var(pipeline::build::BUILD_ENV_VERSION),
+        );
         let outcome = self.push(&source_version, &commit, &image_tag, &version).await;
-        println!("  [SIMULATED CodeBuild] build {build_id}: commit {commit} → {}:{image_tag}: {outcome}", self.repository);
+        println!(
+            "  [SIMULATED CodeBuild] build {build_id}: commit {commit} → {}:{image_tag}: {outcome}",
+            self.repository
+        );
         self.builds.lock().unwrap().push(SimulatedBuild { build_id, commit, image_tag, outcome });
     }
 
@@ -54,7 +62,8 @@ impl Simulator {
             .args(["rev-parse", "--verify", "--quiet", &format!("{source_version}^{{commit}}")])
             .current_dir(&self.source)
             .output();
-        let head = head.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let head =
+            head.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
         if head.as_deref() != Some(commit) || commit.is_empty() {
             return format!("not pushed: checkout of {source_version:?} gave {head:?}, expected {commit:?}");
         }
@@ -90,7 +99,10 @@ impl Simulator {
             .send()
             .await
         {
-            Ok(pushed) => format!("pushed {}", pushed.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or("?")),
+            Ok(pushed) => format!(
+                "pushed {}",
+                pushed.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or("?")
+            ),
             Err(e) => format!("push failed: {}", e.code().unwrap_or("?")),
         }
     }

@@ -16,7 +16,13 @@ pub struct Finished {
     pub states: Vec<(String, f64)>,
 }
 
-pub async fn run(sfn: &aws_sdk_sfn::Client, state_machine: &str, name: &str, input: &serde_json::Value, print: bool) -> Finished {
+pub async fn run(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine: &str,
+    name: &str,
+    input: &serde_json::Value,
+    print: bool,
+) -> Finished {
     let arn = sfn
         .start_execution()
         .state_machine_arn(state_machine)

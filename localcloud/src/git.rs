@@ -1,5 +1,6 @@
-//! A real git server on loopback (`git daemon`) serving a small repository whose release tags are
-//! signed with keys made for the run, byte for byte the way `git tag -s` writes them.
+//! Real git servers on loopback — `git daemon` (git://) and `git http-backend` behind a small
+//! HTTP server (smart HTTP, what GitHub speaks under its TLS) — serving repositories whose release
+//! tags are signed with keys made for the run, byte for byte the way `git tag -s` writes them.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,12 @@ pub struct GitServer {
     root: tempfile::TempDir,
     daemon: Child,
     pub port: u16,
+    pub http_port: u16,
 }
 
 impl GitServer {
-    /// Starts `git daemon` on 127.0.0.1 exporting every repository under a fresh directory.
+    /// Starts `git daemon` and the smart-HTTP server on 127.0.0.1, both exporting every repository
+    /// under a fresh directory. Needs a Tokio runtime (the HTTP side runs on it).
     pub fn start() -> Self {
         let root = tempfile::tempdir().expect("git root");
         let port = crate::free_port();
@@ -33,14 +36,19 @@ impl GitServer {
             assert!(Instant::now() < deadline, "git daemon did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        GitServer { root, daemon, port }
+        let http_port = crate::http_backend::start(root.path().to_path_buf());
+        GitServer { root, daemon, port, http_port }
     }
 
     /// Creates `name` with one commit on `master`; returns it for tagging.
     pub fn create_repository(&self, name: &str) -> Repository {
         let path = self.root.path().join(name);
         std::fs::create_dir_all(&path).unwrap();
-        let repo = Repository { path, url: format!("git://127.0.0.1:{}/{name}", self.port) };
+        let repo = Repository {
+            path,
+            url: format!("git://127.0.0.1:{}/{name}", self.port),
+            http_url: format!("http://127.0.0.1:{}/{name}", self.http_port),
+        };
         repo.git(&["init", "-q", "-b", "master"]);
         repo.commit("README.md", "btcd stand-in for sigship's local cloud\n", "Initial commit");
         repo
@@ -57,7 +65,10 @@ impl Drop for GitServer {
 
 pub struct Repository {
     pub path: PathBuf,
+    /// git:// (git daemon)
     pub url: String,
+    /// smart HTTP (git http-backend)
+    pub http_url: String,
 }
 
 impl Repository {

@@ -36,9 +36,8 @@ where
                         Ok::<_, Infallible>(handler(state, Request::from_parts(parts, body)).await)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });

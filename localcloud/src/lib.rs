@@ -10,6 +10,7 @@ pub mod codebuild;
 pub mod execution;
 pub mod git;
 mod http;
+mod http_backend;
 pub mod keys;
 pub mod moto;
 pub mod provision;
@@ -36,7 +37,11 @@ pub fn trust_root_files(signers: &[&keys::Maintainer]) -> Vec<(String, Vec<u8>)>
     let mut policy = String::from("tag_patterns = ['v\\d+\\.\\d+\\.\\d+']\nthreshold = 1\n");
     let mut files = Vec::new();
     for signer in signers {
-        policy.push_str(&format!("\n[[signers]]\nlabel = \"{}\"\nfingerprint = \"{}\"\n", signer.name, signer.fingerprint()));
+        policy.push_str(&format!(
+            "\n[[signers]]\nlabel = \"{}\"\nfingerprint = \"{}\"\n",
+            signer.name,
+            signer.fingerprint()
+        ));
         files.push((format!("{}.asc", signer.fingerprint()), signer.public_armored()));
     }
     files.push(("policy.toml".into(), policy.into_bytes()));
@@ -56,9 +61,13 @@ impl Default for Options {
         let root = workspace_root();
         let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
         Options {
-            binaries: std::env::var_os("SIGSHIP_FUNCTION_BINARIES").map(PathBuf::from).unwrap_or_else(|| target.join("debug")),
+            binaries: std::env::var_os("SIGSHIP_FUNCTION_BINARIES")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| target.join("debug")),
             venv: root.join(".venv"),
-            logs: std::env::var_os("SIGSHIP_LOCAL_LOGS").map(PathBuf::from).unwrap_or_else(|| target.join("localcloud-logs")),
+            logs: std::env::var_os("SIGSHIP_LOCAL_LOGS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| target.join("localcloud-logs")),
         }
     }
 }
@@ -78,7 +87,11 @@ impl LocalCloud {
     pub async fn start(options: Options) -> Self {
         for (name, _) in provision::FUNCTIONS {
             let binary = options.binaries.join(name);
-            assert!(binary.exists(), "{} is missing: build the functions first (`cargo xtask test` does)", binary.display());
+            assert!(
+                binary.exists(),
+                "{} is missing: build the functions first (`cargo xtask test` does)",
+                binary.display()
+            );
         }
         std::fs::create_dir_all(&options.logs).unwrap();
         let logs = tempfile::Builder::new().prefix("run-").tempdir_in(&options.logs).unwrap().keep();
@@ -109,12 +122,20 @@ impl LocalCloud {
 
         let mut functions = HashMap::new();
         for (name, _) in provision::FUNCTIONS {
-            let function = runtime::Function::host(name, options.binaries.join(name), logs.join(format!("{name}.log")), base_env.clone()).await;
+            let function = runtime::Function::host(
+                name,
+                options.binaries.join(name),
+                logs.join(format!("{name}.log")),
+                base_env.clone(),
+            )
+            .await;
             functions.insert(name.to_string(), function);
         }
         let simulator = codebuild::Simulator {
             ecr: aws_sdk_ecr::Client::from_conf(
-                aws_sdk_ecr::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{}", moto.port)).build(),
+                aws_sdk_ecr::config::Builder::from(&sdk)
+                    .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+                    .build(),
             ),
             repository: "btcd".into(),
             source: repository.path.clone(),
@@ -123,8 +144,13 @@ impl LocalCloud {
         let router = Arc::new(router::Router::new(moto.port, functions, aws_sdk_lambda::Client::new(&sdk), simulator));
         http::serve(listener, router.clone(), router::route);
 
-        let asl = std::fs::read_to_string(workspace_root().join("statemachine/sigship.asl.json")).expect("state machine");
-        let settings = provision::Settings { repository_url: repository.url.clone(), trust_root: trust_root_files(&[&maintainer]), asl };
+        let asl =
+            std::fs::read_to_string(workspace_root().join("statemachine/sigship.asl.json")).expect("state machine");
+        let settings = provision::Settings {
+            repository_url: repository.url.clone(),
+            trust_root: trust_root_files(&[&maintainer]),
+            asl,
+        };
         let stack = provision::provision(&sdk, &settings).await;
         LocalCloud { sdk, stack, git, repository, maintainer, router, logs, _moto: moto }
     }

@@ -23,7 +23,9 @@ impl Moto {
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto_server from {}: {e}; run `cargo xtask test` to install it", venv.display()));
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto_server from {}: {e}; run `cargo xtask test` to install it", venv.display())
+            });
         let moto = Moto { process, port };
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -60,5 +62,9 @@ async fn http_request(method: &str, url: &str, body: Option<&str>) -> Result<(),
     let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status();
     let _ = response.into_body().collect().await;
-    if status.is_success() { Ok(()) } else { Err(status.to_string()) }
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(status.to_string())
+    }
 }

@@ -61,20 +61,38 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
     let bucket = "sigship-artifacts-local".to_string();
     s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
     for (name, bytes) in &settings.trust_root {
-        s3.put_object().bucket(&bucket).key(format!("trust-root/{name}")).body(bytes.clone().into()).send().await.expect("trust root upload");
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("trust-root/{name}"))
+            .body(bytes.clone().into())
+            .send()
+            .await
+            .expect("trust root upload");
     }
 
     let ecr_repository = "btcd".to_string();
     ecr.create_repository()
         .repository_name(&ecr_repository)
         .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable)
-        .image_scanning_configuration(aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(true).build())
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(true).build(),
+        )
         .tags(managed())
         .send()
         .await
         .expect("ECR repository");
 
-    let vpc = ec2.create_vpc().cidr_block("10.42.0.0/16").send().await.expect("vpc").vpc().unwrap().vpc_id().unwrap().to_string();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .send()
+        .await
+        .expect("vpc")
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
     let subnet = ec2
         .create_subnet()
         .vpc_id(&vpc)
@@ -109,7 +127,13 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
         .expect("EFS")
         .file_system_id()
         .to_string();
-    efs.create_mount_target().file_system_id(&file_system_id).subnet_id(&subnet).security_groups(&security_group).send().await.expect("mount target");
+    efs.create_mount_target()
+        .file_system_id(&file_system_id)
+        .subnet_id(&subnet)
+        .security_groups(&security_group)
+        .send()
+        .await
+        .expect("mount target");
     let access_point = efs
         .create_access_point()
         .file_system_id(&file_system_id)
@@ -147,7 +171,12 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
                 .build()
                 .unwrap(),
         )
-        .artifacts(aws_sdk_codebuild::types::ProjectArtifacts::builder().r#type(aws_sdk_codebuild::types::ArtifactsType::NoArtifacts).build().unwrap())
+        .artifacts(
+            aws_sdk_codebuild::types::ProjectArtifacts::builder()
+                .r#type(aws_sdk_codebuild::types::ArtifactsType::NoArtifacts)
+                .build()
+                .unwrap(),
+        )
         .environment(
             aws_sdk_codebuild::types::ProjectEnvironment::builder()
                 .r#type(aws_sdk_codebuild::types::EnvironmentType::ArmContainer)
@@ -168,44 +197,59 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
     let service = "btcd".to_string();
     let trust_root = format!("s3://{bucket}/trust-root/");
     let environment: [(&str, Vec<(&str, String)>); 5] = [
-        ("verify", vec![
-            ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
-            ("SIGSHIP_TRUST_ROOT", trust_root),
-            ("SIGSHIP_FETCH_TIMEOUT_SECONDS", "10".into()),
-        ]),
-        ("trigger-build", vec![
-            ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
-            ("SIGSHIP_BUILD_PROJECT", build_project.clone()),
-            ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
-            ("SIGSHIP_BUILD_POLL_SECONDS", "1".into()),
-            ("SIGSHIP_BUILD_MAX_POLLS", "30".into()),
-        ]),
-        ("register-task", vec![
-            ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
-            ("SIGSHIP_TASK_FAMILY", family.clone()),
-            ("SIGSHIP_EXECUTION_ROLE_ARN", execution_role),
-            ("SIGSHIP_TASK_ROLE_ARN", task_role),
-            ("SIGSHIP_LOG_GROUP", "/sigship/btcd".into()),
-            ("SIGSHIP_FILE_SYSTEM_ID", file_system_id.clone()),
-            ("SIGSHIP_ACCESS_POINT_ID", access_point),
-            ("SIGSHIP_NETWORK", "signet".into()),
-            ("SIGSHIP_RPC_SECRET_ARN", rpc_secret),
-        ]),
-        ("deploy", vec![
-            ("SIGSHIP_CLUSTER", cluster.clone()),
-            ("SIGSHIP_SERVICE", service.clone()),
-            ("SIGSHIP_SUBNETS", subnet),
-            ("SIGSHIP_SECURITY_GROUPS", security_group),
-            ("SIGSHIP_DEPLOY_POLL_SECONDS", "1".into()),
-            ("SIGSHIP_DEPLOY_MAX_POLLS", "20".into()),
-        ]),
-        ("destroy", vec![
-            ("SIGSHIP_CLUSTER", cluster.clone()),
-            ("SIGSHIP_SERVICE", service.clone()),
-            ("SIGSHIP_TASK_FAMILY", family.clone()),
-            ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
-            ("SIGSHIP_FILE_SYSTEM_ID", file_system_id.clone()),
-        ]),
+        (
+            "verify",
+            vec![
+                ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
+                ("SIGSHIP_TRUST_ROOT", trust_root),
+                ("SIGSHIP_FETCH_TIMEOUT_SECONDS", "10".into()),
+            ],
+        ),
+        (
+            "trigger-build",
+            vec![
+                ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
+                ("SIGSHIP_BUILD_PROJECT", build_project.clone()),
+                ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
+                ("SIGSHIP_BUILD_POLL_SECONDS", "1".into()),
+                ("SIGSHIP_BUILD_MAX_POLLS", "30".into()),
+            ],
+        ),
+        (
+            "register-task",
+            vec![
+                ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
+                ("SIGSHIP_TASK_FAMILY", family.clone()),
+                ("SIGSHIP_EXECUTION_ROLE_ARN", execution_role),
+                ("SIGSHIP_TASK_ROLE_ARN", task_role),
+                ("SIGSHIP_LOG_GROUP", "/sigship/btcd".into()),
+                ("SIGSHIP_FILE_SYSTEM_ID", file_system_id.clone()),
+                ("SIGSHIP_ACCESS_POINT_ID", access_point),
+                ("SIGSHIP_NETWORK", "signet".into()),
+                ("SIGSHIP_RPC_SECRET_ARN", rpc_secret),
+            ],
+        ),
+        (
+            "deploy",
+            vec![
+                ("SIGSHIP_CLUSTER", cluster.clone()),
+                ("SIGSHIP_SERVICE", service.clone()),
+                ("SIGSHIP_SUBNETS", subnet),
+                ("SIGSHIP_SECURITY_GROUPS", security_group),
+                ("SIGSHIP_DEPLOY_POLL_SECONDS", "1".into()),
+                ("SIGSHIP_DEPLOY_MAX_POLLS", "20".into()),
+            ],
+        ),
+        (
+            "destroy",
+            vec![
+                ("SIGSHIP_CLUSTER", cluster.clone()),
+                ("SIGSHIP_SERVICE", service.clone()),
+                ("SIGSHIP_TASK_FAMILY", family.clone()),
+                ("SIGSHIP_ECR_REPOSITORY", ecr_repository.clone()),
+                ("SIGSHIP_FILE_SYSTEM_ID", file_system_id.clone()),
+            ],
+        ),
     ];
 
     let mut asl = settings.asl.clone();
@@ -245,7 +289,16 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
         .state_machine_arn()
         .to_string();
 
-    Stack { state_machine_arn, cluster, service, ecr_repository, build_project, family, file_system_id, artifacts_bucket: bucket }
+    Stack {
+        state_machine_arn,
+        cluster,
+        service,
+        ecr_repository,
+        build_project,
+        family,
+        file_system_id,
+        artifacts_bucket: bucket,
+    }
 }
 
 /// The code moto stores for each function. The runtime host runs the real binary built from
@@ -255,7 +308,11 @@ fn placeholder_zip(name: &str) -> Vec<u8> {
     let mut buffer = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buffer);
-        zip.start_file("README", zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)).unwrap();
+        zip.start_file(
+            "README",
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+        )
+        .unwrap();
         writeln!(zip, "local cloud: {name} runs from target/<profile>/{name} through the runtime host").unwrap();
         zip.finish().unwrap();
     }

@@ -25,7 +25,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, lambda: aws_sdk_lambda::Client, simulator: Simulator) -> Self {
+    pub fn new(
+        moto_port: u16,
+        functions: HashMap<String, Arc<Function>>,
+        lambda: aws_sdk_lambda::Client,
+        simulator: Simulator,
+    ) -> Self {
         Router {
             moto_port,
             functions,
@@ -40,7 +45,8 @@ impl Router {
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         parts.uri = format!("http://127.0.0.1:{}{path}", self.moto_port).parse().map_err(|e| format!("{e}"))?;
-        let response = self.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
+        let response =
+            self.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| e.to_string())?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok((parts.status, parts.headers, body))
@@ -48,7 +54,10 @@ impl Router {
 
     pub async fn definition(&self, name: &str) -> FunctionDefinition {
         let config = self.lambda.get_function_configuration().function_name(name).send().await.unwrap_or_else(|e| {
-            panic!("function {name} is not defined in the local cloud: {}", aws_sdk_lambda::error::DisplayErrorContext(e))
+            panic!(
+                "function {name} is not defined in the local cloud: {}",
+                aws_sdk_lambda::error::DisplayErrorContext(e)
+            )
         });
         FunctionDefinition {
             arn: config.function_arn().unwrap_or_default().to_string(),

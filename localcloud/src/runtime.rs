@@ -83,7 +83,11 @@ impl Function {
     }
 
     /// Runs one invocation to its end, as Lambda's synchronous Invoke does.
-    pub async fn invoke(self: &Arc<Self>, payload: Bytes, definition: impl AsyncFnOnce() -> FunctionDefinition) -> Outcome {
+    pub async fn invoke(
+        self: &Arc<Self>,
+        payload: Bytes,
+        definition: impl AsyncFnOnce() -> FunctionDefinition,
+    ) -> Outcome {
         let definition = self.ensure_running(definition).await;
         let id = format!("{:08x}-{:04x}", std::process::id(), self.generation.fetch_add(1, Ordering::Relaxed));
         let (done, outcome) = oneshot::channel();
@@ -93,16 +97,29 @@ impl Function {
         let _ = self.queue.send(Invocation { id: id.clone(), payload, deadline_ms, arn: definition.arn.clone() });
         match tokio::time::timeout(definition.timeout, outcome).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => error("Runtime.ExitError", &format!("{}: the function process exited during the invocation; see {}", self.name, self.log.display())),
+            Ok(Err(_)) => error(
+                "Runtime.ExitError",
+                &format!(
+                    "{}: the function process exited during the invocation; see {}",
+                    self.name,
+                    self.log.display()
+                ),
+            ),
             Err(_) => {
                 self.pending.lock().unwrap().remove(&id);
                 self.stop().await;
-                error("Sandbox.Timedout", &format!("Task timed out after {:.2} seconds", definition.timeout.as_secs_f32()))
+                error(
+                    "Sandbox.Timedout",
+                    &format!("Task timed out after {:.2} seconds", definition.timeout.as_secs_f32()),
+                )
             }
         }
     }
 
-    async fn ensure_running(self: &Arc<Self>, definition: impl AsyncFnOnce() -> FunctionDefinition) -> FunctionDefinition {
+    async fn ensure_running(
+        self: &Arc<Self>,
+        definition: impl AsyncFnOnce() -> FunctionDefinition,
+    ) -> FunctionDefinition {
         let mut instance = self.instance.lock().await;
         if let Some(running) = instance.as_ref() {
             if !running.kill.is_closed() {
@@ -178,7 +195,10 @@ async fn runtime_api(function: Arc<Function>, req: Request<Bytes>) -> Reply {
             headers.insert("lambda-runtime-aws-request-id", invocation.id.parse().unwrap());
             headers.insert("lambda-runtime-deadline-ms", invocation.deadline_ms.to_string().parse().unwrap());
             headers.insert("lambda-runtime-invoked-function-arn", invocation.arn.parse().unwrap());
-            headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".parse().unwrap());
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0".parse().unwrap(),
+            );
             response
         }
         (&Method::POST, "/init/error") => reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#),
@@ -194,7 +214,10 @@ async fn runtime_api(function: Arc<Function>, req: Request<Bytes>) -> Reply {
             if function.complete(id, outcome) {
                 reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
             } else {
-                reply(StatusCode::BAD_REQUEST, r#"{"errorMessage":"unknown or finished request id","errorType":"InvalidRequestID"}"#)
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"errorMessage":"unknown or finished request id","errorType":"InvalidRequestID"}"#,
+                )
             }
         }
         _ => reply(StatusCode::NOT_FOUND, ""),

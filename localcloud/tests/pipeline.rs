@@ -7,7 +7,8 @@ use serde_json::json;
 
 async fn service_image(cloud: &LocalCloud) -> (String, String) {
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
-    let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
+    let services =
+        ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
     let service = services.services().first().expect("service exists");
     assert_eq!(service.status(), Some("ACTIVE"));
     let task_definition = service.task_definition().unwrap().to_string();
@@ -41,7 +42,14 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
 
     // (a) happy path
     let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy-1", true).await;
-    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?} {:?}; logs in {}", run.error, run.cause, cloud.logs.display());
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}; logs in {}",
+        run.error,
+        run.cause,
+        cloud.logs.display()
+    );
     let output = run.output.unwrap();
     assert_eq!(output["commit"], commit);
     assert_eq!(output["tagObjectId"], tag_object);
@@ -75,7 +83,8 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     assert!(deleted.iter().any(|d| d.contains(&digest)), "{deleted:?}");
     assert!(report["kept"][0].as_str().unwrap().contains(&cloud.stack.file_system_id));
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
-    let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
+    let services =
+        ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
     assert!(services.services().iter().all(|s| s.status() != Some("ACTIVE")));
 
     let twice = cloud.run(json!({"destroy": "everything"}), "destroy-2", true).await;

@@ -16,7 +16,12 @@ fn trust(signers: &[&Maintainer]) -> TrustRoot {
 }
 
 fn config(url: &str) -> VerifyConfig {
-    VerifyConfig { default_repository: Some(url.into()), trust_root: "unused".into(), fetch_timeout: TIMEOUT }
+    VerifyConfig {
+        default_repository: Some(url.into()),
+        trust_root: "unused".into(),
+        fetch_timeout: TIMEOUT,
+        allow_local_paths: false,
+    }
 }
 
 fn request(tag: &str) -> TagRequest {
@@ -36,8 +41,34 @@ async fn a_signed_release_tag_verifies_over_git() {
     assert_eq!(verified.signers[0].fingerprint, maintainer.fingerprint());
     assert_eq!(verified.signers[0].label, "Alice Maintainer");
     // The fetched object is byte-identical to what git stored.
-    let fetched = fetch_tag(&repo.url, "v0.24.2", TIMEOUT).await.unwrap();
-    assert_eq!(fetched.raw, repo.git(&["cat-file", "tag", "v0.24.2"]).into_bytes().into_iter().chain(*b"\n").collect::<Vec<_>>());
+    let fetched = fetch_tag(&repo.url, "v0.24.2", TIMEOUT, false).await.unwrap();
+    assert_eq!(
+        fetched.raw,
+        repo.git(&["cat-file", "tag", "v0.24.2"]).into_bytes().into_iter().chain(*b"\n").collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smart_http_serves_the_same_tag_object() {
+    let server = GitServer::start();
+    let repo = server.create_repository("btcd");
+    let maintainer = Maintainer::generate("Alice Maintainer");
+    repo.signed_tag("v0.24.2", &maintainer);
+    let over_git = fetch_tag(&repo.url, "v0.24.2", TIMEOUT, false).await.unwrap();
+    let over_http = fetch_tag(&repo.http_url, "v0.24.2", TIMEOUT, false).await.unwrap();
+    assert_eq!(over_http.raw, over_git.raw);
+    assert_eq!(over_http.tag_object_id, over_git.tag_object_id);
+    let verified = verify(&request("v0.24.2"), &config(&repo.http_url), &trust(&[&maintainer])).await.unwrap();
+    assert_eq!(verified.commit, repo.head());
+}
+
+#[tokio::test]
+async fn https_client_starts_and_reports_an_unreachable_remote() {
+    // Builds the TLS client for real (one rustls crypto provider must be chosen without a panic).
+    let url = format!("https://127.0.0.1:{}/btcd.git", localcloud::free_port());
+    let err = fetch_tag(&url, "v0.24.2", TIMEOUT, false).await.unwrap_err();
+    assert_eq!(err.name(), "RepositoryUnreachable", "{err}");
+    assert!(!err.to_string().contains("panic"), "{err}");
 }
 
 #[tokio::test]
@@ -50,11 +81,33 @@ async fn fetch_failures_are_named() {
     let payload = repo.tag_payload("v0.1.1", &repo.head(), "Alice Maintainer");
     repo.write_tag("v0.1.1", &payload); // annotated, unsigned
 
-    let cases = [("v0.1.0", "NotAnnotatedTag"), ("v0.1.1", "Unsigned"), ("v9.9.9", "TagNotFound"), ("btcec/v2.4.0", "TagNameRejected")];
+    // A tag object far over the limit (a release tag is a few hundred bytes).
+    let mut huge = repo.tag_payload("v0.1.2", &repo.head(), "Alice Maintainer");
+    huge.extend(std::iter::repeat_n(b'x', 70 * 1024));
+    huge.push(b'\n');
+    repo.write_tag("v0.1.2", &huge);
+
+    let cases = [
+        ("v0.1.2", "TagTooLarge"),
+        ("v0.1.0", "NotAnnotatedTag"),
+        ("v0.1.1", "Unsigned"),
+        ("v9.9.9", "TagNotFound"),
+        ("btcec/v2.4.0", "TagNameRejected"),
+    ];
     for (tag, expected) in cases {
         let err = verify(&request(tag), &config(&repo.url), &trust).await.unwrap_err();
         assert_eq!(err.name(), expected, "{tag}: {err}");
     }
+    // A remote that accepts the connection and never answers: the fetch is bounded.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("git://127.0.0.1:{}/btcd", silent.local_addr().unwrap().port());
+    let quick = VerifyConfig { fetch_timeout: Duration::from_secs(1), ..config(&silent_url) };
+    let started = std::time::Instant::now();
+    let err = verify(&request("v0.1.0"), &quick, &trust).await.unwrap_err();
+    assert_eq!(err.name(), "RepositoryUnreachable", "{err}");
+    assert!(err.to_string().contains("no answer within 1 s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     let closed = format!("git://127.0.0.1:{}/btcd", localcloud::free_port());
     let err = verify(&request("v0.1.0"), &config(&closed), &trust).await.unwrap_err();
     assert_eq!(err.name(), "RepositoryUnreachable", "{err}");
@@ -93,6 +146,9 @@ mod objects {
         let mut renamed = signed(&payload("v1.0.0", "commit"), &alice);
         let header = renamed.windows(10).position(|w| w == b"tag v1.0.0").unwrap();
         renamed[header + 9] = b'1';
+        // The object line re-pointed at another commit after signing.
+        let repointed = [b"object fedcba9876543210fedcba9876543210fedcba98".as_slice(), &good[47..]].concat();
+        let truncated = good[..good.len() - 40].to_vec();
         let mut doubled = good.clone();
         doubled.extend(alice.sign(&payload("v1.0.0", "commit")));
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -103,7 +159,13 @@ mod objects {
             ("v1.0.0", signed(&payload("v1.0.0", "tree"), &alice), "TagMismatch"),
             ("v1.0.0", payload("v1.0.0", "commit"), "Unsigned"),
             ("v1.0.0", doubled, "BadSignature"),
-            ("v1.0.0", [payload("v1.0.0", "commit"), b"-----BEGIN PGP SIGNATURE-----\n\ngarbage\n".to_vec()].concat(), "BadSignature"),
+            ("v1.0.0", repointed, "BadSignature"),
+            ("v1.0.0", truncated, "BadSignature"),
+            (
+                "v1.0.0",
+                [payload("v1.0.0", "commit"), b"-----BEGIN PGP SIGNATURE-----\n\ngarbage\n".to_vec()].concat(),
+                "BadSignature",
+            ),
             ("v1.0.0", b"not a tag object".to_vec(), "MalformedTag"),
             ("v1.0.0-rc1", signed(&payload("v1.0.0-rc1", "commit"), &alice), "TagNameRejected"),
         ];

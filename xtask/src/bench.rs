@@ -19,11 +19,15 @@ fn payload(function: &str) -> serde_json::Value {
         "verify" => json!({"tag": "btcec/v2.4.0"}),
         "trigger-build" => json!({"action": "poll", "build": {"status": "SUCCEEDED", "imageTag": "v0.0.0-000000000000",
             "commit": "0000000000000000000000000000000000000000", "buildId": null, "skipped": true, "attempt": 0, "pollSeconds": 1}}),
-        "register-task" => json!({"verified": {"repository": "git://127.0.0.1/btcd", "tag": "v0.0.0", "tagObjectId": "0", "commit": "0",
+        "register-task" => {
+            json!({"verified": {"repository": "git://127.0.0.1/btcd", "tag": "v0.0.0", "tagObjectId": "0", "commit": "0",
             "signers": [], "signedAt": "2026-01-01T00:00:00Z"}, "build": {"status": "SUCCEEDED", "imageTag": "v0.0.0-000000000000",
-            "commit": "0", "buildId": null, "skipped": true, "attempt": 0, "pollSeconds": 1}}),
-        "deploy" => json!({"action": "poll", "deployment": {"status": "IN_PROGRESS", "cluster": "sigship", "service": "btcd",
-            "taskDefinitionArn": "btcd:1", "change": "created", "attempt": 0, "pollSeconds": 1}}),
+            "commit": "0", "buildId": null, "skipped": true, "attempt": 0, "pollSeconds": 1}})
+        }
+        "deploy" => {
+            json!({"action": "poll", "deployment": {"status": "IN_PROGRESS", "cluster": "sigship", "service": "btcd",
+            "taskDefinitionArn": "btcd:1", "change": "created", "attempt": 0, "pollSeconds": 1}})
+        }
         _ => json!({"destroy": "service"}),
     }
 }
@@ -50,7 +54,8 @@ pub fn run() -> Result<(), String> {
     println!("bench: cargo build --release (host target, for the cold-start runs)…");
     tools::build_functions(true)?;
 
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let rows = runtime.block_on(async {
         let options = Options { binaries: target.join("release"), ..Options::default() };
@@ -72,7 +77,8 @@ pub fn run() -> Result<(), String> {
             }
             function.stop().await;
             times.sort();
-            let zip = std::fs::metadata(target.join("lambda").join(name).join("bootstrap.zip")).map(|m| m.len()).unwrap_or(0);
+            let zip =
+                std::fs::metadata(target.join("lambda").join(name).join("bootstrap.zip")).map(|m| m.len()).unwrap_or(0);
             rows.push((name, zip, times[RUNS / 2], times[0], times[RUNS - 1], peak));
         }
         rows

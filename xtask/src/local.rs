@@ -22,7 +22,12 @@ async fn pipeline(tag: &str) -> Result<(), String> {
     println!("starting the local cloud (moto, runtime host, git daemon)…");
     let cloud = LocalCloud::start(Options::default()).await;
     let tag_object = cloud.repository.signed_tag(tag, &cloud.maintainer);
-    println!("repository {} — tag {tag} ({tag_object}) signed by {} {}", cloud.repository.url, cloud.maintainer.name, cloud.maintainer.fingerprint());
+    println!(
+        "repository {} — tag {tag} ({tag_object}) signed by {} {}",
+        cloud.repository.url,
+        cloud.maintainer.name,
+        cloud.maintainer.fingerprint()
+    );
     println!("NOTE: the CodeBuild compile is SIMULATED here (no Docker engine): an image manifest is pushed to the local ECR instead.");
     let started = std::time::Instant::now();
     let run = cloud.run(serde_json::json!({ "tag": tag }), "local-run", true).await;

@@ -56,7 +56,15 @@ fn cargo_test(root: &std::path::Path) -> Result<(), String> {
         println!("{line}");
         if let Some(summary) = line.strip_prefix("test result: ") {
             let count = |word: &str| {
-                summary.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse::<u64>().ok())
+                summary.split(';').find_map(|part| {
+                    part.trim()
+                        .trim_start_matches("ok. ")
+                        .trim_start_matches("FAILED. ")
+                        .strip_suffix(word)?
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
             };
             passed += count("passed").unwrap_or(0);
             failed += count("failed").unwrap_or(0);

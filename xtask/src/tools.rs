@@ -38,7 +38,11 @@ pub fn ensure_python_tools() -> Result<PathBuf, String> {
     }
     eprintln!("xtask: installing pinned Python tools into {}", venv.display());
     run("python3", &["-m", "venv", venv.to_str().unwrap()], &root)?;
-    run(venv.join("bin/pip"), &["install", "--quiet", "--disable-pip-version-check", "-r", requirements.to_str().unwrap()], &root)?;
+    run(
+        venv.join("bin/pip"),
+        &["install", "--quiet", "--disable-pip-version-check", "-r", requirements.to_str().unwrap()],
+        &root,
+    )?;
     std::fs::write(stamp, wanted).map_err(|e| e.to_string())?;
     Ok(venv)
 }
@@ -50,7 +54,11 @@ pub fn ensure_asl_validator() -> Result<PathBuf, String> {
     if !binary.exists() {
         eprintln!("xtask: installing {ASL_VALIDATOR} with npm");
         std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
-        run("npm", &["install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix.to_str().unwrap(), ASL_VALIDATOR], &prefix)?;
+        run(
+            "npm",
+            &["install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix.to_str().unwrap(), ASL_VALIDATOR],
+            &prefix,
+        )?;
     }
     Ok(binary)
 }

@@ -1,12 +1,11 @@
 //! deploy: create or update the Fargate service and judge its rollout.
-use pipeline::aws::{self, Ecs};
+use pipeline::aws::Ecs;
 use pipeline::deployment::{self, DeployConfig, DeployRequest};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let sdk = aws::sdk_config().await;
+    let sdk = lambda::start().await;
     let setup = DeployConfig::from_env(&Env::process()).map(|config| (config, Ecs::new(&sdk)));
     lambda::serve(setup, |(config, services), request: DeployRequest| deployment::handle(request, config, services))
         .await

@@ -1,12 +1,11 @@
 //! destroy: tear down what sigship created, as the execution input says.
-use pipeline::aws::{self, AwsTeardown, Ecr, Ecs, Efs};
+use pipeline::aws::{AwsTeardown, Ecr, Ecs, Efs};
 use pipeline::teardown::{self, DestroyRequest, TeardownConfig};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let sdk = aws::sdk_config().await;
+    let sdk = lambda::start().await;
     let env = Env::process();
     let setup = TeardownConfig::from_env(&env).and_then(|config| {
         let aws = AwsTeardown {

@@ -87,10 +87,8 @@ impl BuildConfig {
 
 /// Immutable image tag for one tag at one commit, e.g. `v0.24.2-1a2b3c4d5e6f`.
 pub fn image_tag(tag: &str, commit: &str) -> String {
-    let safe: String = tag
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
-        .collect();
+    let safe: String =
+        tag.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
     format!("{safe}-{}", &commit[..commit.len().min(12)])
 }
 
@@ -206,9 +204,8 @@ mod tests {
     async fn starts_a_build_on_exactly_the_verified_commit() {
         let (builds, images) = (FakeBuilds::default(), FakeRegistry::default());
         let verified = verified_tag("v0.24.2");
-        let state = handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images)
-            .await
-            .unwrap();
+        let state =
+            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
         assert_eq!(state.status, BuildStatus::InProgress);
         assert!(!state.skipped);
         let started = builds.started.lock().unwrap();
@@ -260,9 +257,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((next.attempt, next.status), (2, BuildStatus::InProgress));
-        let err = handle(BuildRequest::Poll { build: next }, &config(), &builds, &FakeRegistry::default())
-            .await
-            .unwrap_err();
+        let err =
+            handle(BuildRequest::Poll { build: next }, &config(), &builds, &FakeRegistry::default()).await.unwrap_err();
         assert_eq!(err.name(), "BuildWaitExceeded");
     }
 

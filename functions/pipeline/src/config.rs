@@ -18,8 +18,7 @@ impl Env {
     }
 
     pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Self {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Env { lookup: Box::new(move |name| map.get(name).cloned()) }
     }
 
@@ -37,18 +36,14 @@ impl Env {
     {
         match (self.lookup)(name) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|e| Error::config(format!("{name}={raw:?} is not valid: {e}"))),
+            Some(raw) => raw.parse().map_err(|e| Error::config(format!("{name}={raw:?} is not valid: {e}"))),
         }
     }
 
     /// A comma-separated list; empty entries are dropped.
     pub fn list(&self, name: &str) -> Vec<String> {
         (self.lookup)(name)
-            .map(|raw| {
-                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-            })
+            .map(|raw| raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default()
     }
 }

@@ -142,7 +142,11 @@ fn judge(view: &ServiceView, task_definition: &str) -> Progress {
     }
 }
 
-pub async fn handle(request: DeployRequest, config: &DeployConfig, services: &impl Services) -> Result<DeploymentState> {
+pub async fn handle(
+    request: DeployRequest,
+    config: &DeployConfig,
+    services: &impl Services,
+) -> Result<DeploymentState> {
     let mut state = match request {
         DeployRequest::Start { task } => start(&task.task_definition_arn, config, services).await?,
         DeployRequest::Poll { mut deployment } => {
@@ -150,13 +154,12 @@ pub async fn handle(request: DeployRequest, config: &DeployConfig, services: &im
             deployment
         }
     };
-    let view = services
-        .describe(&state.cluster, &state.service)
-        .await?
-        .filter(ServiceView::is_active)
-        .ok_or_else(|| Error::DeploymentRolledBack {
-            service: state.service.clone(),
-            reason: "the service disappeared during the deployment".into(),
+    let view =
+        services.describe(&state.cluster, &state.service).await?.filter(ServiceView::is_active).ok_or_else(|| {
+            Error::DeploymentRolledBack {
+                service: state.service.clone(),
+                reason: "the service disappeared during the deployment".into(),
+            }
         })?;
     match judge(&view, &state.task_definition_arn) {
         Progress::Stable => state.status = DeploymentStatus::Stable,

@@ -36,6 +36,8 @@ pub enum Error {
     UnknownSigner { tag: String, issuer: String },
     #[error("tag {tag}: signature does not verify: {reason}")]
     BadSignature { tag: String, reason: String },
+    #[error("tag {tag}: the signing key was not valid when it signed: {reason}")]
+    KeyNotValid { tag: String, reason: String },
     #[error("tag name {tag} rejected: it matches none of the allowed patterns {patterns:?}")]
     TagNameRejected { tag: String, patterns: Vec<String> },
 
@@ -81,6 +83,7 @@ impl Error {
             Error::Unsigned { .. } => "Unsigned",
             Error::UnknownSigner { .. } => "UnknownSigner",
             Error::BadSignature { .. } => "BadSignature",
+            Error::KeyNotValid { .. } => "KeyNotValid",
             Error::TagNameRejected { .. } => "TagNameRejected",
             Error::BuildFailed { .. } => "BuildFailed",
             Error::BuildStopped { .. } => "BuildStopped",
@@ -126,10 +129,7 @@ impl Error {
 
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(err: Error) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: err.name().to_string(),
-            error_message: err.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: err.name().to_string(), error_message: err.to_string() }
     }
 }
 
@@ -142,9 +142,6 @@ mod tests {
         let err = Error::UnknownSigner { tag: "v1.0.0".into(), issuer: "ABCD".into() };
         let diagnostic: lambda_runtime::Diagnostic = err.into();
         assert_eq!(diagnostic.error_type, "UnknownSigner");
-        assert_eq!(
-            diagnostic.error_message,
-            "tag v1.0.0 is signed by ABCD, which is not an allowed signer"
-        );
+        assert_eq!(diagnostic.error_message, "tag v1.0.0 is signed by ABCD, which is not an allowed signer");
     }
 }

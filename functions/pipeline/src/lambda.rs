@@ -38,13 +38,17 @@ where
     .await
 }
 
+/// Cold start common to every function: JSON logs, then the AWS configuration its clients share.
+pub async fn start() -> aws_config::SdkConfig {
+    init_tracing();
+    crate::aws::sdk_config().await
+}
+
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG`, default info.
-pub fn init_tracing() {
+fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .with_current_span(false)
         .without_time()

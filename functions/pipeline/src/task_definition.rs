@@ -75,7 +75,10 @@ impl TaskConfig {
             file_system_id: env.required("SIGSHIP_FILE_SYSTEM_ID")?,
             access_point_id: env.required("SIGSHIP_ACCESS_POINT_ID")?,
             network: Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?,
-            extra_args: env.optional("SIGSHIP_BTCD_ARGS").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+            extra_args: env
+                .optional("SIGSHIP_BTCD_ARGS")
+                .map(|a| a.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
             rpc_secret_arn: env.required("SIGSHIP_RPC_SECRET_ARN")?,
         })
     }

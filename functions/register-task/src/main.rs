@@ -1,12 +1,11 @@
 //! register-task: pin the built image by digest in a new Fargate task definition revision.
-use pipeline::aws::{self, Ecr, Ecs};
+use pipeline::aws::{Ecr, Ecs};
 use pipeline::task_definition::{self, RegisterRequest, TaskConfig};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let sdk = aws::sdk_config().await;
+    let sdk = lambda::start().await;
     let env = Env::process();
     let setup = TaskConfig::from_env(&env).and_then(|config| {
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);

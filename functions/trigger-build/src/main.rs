@@ -1,12 +1,11 @@
 //! trigger-build: start CodeBuild on the verified commit (or skip it), and poll it.
-use pipeline::aws::{self, CodeBuild, Ecr};
+use pipeline::aws::{CodeBuild, Ecr};
 use pipeline::build::{self, BuildConfig, BuildRequest};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let sdk = aws::sdk_config().await;
+    let sdk = lambda::start().await;
     let env = Env::process();
     let setup = BuildConfig::from_env(&env).and_then(|config| {
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);

@@ -4,16 +4,16 @@ use pipeline::{aws, config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_tracing();
-    let sdk = aws::sdk_config().await;
+    let sdk = lambda::start().await;
     let setup = async {
         let config = VerifyConfig::from_env(&Env::process())?;
         let trust = aws::load_trust_root(&config.trust_root, &sdk).await?;
         Ok((config, trust))
     }
     .await;
-    lambda::serve(setup, |(config, trust), request: TagRequest| async move {
-        verify::verify(&request, config, trust).await
-    })
+    lambda::serve(
+        setup,
+        |(config, trust), request: TagRequest| async move { verify::verify(&request, config, trust).await },
+    )
     .await
 }

@@ -16,13 +16,7 @@ impl Ecr {
 
     /// Deletes every image of the repository, but only if the repository is sigship's.
     pub async fn delete_all_images(&self) -> Result<Vec<String>> {
-        let repository = match self
-            .client
-            .describe_repositories()
-            .repository_names(&self.repository)
-            .send()
-            .await
-        {
+        let repository = match self.client.describe_repositories().repository_names(&self.repository).send().await {
             Ok(found) => found.repositories().first().and_then(|r| r.repository_arn()).map(String::from),
             Err(e) if e.code() == Some("RepositoryNotFoundException") => None,
             Err(e) => return Err(Error::aws("ecr:DescribeRepositories", e)),

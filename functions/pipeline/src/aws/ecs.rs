@@ -1,15 +1,16 @@
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture,
-    DeploymentCircuitBreaker, DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
-    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver,
-    MountPoint, NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform,
-    Secret, ServiceField, SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
-    Volume,
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
+    DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
+    EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration,
+    NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret, ServiceField, SortOrder, Tag,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 
 use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
 use crate::error::{Error, Result};
-use crate::task_definition::{TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG};
+use crate::task_definition::{
+    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG,
+};
 
 pub struct Ecs {
     client: aws_sdk_ecs::Client,
@@ -40,7 +41,9 @@ impl Ecs {
             arns.extend(
                 page.task_definition_arns()
                     .iter()
-                    .filter(|arn| arn.rsplit_once('/').and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family))
+                    .filter(|arn| {
+                        arn.rsplit_once('/').and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family)
+                    })
                     .cloned(),
             );
         }
@@ -139,7 +142,10 @@ impl TaskDefinitions for Ecs {
             .essential(true)
             .set_command(Some(spec.command.clone()))
             .port_mappings(
-                PortMapping::builder().container_port(i32::from(spec.p2p_port)).protocol(TransportProtocol::Tcp).build(),
+                PortMapping::builder()
+                    .container_port(i32::from(spec.p2p_port))
+                    .protocol(TransportProtocol::Tcp)
+                    .build(),
             )
             .health_check(
                 HealthCheck::builder()
@@ -162,7 +168,9 @@ impl TaskDefinitions for Ecs {
                     .build()
                     .map_err(invalid)?,
             )
-            .mount_points(MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build())
+            .mount_points(
+                MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build(),
+            )
             // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
             .stop_timeout(120)
             .build();

@@ -34,7 +34,12 @@ impl Efs {
             .map_err(|e| Error::aws("efs:DescribeAccessPoints", e))?;
         for point in points.access_points() {
             if let Some(id) = point.access_point_id() {
-                self.client.delete_access_point().access_point_id(id).send().await.map_err(|e| Error::aws("efs:DeleteAccessPoint", e))?;
+                self.client
+                    .delete_access_point()
+                    .access_point_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("efs:DeleteAccessPoint", e))?;
             }
         }
         for _ in 0..60 {

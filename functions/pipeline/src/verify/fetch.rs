@@ -21,8 +21,8 @@ pub struct FetchedTag {
 }
 
 /// Refuses remotes that could be tampered with in transit: https anywhere, plain http and git://
-/// only on loopback (the local cloud and tests).
-pub fn check_remote_url(url: &str) -> Result<()> {
+/// only on loopback (the local cloud and tests), local paths only when allowed (the CLI).
+pub fn check_remote_url(url: &str, allow_local_paths: bool) -> Result<()> {
     let refuse = |reason: &str| Err(Error::InsecureRepositoryUrl { url: url.into(), reason: reason.into() });
     let parsed = match gix::url::parse(url.as_bytes()) {
         Ok(parsed) => parsed,
@@ -35,6 +35,7 @@ pub fn check_remote_url(url: &str) -> Result<()> {
         gix::url::Scheme::Http | gix::url::Scheme::Git => {
             refuse("plain http and git:// are only allowed on loopback; use https")
         }
+        gix::url::Scheme::File if allow_local_paths => Ok(()),
         _ => refuse("only https (or http/git:// on loopback) remotes are supported"),
     }
 }
@@ -45,8 +46,8 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Fetches the object `refs/tags/<tag>` points at, giving up after `timeout`.
-pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration) -> Result<FetchedTag> {
-    check_remote_url(url)?;
+pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration, allow_local_paths: bool) -> Result<FetchedTag> {
+    check_remote_url(url, allow_local_paths)?;
     gix::refs::FullName::try_from(format!("refs/tags/{tag}"))
         .map_err(|e| Error::InvalidInput(format!("{tag:?} is not a valid tag name: {e}")))?;
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -65,7 +66,8 @@ pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration) -> Result<Fetche
 }
 
 fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<FetchedTag> {
-    let unreachable = |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
+    let unreachable =
+        |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
     let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
     let repo = gix::init_bare(scratch.path()).map_err(|e| unreachable(&e))?;
     let refspec = format!("+refs/tags/{tag}:refs/tags/{tag}");
@@ -76,13 +78,12 @@ fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<Fetche
         .with_refspecs(Some(refspec.as_str()), Direction::Fetch)
         .map_err(|e| Error::InvalidInput(format!("{tag:?}: {e}")))?;
     let connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
-    let prepared = connection
-        .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| unreachable(&e))?;
+    let prepared = connection.prepare_fetch(gix::progress::Discard, Default::default()).map_err(|e| unreachable(&e))?;
     let Some(mapping) = prepared.ref_map().mappings.first() else {
         return Err(Error::TagNotFound { url: url.into(), tag: tag.into() });
     };
-    let object = mapping.remote.as_id().ok_or_else(|| Error::TagNotFound { url: url.into(), tag: tag.into() })?.to_owned();
+    let object =
+        mapping.remote.as_id().ok_or_else(|| Error::TagNotFound { url: url.into(), tag: tag.into() })?.to_owned();
     prepared
         .with_shallow(Shallow::DepthAtRemote(1.try_into().expect("non-zero")))
         .receive(gix::progress::Discard, interrupt)
@@ -110,7 +111,7 @@ mod tests {
             "git://localhost/btcd.git",
             "http://[::1]:8080/btcd.git",
         ] {
-            assert!(check_remote_url(ok).is_ok(), "{ok} should pass");
+            assert!(check_remote_url(ok, false).is_ok(), "{ok} should pass");
         }
         for refused in [
             "http://github.com/btcsuite/btcd.git",
@@ -118,8 +119,10 @@ mod tests {
             "ssh://git@github.com/btcsuite/btcd.git",
             "file:///srv/btcd.git",
         ] {
-            let err = check_remote_url(refused).unwrap_err();
+            let err = check_remote_url(refused, false).unwrap_err();
             assert_eq!(err.name(), "InsecureRepositoryUrl", "{refused}");
         }
+        assert!(check_remote_url("/srv/btcd", true).is_ok());
+        assert!(check_remote_url("ssh://git@github.com/btcsuite/btcd.git", true).is_err());
     }
 }

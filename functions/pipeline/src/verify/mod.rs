@@ -46,6 +46,8 @@ pub struct VerifyConfig {
     /// `s3://bucket/prefix` or a local directory.
     pub trust_root: String,
     pub fetch_timeout: Duration,
+    /// Local repository paths: for the operator CLI, never for the Lambda.
+    pub allow_local_paths: bool,
 }
 
 impl VerifyConfig {
@@ -54,6 +56,7 @@ impl VerifyConfig {
             default_repository: env.optional("SIGSHIP_REPOSITORY"),
             trust_root: env.required("SIGSHIP_TRUST_ROOT")?,
             fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 30)?),
+            allow_local_paths: false,
         })
     }
 }
@@ -67,7 +70,7 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
         .ok_or_else(|| Error::InvalidInput("no repository given and SIGSHIP_REPOSITORY is not set".into()))?;
     // Name policy first: a tag that could never deploy is refused without touching the network.
     trust.check_tag_name(&request.tag)?;
-    let fetched = fetch::fetch_tag(&repository, &request.tag, config.fetch_timeout).await?;
+    let fetched = fetch::fetch_tag(&repository, &request.tag, config.fetch_timeout, config.allow_local_paths).await?;
     let verdict = signature::verify_tag_object(&fetched.raw, &request.tag, trust)?;
     Ok(VerifiedTag {
         repository,

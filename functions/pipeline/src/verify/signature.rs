@@ -3,7 +3,6 @@
 
 use std::time::SystemTime;
 
-use sequoia_openpgp as openpgp;
 use openpgp::cert::Cert;
 use openpgp::parse::stream::{
     DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
@@ -11,6 +10,7 @@ use openpgp::parse::stream::{
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::{Fingerprint, KeyHandle};
+use sequoia_openpgp as openpgp;
 
 use super::trust::{Signer, TrustRoot};
 use crate::error::{Error, Result};
@@ -38,10 +38,7 @@ pub fn verify_tag_object(raw: &[u8], requested_tag: &str, trust: &TrustRoot) -> 
         });
     }
     if parsed.target_kind != gix::objs::Kind::Commit {
-        return Err(Error::TagMismatch {
-            tag,
-            reason: format!("it tags a {}, not a commit", parsed.target_kind),
-        });
+        return Err(Error::TagMismatch { tag, reason: format!("it tags a {}, not a commit", parsed.target_kind) });
     }
     let commit = parsed.target().to_string();
 
@@ -99,21 +96,22 @@ fn verify_signature(
         return Ok((signers, signed_at.expect("at least one good signature")));
     }
     if let Some(failure) = outcome.failures.iter().find(|f| !matches!(f, Failure::MissingKey(_))) {
-        return Err(bad(failure.to_string()));
+        return Err(match failure {
+            Failure::InvalidKey(reason) => Error::KeyNotValid { tag: tag.to_string(), reason: reason.clone() },
+            other => bad(other.to_string()),
+        });
     }
     if signers.is_empty() {
         let issuers = if unknown.is_empty() { outcome.missing_issuers() } else { unknown };
         return Err(Error::UnknownSigner { tag: tag.to_string(), issuer: issuers.join(", ") });
     }
-    Err(bad(format!(
-        "{} of the required {} allowed signers signed",
-        signers.len(),
-        trust.threshold
-    )))
+    Err(bad(format!("{} of the required {} allowed signers signed", signers.len(), trust.threshold)))
 }
 
 enum Failure {
     MissingKey(Vec<KeyHandle>),
+    /// Expired, revoked, unbound or not signing-capable at the signature's time.
+    InvalidKey(String),
     Other(String),
 }
 
@@ -121,7 +119,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::MissingKey(issuers) => write!(f, "no certificate for issuer {issuers:?}"),
-            Failure::Other(reason) => f.write_str(reason),
+            Failure::InvalidKey(reason) | Failure::Other(reason) => f.write_str(reason),
         }
     }
 }
@@ -137,10 +135,14 @@ impl Collector<'_> {
         self.failures
             .iter()
             .filter_map(|f| match f {
-                Failure::MissingKey(issuers) => Some(issuers.iter().map(|h| h.to_hex())),
-                Failure::Other(_) => None,
+                // A signature names its issuer by fingerprint and by key id: report the fingerprint.
+                Failure::MissingKey(issuers) => issuers
+                    .iter()
+                    .find(|h| matches!(h, KeyHandle::Fingerprint(_)))
+                    .or(issuers.first())
+                    .map(|h| h.to_hex()),
+                _ => None,
             })
-            .flatten()
             .collect()
     }
 }
@@ -162,10 +164,10 @@ impl VerificationHelper for Collector<'_> {
                     Err(VerificationError::MissingKey { sig }) => {
                         self.failures.push(Failure::MissingKey(sig.get_issuers()));
                     }
-                    Err(VerificationError::BadKey { ka, error, .. }) => self.failures.push(Failure::Other(
+                    Err(VerificationError::BadKey { ka, error, .. }) => self.failures.push(Failure::InvalidKey(
                         format!("signing key {} is not valid at the signature's time: {error}", ka.key().fingerprint()),
                     )),
-                    Err(VerificationError::UnboundKey { cert, error, .. }) => self.failures.push(Failure::Other(
+                    Err(VerificationError::UnboundKey { cert, error, .. }) => self.failures.push(Failure::InvalidKey(
                         format!("key of {} was not bound at the signature's time: {error}", cert.fingerprint()),
                     )),
                     Err(other) => self.failures.push(Failure::Other(other.to_string())),

@@ -64,13 +64,10 @@ impl TrustRoot {
             .map_err(|e| Error::TrustRootInvalid(format!("cannot read {}: {e}", dir.display())))?;
         let mut files = Vec::new();
         for entry in entries {
-            let path = entry
-                .map_err(|e| Error::TrustRootInvalid(format!("{}: {e}", dir.display())))?
-                .path();
+            let path = entry.map_err(|e| Error::TrustRootInvalid(format!("{}: {e}", dir.display())))?.path();
             if path.is_file() {
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    Error::TrustRootInvalid(format!("cannot read {}: {e}", path.display()))
-                })?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| Error::TrustRootInvalid(format!("cannot read {}: {e}", path.display())))?;
                 files.push((path.display().to_string(), bytes));
             }
         }
@@ -91,8 +88,7 @@ impl TrustRoot {
 
         let mut merged: BTreeMap<Fingerprint, Cert> = BTreeMap::new();
         for (name, bytes) in files.iter().filter(|(name, _)| is_cert_file(name)) {
-            let parser = CertParser::from_bytes(bytes)
-                .map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?;
+            let parser = CertParser::from_bytes(bytes).map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?;
             let mut found = 0;
             for cert in parser {
                 let cert = cert.map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?;
@@ -100,9 +96,9 @@ impl TrustRoot {
                 // Several versions of one certificate merge, so a signature made under any
                 // published version of its bindings still verifies.
                 let merged_cert = match merged.remove(&cert.fingerprint()) {
-                    Some(existing) => existing
-                        .merge_public(cert)
-                        .map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?,
+                    Some(existing) => {
+                        existing.merge_public(cert).map_err(|e| Error::TrustRootInvalid(format!("{name}: {e}")))?
+                    }
                     None => cert,
                 };
                 merged.insert(merged_cert.fingerprint(), merged_cert);
