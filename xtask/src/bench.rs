@@ -97,5 +97,6 @@ pub fn run() -> Result<(), String> {
         );
     }
     println!("targets: ≤ 4 MB zip, ≤ 15 ms median cold start, ≤ 16 MiB peak RSS; {RUNS} cold starts each, AWS calls to moto on loopback");
-    Ok(())
+    println!("bench: verification, sigship against git verify-tag (gpg)…");
+    tools::run(tools::cargo(), &["bench", "--quiet", "-p", "sigship-pipeline", "--bench", "verify_vs_gpg"], &root)
 }

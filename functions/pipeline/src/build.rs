@@ -11,6 +11,7 @@ use crate::verify::VerifiedTag;
 pub const BUILD_ENV_COMMIT: &str = "SIGSHIP_COMMIT";
 pub const BUILD_ENV_VERSION: &str = "SIGSHIP_VERSION";
 pub const BUILD_ENV_IMAGE_TAG: &str = "SIGSHIP_IMAGE_TAG";
+pub const BUILD_ENVIRONMENT: [&str; 3] = [BUILD_ENV_COMMIT, BUILD_ENV_VERSION, BUILD_ENV_IMAGE_TAG];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BuildPhase {
@@ -191,6 +192,41 @@ mod tests {
             repository: "https://example.org/btcd.git".into(),
             polling: Polling { interval_seconds: 5, max_attempts: 3 },
         }
+    }
+
+    /// The buildspec reads exactly the SIGSHIP_* variables trigger-build sends, and declares each.
+    #[test]
+    fn buildspec_reads_exactly_what_trigger_build_sends() {
+        let buildspec = include_str!("../../../source/buildspec.yml");
+        let code: String =
+            buildspec.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+        let read: std::collections::BTreeSet<&str> = regex::Regex::new(r"\$\{?(SIGSHIP_[A-Z_]+)")
+            .unwrap()
+            .captures_iter(&code)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        let sent: std::collections::BTreeSet<&str> = BUILD_ENVIRONMENT.into_iter().collect();
+        assert_eq!(read, sent);
+        for name in BUILD_ENVIRONMENT {
+            assert!(code.contains(&format!("    {name}: \"\"")), "{name} is not declared in env.variables");
+        }
+        let started = start_environment();
+        assert_eq!(started.iter().map(|(k, _)| k.as_str()).collect::<std::collections::BTreeSet<_>>(), sent);
+    }
+
+    fn start_environment() -> Vec<(String, String)> {
+        let builds = FakeBuilds::default();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime
+            .block_on(handle(
+                BuildRequest::Start { verified: verified_tag("v0.24.2") },
+                &config(),
+                &builds,
+                &FakeRegistry::default(),
+            ))
+            .unwrap();
+        let started = builds.started.lock().unwrap();
+        started[0].environment.clone()
     }
 
     #[test]
