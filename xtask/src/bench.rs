@@ -39,7 +39,7 @@ pub fn run() -> Result<(), String> {
     println!("bench: cargo lambda build --release --arm64 --output-format zip (5 functions)…");
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let mut args = vec!["lambda", "build", "--release", "--arm64", "--output-format", "zip"];
-    for f in tools::FUNCTIONS {
+    for f in tools::functions() {
         args.extend(["-p", f]);
     }
     let status = std::process::Command::new(tools::cargo())
@@ -61,7 +61,7 @@ pub fn run() -> Result<(), String> {
         let options = Options { binaries: target.join("release"), ..Options::default() };
         let cloud = LocalCloud::start(options).await;
         let mut rows = Vec::new();
-        for name in tools::FUNCTIONS {
+        for name in tools::functions() {
             let function = cloud.router.functions[name].clone();
             let definition = cloud.router.definition(name).await;
             let body = bytes::Bytes::from(payload(name).to_string());

@@ -35,6 +35,16 @@ fn test() -> Result<(), String> {
     tools::run(venv.join("bin/statelint"), &[asl], &root)?;
     println!("xtask: asl-validator {asl}");
     tools::run(&asl_validator, &["--json-path", asl], &root)?;
+    let lint = tools::ensure_lint_tools()?;
+    let template = "infrastructure/sigship.yaml";
+    println!("xtask: cfn-lint {template} (with the serverless rules)");
+    tools::run(lint.join("bin/cfn-lint"), &[template, "-a", "cfn_lint_serverless.rules"], &root)?;
+    println!("xtask: checkov {template}");
+    tools::run(
+        lint.join("bin/checkov"),
+        &["-f", template, "--framework", "cloudformation", "--skip-download", "--compact", "--quiet"],
+        &root,
+    )?;
     println!("xtask: building the function binaries");
     tools::build_functions(false)?;
     cargo_test(&root)

@@ -26,11 +26,20 @@ pub fn venv() -> PathBuf {
     workspace_root().join(".venv")
 }
 
-/// The venv with the pinned requirements; reinstalled only when the pins change.
+/// The venv with the local cloud's pinned tools; reinstalled only when the pins change.
 pub fn ensure_python_tools() -> Result<PathBuf, String> {
+    ensure_venv(&venv(), ".ci/requirements.txt")
+}
+
+/// The template checkers (cfn-lint, its serverless rules, checkov), in a venv of their own.
+pub fn ensure_lint_tools() -> Result<PathBuf, String> {
+    ensure_venv(&workspace_root().join(".venv-lint"), ".ci/requirements-lint.txt")
+}
+
+fn ensure_venv(venv: &Path, requirements: &str) -> Result<PathBuf, String> {
     let root = workspace_root();
-    let venv = venv();
-    let requirements = root.join(".ci/requirements.txt");
+    let venv = venv.to_path_buf();
+    let requirements = root.join(requirements);
     let wanted = std::fs::read_to_string(&requirements).map_err(|e| e.to_string())?;
     let stamp = venv.join(".sigship-requirements");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
@@ -67,19 +76,26 @@ pub fn ensure_arm64_target() -> Result<(), String> {
     run("rustup", &["target", "add", "aarch64-unknown-linux-gnu"], &workspace_root())
 }
 
-pub const FUNCTIONS: [&str; 5] = ["verify", "trigger-build", "register-task", "deploy", "destroy"];
+/// The five function packages (and binaries), as the local cloud defines them.
+pub fn functions() -> impl Iterator<Item = &'static str> {
+    localcloud::provision::FUNCTIONS.into_iter().map(|(name, _)| name)
+}
 
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Builds the five function binaries for the host, as the local cloud runs them. The whole
-/// workspace is built so that dependency features match `cargo test --workspace` and `cargo
-/// xtask` itself: a per-package selection would compile every AWS SDK crate a second time.
+/// Builds the five function binaries for the host. Debug builds (tests, local) take the whole
+/// workspace so dependency features match `cargo test --workspace` and `cargo xtask` itself — a
+/// per-package selection would compile every AWS SDK crate a second time. Release builds (bench)
+/// take the functions alone, as they ship.
 pub fn build_functions(release: bool) -> Result<(), String> {
-    let mut args = vec!["build", "--quiet", "--workspace", "--bins"];
+    let mut args = vec!["build", "--quiet"];
     if release {
         args.push("--release");
+        args.extend(functions().flat_map(|f| ["-p", f]));
+    } else {
+        args.extend(["--workspace", "--bins"]);
     }
     run(cargo(), &args, &workspace_root())
 }
