@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ struct Instance {
     kill: oneshot::Sender<()>,
     definition: FunctionDefinition,
     pid: Option<u32>,
+    exited: Arc<AtomicBool>,
 }
 
 pub struct Function {
@@ -88,23 +89,22 @@ impl Function {
         payload: Bytes,
         definition: impl AsyncFnOnce() -> FunctionDefinition,
     ) -> Outcome {
-        let definition = self.ensure_running(definition).await;
+        let (definition, exited) = self.ensure_running(definition).await;
         let id = format!("{:08x}-{:04x}", std::process::id(), self.generation.fetch_add(1, Ordering::Relaxed));
         let (done, outcome) = oneshot::channel();
         self.pending.lock().unwrap().insert(id.clone(), done);
+        // The process may die before the invocation is registered: its exit handler raises
+        // `exited` before dropping what is pending, so one side always sees the other.
+        if exited.load(Ordering::SeqCst) {
+            self.pending.lock().unwrap().remove(&id);
+            return self.exit_error();
+        }
         let deadline = std::time::SystemTime::now() + definition.timeout;
         let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
         let _ = self.queue.send(Invocation { id: id.clone(), payload, deadline_ms, arn: definition.arn.clone() });
         match tokio::time::timeout(definition.timeout, outcome).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => error(
-                "Runtime.ExitError",
-                &format!(
-                    "{}: the function process exited during the invocation; see {}",
-                    self.name,
-                    self.log.display()
-                ),
-            ),
+            Ok(Err(_)) => self.exit_error(),
             Err(_) => {
                 self.pending.lock().unwrap().remove(&id);
                 self.stop().await;
@@ -116,14 +116,21 @@ impl Function {
         }
     }
 
+    fn exit_error(&self) -> Outcome {
+        error(
+            "Runtime.ExitError",
+            &format!("{}: the function process exited during the invocation; see {}", self.name, self.log.display()),
+        )
+    }
+
     async fn ensure_running(
         self: &Arc<Self>,
         definition: impl AsyncFnOnce() -> FunctionDefinition,
-    ) -> FunctionDefinition {
+    ) -> (FunctionDefinition, Arc<AtomicBool>) {
         let mut instance = self.instance.lock().await;
         if let Some(running) = instance.as_ref() {
-            if !running.kill.is_closed() {
-                return running.definition.clone();
+            if !running.exited.load(Ordering::SeqCst) {
+                return (running.definition.clone(), running.exited.clone());
             }
         }
         let definition = definition().await;
@@ -144,17 +151,19 @@ impl Function {
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
         let pid = child.id();
         let (kill, killed) = oneshot::channel::<()>();
-        let this = self.clone();
+        let exited = Arc::new(AtomicBool::new(false));
+        let (this, flag) = (self.clone(), exited.clone());
         tokio::spawn(async move {
             tokio::select! {
                 _ = child.wait() => {}
                 _ = killed => { let _ = child.kill().await; }
             }
             // Whatever was in flight dies with the process.
+            flag.store(true, Ordering::SeqCst);
             this.pending.lock().unwrap().clear();
         });
-        *instance = Some(Instance { kill, definition: definition.clone(), pid });
-        definition
+        *instance = Some(Instance { kill, definition: definition.clone(), pid, exited: exited.clone() });
+        (definition, exited)
     }
 
     /// Peak resident memory of the running instance, in KiB (Linux `VmHWM`).
