@@ -11,6 +11,8 @@ pub const CONTAINER_NAME: &str = "btcd";
 pub const CHAIN_DATA_VOLUME: &str = "chain-data";
 pub const CHAIN_DATA_PATH: &str = "/data";
 pub const MANAGED_TAG: &str = "sigship:managed";
+/// Tag holding [`TaskSpec::fingerprint`]: a revision is reused only if everything in it matches.
+pub const SPEC_TAG: &str = "sigship:spec";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
@@ -110,7 +112,7 @@ pub struct TaskSpec {
 pub struct RegisteredTask {
     pub task_definition_arn: String,
     pub image: String,
-    /// False when the latest revision already ran this image and was reused.
+    /// False when the latest revision already had exactly this content and was reused.
     pub registered: bool,
 }
 
@@ -122,9 +124,19 @@ pub struct RegisterRequest {
 }
 
 pub trait TaskDefinitions {
-    /// The newest ACTIVE revision of `family` and the image of its btcd container.
-    async fn latest(&self, family: &str) -> Result<Option<(String, String)>>;
+    /// The newest ACTIVE revision of `family` and its [`SPEC_TAG`] value, if it has one.
+    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>>;
     async fn register(&self, spec: &TaskSpec) -> Result<String>;
+}
+
+impl TaskSpec {
+    /// A digest of everything the revision would contain except its tags: any change of image,
+    /// command, size, roles, volume or secrets yields a new revision; nothing else does.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let content = TaskSpec { tags: Vec::new(), ..self.clone() };
+        hex::encode(&sha2::Sha256::digest(format!("{content:?}").as_bytes())[..12])
+    }
 }
 
 pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> TaskSpec {
@@ -178,13 +190,15 @@ pub async fn register(
         image_tag: request.build.image_tag.clone(),
     })?;
     let image = format!("{repository}@{digest}");
-    if let Some((arn, latest_image)) = tasks.latest(&config.family).await? {
-        if latest_image == image {
-            tracing::info!(task_definition = %arn, %image, "latest revision already runs this image; reusing it");
+    let mut spec = task_spec(config, image.clone(), &request.verified);
+    let fingerprint = spec.fingerprint();
+    if let Some((arn, Some(latest))) = tasks.latest(&config.family).await? {
+        if latest == fingerprint {
+            tracing::info!(task_definition = %arn, %image, "latest revision already has this content; reusing it");
             return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false });
         }
     }
-    let spec = task_spec(config, image.clone(), &request.verified);
+    spec.tags.push((SPEC_TAG.into(), fingerprint));
     let arn = tasks.register(&spec).await?;
     tracing::info!(task_definition = %arn, %image, "task definition registered");
     Ok(RegisteredTask { task_definition_arn: arn, image, registered: true })
@@ -257,6 +271,19 @@ mod tests {
         assert_eq!(first.task_definition_arn, second.task_definition_arn);
         assert!(!second.registered);
         assert_eq!(tasks.registered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_configuration_change_registers_a_new_revision() {
+        let request = request();
+        let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
+        let tasks = FakeTaskDefinitions::default();
+        let first = register(&request, &config(), &images, &tasks).await.unwrap();
+        let bigger = TaskConfig { memory: "8192".into(), ..config() };
+        let second = register(&request, &bigger, &images, &tasks).await.unwrap();
+        assert!(second.registered);
+        assert_ne!(first.task_definition_arn, second.task_definition_arn);
+        assert_eq!(tasks.registered.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

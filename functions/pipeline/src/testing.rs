@@ -81,9 +81,13 @@ pub struct FakeTaskDefinitions {
 }
 
 impl TaskDefinitions for FakeTaskDefinitions {
-    async fn latest(&self, family: &str) -> Result<Option<(String, String)>> {
+    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>> {
         let registered = self.registered.lock().unwrap();
-        Ok(registered.last().map(|spec| (format!("{family}:{}", registered.len()), spec.image.clone())))
+        Ok(registered.last().map(|spec| {
+            let fingerprint =
+                spec.tags.iter().find(|(k, _)| k == crate::task_definition::SPEC_TAG).map(|(_, v)| v.clone());
+            (format!("{family}:{}", registered.len()), fingerprint)
+        }))
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {

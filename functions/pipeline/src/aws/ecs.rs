@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
 use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
 use crate::error::{Error, Result};
 use crate::task_definition::{
-    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG,
+    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG, SPEC_TAG,
 };
 
 pub struct Ecs {
@@ -112,22 +112,19 @@ impl Ecs {
 }
 
 impl TaskDefinitions for Ecs {
-    async fn latest(&self, family: &str) -> Result<Option<(String, String)>> {
+    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>> {
         let Some(arn) = self.active_revisions(family).await?.into_iter().next() else { return Ok(None) };
         let described = self
             .client
             .describe_task_definition()
             .task_definition(&arn)
+            .include(TaskDefinitionField::Tags)
             .send()
             .await
             .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
-        let image = described
-            .task_definition()
-            .and_then(|td| td.container_definitions().iter().find(|c| c.name() == Some(CONTAINER_NAME)))
-            .and_then(|c| c.image())
-            .unwrap_or_default()
-            .to_string();
-        Ok(Some((arn, image)))
+        let fingerprint =
+            described.tags().iter().find(|t| t.key() == Some(SPEC_TAG)).and_then(|t| t.value()).map(String::from);
+        Ok(Some((arn, fingerprint)))
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {
