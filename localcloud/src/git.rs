@@ -22,8 +22,11 @@ impl GitServer {
     pub fn start() -> Self {
         let root = tempfile::tempdir().expect("git root");
         let port = crate::free_port();
-        let daemon = Command::new("git")
-            .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+        // Run git-daemon itself: `git daemon` forks it as a child that outlives a killed parent.
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git (Debian package git)");
+        let exec_path = PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim());
+        let daemon = Command::new(exec_path.join("git-daemon"))
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", root.path().display()))
             .arg(root.path())
