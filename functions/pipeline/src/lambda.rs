@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// Runs `handler` for every invocation until the runtime stops.
 ///
 /// `setup` is what the function built at cold start (config, clients). If it failed, every
 /// invocation reports that error by name instead of the runtime dying with an opaque init error.
