@@ -117,4 +117,17 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     // The verification ran once: a verdict is never retried.
     let invocations = cloud.router.invocations.lock().unwrap().clone();
     assert_eq!(invocations, [("verify".to_string(), true)]);
+
+    // Other refusals surface the same way, by name, through Catch and the Fail state.
+    let cases = [
+        (json!({"tag": "btcec/v2.4.0"}), "sub-module", "TagNameRejected"),
+        (json!({"tag": "v9.9.9"}), "missing", "TagNotFound"),
+        (json!({"destroy": "all"}), "bad-scope", "InvalidInput"),
+    ];
+    for (input, name, expected) in cases {
+        let run = cloud.run(input, name, false).await;
+        assert_eq!(run.status, ExecutionStatus::Failed, "{name}");
+        assert_eq!(run.error.as_deref(), Some(expected), "{name}: {:?}", run.cause);
+    }
+    assert_eq!(build_count(&cloud).await, 0);
 }
