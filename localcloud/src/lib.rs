@@ -72,21 +72,22 @@ impl Default for Options {
     }
 }
 
-pub struct LocalCloud {
+/// moto, the router on its callback port and the runtime host for the function binaries, with
+/// nothing provisioned: what `sigship up` deploys into, and what [`LocalCloud`] builds on.
+pub struct Services {
     pub sdk: aws_config::SdkConfig,
-    pub stack: Stack,
-    pub git: git::GitServer,
-    pub repository: git::Repository,
-    pub maintainer: keys::Maintainer,
+    /// Where every AWS call goes (the router).
+    pub endpoint: String,
     pub router: Arc<router::Router>,
     pub logs: PathBuf,
-    _moto: moto::Moto,
+    moto: moto::Moto,
 }
 
-impl LocalCloud {
-    pub async fn start(options: Options) -> Self {
-        for (name, _) in provision::FUNCTIONS {
-            let binary = options.binaries.join(name);
+impl Services {
+    /// `functions`: the name each function is deployed under, and its binary in `options.binaries`.
+    pub async fn start(options: &Options, functions: &[(String, &str)]) -> Self {
+        for (_, binary) in functions {
+            let binary = options.binaries.join(binary);
             assert!(
                 binary.exists(),
                 "{} is missing: build the functions first (`cargo xtask test` does)",
@@ -116,33 +117,65 @@ impl LocalCloud {
             .load()
             .await;
 
-        let git = git::GitServer::start();
-        let repository = git.create_repository("btcd");
-        let maintainer = keys::Maintainer::generate("Test Maintainer");
-
-        let mut functions = HashMap::new();
-        for (name, _) in provision::FUNCTIONS {
+        let mut hosted = HashMap::new();
+        for (name, binary) in functions {
             let function = runtime::Function::host(
                 name,
-                options.binaries.join(name),
+                options.binaries.join(binary),
                 logs.join(format!("{name}.log")),
                 base_env.clone(),
             )
             .await;
-            functions.insert(name.to_string(), function);
+            hosted.insert(name.to_string(), function);
         }
+        let router = Arc::new(router::Router::new(moto.port, hosted, aws_sdk_lambda::Client::new(&sdk)));
+        http::serve(listener, router.clone(), router::route);
+        Services { sdk, endpoint, router, logs, moto }
+    }
+
+    /// The environment a process needs to use this cloud with the standard AWS configuration chain.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_REGION", provision::REGION.into()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+        ]
+    }
+}
+
+/// [`Services`] with a signed demo repository on a git server and the pipeline provisioned.
+pub struct LocalCloud {
+    pub sdk: aws_config::SdkConfig,
+    pub stack: Stack,
+    pub git: git::GitServer,
+    pub repository: git::Repository,
+    pub maintainer: keys::Maintainer,
+    pub router: Arc<router::Router>,
+    pub logs: PathBuf,
+    _services: Services,
+}
+
+impl LocalCloud {
+    pub async fn start(options: Options) -> Self {
+        let functions: Vec<(String, &str)> =
+            provision::FUNCTIONS.iter().map(|(name, _)| (name.to_string(), *name)).collect();
+        let services = Services::start(&options, &functions).await;
+        let sdk = services.sdk.clone();
+        let git = git::GitServer::start();
+        let repository = git.create_repository("btcd");
+        let maintainer = keys::Maintainer::generate("Test Maintainer");
         let simulator = codebuild::Simulator {
             ecr: aws_sdk_ecr::Client::from_conf(
                 aws_sdk_ecr::config::Builder::from(&sdk)
-                    .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+                    .endpoint_url(format!("http://127.0.0.1:{}", services.moto.port))
                     .build(),
             ),
             repository: "btcd".into(),
             source: repository.path.clone(),
             builds: Mutex::new(Vec::new()),
         };
-        let router = Arc::new(router::Router::new(moto.port, functions, aws_sdk_lambda::Client::new(&sdk), simulator));
-        http::serve(listener, router.clone(), router::route);
+        let _ = services.router.simulator.set(simulator);
 
         let asl =
             std::fs::read_to_string(workspace_root().join("statemachine/sigship.asl.json")).expect("state machine");
@@ -152,7 +185,16 @@ impl LocalCloud {
             asl,
         };
         let stack = provision::provision(&sdk, &settings).await;
-        LocalCloud { sdk, stack, git, repository, maintainer, router, logs, _moto: moto }
+        LocalCloud {
+            sdk,
+            stack,
+            git,
+            repository,
+            maintainer,
+            router: services.router.clone(),
+            logs: services.logs.clone(),
+            _services: services,
+        }
     }
 
     /// Runs one execution to its end, printing each state as it enters and leaves.
@@ -161,6 +203,6 @@ impl LocalCloud {
     }
 
     pub fn simulated_builds(&self) -> Vec<codebuild::SimulatedBuild> {
-        self.router.simulator.builds.lock().unwrap().clone()
+        self.router.simulator.get().map(|s| s.builds.lock().unwrap().clone()).unwrap_or_default()
     }
 }

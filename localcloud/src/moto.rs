@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// moto_server plus the fixes for moto bugs the stack's template runs into.
+const PATCHED_SERVER: &str = include_str!("moto_server.py");
+
 pub struct Moto {
     process: Child,
     pub port: u16,
@@ -13,9 +16,10 @@ pub struct Moto {
 impl Moto {
     pub async fn start(venv: &Path, callback_port: u16, log: &Path) -> Self {
         let port = crate::free_port();
+        let log_path = log.to_path_buf();
         let log = std::fs::File::create(log).expect("moto log");
-        let process = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let process = Command::new(venv.join("bin/python"))
+            .args(["-c", PATCHED_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", callback_port.to_string())
             // Services report their tasks running, so a deployment can complete.
             .env("MOTO_ECS_SERVICE_RUNNING", "1")
@@ -24,7 +28,10 @@ impl Moto {
             .stdin(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server from {}: {e}; run `cargo xtask test` to install it", venv.display())
+                panic!(
+                    "cannot start moto server with the python of {}: {e}; run `cargo xtask test` to install it",
+                    venv.display()
+                )
             });
         let moto = Moto { process, port };
         let base = format!("http://127.0.0.1:{port}");
@@ -33,7 +40,7 @@ impl Moto {
             if http_request("GET", &format!("{base}/moto-api/data.json"), None).await.is_ok() {
                 break;
             }
-            assert!(Instant::now() < deadline, "moto did not answer on {port}");
+            assert!(Instant::now() < deadline, "moto did not answer on {port}; see {}", log_path.display());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Must come before anything is created: it switches moto to a separate store.

@@ -3,7 +3,7 @@
 //! simulated compile, everything else passes through to moto unchanged.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,23 +19,19 @@ pub struct Router {
     pub moto_port: u16,
     pub functions: HashMap<String, Arc<Function>>,
     pub lambda: aws_sdk_lambda::Client,
-    pub simulator: Simulator,
+    /// The simulated compile, when the cloud has a source repository to build from.
+    pub simulator: OnceLock<Simulator>,
     client: Client<HttpConnector, Full<Bytes>>,
     pub invocations: Mutex<Vec<(String, bool)>>,
 }
 
 impl Router {
-    pub fn new(
-        moto_port: u16,
-        functions: HashMap<String, Arc<Function>>,
-        lambda: aws_sdk_lambda::Client,
-        simulator: Simulator,
-    ) -> Self {
+    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, lambda: aws_sdk_lambda::Client) -> Self {
         Router {
             moto_port,
             functions,
             lambda,
-            simulator,
+            simulator: OnceLock::new(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
         }
@@ -105,8 +101,8 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
     let request_body = req.body().clone();
     match router.forward(req).await {
         Ok((status, headers, body)) => {
-            if start_build && status.is_success() {
-                router.simulator.build(&request_body, &body).await;
+            if let (true, true, Some(simulator)) = (start_build, status.is_success(), router.simulator.get()) {
+                simulator.build(&request_body, &body).await;
             }
             let mut response = reply(status, body);
             *response.headers_mut() = headers;

@@ -1,0 +1,165 @@
+//! `sigship up` and `sigship down`: the whole stack from a checkout, and back to nothing.
+//! Both are idempotent: `up` on an unchanged checkout uploads nothing and leaves the stack as it
+//! is; `down` on nothing says so and succeeds.
+
+use pipeline::verify::TrustRoot;
+
+use crate::artifacts::{self, Checkout, TEMPLATE_KEY};
+use crate::bucket::{self, Removed};
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+use crate::execution;
+use crate::stack::{self, Change};
+
+pub struct Target {
+    pub stack: String,
+    /// None: `<stack>-artifacts-<account>-<region>`.
+    pub bucket: Option<String>,
+}
+
+/// Stack names double as resource names (ECR wants lower case; the bucket name must stay ≤ 63).
+pub fn check_stack_name(name: &str) -> Result<()> {
+    let valid = name.len() <= 24
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "stack name {name:?}: use 1-24 lower-case letters, digits and dashes, starting with a letter"
+        )))
+    }
+}
+
+async fn bucket_name(cloud: &Cloud, target: &Target) -> Result<(String, String)> {
+    let account = cloud.account().await?;
+    let bucket = target.bucket.clone().unwrap_or_else(|| bucket::default_name(&target.stack, &account, &cloud.region));
+    Ok((account, bucket))
+}
+
+pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters: &[(String, String)]) -> Result<()> {
+    // Refuse before touching the account: a trust root that cannot verify anything would only
+    // make every execution fail.
+    let trust = TrustRoot::from_dir(&checkout.trust_root).map_err(Error::TrustRoot)?;
+    let release = artifacts::collect(checkout, &target.stack)?;
+    let (account, bucket) = bucket_name(cloud, target).await?;
+    println!("sigship up: stack {} in {} (account {account})", target.stack, cloud.region);
+    let signers: Vec<&str> = trust.signers.iter().map(|s| s.label.as_str()).collect();
+    println!(
+        "trust root {}: {} of {} signers ({})",
+        checkout.trust_root.display(),
+        trust.threshold,
+        trust.signers.len(),
+        signers.join(", ")
+    );
+
+    let s3 = cloud.s3();
+    let tls = cloud.endpoint.as_deref().is_none_or(|e| e.starts_with("https://"));
+    if bucket::ensure(&s3, &bucket, &cloud.region, &target.stack, tls).await? {
+        let access = if tls { "TLS only" } else { "plain-http endpoint, so no TLS-only policy" };
+        println!("bucket {bucket}: created (private, encrypted, {access})");
+    }
+    let uploaded = bucket::upload(&s3, &bucket, &release).await?;
+    println!(
+        "artifacts s3://{bucket}/{}: {} files, {}, {uploaded} uploaded",
+        release.prefix,
+        release.artifacts.len(),
+        bucket::human_size(release.size())
+    );
+
+    let template_url = format!("https://{bucket}.s3.{}.amazonaws.com/{}{TEMPLATE_KEY}", cloud.region, release.prefix);
+    let mut all_parameters =
+        vec![("ArtifactsBucket".to_string(), bucket.clone()), ("ArtifactsPrefix".to_string(), release.prefix.clone())];
+    all_parameters.extend(parameters.iter().cloned());
+    let cfn = cloud.cloudformation();
+    let change = stack::deploy(&cfn, &target.stack, &template_url, &all_parameters).await?;
+    if let Change::Unchanged = change {
+        println!("stack {}: up to date", target.stack);
+    }
+
+    // Older releases are unreferenced once the stack settled on this one.
+    let stale: Vec<String> = bucket::keys_under(&s3, &bucket, &format!("{}/", target.stack))
+        .await?
+        .into_iter()
+        .filter(|key| !key.starts_with(&release.prefix))
+        .collect();
+    if !stale.is_empty() {
+        bucket::delete_keys(&s3, &bucket, &stale).await?;
+        println!("artifacts: removed {} files of earlier releases", stale.len());
+    }
+
+    let stack = stack::describe(&cfn, &target.stack).await?.ok_or_else(|| Error::StackFailed {
+        stack: target.stack.clone(),
+        status: "gone".into(),
+        events: vec![],
+    })?;
+    println!("outputs");
+    for output in &stack.outputs {
+        println!("  {:<24} {}", output.output_key().unwrap_or_default(), output.output_value().unwrap_or_default());
+    }
+    if let Some(state_machine) = stack.output("StateMachineArn") {
+        println!("start a deployment with:");
+        println!("  aws stepfunctions start-execution --state-machine-arn {state_machine} --input '{{\"tag\": \"v0.24.2\"}}'");
+    }
+    Ok(())
+}
+
+pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Result<()> {
+    let (account, bucket) = bucket_name(cloud, target).await?;
+    println!("sigship down: stack {} in {} (account {account})", target.stack, cloud.region);
+    let cfn = cloud.cloudformation();
+    let mut removed_anything = false;
+    if let Some(stack) = stack::describe(&cfn, &target.stack).await? {
+        // What the pipeline created outside the stack (service, task definitions, images, chain
+        // data) goes first, by the pipeline's own destroy path.
+        if let Some(state_machine) = stack.output("StateMachineArn") {
+            let chain_data = if keep_chain_data { "keep" } else { "delete" };
+            let input = serde_json::json!({"destroy": "everything", "chainData": chain_data});
+            let name = format!("down-{}", unix_seconds());
+            let sfn = cloud.step_functions();
+            let arn = execution::start(&sfn, state_machine, &name, &input).await?;
+            let finished = execution::follow(&sfn, &arn, &name).await?;
+            if let Some(report) = finished.output {
+                let list = |key: &str| {
+                    let items: Vec<&str> =
+                        report[key].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+                    if items.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        items.join(", ")
+                    }
+                };
+                println!("destroyed: {}", list("deleted"));
+                println!("kept: {}", list("kept"));
+            }
+        }
+        removed_anything |= stack::delete(&cfn, &target.stack).await?;
+        if keep_chain_data {
+            if let Some(file_system) = stack.output("ChainDataFileSystemId") {
+                println!("kept chain data: EFS file system {file_system} (it bills until deleted)");
+            }
+        }
+    }
+    match bucket::remove(&cloud.s3(), &bucket, &target.stack).await? {
+        Removed::Bucket { objects } => {
+            println!("bucket {bucket}: deleted with {objects} objects");
+            removed_anything = true;
+        }
+        Removed::KeysOnly { objects, reason } => {
+            println!("bucket {bucket}: removed this stack's {objects} objects; kept the bucket: {reason}");
+            removed_anything = true;
+        }
+        Removed::Nothing => {}
+    }
+    if removed_anything {
+        println!("sigship down: stack {} is gone", target.stack);
+    } else {
+        println!("sigship down: nothing to tear down for stack {}", target.stack);
+    }
+    Ok(())
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}

@@ -1,0 +1,58 @@
+//! The CLI's one error type. Each variant names what went wrong; `main` prints it and exits 1.
+
+use std::fmt::Display;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("trust root refused: {0}")]
+    TrustRoot(pipeline::Error),
+    #[error("artifact missing: {0}")]
+    ArtifactMissing(String),
+    #[error("{operation}: {message}")]
+    Aws { operation: &'static str, message: String },
+    #[error("stack {stack} ended {status}{}", failed_events(.events))]
+    StackFailed { stack: String, status: String, events: Vec<String> },
+    #[error("stack {stack} is busy ({status}); wait for it to settle, then run the command again")]
+    StackBusy { stack: String, status: String },
+    #[error("execution {name} ended {status}: {error}: {cause}")]
+    ExecutionFailed { name: String, status: String, error: String, cause: String },
+    #[error("gave up waiting: {0}")]
+    TimedOut(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+fn failed_events(events: &[String]) -> String {
+    if events.is_empty() {
+        String::new()
+    } else {
+        format!("; failed resources:\n  {}", events.join("\n  "))
+    }
+}
+
+impl Error {
+    /// An AWS SDK error as "Code: message", the way the AWS CLI shows it.
+    pub fn aws<E>(operation: &'static str, err: aws_sdk_s3::error::SdkError<E>) -> Self
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => match err.raw_response() {
+                Some(response) => format!("HTTP {} without an error code", response.status().as_u16()),
+                None => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            },
+        };
+        Error::Aws { operation, message }
+    }
+
+    pub fn io(context: impl Display, err: std::io::Error) -> Self {
+        Error::Io(format!("{context}: {err}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,188 @@
+//! `sigship up` and `sigship down` against the local cloud: the real template deployed by moto's
+//! CloudFormation, the real destroy execution run by moto's Step Functions interpreter calling
+//! the real destroy binary. moto skips AWS::CodeBuild::Project and AWS::SecretsManager::Secret
+//! (see README); tests/template.rs checks those by inspecting the template instead.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use localcloud::keys::Maintainer;
+use localcloud::{provision, trust_root_files, workspace_root, Options, Services};
+
+const STACK: &str = "sigship-test";
+
+/// `<dir>/<name>/bootstrap.zip` as `cargo lambda build --output-format zip` lays them out. The
+/// local cloud runs the host binaries itself; the zip's `bootstrap` names the one it stands for.
+fn function_zips(dir: &Path, binaries: &Path) {
+    for (name, _) in provision::FUNCTIONS {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(name).join("bootstrap.zip")).unwrap());
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        zip.start_file("bootstrap", options).unwrap();
+        writeln!(zip, "#!/bin/sh\nexec {} \"$@\"", binaries.join(name).display()).unwrap();
+        zip.finish().unwrap();
+    }
+}
+
+async fn sigship(services: &Services, args: Vec<String>) -> (i32, String, String) {
+    let env = services.client_env();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigship")).args(&args).envs(env).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+        print!("{stdout}");
+        eprint!("{stderr}");
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
+    let options = Options::default();
+    let functions: Vec<(String, &str)> =
+        provision::FUNCTIONS.iter().map(|(name, _)| (format!("{STACK}-{name}"), *name)).collect();
+    let services = Services::start(&options, &functions).await;
+    let work = tempfile::tempdir().unwrap();
+    function_zips(&work.path().join("lambda"), &options.binaries);
+    let trust = work.path().join("trust");
+    std::fs::create_dir(&trust).unwrap();
+    for (name, bytes) in trust_root_files(&[&Maintainer::generate("Alice Maintainer")]) {
+        std::fs::write(trust.join(name), bytes).unwrap();
+    }
+    let root = workspace_root();
+    let up = args(&[
+        "up",
+        "--stack-name",
+        STACK,
+        "--root",
+        root.to_str().unwrap(),
+        "--functions",
+        work.path().join("lambda").to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+    ]);
+
+    // First run: bucket, uploads, stack creation.
+    let mut first = up.clone();
+    first.extend(args(&["--parameter", "Network=testnet"]));
+    let (code, stdout, stderr) = sigship(&services, first).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "bucket sigship-test-artifacts-123456789012-us-east-1: created (private, encrypted, plain-http endpoint"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("upload  sigship-test/"), "{stdout}");
+    assert!(stdout.contains("stack sigship-test: CREATE_COMPLETE"), "{stdout}");
+    // moto records only the stack's own events, not one per resource as AWS does.
+    assert!(
+        stdout.contains("CREATE_IN_PROGRESS           sigship-test (AWS::CloudFormation::Stack) User Initiated"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("StateMachineArn"), "{stdout}");
+
+    let sdk = &services.sdk;
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let stack = cfn.describe_stacks().stack_name(STACK).send().await.unwrap().stacks()[0].clone();
+    let parameter = |key: &str| {
+        stack
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(parameter("Network"), "testnet");
+    let bucket = parameter("ArtifactsBucket");
+    let prefix = parameter("ArtifactsPrefix");
+
+    // The functions, configured from the release that was uploaded.
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let mut env = std::collections::HashMap::new();
+    for (name, _) in provision::FUNCTIONS {
+        let config = lambda.get_function_configuration().function_name(format!("{STACK}-{name}")).send().await.unwrap();
+        assert_eq!(config.runtime().map(|r| r.as_str()), Some("provided.al2023"), "{name}");
+        // moto's CloudFormation drops Architectures (always x86_64); tests/template.rs checks arm64.
+        env.insert(name, config.environment().and_then(|e| e.variables()).cloned().unwrap_or_default());
+    }
+    assert_eq!(env["verify"]["SIGSHIP_TRUST_ROOT"], format!("s3://{bucket}/{prefix}trust-root/"));
+    assert_eq!(env["register-task"]["SIGSHIP_NETWORK"], "testnet");
+    assert!(env["register-task"]["SIGSHIP_ACCESS_POINT_ID"].starts_with("fsap-"), "{:?}", env["register-task"]);
+
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let policy = s3.get_object().bucket(&bucket).key(format!("{prefix}trust-root/policy.toml")).send().await.unwrap();
+    assert!(policy.body.collect().await.unwrap().into_bytes().starts_with(b"tag_patterns"));
+    let access = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    assert_eq!(access.public_access_block_configuration().unwrap().block_public_policy(), Some(true));
+
+    // The state machine, with every substitution made.
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let machines = sfn.list_state_machines().send().await.unwrap();
+    assert_eq!(machines.state_machines().len(), 1);
+    let machine = sfn
+        .describe_state_machine()
+        .state_machine_arn(machines.state_machines()[0].state_machine_arn())
+        .send()
+        .await
+        .unwrap();
+    assert!(machine.definition().contains(&format!("function:{STACK}-destroy")), "{}", machine.definition());
+    assert!(!machine.definition().contains("${"), "an unsubstituted placeholder is left");
+
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    let repository = ecr.describe_repositories().send().await.unwrap().repositories()[0].clone();
+    assert_eq!(repository.repository_name(), Some("sigship-test-btcd"));
+    assert_eq!(repository.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
+    // Scan on push: moto keeps CloudFormation's `ScanOnPush` key and answers `scanOnPush: false`;
+    // tests/template.rs checks it.
+    let efs = aws_sdk_efs::Client::new(sdk);
+    let file_systems = efs.describe_file_systems().send().await.unwrap();
+    assert_eq!(file_systems.file_systems().len(), 1);
+    assert_eq!(file_systems.file_systems()[0].encrypted(), Some(true));
+
+    // Second run on the same checkout: nothing uploaded, nothing changed, parameters kept.
+    let (code, stdout, stderr) = sigship(&services, up.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(", 0 uploaded"), "{stdout}");
+    assert!(stdout.contains("stack sigship-test: up to date") || stdout.contains("UPDATE_COMPLETE"), "{stdout}");
+    let stack = cfn.describe_stacks().stack_name(STACK).send().await.unwrap().stacks()[0].clone();
+    let network = stack.parameters().iter().find(|p| p.parameter_key() == Some("Network")).unwrap();
+    assert_eq!(network.parameter_value(), Some("testnet"), "an update must keep parameters it is not given");
+
+    // Down: the destroy execution through the real destroy binary, then the stack and the bucket.
+    let down = args(&["down", "--stack-name", STACK]);
+    let (code, stdout, stderr) = sigship(&services, down.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("→ Destroy") && stdout.contains("SUCCEEDED"), "{stdout}");
+    assert!(stdout.contains(&format!("bucket {bucket}: deleted")), "{stdout}");
+    assert!(stdout.contains("stack sigship-test: DELETE_COMPLETE"), "{stdout}");
+    assert!(stdout.contains("destroyed: ") && stdout.contains("chain data"), "{stdout}");
+    assert!(services.router.invocations.lock().unwrap().contains(&(format!("{STACK}-destroy"), false)));
+
+    assert!(cfn.describe_stacks().stack_name(STACK).send().await.is_err(), "the stack is gone");
+    assert!(lambda.list_functions().send().await.unwrap().functions().is_empty());
+    assert!(sfn.list_state_machines().send().await.unwrap().state_machines().is_empty());
+    assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
+    assert!(efs.describe_file_systems().send().await.unwrap().file_systems().is_empty(), "chain data deleted");
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let roles = iam.list_roles().send().await.unwrap();
+    assert!(roles.roles().is_empty(), "{:?}", roles.roles().iter().map(|r| r.role_name()).collect::<Vec<_>>());
+
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    let clusters = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
+    assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{:?}", clusters.clusters());
+
+    // Down again: nothing to do, still success.
+    let (code, stdout, stderr) = sigship(&services, down).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("nothing to tear down"), "{stdout}");
+}
