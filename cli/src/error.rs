@@ -44,7 +44,14 @@ impl Error {
             (Some(code), None) => code.to_string(),
             _ => match err.raw_response() {
                 Some(response) => format!("HTTP {} without an error code", response.status().as_u16()),
-                None => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+                // Not an answer at all (connection refused, DNS, TLS): the innermost cause says it.
+                None => {
+                    let mut cause: &dyn std::error::Error = &err;
+                    while let Some(source) = cause.source() {
+                        cause = source;
+                    }
+                    format!("no answer: {cause}")
+                }
             },
         };
         Error::Aws { operation, message }

@@ -186,3 +186,52 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("nothing to tear down"), "{stdout}");
 }
+
+/// Refusals happen before any AWS call: the endpoint here is a closed port, so reaching it
+/// would fail differently.
+#[test]
+fn up_refuses_an_unusable_trust_root_or_missing_functions_before_touching_the_account() {
+    let work = tempfile::tempdir().unwrap();
+    let root = workspace_root();
+    let closed = format!("http://127.0.0.1:{}", localcloud::free_port());
+    let up = |functions: &Path, trust: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sigship"));
+        command.args(["up", "--root", root.to_str().unwrap(), "--functions", functions.to_str().unwrap()]);
+        if let Some(trust) = trust {
+            command.args(["--trust", trust.to_str().unwrap()]);
+        }
+        let out = command
+            .envs([("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")])
+            .env("AWS_ENDPOINT_URL", &closed)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+
+    // The shipped btcd trust root names the maintainers but carries no certificates yet.
+    function_zips(&work.path().join("lambda"), &Options::default().binaries);
+    let (code, stdout, stderr) = up(&work.path().join("lambda"), None);
+    assert_eq!(code, Some(1));
+    assert!(stderr.starts_with("sigship: trust root refused: "), "{stderr}");
+    assert!(stderr.contains("has no certificate"), "{stderr}");
+    assert!(stdout.is_empty(), "nothing may happen before the refusal: {stdout}");
+
+    let trust = work.path().join("trust");
+    std::fs::create_dir(&trust).unwrap();
+    for (name, bytes) in trust_root_files(&[&Maintainer::generate("Alice Maintainer")]) {
+        std::fs::write(trust.join(name), bytes).unwrap();
+    }
+    let (code, stdout, stderr) = up(&work.path().join("nothing-built"), Some(&trust));
+    assert_eq!(code, Some(1));
+    assert!(stderr.starts_with("sigship: artifact missing: "), "{stderr}");
+    assert!(stderr.contains("cargo lambda build --release --arm64 --output-format zip"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+
+    let (code, _, stderr) = Command::new(env!("CARGO_BIN_EXE_sigship"))
+        .args(["up", "--stack-name", "Sigship_Prod"])
+        .output()
+        .map(|o| (o.status.code(), o.stdout, String::from_utf8(o.stderr).unwrap()))
+        .unwrap();
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("stack name \"Sigship_Prod\": use 1-24 lower-case letters"), "{stderr}");
+}

@@ -45,9 +45,69 @@ fn test() -> Result<(), String> {
         &["-f", template, "--framework", "cloudformation", "--skip-download", "--compact", "--quiet"],
         &root,
     )?;
+    let dockerfiles = ["infrastructure/Dockerfile", "source/Dockerfile"];
+    println!("xtask: checkov {}", dockerfiles.join(" "));
+    tools::run(
+        lint.join("bin/checkov"),
+        &[
+            "-f",
+            dockerfiles[0],
+            "-f",
+            dockerfiles[1],
+            "--framework",
+            "dockerfile",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+        ],
+        &root,
+    )?;
+    check_compose(&root)?;
     println!("xtask: building the function binaries");
     tools::build_functions(false)?;
     cargo_test(&root)
+}
+
+/// `docker-compose config` (no Docker engine needed) on the compose file alone and with the
+/// example override: both parse, variables pass through from the environment, and nothing in the
+/// files carries a credential.
+fn check_compose(root: &std::path::Path) -> Result<(), String> {
+    let cases: [(&[&str], &[&str]); 2] = [
+        (&["docker-compose.yml"], &["AWS_REGION: eu-west-1", "AWS_SECRET_ACCESS_KEY: null", "- up"]),
+        (
+            &["docker-compose.yml", "infrastructure/override.example.yml"],
+            &["SIGSHIP_STACK_NAME: btcd-testnet", "Network=testnet", "AWS_SECRET_ACCESS_KEY: null"],
+        ),
+    ];
+    for (files, expected) in cases {
+        println!(
+            "xtask: docker-compose {} config",
+            files.iter().map(|f| format!("-f {f}")).collect::<Vec<_>>().join(" ")
+        );
+        let mut args: Vec<&str> = files.iter().flat_map(|f| ["-f", *f]).collect();
+        args.push("config");
+        let out = std::process::Command::new("docker-compose")
+            .args(&args)
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+            .env("AWS_REGION", "eu-west-1")
+            .output()
+            .map_err(|e| {
+                format!("cannot run docker-compose ({e}); install it (Debian: apt-get install docker-compose)")
+            })?;
+        let config = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!("docker-compose config failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        for line in expected {
+            if !config.contains(line) {
+                return Err(format!("docker-compose config: expected {line:?} in\n{config}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `cargo test --workspace`, streamed, closing with one line that totals every test binary

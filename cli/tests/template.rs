@@ -1,0 +1,157 @@
+//! What moto cannot check about infrastructure/sigship.yaml, checked by reading the template
+//! (decoded by cfn-lint's own parser, so short-form tags read as CloudFormation reads them):
+//! the resources moto's CloudFormation skips (AWS::CodeBuild::Project, AWS::SecretsManager::Secret)
+//! or mangles (Lambda Architectures, ECR ScanOnPush), and least privilege across every role.
+
+use serde_json::{json, Value};
+
+fn template() -> Value {
+    let root = localcloud::workspace_root();
+    let python = root.join(".venv-lint/bin/python");
+    assert!(python.exists(), "{} is missing: run `cargo xtask test`, which installs cfn-lint", python.display());
+    let decode = "import json, sys\nfrom cfnlint.decode import decode\ntemplate, errors = decode(sys.argv[1])\n\
+                  assert not errors, errors\nprint(json.dumps(template, default=str))";
+    let out = std::process::Command::new(python)
+        .args(["-c", decode, root.join("infrastructure/sigship.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    template["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == kind).collect()
+}
+
+#[test]
+fn the_build_project_builds_arm64_from_the_daemon_repository_with_the_uploaded_buildspec() {
+    let template = template();
+    let project = &template["Resources"]["BuildProject"]["Properties"];
+    assert_eq!(project["Environment"]["Type"], "ARM_CONTAINER");
+    assert_eq!(project["Environment"]["PrivilegedMode"], true, "docker build needs it");
+    assert!(project["Environment"]["Image"].as_str().unwrap().contains("aarch64"));
+    assert_eq!(project["Source"]["Location"], json!({"Ref": "RepositoryUrl"}));
+    assert_eq!(
+        project["Source"]["BuildSpec"]["Fn::Sub"],
+        "arn:${AWS::Partition}:s3:::${ArtifactsBucket}/${ArtifactsPrefix}source/buildspec.yml"
+    );
+    assert_eq!(
+        project["SecondarySources"][0]["SourceIdentifier"], "sigship",
+        "the buildspec reads $CODEBUILD_SRC_DIR_sigship"
+    );
+    assert_eq!(
+        project["SecondarySources"][0]["Location"]["Fn::Sub"],
+        "${ArtifactsBucket}/${ArtifactsPrefix}source.zip"
+    );
+    assert_eq!(project["ServiceRole"], json!({"Fn::GetAtt": ["BuildRole", "Arn"]}));
+    let env: Vec<&str> = project["Environment"]["EnvironmentVariables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(env, ["IMAGE_REPO_URI", "SOURCE_URL"], "the buildspec's project-level variables");
+}
+
+#[test]
+fn the_rpc_secret_is_generated_and_only_the_task_execution_role_reads_it() {
+    let template = template();
+    let secret = &template["Resources"]["RpcCredentials"]["Properties"];
+    assert_eq!(secret["GenerateSecretString"]["GenerateStringKey"], "password");
+    assert!(secret["GenerateSecretString"]["PasswordLength"].as_u64().unwrap() >= 32);
+    let mut readers = Vec::new();
+    for (name, role) in resources_of(&template, "AWS::IAM::Role") {
+        for statement in statements(role) {
+            if actions(statement).iter().any(|a| a.starts_with("secretsmanager:")) {
+                readers.push(name.as_str());
+                assert_eq!(statement["Resource"], json!({"Ref": "RpcCredentials"}));
+            }
+        }
+    }
+    assert_eq!(readers, ["TaskExecutionRole"]);
+}
+
+#[test]
+fn every_function_is_arm64_on_provided_al2023_with_code_from_the_release() {
+    let template = template();
+    let functions = resources_of(&template, "AWS::Lambda::Function");
+    assert!(functions.len() >= 5);
+    for (name, function) in functions {
+        let properties = &function["Properties"];
+        assert_eq!(properties["Architectures"], json!(["arm64"]), "{name}");
+        assert_eq!(properties["Runtime"], "provided.al2023", "{name}");
+        let key = properties["Code"]["S3Key"]["Fn::Sub"].as_str().unwrap();
+        assert!(key.starts_with("${ArtifactsPrefix}functions/") && key.ends_with(".zip"), "{name}: {key}");
+    }
+}
+
+#[test]
+fn images_are_immutable_scanned_and_expire() {
+    let template = template();
+    let images = &template["Resources"]["Images"]["Properties"];
+    assert_eq!(images["ImageTagMutability"], "IMMUTABLE");
+    assert_eq!(images["ImageScanningConfiguration"]["ScanOnPush"], true);
+    assert!(images["LifecyclePolicy"]["LifecyclePolicyText"]["Fn::Sub"]
+        .as_str()
+        .unwrap()
+        .contains("imageCountMoreThan"));
+}
+
+/// The actions AWS documents as accepting only `"Resource": "*"`.
+const NO_RESOURCE_LEVEL_PERMISSIONS: [&str; 18] = [
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "ecr:GetAuthorizationToken",
+    "ecs:RegisterTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:DescribeTaskDefinition",
+    "ecs:DeregisterTaskDefinition",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "states:ListStateMachines",
+];
+
+#[test]
+fn no_wildcard_actions_and_wildcard_resources_only_where_aws_requires_them() {
+    let template = template();
+    for (name, role) in resources_of(&template, "AWS::IAM::Role") {
+        for statement in statements(role) {
+            for action in actions(statement) {
+                assert!(!action.contains('*'), "{name}: wildcard action {action}");
+            }
+            if statement["Resource"] == "*" {
+                for action in actions(statement) {
+                    assert!(
+                        NO_RESOURCE_LEVEL_PERMISSIONS.contains(&action),
+                        "{name}: {action} on \"*\", but it supports resource-level permissions"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn statements(role: &Value) -> Vec<&Value> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
