@@ -146,7 +146,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let template = std::fs::read_to_string(root.join("infrastructure/sigship.yaml")).unwrap();
         let keys = referenced_keys(&template);
-        for name in ["verify", "trigger-build", "register-task", "deploy", "destroy"] {
+        for name in ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch"]
+        {
             assert!(keys.contains(&format!("functions/{name}.zip")), "{keys:?}");
         }
         for key in ["trust-root/", "source.zip", "source/buildspec.yml", "statemachine/sigship.asl.json"] {
@@ -155,6 +156,21 @@ mod tests {
         // Every other key must be a file in the checkout (the last rule of `produce`).
         for key in keys.iter().filter(|k| !k.starts_with("functions/") && *k != "trust-root/" && !k.ends_with(".zip")) {
             assert!(root.join(key).is_file(), "the template references {key}, which is not in the checkout");
+        }
+    }
+
+    #[test]
+    fn the_bootstrap_image_builds_every_function_the_template_deploys() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let template = std::fs::read_to_string(root.join("infrastructure/sigship.yaml")).unwrap();
+        let dockerfile = std::fs::read_to_string(root.join("infrastructure/Dockerfile")).unwrap();
+        let functions: Vec<String> = referenced_keys(&template)
+            .iter()
+            .filter_map(|k| k.strip_prefix("functions/")?.strip_suffix(".zip").map(str::to_string))
+            .collect();
+        assert_eq!(functions.len(), 8, "{functions:?}");
+        for name in functions {
+            assert!(dockerfile.contains(&format!("-p {name} ")), "infrastructure/Dockerfile does not build {name}");
         }
     }
 

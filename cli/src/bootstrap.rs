@@ -99,8 +99,10 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         println!("  {:<24} {}", output.output_key().unwrap_or_default(), output.output_value().unwrap_or_default());
     }
     if let Some(state_machine) = stack.output("StateMachineArn") {
-        println!("start a deployment with:");
-        println!("  aws stepfunctions start-execution --state-machine-arn {state_machine} --input '{{\"tag\": \"v0.24.2\"}}'");
+        println!("deploy a release with: sigship run --tag v0.24.2");
+        println!(
+            "  or: aws stepfunctions start-execution --state-machine-arn {state_machine} --input '{{\"tag\": \"v0.24.2\"}}'"
+        );
     }
     Ok(())
 }
@@ -116,7 +118,7 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         if let Some(state_machine) = stack.output("StateMachineArn") {
             let chain_data = if keep_chain_data { "keep" } else { "delete" };
             let input = serde_json::json!({"destroy": "everything", "chainData": chain_data});
-            let name = format!("down-{}", unix_seconds());
+            let name = format!("down-{}", crate::operate::unix_seconds());
             let sfn = cloud.step_functions();
             let arn = execution::start(&sfn, state_machine, &name, &input).await?;
             let finished = execution::follow(&sfn, &arn, &name).await?;
@@ -158,8 +160,4 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         println!("sigship down: nothing to tear down for stack {}", target.stack);
     }
     Ok(())
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }

@@ -18,6 +18,8 @@ pub enum Error {
     StackBusy { stack: String, status: String },
     #[error("execution {name} ended {status}: {error}: {cause}")]
     ExecutionFailed { name: String, status: String, error: String, cause: String },
+    #[error("stopped following; execution {name} keeps running. Follow it again with: sigship status {name} --follow")]
+    Interrupted { name: String },
     #[error("gave up waiting: {0}")]
     TimedOut(String),
     #[error("{0}")]

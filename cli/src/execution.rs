@@ -2,7 +2,7 @@
 //! until it ends.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use aws_sdk_sfn::Client;
@@ -32,9 +32,8 @@ pub async fn start(sfn: &Client, state_machine: &str, name: &str, input: &serde_
 /// Prints each state as it is entered and left until the execution ends; a failed, timed-out
 /// or aborted execution is an error carrying its error name and cause.
 pub async fn follow(sfn: &Client, execution_arn: &str, name: &str) -> Result<Finished> {
-    let started = Instant::now();
     let mut next_event = 0;
-    let mut entered: HashMap<String, f64> = HashMap::new();
+    let mut progress = Progress::default();
     loop {
         // Read the status first: the history read after it then holds every event up to the end.
         let described = sfn
@@ -45,12 +44,12 @@ pub async fn follow(sfn: &Client, execution_arn: &str, name: &str) -> Result<Fin
             .map_err(|e| Error::aws("states:DescribeExecution", e))?;
         let history = history(sfn, execution_arn).await?;
         for event in history.iter().skip(next_event) {
-            print_event(event, &mut entered);
+            print_event(event, &mut progress);
         }
         next_event = history.len();
         let status = described.status().clone();
         if status != ExecutionStatus::Running {
-            println!("execution {name}: {} after {}", status.as_str(), elapsed(started.elapsed()));
+            println!("execution {name}: {} after {}", status.as_str(), took(&described));
             if status == ExecutionStatus::Succeeded {
                 let output = described.output().and_then(|o| serde_json::from_str(o).ok());
                 return Ok(Finished { output });
@@ -59,14 +58,23 @@ pub async fn follow(sfn: &Client, execution_arn: &str, name: &str) -> Result<Fin
                 name: name.into(),
                 status: status.as_str().into(),
                 error: described.error().unwrap_or("(no error name)").into(),
-                cause: described.cause().unwrap_or("(no cause)").into(),
+                cause: readable_cause(described.cause().unwrap_or("(no cause)")),
             });
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>> {
+/// How long the execution ran (so far).
+pub fn took(described: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput) -> String {
+    let start = described.start_date().as_secs_f64();
+    let end = described.stop_date().map(|d| d.as_secs_f64()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+    });
+    elapsed(Duration::from_secs_f64((end - start).max(0.0)))
+}
+
+pub async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>> {
     let mut events = Vec::new();
     let mut pages = sfn.get_execution_history().execution_arn(execution_arn).max_results(1000).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -75,17 +83,41 @@ async fn history(sfn: &Client, execution_arn: &str) -> Result<Vec<HistoryEvent>>
     Ok(events)
 }
 
-fn print_event(event: &HistoryEvent, entered: &mut HashMap<String, f64>) {
+/// What has been printed of an execution so far: entered states (with their start) and those
+/// whose task failed, so leaving them shows ✗.
+#[derive(Default)]
+pub struct Progress {
+    entered: HashMap<String, f64>,
+    failed: std::collections::HashSet<String>,
+    current: Option<String>,
+}
+
+pub fn print_event(event: &HistoryEvent, progress: &mut Progress) {
     let at = event.timestamp().as_secs_f64();
     if let Some(state) = event.state_entered_event_details() {
-        entered.insert(state.name().to_string(), at);
+        progress.entered.insert(state.name().to_string(), at);
+        progress.current = Some(state.name().to_string());
         println!("  → {}", state.name());
     } else if let Some(state) = event.state_exited_event_details() {
-        let took = entered.remove(state.name()).map(|start| at - start).unwrap_or_default();
-        println!("  ✓ {} ({took:.2} s)", state.name());
+        let took = progress.entered.remove(state.name()).map(|start| at - start).unwrap_or_default();
+        let mark = if progress.failed.remove(state.name()) { '✗' } else { '✓' };
+        println!("  {mark} {} ({took:.2} s)", state.name());
     } else if event.r#type() == &HistoryEventType::TaskFailed {
         if let Some(failure) = event.task_failed_event_details() {
-            println!("    ✗ {}: {}", failure.error().unwrap_or("?"), failure.cause().unwrap_or_default());
+            progress.failed.extend(progress.current.clone());
+            println!(
+                "    ✗ {}: {}",
+                failure.error().unwrap_or("?"),
+                readable_cause(failure.cause().unwrap_or_default())
+            );
         }
     }
+}
+
+/// A function's cause is its error payload as JSON; its `errorMessage` is what a person reads.
+pub fn readable_cause(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| cause.to_string())
 }

@@ -1,5 +1,6 @@
 //! `sigship`: the operator CLI. `verify` runs exactly the verify Lambda's code path; `up` and
-//! `down` bootstrap and tear down the stack in `infrastructure/`.
+//! `down` bootstrap and tear down the stack in `infrastructure/`; `run`, `status`, `destroy` and
+//! `logs` operate the deployed pipeline.
 
 mod artifacts;
 mod bootstrap;
@@ -7,6 +8,7 @@ mod bucket;
 mod cloud;
 mod error;
 mod execution;
+mod operate;
 mod stack;
 mod verify;
 
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Parser)]
 #[command(name = "sigship", version, about = "Verify, build and run maintainer-signed releases")]
@@ -26,19 +28,25 @@ struct Cli {
 
 /// Where the stack lives. Credentials come from the standard AWS chain (environment, profile, SSO).
 #[derive(Args)]
-struct StackOptions {
+struct Connection {
     /// CloudFormation stack name; also names the cluster, repository and functions.
     #[arg(long, env = "SIGSHIP_STACK_NAME", default_value = "sigship")]
     stack_name: String,
-    /// Artifacts bucket [default: <stack>-artifacts-<account>-<region>].
-    #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
-    bucket: Option<String>,
     /// AWS region [default: from AWS_REGION or the profile].
     #[arg(long)]
     region: Option<String>,
     /// Send every AWS call here instead (the local cloud).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+}
+
+/// A deployed pipeline: the connection and where its state machine and service are.
+#[derive(Args)]
+struct Deployed {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(flatten)]
+    pipeline: operate::PipelineOptions,
 }
 
 #[derive(Subcommand)]
@@ -48,7 +56,10 @@ enum Command {
     /// Upload the function zips, trust root and definitions, then create or update the stack.
     Up {
         #[command(flatten)]
-        stack: StackOptions,
+        connection: Connection,
+        /// Artifacts bucket [default: <stack>-artifacts-<account>-<region>].
+        #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
+        bucket: Option<String>,
         /// The sigship checkout (infrastructure/, statemachine/, source/).
         #[arg(long, default_value = ".")]
         root: PathBuf,
@@ -65,11 +76,62 @@ enum Command {
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
         #[command(flatten)]
-        stack: StackOptions,
+        connection: Connection,
+        /// Artifacts bucket [default: <stack>-artifacts-<account>-<region>].
+        #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
+        bucket: Option<String>,
         /// Keep the chain data file system (it keeps billing; the stack retains it).
         #[arg(long)]
         keep_chain_data: bool,
     },
+    /// Deploy a release tag: start an execution and follow it state by state until it ends.
+    Run {
+        #[command(flatten)]
+        at: Deployed,
+        /// The release tag, e.g. v0.24.2.
+        #[arg(long)]
+        tag: String,
+        /// Fetch the tag from this repository instead of the stack's.
+        #[arg(long)]
+        repository: Option<String>,
+    },
+    /// Show an execution (default: the newest), its states, and the deployed service.
+    Status {
+        #[command(flatten)]
+        at: Deployed,
+        /// Execution name or ARN.
+        execution: Option<String>,
+        /// Follow it until it ends, if it is running.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Tear down by execution: the service, the images, or everything.
+    Destroy {
+        #[command(flatten)]
+        at: Deployed,
+        #[arg(value_enum, default_value = "service")]
+        scope: Scope,
+        /// With `everything`: delete the chain data file system too.
+        #[arg(long)]
+        delete_chain_data: bool,
+    },
+    /// Show the functions' log lines written while an execution ran (default: the newest).
+    Logs {
+        #[command(flatten)]
+        at: Deployed,
+        /// Execution name or ARN.
+        execution: Option<String>,
+        /// Log groups to read [default: /aws/lambda/<stack>-].
+        #[arg(long)]
+        log_group_prefix: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Scope {
+    Service,
+    Images,
+    Everything,
 }
 
 fn parse_parameter(text: &str) -> std::result::Result<(String, String), String> {
@@ -83,24 +145,60 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = match Cli::parse().command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
-        Command::Up { stack, root, functions, trust, parameters } => {
+        Command::Up { connection, bucket, root, functions, trust, parameters } => {
             let checkout = artifacts::Checkout {
                 functions: functions.unwrap_or_else(|| root.join("target/lambda")),
                 trust_root: trust.unwrap_or_else(|| root.join("infrastructure/trust/btcd")),
                 root,
             };
             runtime.block_on(async {
-                let (cloud, target) = connect(stack).await?;
+                let (cloud, stack) = connect(connection).await?;
+                let target = bootstrap::Target { stack, bucket };
                 bootstrap::up(&cloud, &target, &checkout, &parameters).await
             })
         }
-        Command::Down { stack, keep_chain_data } => runtime.block_on(async {
-            let (cloud, target) = connect(stack).await?;
-            bootstrap::down(&cloud, &target, keep_chain_data).await
+        Command::Down { connection, bucket, keep_chain_data } => runtime.block_on(async {
+            let (cloud, stack) = connect(connection).await?;
+            bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
+        }),
+        Command::Run { at, tag, repository } => runtime.block_on(async {
+            let (cloud, _, located) = locate(at).await?;
+            let mut input = serde_json::json!({ "tag": tag });
+            if let Some(repository) = repository {
+                input["repository"] = repository.into();
+            }
+            operate::start_and_follow(&cloud, &located, &operate::run_name(&tag), input).await
+        }),
+        Command::Status { at, execution, follow } => runtime.block_on(async {
+            let (cloud, _, located) = locate(at).await?;
+            operate::status(&cloud, &located, execution.as_deref(), follow).await
+        }),
+        Command::Destroy { at, scope, delete_chain_data } => runtime.block_on(async {
+            let scope = match scope {
+                Scope::Service => "service",
+                Scope::Images => "images",
+                Scope::Everything => "everything",
+            };
+            if delete_chain_data && scope != "everything" {
+                return Err(Error::Usage("--delete-chain-data goes with `everything`".into()));
+            }
+            let (cloud, _, located) = locate(at).await?;
+            let chain_data = if delete_chain_data { "delete" } else { "keep" };
+            let input = serde_json::json!({ "destroy": scope, "chainData": chain_data });
+            operate::start_and_follow(&cloud, &located, &operate::destroy_name(scope), input).await
+        }),
+        Command::Logs { at, execution, log_group_prefix } => runtime.block_on(async {
+            let (cloud, stack, located) = locate(at).await?;
+            let prefix = log_group_prefix.unwrap_or_else(|| format!("/aws/lambda/{stack}-"));
+            operate::logs(&cloud, &located, execution.as_deref(), &prefix).await
         }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err @ Error::Interrupted { .. }) => {
+            eprintln!("sigship: {err}");
+            ExitCode::from(130)
+        }
         Err(err) => {
             eprintln!("sigship: {err}");
             ExitCode::FAILURE
@@ -108,8 +206,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn connect(options: StackOptions) -> Result<(cloud::Cloud, bootstrap::Target)> {
+async fn locate(at: Deployed) -> Result<(cloud::Cloud, String, operate::Pipeline)> {
+    let (cloud, stack) = connect(at.connection).await?;
+    let located = operate::locate(&cloud, &stack, &at.pipeline).await?;
+    Ok((cloud, stack, located))
+}
+
+async fn connect(options: Connection) -> Result<(cloud::Cloud, String)> {
     bootstrap::check_stack_name(&options.stack_name)?;
     let cloud = cloud::Cloud::connect(options.region, options.endpoint_url).await?;
-    Ok((cloud, bootstrap::Target { stack: options.stack_name, bucket: options.bucket }))
+    Ok((cloud, options.stack_name))
 }

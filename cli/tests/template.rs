@@ -54,21 +54,47 @@ fn the_build_project_builds_arm64_from_the_daemon_repository_with_the_uploaded_b
 }
 
 #[test]
-fn the_rpc_secret_is_generated_and_only_the_task_execution_role_reads_it() {
+fn each_secret_is_generated_and_read_by_one_role_only() {
     let template = template();
-    let secret = &template["Resources"]["RpcCredentials"]["Properties"];
-    assert_eq!(secret["GenerateSecretString"]["GenerateStringKey"], "password");
-    assert!(secret["GenerateSecretString"]["PasswordLength"].as_u64().unwrap() >= 32);
-    let mut readers = Vec::new();
-    for (name, role) in resources_of(&template, "AWS::IAM::Role") {
-        for statement in statements(role) {
-            if actions(statement).iter().any(|a| a.starts_with("secretsmanager:")) {
-                readers.push(name.as_str());
-                assert_eq!(statement["Resource"], json!({"Ref": "RpcCredentials"}));
+    for (secret, reader) in [("RpcCredentials", "TaskExecutionRole"), ("WebhookSecret", "TagPushRole")] {
+        let generated = &template["Resources"][secret]["Properties"]["GenerateSecretString"];
+        assert!(generated["PasswordLength"].as_u64().unwrap() >= 32, "{secret}");
+        let mut readers = Vec::new();
+        for (name, role) in resources_of(&template, "AWS::IAM::Role") {
+            for statement in statements(role) {
+                if statement["Resource"] == json!({"Ref": secret}) {
+                    assert_eq!(actions(statement), ["secretsmanager:GetSecretValue"], "{name}");
+                    readers.push(name.as_str());
+                }
             }
         }
+        assert_eq!(readers, [reader], "{secret}");
     }
-    assert_eq!(readers, ["TaskExecutionRole"]);
+    assert_eq!(
+        template["Resources"]["RpcCredentials"]["Properties"]["GenerateSecretString"]["GenerateStringKey"],
+        "password"
+    );
+}
+
+#[test]
+fn the_webhook_url_is_public_but_only_for_tag_push_and_the_watch_runs_on_its_schedule() {
+    let template = template();
+    let url = &template["Resources"]["TagPushUrl"]["Properties"];
+    assert_eq!(url["AuthType"], "NONE", "GitHub and GitLab cannot sign with SigV4; the function authenticates");
+    assert_eq!(url["TargetFunctionArn"], json!({"Fn::GetAtt": ["TagPushFunction", "Arn"]}));
+    let rule = &template["Resources"]["WatchScheduleRule"]["Properties"];
+    assert_eq!(rule["ScheduleExpression"], json!({"Ref": "WatchSchedule"}));
+    assert_eq!(rule["Targets"][0]["Arn"], json!({"Fn::GetAtt": ["TagWatchFunction", "Arn"]}));
+    // The state machine invokes the pipeline's functions, never the triggers.
+    let invoke = statements(&template["Resources"]["StateMachineRole"])
+        .into_iter()
+        .find(|s| actions(s) == ["lambda:InvokeFunction"])
+        .unwrap()["Resource"]
+        .to_string();
+    assert!(
+        invoke.contains("QueueFunction") && !invoke.contains("TagPush") && !invoke.contains("TagWatch"),
+        "{invoke}"
+    );
 }
 
 #[test]

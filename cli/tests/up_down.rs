@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 use localcloud::keys::Maintainer;
 use localcloud::{provision, trust_root_files, workspace_root, Options, Services};
 
@@ -26,16 +28,7 @@ fn function_zips(dir: &Path, binaries: &Path) {
 }
 
 async fn sigship(services: &Services, args: Vec<String>) -> (i32, String, String) {
-    let env = services.client_env();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_sigship")).args(&args).envs(env).output().unwrap();
-        let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
-        print!("{stdout}");
-        eprint!("{stderr}");
-        (out.status.code().unwrap_or(-1), stdout, stderr)
-    })
-    .await
-    .unwrap()
+    common::sigship(args, services.client_env()).await
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -86,7 +79,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
         stdout.contains("CREATE_IN_PROGRESS           sigship-test (AWS::CloudFormation::Stack) User Initiated"),
         "{stdout}"
     );
-    assert!(stdout.contains("StateMachineArn"), "{stdout}");
+    assert!(stdout.contains("StateMachineArn") && stdout.contains("WebhookUrl               https://"), "{stdout}");
 
     let sdk = &services.sdk;
     let cfn = aws_sdk_cloudformation::Client::new(sdk);

@@ -36,6 +36,12 @@ pub async fn run(
     if print {
         println!("execution {name} started with input {input}");
     }
+    follow(sfn, &arn, name, print).await
+}
+
+/// Follows a started execution until it ends.
+pub async fn follow(sfn: &aws_sdk_sfn::Client, arn: &str, name: &str, print: bool) -> Finished {
+    let arn = arn.to_string();
     let mut seen = 0;
     let mut entered: Vec<(String, f64)> = Vec::new();
     let mut states = Vec::new();

@@ -117,6 +117,11 @@ impl Services {
             .load()
             .await;
 
+        let cloudwatch = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+                .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+                .build(),
+        );
         let mut hosted = HashMap::new();
         for (name, binary) in functions {
             let function = runtime::Function::host(
@@ -124,6 +129,7 @@ impl Services {
                 options.binaries.join(binary),
                 logs.join(format!("{name}.log")),
                 base_env.clone(),
+                Some(cloudwatch.clone()),
             )
             .await;
             hosted.insert(name.to_string(), function);
@@ -147,6 +153,8 @@ impl Services {
 /// [`Services`] with a signed demo repository on a git server and the pipeline provisioned.
 pub struct LocalCloud {
     pub sdk: aws_config::SdkConfig,
+    /// Where every AWS call goes (the router).
+    pub endpoint: String,
     pub stack: Stack,
     pub git: git::GitServer,
     pub repository: git::Repository,
@@ -187,6 +195,7 @@ impl LocalCloud {
         let stack = provision::provision(&sdk, &settings).await;
         LocalCloud {
             sdk,
+            endpoint: services.endpoint.clone(),
             stack,
             git,
             repository,
@@ -200,6 +209,38 @@ impl LocalCloud {
     /// Runs one execution to its end, printing each state as it enters and leaves.
     pub async fn run(&self, input: serde_json::Value, name: &str, print: bool) -> execution::Finished {
         execution::run(&aws_sdk_sfn::Client::new(&self.sdk), &self.stack.state_machine_arn, name, &input, print).await
+    }
+
+    /// The environment a process needs to use this cloud with the standard AWS configuration chain.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        self._services.client_env()
+    }
+
+    /// Delivers a webhook to the tag-push function's URL; returns the status and the JSON answer.
+    pub async fn deliver_webhook(&self, headers: &[(&str, String)], body: &str) -> (u16, serde_json::Value) {
+        use http_body_util::{BodyExt, Full};
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let mut request = hyper::Request::post(format!("{}{}", self.endpoint, self.stack.webhook_path))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let response =
+            client.request(request.body(Full::new(bytes::Bytes::from(body.to_string()))).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// GitHub's headers for a `push` (or other) event signed with the local webhook secret.
+    pub fn github_headers(event: &str, body: &str) -> Vec<(&'static str, String)> {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(provision::WEBHOOK_SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        vec![
+            ("x-github-event", event.to_string()),
+            ("x-hub-signature-256", format!("sha256={}", hex::encode(mac.finalize().into_bytes()))),
+        ]
     }
 
     pub fn simulated_builds(&self) -> Vec<codebuild::SimulatedBuild> {

@@ -6,7 +6,9 @@ import json
 import sys
 
 from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation.parsing import ResourceMap
+from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.internet_gateways import InternetGateway
 from moto.ec2.models.route_tables import Route, RouteTable
@@ -138,6 +140,46 @@ Route.delete = lambda self, account_id, region_name: _ec2(account_id, region_nam
 
 # AWS deletes (deactivates) the stack's ECS cluster; moto 5.2.5 leaves it ACTIVE.
 Cluster.delete = lambda self, account_id, region_name: ecs_backends[account_id][region_name].delete_cluster(self.name)
+
+
+# AWS::Lambda::Url: moto 5.2.5 has Function URLs in its Lambda API but not in CloudFormation,
+# which skips the resource, and `Fn::GetAtt ... FunctionUrl` then fails the whole stack.
+class FunctionUrl(CloudFormationModel):
+    # moto files every model under the service its module names.
+    __module__ = "moto.awslambda.models"
+
+    def __init__(self, function_arn, url):
+        self.function_arn = function_arn
+        self.url = url
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::Url"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @property
+    def physical_resource_id(self):
+        return self.function_arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name):
+        return self.url if attribute_name == "FunctionUrl" else self.function_arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        props = cloudformation_json["Properties"]
+        config = {key: props[key] for key in ("AuthType", "Cors", "InvokeMode") if key in props}
+        created = lambda_backend(account_id, region_name).create_function_url_config(props["TargetFunctionArn"], config)
+        return cls(props["TargetFunctionArn"], created.url)
+
+    def delete(self, account_id, region_name):
+        lambda_backend(account_id, region_name).delete_function_url_config(self.function_arn)
 
 from moto.server import main  # noqa: E402
 

@@ -6,13 +6,20 @@ use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
 
 pub const REGION: &str = "us-east-1";
-pub const FUNCTIONS: [(&str, &str); 5] = [
+/// Every function, with the placeholder the state machine names it by (`${<placeholder>FunctionArn}`).
+pub const FUNCTIONS: [(&str, &str); 8] = [
     ("verify", "Verify"),
     ("trigger-build", "TriggerBuild"),
     ("register-task", "RegisterTask"),
     ("deploy", "Deploy"),
     ("destroy", "Destroy"),
+    ("queue", "Queue"),
+    ("tag-push", "TagPush"),
+    ("tag-watch", "TagWatch"),
 ];
+
+/// The secret the local webhook checks deliveries against.
+pub const WEBHOOK_SECRET: &str = "local-cloud-webhook-secret";
 
 pub struct Stack {
     pub state_machine_arn: String,
@@ -23,6 +30,8 @@ pub struct Stack {
     pub family: String,
     pub file_system_id: String,
     pub artifacts_bucket: String,
+    /// The tag-push function's URL on the router (see [`crate::router`]).
+    pub webhook_path: String,
 }
 
 pub struct Settings {
@@ -196,12 +205,12 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
     let family = "btcd".to_string();
     let service = "btcd".to_string();
     let trust_root = format!("s3://{bucket}/trust-root/");
-    let environment: [(&str, Vec<(&str, String)>); 5] = [
+    let environment: [(&str, Vec<(&str, String)>); 6] = [
         (
             "verify",
             vec![
                 ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
-                ("SIGSHIP_TRUST_ROOT", trust_root),
+                ("SIGSHIP_TRUST_ROOT", trust_root.clone()),
                 ("SIGSHIP_FETCH_TIMEOUT_SECONDS", "10".into()),
             ],
         ),
@@ -250,29 +259,13 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
                 ("SIGSHIP_FILE_SYSTEM_ID", file_system_id.clone()),
             ],
         ),
+        ("queue", vec![("SIGSHIP_QUEUE_POLL_SECONDS", "1".into()), ("SIGSHIP_QUEUE_MAX_POLLS", "120".into())]),
     ];
 
     let mut asl = settings.asl.clone();
-    for ((name, placeholder), (_, variables)) in FUNCTIONS.iter().zip(environment) {
-        let role = role(&iam, &format!("sigship-{name}")).await;
-        let vars = variables.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        let arn = lambda
-            .create_function()
-            .function_name(*name)
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .architectures(aws_sdk_lambda::types::Architecture::Arm64)
-            .handler("bootstrap")
-            .role(role)
-            .timeout(60)
-            .memory_size(256)
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(Blob::new(placeholder_zip(name))).build())
-            .environment(aws_sdk_lambda::types::Environment::builder().set_variables(Some(vars)).build())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create function {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(e)))
-            .function_arn()
-            .unwrap()
-            .to_string();
+    for (name, variables) in environment {
+        let arn = create_function(&lambda, &iam, name, variables).await;
+        let placeholder = FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).unwrap();
         asl = asl.replace(&format!("${{{placeholder}FunctionArn}}"), &arn);
     }
     assert!(!asl.contains("${"), "unsubstituted placeholder in the state machine");
@@ -289,6 +282,30 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
         .state_machine_arn()
         .to_string();
 
+    // The triggers start the state machine, so they come after it.
+    let webhook_secret = secrets
+        .create_secret()
+        .name("sigship/webhook")
+        .secret_string(WEBHOOK_SECRET)
+        .send()
+        .await
+        .expect("webhook secret")
+        .arn()
+        .unwrap()
+        .to_string();
+    let trigger = |extra: Vec<(&'static str, String)>| {
+        let mut variables = vec![
+            ("SIGSHIP_REPOSITORY", settings.repository_url.clone()),
+            ("SIGSHIP_TRUST_ROOT", trust_root.clone()),
+            ("SIGSHIP_STATE_MACHINE_ARN", state_machine_arn.clone()),
+            ("SIGSHIP_FETCH_TIMEOUT_SECONDS", "10".to_string()),
+        ];
+        variables.extend(extra);
+        variables
+    };
+    create_function(&lambda, &iam, "tag-push", trigger(vec![("SIGSHIP_WEBHOOK_SECRET_ARN", webhook_secret)])).await;
+    create_function(&lambda, &iam, "tag-watch", trigger(vec![])).await;
+
     Stack {
         state_machine_arn,
         cluster,
@@ -298,7 +315,35 @@ pub async fn provision(sdk: &SdkConfig, settings: &Settings) -> Stack {
         family,
         file_system_id,
         artifacts_bucket: bucket,
+        webhook_path: "/lambda-url/tag-push/".into(),
     }
+}
+
+async fn create_function(
+    lambda: &aws_sdk_lambda::Client,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    variables: Vec<(&str, String)>,
+) -> String {
+    let role = role(iam, &format!("sigship-{name}")).await;
+    let vars = variables.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .architectures(aws_sdk_lambda::types::Architecture::Arm64)
+        .handler("bootstrap")
+        .role(role)
+        .timeout(60)
+        .memory_size(256)
+        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(Blob::new(placeholder_zip(name))).build())
+        .environment(aws_sdk_lambda::types::Environment::builder().set_variables(Some(vars)).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create function {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(e)))
+        .function_arn()
+        .unwrap()
+        .to_string()
 }
 
 /// The code moto stores for each function. The runtime host runs the real binary built from

@@ -79,7 +79,72 @@ fn invoked_function(path: &str) -> Option<String> {
     })
 }
 
+/// `/lambda-url/<function>/<path>`: the function's URL. AWS hands a Function URL request to the
+/// function as a `LambdaFunctionUrlRequest` (payload 2.0) and turns its answer into the HTTP
+/// response; this does the same for the hosted binaries.
+async fn function_url(router: &Router, name: &str, req: Request<Bytes>) -> Reply {
+    let Some(function) = router.functions.get(name).cloned() else {
+        return reply(StatusCode::NOT_FOUND, format!("no function URL for {name}"));
+    };
+    let (parts, body) = req.into_parts();
+    let headers: serde_json::Map<String, serde_json::Value> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), serde_json::Value::from(v.to_str().ok()?))))
+        .collect();
+    let (body, encoded) = match std::str::from_utf8(&body) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (base64_encode(&body), true),
+    };
+    let event = serde_json::json!({
+        "version": "2.0",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or_default(),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": name,
+            "domainName": format!("{name}.lambda-url.local"),
+            "domainPrefix": name,
+            "requestId": format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64,
+            "http": {"method": parts.method.as_str(), "path": parts.uri.path(), "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok())},
+        },
+        "body": body,
+        "isBase64Encoded": encoded,
+    });
+    let outcome = function.invoke(Bytes::from(event.to_string()), async || router.definition(name).await).await;
+    router.invocations.lock().unwrap().push((name.to_string(), matches!(outcome, Outcome::Error(_))));
+    let Outcome::Response(answer) = outcome else {
+        return reply(StatusCode::BAD_GATEWAY, "the function failed");
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+    let status = StatusCode::from_u16(answer["statusCode"].as_u64().unwrap_or(200) as u16).unwrap_or(StatusCode::OK);
+    let mut response = reply(status, answer["body"].as_str().unwrap_or_default().to_string());
+    if let Some(headers) = answer["headers"].as_object() {
+        for (k, v) in headers {
+            if let (Ok(name), Some(Ok(value))) = (k.parse::<hyper::header::HeaderName>(), v.as_str().map(|v| v.parse()))
+            {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
+    if let Some(name) = req.uri().path().strip_prefix("/lambda-url/").and_then(|p| p.split('/').next()) {
+        let name = name.to_string();
+        return function_url(&router, &name, req).await;
+    }
     if let Some(name) = invoked_function(req.uri().path()) {
         if let Some(function) = router.functions.get(&name).cloned() {
             let outcome = function.invoke(req.into_body(), async || router.definition(&name).await).await;

@@ -48,6 +48,7 @@ struct Instance {
 
 pub struct Function {
     pub name: String,
+    cloudwatch: Option<aws_sdk_cloudwatchlogs::Client>,
     binary: PathBuf,
     log: PathBuf,
     port: u16,
@@ -62,12 +63,19 @@ pub struct Function {
 
 impl Function {
     /// Starts the Runtime API for one function; its process starts on the first invocation.
-    pub async fn host(name: &str, binary: PathBuf, log: PathBuf, base_env: Vec<(String, String)>) -> Arc<Self> {
+    pub async fn host(
+        name: &str,
+        binary: PathBuf,
+        log: PathBuf,
+        base_env: Vec<(String, String)>,
+        cloudwatch: Option<aws_sdk_cloudwatchlogs::Client>,
+    ) -> Arc<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("runtime API port");
         let port = listener.local_addr().unwrap().port();
         let (queue, next) = mpsc::unbounded_channel();
         let function = Arc::new(Function {
             name: name.to_string(),
+            cloudwatch,
             binary,
             log,
             port,
@@ -135,6 +143,9 @@ impl Function {
         }
         let definition = definition().await;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("function log");
+        let sink = Arc::new(
+            LogSink::open(log, self.cloudwatch.clone(), &self.name, self.generation.load(Ordering::Relaxed)).await,
+        );
         let mut child = tokio::process::Command::new(&self.binary)
             .env_clear()
             .envs(self.base_env.iter().cloned())
@@ -143,11 +154,13 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", definition.memory_mb.to_string())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        tokio::spawn(sink.clone().ship(child.stdout.take().expect("piped stdout")));
+        tokio::spawn(sink.ship(child.stderr.take().expect("piped stderr")));
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
         let pid = child.id();
         let (kill, killed) = oneshot::channel::<()>();
@@ -184,6 +197,59 @@ impl Function {
         match self.pending.lock().unwrap().remove(id) {
             Some(done) => done.send(outcome).is_ok(),
             None => false,
+        }
+    }
+}
+
+/// Where a function's output goes: its log file, and, as Lambda does, CloudWatch Logs
+/// (`/aws/lambda/<name>`, one stream per process), so `sigship logs` reads it like in AWS.
+struct LogSink {
+    file: Mutex<std::fs::File>,
+    cloudwatch: Option<(aws_sdk_cloudwatchlogs::Client, String, String)>,
+}
+
+impl LogSink {
+    async fn open(
+        file: std::fs::File,
+        client: Option<aws_sdk_cloudwatchlogs::Client>,
+        name: &str,
+        generation: u64,
+    ) -> Self {
+        let cloudwatch = match client {
+            Some(client) => {
+                let group = format!("/aws/lambda/{name}");
+                let stream = format!("{}/[$LATEST]{:08x}{generation:08x}", "local", std::process::id());
+                // Already there after the first process: that error is the expected answer.
+                let _ = client.create_log_group().log_group_name(&group).send().await;
+                let _ = client.create_log_stream().log_group_name(&group).log_stream_name(&stream).send().await;
+                Some((client, group, stream))
+            }
+            None => None,
+        };
+        LogSink { file: Mutex::new(file), cloudwatch }
+    }
+
+    async fn ship(self: Arc<Self>, output: impl tokio::io::AsyncRead + Unpin) {
+        use std::io::Write;
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(output).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = writeln!(self.file.lock().unwrap(), "{line}");
+            if let Some((client, group, stream)) = &self.cloudwatch {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+                let event = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(now as i64)
+                    .message(line)
+                    .build()
+                    .expect("timestamp and message are set");
+                let _ = client
+                    .put_log_events()
+                    .log_group_name(group)
+                    .log_stream_name(stream)
+                    .log_events(event)
+                    .send()
+                    .await;
+            }
         }
     }
 }

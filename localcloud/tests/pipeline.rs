@@ -106,7 +106,8 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     assert_eq!(run.error.as_deref(), Some("UnknownSigner"), "cause: {:?}", run.cause);
     let cause = run.cause.unwrap();
     assert!(cause.contains("not an allowed signer"), "{cause}");
-    assert_eq!(run.states.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["Route", "Verify"]);
+    let states: Vec<&str> = run.states.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(states, ["Hold", "Queue", "MyTurn?", "Proceed", "Route", "Verify"]);
     assert_eq!(build_count(&cloud).await, 0);
     assert!(cloud.simulated_builds().is_empty());
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
@@ -116,7 +117,7 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     assert!(services.service_arns().is_empty());
     // The verification ran once: a verdict is never retried.
     let invocations = cloud.router.invocations.lock().unwrap().clone();
-    assert_eq!(invocations, [("verify".to_string(), true)]);
+    assert_eq!(invocations, [("queue".to_string(), false), ("verify".to_string(), true)]);
 
     // Other refusals surface the same way, by name, through Catch and the Fail state.
     let cases = [

@@ -33,7 +33,7 @@ async fn error_type(function: &std::sync::Arc<Function>, timeout: Duration) -> S
 async fn a_crashing_function_is_an_exit_error_and_restarts_cold() {
     let dir = tempfile::tempdir().unwrap();
     let binary = script(dir.path(), "exit 3");
-    let function = Function::host("probe", binary, dir.path().join("log"), vec![]).await;
+    let function = Function::host("probe", binary, dir.path().join("log"), vec![], None).await;
     assert_eq!(error_type(&function, Duration::from_secs(5)).await, "Runtime.ExitError");
     assert_eq!(error_type(&function, Duration::from_secs(5)).await, "Runtime.ExitError");
     assert_eq!(function.cold_starts.load(std::sync::atomic::Ordering::Relaxed), 2);
@@ -43,7 +43,7 @@ async fn a_crashing_function_is_an_exit_error_and_restarts_cold() {
 async fn a_function_that_never_answers_times_out() {
     let dir = tempfile::tempdir().unwrap();
     let binary = script(dir.path(), "sleep 30");
-    let function = Function::host("probe", binary, dir.path().join("log"), vec![]).await;
+    let function = Function::host("probe", binary, dir.path().join("log"), vec![], None).await;
     let started = std::time::Instant::now();
     assert_eq!(error_type(&function, Duration::from_millis(500)).await, "Sandbox.Timedout");
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -28,7 +28,18 @@ fn payload(function: &str) -> serde_json::Value {
             json!({"action": "poll", "deployment": {"status": "IN_PROGRESS", "cluster": "sigship", "service": "btcd",
             "taskDefinitionArn": "btcd:1", "change": "created", "attempt": 0, "pollSeconds": 1}})
         }
-        _ => json!({"destroy": "service"}),
+        "destroy" => json!({"destroy": "service"}),
+        // Lists the running executions.
+        "queue" => json!({"execution": "arn:aws:states:us-east-1:123456789012:execution:sigship:bench",
+            "startedAt": "2026-01-01T00:00:00Z"}),
+        // Loads trust root and secret at init; an unsigned delivery is refused (401).
+        "tag-push" => {
+            json!({"version": "2.0", "headers": {"x-github-event": "push"}, "body": "{}", "isBase64Encoded": false,
+            "requestContext": {"timeEpoch": 0, "http": {"method": "POST", "path": "/"}}})
+        }
+        // Lists the repository's tags over git and the executions.
+        "tag-watch" => json!({}),
+        other => unreachable!("no bench request for {other}"),
     }
 }
 

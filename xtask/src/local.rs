@@ -5,20 +5,27 @@ use localcloud::{LocalCloud, Options};
 
 use crate::tools;
 
+pub const USAGE: &str = "local [--tag vX.Y.Z] [--webhook]";
+
 pub fn run(args: &[String]) -> Result<(), String> {
-    let tag = match args {
-        [] => "v0.24.2".to_string(),
-        [flag, tag] if flag == "--tag" => tag.clone(),
-        _ => return Err("usage: cargo xtask local [--tag vX.Y.Z]".into()),
-    };
+    let mut tag = "v0.24.2".to_string();
+    let mut webhook = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--tag" => tag = rest.next().ok_or("--tag needs a value")?.clone(),
+            "--webhook" => webhook = true,
+            _ => return Err(format!("usage: cargo xtask {USAGE}")),
+        }
+    }
     tools::ensure_python_tools()?;
     println!("building the function binaries…");
     tools::build_functions(false)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(pipeline(&tag))
+    runtime.block_on(pipeline(&tag, webhook))
 }
 
-async fn pipeline(tag: &str) -> Result<(), String> {
+async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {
     println!("starting the local cloud (moto, runtime host, git daemon)…");
     let cloud = LocalCloud::start(Options::default()).await;
     let tag_object = cloud.repository.signed_tag(tag, &cloud.maintainer);
@@ -30,7 +37,18 @@ async fn pipeline(tag: &str) -> Result<(), String> {
     );
     println!("NOTE: the CodeBuild compile is SIMULATED here (no Docker engine): an image manifest is pushed to the local ECR instead.");
     let started = std::time::Instant::now();
-    let run = cloud.run(serde_json::json!({ "tag": tag }), "local-run", true).await;
+    let run = if webhook {
+        // As GitHub delivers a tag push: signed with the webhook secret, to the function URL.
+        let body = serde_json::json!({"ref": format!("refs/tags/{tag}"), "deleted": false}).to_string();
+        println!("POST {}{} (GitHub push event, X-Hub-Signature-256)", cloud.endpoint, cloud.stack.webhook_path);
+        let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", &body), &body).await;
+        println!("  → HTTP {status} {answer}");
+        let name = answer["started"].as_str().ok_or(format!("the webhook started nothing: HTTP {status} {answer}"))?;
+        let arn = answer["executionArn"].as_str().unwrap_or_default();
+        localcloud::execution::follow(&aws_sdk_sfn::Client::new(&cloud.sdk), arn, name, true).await
+    } else {
+        cloud.run(serde_json::json!({ "tag": tag }), "local-run", true).await
+    };
     println!("finished in {:.1} s; function and moto logs: {}", started.elapsed().as_secs_f32(), cloud.logs.display());
     if run.status != localcloud::execution::ExecutionStatus::Succeeded {
         return Err(format!("execution {}: {}", run.error.unwrap_or_default(), run.cause.unwrap_or_default()));

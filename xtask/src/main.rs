@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Some("local") => local::run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run(),
-        _ => Err("usage: cargo xtask <local [--tag vX.Y.Z] | test | bench>".to_string()),
+        _ => Err(format!("usage: cargo xtask <{} | test | bench>", local::USAGE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,7 +115,7 @@ fn check_compose(root: &std::path::Path) -> Result<(), String> {
 fn cargo_test(root: &std::path::Path) -> Result<(), String> {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(tools::cargo())
-        .args(["test", "--workspace", "--", "--test-threads=2"])
+        .args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=2"])
         .current_dir(root)
         .stdout(std::process::Stdio::piped())
         .spawn()

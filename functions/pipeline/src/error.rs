@@ -50,6 +50,8 @@ pub enum Error {
     BuildTimedOut { build_id: String },
     #[error("gave up waiting for build {build_id} after {attempts} checks")]
     BuildWaitExceeded { build_id: String, attempts: u32 },
+    #[error("waited {waited_seconds} s for earlier executions to finish, still running: {}", ahead.join(", "))]
+    QueueTimedOut { waited_seconds: u64, ahead: Vec<String> },
     #[error("image tag {image_tag} is not in repository {repository}")]
     ImageMissing { repository: String, image_tag: String },
 
@@ -90,6 +92,7 @@ impl Error {
             Error::BuildTimedOut { .. } => "BuildTimedOut",
             Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
             Error::ImageMissing { .. } => "ImageMissing",
+            Error::QueueTimedOut { .. } => "QueueTimedOut",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::Throttled { .. } => "Throttled",

@@ -31,8 +31,12 @@ where
         let state = setup.as_ref().map_err(Clone::clone)?;
         let request: Req = serde_json::from_value(event.payload).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let response = handler(state, request).await;
-        if let Err(err) = &response {
-            tracing::error!(error_type = err.name(), error = %err, "invocation failed");
+        match &response {
+            // Results carry names, ids and verdicts, never secrets: one line per invocation.
+            Ok(result) => {
+                tracing::info!(result = %serde_json::to_string(result).unwrap_or_default(), "invocation succeeded")
+            }
+            Err(err) => tracing::error!(error_type = err.name(), error = %err, "invocation failed"),
         }
         response
     }))

@@ -1,4 +1,4 @@
-//! sigship's pipeline: everything the five Lambdas do, organised by domain.
+//! sigship's pipeline: everything its Lambdas do, organised by domain.
 //! The functions' `main.rs` files only build clients and hand a handler to [`lambda::serve`].
 
 // The traits are used with generics inside this workspace, never as `dyn` objects.
@@ -10,8 +10,10 @@ pub mod config;
 pub mod deployment;
 pub mod error;
 pub mod lambda;
+pub mod queue;
 pub mod task_definition;
 pub mod teardown;
+pub mod trigger;
 pub mod verify;
 
 #[cfg(test)]

@@ -216,3 +216,58 @@ impl Teardown for FakeTeardown {
         Ok(self.managed)
     }
 }
+
+/// Executions of a state machine, in memory: names taken, and the running ones with start times.
+#[derive(Default)]
+pub struct FakeExecutions {
+    pub started: Mutex<Vec<(String, serde_json::Value)>>,
+    pub existing: Mutex<Vec<String>>,
+    running: Vec<(String, i64)>,
+}
+
+impl FakeExecutions {
+    pub fn running(running: &[(&str, i64)]) -> Self {
+        FakeExecutions { running: running.iter().map(|(a, t)| (a.to_string(), *t)).collect(), ..Default::default() }
+    }
+
+    pub fn with_history(names: &[String]) -> Self {
+        FakeExecutions { existing: Mutex::new(names.to_vec()), ..Default::default() }
+    }
+}
+
+impl crate::trigger::Executions for FakeExecutions {
+    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<crate::trigger::Started> {
+        let mut existing = self.existing.lock().unwrap();
+        if existing.iter().any(|n| n == name) {
+            return Ok(crate::trigger::Started::AlreadyExists);
+        }
+        existing.push(name.to_string());
+        self.started.lock().unwrap().push((name.to_string(), input.clone()));
+        Ok(crate::trigger::Started::New(format!("arn:aws:states:us-east-1:123456789012:execution:sigship:{name}")))
+    }
+
+    async fn names(&self) -> Result<Vec<String>> {
+        Ok(self.existing.lock().unwrap().clone())
+    }
+
+    async fn running(&self) -> Result<Vec<(String, i64)>> {
+        Ok(self.running.clone())
+    }
+}
+
+/// A remote's tags, in memory.
+pub struct FakeRemote(pub Vec<crate::verify::RemoteTag>);
+
+impl crate::verify::RemoteTags for FakeRemote {
+    fn url(&self) -> &str {
+        "https://example.org/btcd.git"
+    }
+
+    async fn tags(&self) -> Result<Vec<crate::verify::RemoteTag>> {
+        Ok(self.0.clone())
+    }
+
+    async fn tag_object(&self, tag: &str) -> Result<Option<String>> {
+        Ok(self.0.iter().find(|t| t.name == tag).map(|t| t.object_id.clone()))
+    }
+}

@@ -6,15 +6,30 @@ mod ecr;
 mod ecs;
 mod efs;
 mod s3;
+mod secrets;
+mod sfn;
 
 pub use codebuild::CodeBuild;
 pub use ecr::Ecr;
 pub use ecs::Ecs;
 pub use efs::Efs;
 pub use s3::load_trust_root;
+pub use secrets::secret_string;
+pub use sfn::StepFunctions;
 
 use crate::error::Result;
 use crate::teardown::Teardown;
+
+/// What both triggers build at cold start: the trust policy's tag patterns, the repository, and
+/// the state machine they start.
+pub async fn trigger_setup(
+    sdk: &aws_config::SdkConfig,
+    env: &crate::config::Env,
+) -> Result<(crate::verify::TagPolicy, crate::verify::GitRemote, StepFunctions)> {
+    let config = crate::trigger::TriggerConfig::from_env(env)?;
+    let trust = load_trust_root(&config.trust_root, sdk).await?;
+    Ok((trust.tag_policy, config.remote(), StepFunctions::new(sdk, config.state_machine_arn)))
+}
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await

@@ -48,12 +48,44 @@ fn is_loopback(host: &str) -> bool {
 /// Fetches the object `refs/tags/<tag>` points at, giving up after `timeout`.
 pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration, allow_local_paths: bool) -> Result<FetchedTag> {
     check_remote_url(url, allow_local_paths)?;
+    check_tag_name(tag)?;
+    let (url_owned, tag_owned) = (url.to_string(), tag.to_string());
+    with_deadline(url, timeout, move |interrupt| fetch_blocking(&url_owned, &tag_owned, interrupt)).await
+}
+
+/// A tag as the remote advertises it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTag {
+    pub name: String,
+    /// The tag object for an annotated tag, the commit for a lightweight one.
+    pub object_id: String,
+}
+
+/// The remote's tags matching `pattern` (`*` for all), from its ref advertisement (ls-refs):
+/// no object is downloaded.
+pub async fn list_tags(url: &str, pattern: &str, timeout: Duration, allow_local_paths: bool) -> Result<Vec<RemoteTag>> {
+    check_remote_url(url, allow_local_paths)?;
+    let (url_owned, refspec) = (url.to_string(), format!("+refs/tags/{pattern}:refs/tags/{pattern}"));
+    with_deadline(url, timeout, move |_| list_blocking(&url_owned, &refspec)).await
+}
+
+fn check_tag_name(tag: &str) -> Result<()> {
     gix::refs::FullName::try_from(format!("refs/tags/{tag}"))
-        .map_err(|e| Error::InvalidInput(format!("{tag:?} is not a valid tag name: {e}")))?;
+        .map(|_| ())
+        .map_err(|e| Error::InvalidInput(format!("{tag:?} is not a valid tag name: {e}")))
+}
+
+/// Runs blocking git work on the blocking pool; past `timeout` it is interrupted and the remote
+/// reported unreachable.
+async fn with_deadline<T: Send + 'static>(
+    url: &str,
+    timeout: Duration,
+    work: impl FnOnce(&AtomicBool) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let interrupt = Arc::new(AtomicBool::new(false));
-    let (url_owned, tag_owned, flag) = (url.to_string(), tag.to_string(), interrupt.clone());
-    let work = tokio::task::spawn_blocking(move || fetch_blocking(&url_owned, &tag_owned, &flag));
-    match tokio::time::timeout(timeout, work).await {
+    let flag = interrupt.clone();
+    let task = tokio::task::spawn_blocking(move || work(&flag));
+    match tokio::time::timeout(timeout, task).await {
         Ok(joined) => joined.map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?,
         Err(_) => {
             interrupt.store(true, Ordering::Relaxed);
@@ -62,6 +94,63 @@ pub async fn fetch_tag(url: &str, tag: &str, timeout: Duration, allow_local_path
                 reason: format!("no answer within {} s", timeout.as_secs_f32()),
             })
         }
+    }
+}
+
+fn list_blocking(url: &str, refspec: &str) -> Result<Vec<RemoteTag>> {
+    let unreachable =
+        |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
+    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
+    let repo = gix::init_bare(scratch.path()).map_err(|e| unreachable(&e))?;
+    let remote = repo
+        .remote_at(url)
+        .map_err(|e| unreachable(&e))?
+        .with_fetch_tags(Tags::None)
+        .with_refspecs(Some(refspec), Direction::Fetch)
+        .map_err(|e| Error::InvalidInput(format!("{refspec:?}: {e}")))?;
+    let connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
+    let (ref_map, _) = connection.ref_map(gix::progress::Discard, Default::default()).map_err(|e| unreachable(&e))?;
+    Ok(ref_map
+        .mappings
+        .iter()
+        .filter_map(|mapping| {
+            let name = mapping.remote.as_name()?.to_string();
+            Some(RemoteTag {
+                name: name.strip_prefix("refs/tags/")?.to_string(),
+                object_id: mapping.remote.as_id()?.to_string(),
+            })
+        })
+        .collect())
+}
+
+/// A git remote's tags, behind a trait so the triggers are unit-testable.
+pub trait RemoteTags {
+    fn url(&self) -> &str;
+    /// Every tag of the remote.
+    async fn tags(&self) -> Result<Vec<RemoteTag>>;
+    /// The object `refs/tags/<tag>` points at, if the remote has it.
+    async fn tag_object(&self, tag: &str) -> Result<Option<String>>;
+}
+
+pub struct GitRemote {
+    pub url: String,
+    pub timeout: Duration,
+    pub allow_local_paths: bool,
+}
+
+impl RemoteTags for GitRemote {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn tags(&self) -> Result<Vec<RemoteTag>> {
+        list_tags(&self.url, "*", self.timeout, self.allow_local_paths).await
+    }
+
+    async fn tag_object(&self, tag: &str) -> Result<Option<String>> {
+        check_tag_name(tag)?;
+        let found = list_tags(&self.url, tag, self.timeout, self.allow_local_paths).await?;
+        Ok(found.into_iter().find(|t| t.name == tag).map(|t| t.object_id))
     }
 }
 

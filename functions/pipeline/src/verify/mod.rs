@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Env;
 use crate::error::{Error, Result};
-pub use trust::TrustRoot;
+pub use fetch::{GitRemote, RemoteTag, RemoteTags};
+pub use trust::{TagPolicy, TrustRoot};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

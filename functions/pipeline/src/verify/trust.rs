@@ -54,7 +54,38 @@ pub struct TrustRoot {
     pub signers: Vec<Signer>,
     pub threshold: usize,
     pub certs: Vec<Cert>,
+    pub tag_policy: TagPolicy,
+}
+
+/// Which tag names are releases: whole names matching one of the policy's patterns.
+#[derive(Debug, Clone)]
+pub struct TagPolicy {
     patterns: Vec<(String, Regex)>,
+}
+
+impl TagPolicy {
+    pub fn new(patterns: &[String]) -> Result<Self> {
+        let patterns = patterns
+            .iter()
+            .map(|p| {
+                Regex::new(&format!("^(?:{p})$"))
+                    .map(|re| (p.clone(), re))
+                    .map_err(|e| Error::TrustRootInvalid(format!("tag pattern {p:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TagPolicy { patterns })
+    }
+
+    pub fn check(&self, tag: &str) -> Result<()> {
+        if self.patterns.iter().any(|(_, re)| re.is_match(tag)) {
+            Ok(())
+        } else {
+            Err(Error::TagNameRejected {
+                tag: tag.to_string(),
+                patterns: self.patterns.iter().map(|(p, _)| p.clone()).collect(),
+            })
+        }
+    }
 }
 
 impl TrustRoot {
@@ -140,17 +171,11 @@ impl TrustRoot {
                 signers.len()
             )));
         }
-        let patterns = policy
-            .tag_patterns
-            .into_iter()
-            .map(|p| {
-                Regex::new(&format!("^(?:{p})$"))
-                    .map(|re| (p.clone(), re))
-                    .map_err(|e| Error::TrustRootInvalid(format!("{policy_name}: tag pattern {p:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        Ok(TrustRoot { signers, threshold: policy.threshold, certs: merged.into_values().collect(), patterns })
+        let tag_policy = TagPolicy::new(&policy.tag_patterns).map_err(|e| match e {
+            Error::TrustRootInvalid(message) => Error::TrustRootInvalid(format!("{policy_name}: {message}")),
+            other => other,
+        })?;
+        Ok(TrustRoot { signers, threshold: policy.threshold, certs: merged.into_values().collect(), tag_policy })
     }
 
     pub fn signer(&self, fingerprint: &Fingerprint) -> Option<&Signer> {
@@ -159,14 +184,7 @@ impl TrustRoot {
 
     /// The whole tag name must match one of the policy's patterns.
     pub fn check_tag_name(&self, tag: &str) -> Result<()> {
-        if self.patterns.iter().any(|(_, re)| re.is_match(tag)) {
-            Ok(())
-        } else {
-            Err(Error::TagNameRejected {
-                tag: tag.to_string(),
-                patterns: self.patterns.iter().map(|(p, _)| p.clone()).collect(),
-            })
-        }
+        self.tag_policy.check(tag)
     }
 }
 

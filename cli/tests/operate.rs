@@ -1,0 +1,134 @@
+//! `sigship run`, `status`, `destroy` and `logs` against the local cloud, as an operator uses
+//! them: what they print, their exit codes, and Ctrl-C leaving the execution running.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+mod common;
+
+use localcloud::keys::Maintainer;
+use localcloud::{LocalCloud, Options};
+
+struct Cli {
+    env: Vec<(&'static str, String)>,
+    pipeline: Vec<String>,
+}
+
+impl Cli {
+    fn new(cloud: &LocalCloud) -> Self {
+        let pipeline = ["--state-machine-arn", &cloud.stack.state_machine_arn, "--cluster", &cloud.stack.cluster]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--service".to_string(), cloud.stack.service.clone()])
+            .collect();
+        Cli { env: cloud.client_env(), pipeline }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sigship"));
+        command.args(args).args(&self.pipeline).envs(self.env.clone());
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let args = args.iter().map(|a| a.to_string()).chain(self.pipeline.iter().cloned()).collect();
+        common::sigship(args, self.env.clone()).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn run_status_destroy_and_logs() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let cli = Cli::new(&cloud);
+
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    for expected in
+        ["started with input {\"tag\":\"v0.24.2\"}", "→ Queue", "✓ Verify (", "✓ Deploy (", ": SUCCEEDED after"]
+    {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("service btcd on cluster sigship: ACTIVE, running 1/1"), "{stdout}");
+    let run_name = stdout.lines().next().unwrap().split_whitespace().nth(1).unwrap().to_string();
+    assert!(run_name.starts_with("run-v0.24.2-"), "{run_name}");
+
+    // The newest execution, its states, the service and the image it runs, pinned by digest.
+    let (code, stdout, _) = cli.run(&["status"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with(&format!("execution {run_name}\n")), "{stdout}");
+    assert!(stdout.contains("status    SUCCEEDED") && stdout.contains("✓ RegisterTask ("), "{stdout}");
+    assert!(stdout.contains("  image ") && stdout.contains("@sha256:"), "{stdout}");
+
+    // The functions' own log lines, from CloudWatch Logs, in the execution's window.
+    let (code, stdout, stderr) = cli.run(&["logs", &run_name, "--log-group-prefix", "/aws/lambda/"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    for function in ["verify", "trigger-build", "register-task", "deploy", "queue"] {
+        assert!(
+            stdout.lines().any(|l| l.split_whitespace().nth(1) == Some(function)),
+            "no {function} lines:\n{stdout}"
+        );
+    }
+
+    // A tag signed outside the trust root: exit 1 with the named error and its cause.
+    cloud.repository.commit("CHANGES", "v0.24.3\n", "v0.24.3");
+    cloud.repository.signed_tag("v0.24.3", &Maintainer::generate("Mallory"));
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.3"]).await;
+    assert_eq!(code, 1);
+    assert!(stdout.contains("✗ UnknownSigner: tag v0.24.3 is signed by") && stdout.contains("✗ Verify ("), "{stdout}");
+    assert!(stderr.contains("ended FAILED: UnknownSigner: "), "{stderr}");
+    let (code, stdout, _) = cli.run(&["status"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("status    FAILED") && stdout.contains("error UnknownSigner: "), "{stdout}");
+    let (code, _, stderr) = cli.run(&["status", "no-such-execution"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no execution "), "{stderr}");
+
+    let (code, stdout, stderr) = cli.run(&["destroy", "service"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("{\"chainData\":\"keep\",\"destroy\":\"service\"}"), "{stdout}");
+    assert!(
+        stdout.contains("✓ Destroy (") && stdout.contains("service btcd on cluster sigship: not deployed"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = cli.run(&["destroy", "images", "--delete-chain-data"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--delete-chain-data goes with `everything`"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_stops_following_not_the_execution() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let cli = Cli::new(&cloud);
+    let mut child =
+        cli.command(&["run", "--tag", "v0.24.2"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (name, child) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        let name = first.split_whitespace().nth(1).unwrap().to_string();
+        // Interrupt while it follows, as soon as the execution is under way.
+        for line in lines.by_ref() {
+            if line.unwrap().contains("→ Verify") {
+                break;
+            }
+        }
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        (name, child.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(child.status.code(), Some(130));
+    let stderr = String::from_utf8(child.stderr).unwrap();
+    assert!(stderr.contains(&format!("execution {name} keeps running")), "{stderr}");
+    assert!(stderr.contains(&format!("sigship status {name} --follow")), "{stderr}");
+
+    // It went on without us; following it again sees it to the end.
+    let (code, stdout, _) = cli.run(&["status", &name, "--follow"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&format!("execution {name}: SUCCEEDED")) || stdout.contains("status    SUCCEEDED"),
+        "{stdout}"
+    );
+}

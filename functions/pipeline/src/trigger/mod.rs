@@ -1,0 +1,115 @@
+//! What starts the pipeline on its own: a tag push delivered to the webhook, and the watch of the
+//! upstream repository's tags. Both name the execution after the tag and its object id, so one
+//! tag object starts one execution, however many deliveries or watch runs see it; the execution
+//! history is the record of what has run, no other store.
+
+pub mod watch;
+pub mod webhook;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Env;
+use crate::error::Result;
+use crate::verify::GitRemote;
+
+pub const NAME_PREFIX: &str = "tag-";
+/// Object-id characters kept in the name: 64 bits, and room for long tag names within 80.
+const OBJECT_ID_CHARS: usize = 16;
+/// Step Functions' limit on execution names.
+const MAX_NAME: usize = 80;
+
+/// `tag-<tag>-<first 16 hex digits of the tag object id>`, within Step Functions' name rules
+/// (at most 80 characters; letters, digits, `-`, `_` and `.` kept, anything else becomes `_`).
+pub fn execution_name(tag: &str, object_id: &str) -> String {
+    let object_id = &object_id[..object_id.len().min(OBJECT_ID_CHARS)];
+    format!("{NAME_PREFIX}{}-{object_id}", tag_in_name(tag))
+}
+
+/// The tag as an execution name carries it (see [`execution_name`]).
+pub fn tag_in_name(tag: &str) -> String {
+    let room = MAX_NAME - NAME_PREFIX.len() - 1 - OBJECT_ID_CHARS;
+    tag.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .take(room)
+        .collect()
+}
+
+/// The tag a trigger-named execution was started for (as written in the name).
+pub fn tag_of(execution_name: &str) -> Option<&str> {
+    let (tag, object_id) = execution_name.strip_prefix(NAME_PREFIX)?.rsplit_once('-')?;
+    (object_id.len() == OBJECT_ID_CHARS && object_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Started {
+    /// A new execution, by ARN.
+    New(String),
+    /// An execution with this name exists already (running or finished): nothing started.
+    AlreadyExists,
+}
+
+/// The state machine's executions, as the triggers and the queue need them.
+pub trait Executions {
+    /// Starts an execution named `name`; [`Started::AlreadyExists`] when the name is taken.
+    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<Started>;
+    /// The names of every execution still in the history (any status).
+    async fn names(&self) -> Result<Vec<String>>;
+    /// The running executions: (ARN, start time in milliseconds since the epoch).
+    async fn running(&self) -> Result<Vec<(String, i64)>>;
+}
+
+/// What tag-push and tag-watch read at cold start.
+pub struct TriggerConfig {
+    /// The daemon's repository: the only one whose tags start anything.
+    pub repository: String,
+    pub trust_root: String,
+    pub state_machine_arn: String,
+    pub fetch_timeout: Duration,
+}
+
+impl TriggerConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let repository = env.required("SIGSHIP_REPOSITORY")?;
+        crate::verify::fetch::check_remote_url(&repository, false)?;
+        Ok(TriggerConfig {
+            repository,
+            trust_root: env.required("SIGSHIP_TRUST_ROOT")?,
+            state_machine_arn: env.required("SIGSHIP_STATE_MACHINE_ARN")?,
+            fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 20)?),
+        })
+    }
+
+    pub fn remote(&self) -> GitRemote {
+        GitRemote { url: self.repository.clone(), timeout: self.fetch_timeout, allow_local_paths: false }
+    }
+}
+
+/// Starts the pipeline for one tag object, once.
+pub async fn start_for_tag(executions: &impl Executions, tag: &str, object_id: &str) -> Result<(String, Started)> {
+    let name = execution_name(tag, object_id);
+    let started = executions.start(&name, &serde_json::json!({ "tag": tag })).await?;
+    Ok((name, started))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_deterministic_valid_and_reversible() {
+        let name = execution_name("v0.24.2", "8f2a1c9be04d7d3e21b3aa7c8c0b1f2e3d4c5b6a");
+        assert_eq!(name, "tag-v0.24.2-8f2a1c9be04d7d3e");
+        assert_eq!(tag_of(&name), Some("v0.24.2"));
+        assert_eq!(tag_of("down-1795846930"), None);
+        assert_eq!(tag_of("tag-v1-not-hex-digits!"), None);
+
+        let odd = execution_name("btcec/v2.4.0 rc?", "0123456789abcdef0123");
+        assert_eq!(odd, "tag-btcec_v2.4.0_rc_-0123456789abcdef");
+        let long = execution_name(&"v".repeat(200), &"a".repeat(40));
+        assert_eq!(long.len(), 80);
+        assert_eq!(tag_of(&long).map(str::len), Some(80 - 4 - 1 - 16));
+    }
+}

@@ -1,0 +1,328 @@
+//! The tag-push webhook behind a Lambda Function URL: GitHub `push` (refs/tags/*) and `create`
+//! (ref_type tag) events, GitLab tag push hooks. Authenticated first — GitHub's
+//! `X-Hub-Signature-256` HMAC or GitLab's `X-Gitlab-Token`, both compared in constant time —
+//! then parsed; the tag's object id comes from the configured repository, never from the payload,
+//! so pushes to forks and replays of old payloads start nothing.
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::{start_for_tag, Executions, Started};
+use crate::verify::{RemoteTags, TagPolicy};
+
+/// What the Function URL answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    fn new(status: u16, body: serde_json::Value) -> Self {
+        Reply { status, body }
+    }
+}
+
+/// A delivery as the function sees it: lower-case header names, the raw body.
+pub struct Delivery<'a> {
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+impl Delivery<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Forge {
+    GitHub,
+    GitLab,
+}
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    Tag(String),
+    Ignored(String),
+}
+
+/// Handles one delivery: 401 unless authentic, 400 if malformed, 2xx otherwise ("ignored" for
+/// events that are not a new release tag, "duplicate" when the execution exists already).
+pub async fn handle(
+    delivery: &Delivery<'_>,
+    secret: &str,
+    policy: &TagPolicy,
+    remote: &impl RemoteTags,
+    executions: &impl Executions,
+) -> Reply {
+    let forge = match authenticate(delivery, secret) {
+        Ok(forge) => forge,
+        Err(reason) => return Reply::new(401, json!({"error": "Unauthorized", "message": reason})),
+    };
+    let tag = match parse(&forge, delivery) {
+        Ok(Event::Tag(tag)) => tag,
+        Ok(Event::Ignored(reason)) => return Reply::new(200, json!({"ignored": reason})),
+        Err(reason) => return Reply::new(400, json!({"error": "MalformedDelivery", "message": reason})),
+    };
+    if let Err(err) = policy.check(&tag) {
+        return Reply::new(200, json!({"ignored": format!("{tag}: {err}")}));
+    }
+    let object_id = match remote.tag_object(&tag).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Reply::new(200, json!({"ignored": format!("{tag} is not a tag of {}", remote.url())})),
+        Err(err) => return server_error(&err),
+    };
+    match start_for_tag(executions, &tag, &object_id).await {
+        Ok((name, Started::New(arn))) => {
+            tracing::info!(tag, execution = name, "started");
+            Reply::new(202, json!({"started": name, "executionArn": arn, "tag": tag}))
+        }
+        Ok((name, Started::AlreadyExists)) => Reply::new(200, json!({"duplicate": name, "tag": tag})),
+        Err(err) => server_error(&err),
+    }
+}
+
+/// The Function URL side: the request as Lambda delivers it (body base64-encoded or not), the
+/// reply as a JSON response.
+pub async fn respond(
+    request: &LambdaFunctionUrlRequest,
+    secret: &str,
+    policy: &TagPolicy,
+    remote: &impl RemoteTags,
+    executions: &impl Executions,
+) -> LambdaFunctionUrlResponse {
+    let raw = request.body.clone().unwrap_or_default();
+    let body = if request.is_base64_encoded {
+        match base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()) {
+            Ok(body) => body,
+            Err(e) => {
+                return response(&Reply::new(400, json!({"error": "MalformedDelivery", "message": e.to_string()})))
+            }
+        }
+    } else {
+        raw.into_bytes()
+    };
+    let headers = request
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    response(&handle(&Delivery { headers, body: &body }, secret, policy, remote, executions).await)
+}
+
+fn response(reply: &Reply) -> LambdaFunctionUrlResponse {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(reply.status);
+    response.headers = headers;
+    response.body = Some(reply.body.to_string());
+    response
+}
+
+fn server_error(err: &crate::Error) -> Reply {
+    tracing::error!(error_type = err.name(), error = %err, "delivery not handled");
+    Reply::new(500, json!({"error": err.name(), "message": err.to_string()}))
+}
+
+fn authenticate(delivery: &Delivery<'_>, secret: &str) -> Result<Forge, String> {
+    if let Some(signature) = delivery.header("x-hub-signature-256") {
+        let hex_digest = signature.strip_prefix("sha256=").ok_or("X-Hub-Signature-256 is not sha256=<hex>")?;
+        let expected = hex::decode(hex_digest).map_err(|_| "X-Hub-Signature-256 is not hex")?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|e| e.to_string())?;
+        mac.update(delivery.body);
+        // verify_slice compares in constant time.
+        return mac.verify_slice(&expected).map(|_| Forge::GitHub).map_err(|_| "signature does not match".into());
+    }
+    if let Some(token) = delivery.header("x-gitlab-token") {
+        return if bool::from(token.as_bytes().ct_eq(secret.as_bytes())) {
+            Ok(Forge::GitLab)
+        } else {
+            Err("token does not match".into())
+        };
+    }
+    Err("no X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab) header".into())
+}
+
+#[derive(Deserialize)]
+struct GitHubPush {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    deleted: bool,
+}
+
+#[derive(Deserialize)]
+struct GitHubCreate {
+    #[serde(rename = "ref")]
+    reference: String,
+    ref_type: String,
+}
+
+#[derive(Deserialize)]
+struct GitLabTagPush {
+    object_kind: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    after: String,
+}
+
+fn parse(forge: &Forge, delivery: &Delivery<'_>) -> Result<Event, String> {
+    let json = |what: &str| format!("not a {what} payload");
+    match forge {
+        Forge::GitHub => match delivery.header("x-github-event").unwrap_or_default() {
+            "push" => {
+                let push: GitHubPush =
+                    serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("push")))?;
+                match push.reference.strip_prefix("refs/tags/") {
+                    Some(_) if push.deleted => Ok(Event::Ignored(format!("{} was deleted", push.reference))),
+                    Some(tag) => Ok(Event::Tag(tag.to_string())),
+                    None => Ok(Event::Ignored(format!("push to {}, not a tag", push.reference))),
+                }
+            }
+            "create" => {
+                let create: GitHubCreate =
+                    serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("create")))?;
+                if create.ref_type == "tag" {
+                    Ok(Event::Tag(create.reference))
+                } else {
+                    Ok(Event::Ignored(format!("created {} {}, not a tag", create.ref_type, create.reference)))
+                }
+            }
+            "" => Err("no X-GitHub-Event header".into()),
+            other => Ok(Event::Ignored(format!("GitHub {other} event"))),
+        },
+        Forge::GitLab => {
+            let push: GitLabTagPush =
+                serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("GitLab hook")))?;
+            if push.object_kind != "tag_push" {
+                return Ok(Event::Ignored(format!("GitLab {} event", push.object_kind)));
+            }
+            match push.reference.strip_prefix("refs/tags/") {
+                Some(_) if push.after.bytes().all(|b| b == b'0') => {
+                    Ok(Event::Ignored(format!("{} was deleted", push.reference)))
+                }
+                Some(tag) => Ok(Event::Tag(tag.to_string())),
+                None => Err(format!("tag_push for {}, not refs/tags/*", push.reference)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github(event: &str, body: &str, secret: &str) -> (Vec<(String, String)>, Vec<u8>) {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        (
+            vec![("X-GitHub-Event".into(), event.into()), ("X-Hub-Signature-256".into(), signature)],
+            body.as_bytes().to_vec(),
+        )
+    }
+
+    fn event(headers: Vec<(String, String)>, body: &[u8], secret: &str) -> Result<Event, String> {
+        let delivery = Delivery { headers, body };
+        let forge = authenticate(&delivery, secret)?;
+        parse(&forge, &delivery)
+    }
+
+    #[test]
+    fn github_tag_pushes_and_tag_creations_name_the_tag() {
+        let (h, b) = github("push", r#"{"ref":"refs/tags/v0.24.2","deleted":false,"after":"ab12"}"#, "s3cret");
+        assert_eq!(event(h, &b, "s3cret"), Ok(Event::Tag("v0.24.2".into())));
+        let (h, b) = github("create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s3cret");
+        assert_eq!(event(h, &b, "s3cret"), Ok(Event::Tag("v0.24.2".into())));
+    }
+
+    #[test]
+    fn other_events_are_ignored_not_refused() {
+        for (kind, body) in [
+            ("push", r#"{"ref":"refs/heads/master"}"#),
+            ("push", r#"{"ref":"refs/tags/v0.24.2","deleted":true}"#),
+            ("create", r#"{"ref":"feature","ref_type":"branch"}"#),
+            ("ping", r#"{"zen":"Keep it logically awesome."}"#),
+        ] {
+            let (h, b) = github(kind, body, "k");
+            assert!(matches!(event(h, &b, "k"), Ok(Event::Ignored(_))), "{kind} {body}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_or_missing_signature_is_unauthorized() {
+        let (mut headers, body) = github("push", r#"{"ref":"refs/tags/v1.0.0"}"#, "right");
+        assert_eq!(event(headers.clone(), &body, "wrong"), Err("signature does not match".into()));
+        headers[1].1 = "sha1=abcd".into();
+        assert!(event(headers.clone(), &body, "right").is_err());
+        headers.remove(1);
+        assert!(event(headers, &body, "right").unwrap_err().starts_with("no X-Hub-Signature-256"));
+        // A body altered after signing.
+        let (headers, _) = github("push", r#"{"ref":"refs/tags/v1.0.0"}"#, "right");
+        assert!(event(headers, br#"{"ref":"refs/tags/v6.6.6"}"#, "right").is_err());
+    }
+
+    #[test]
+    fn gitlab_tag_push_hooks_with_the_token() {
+        let body = br#"{"object_kind":"tag_push","ref":"refs/tags/v0.24.2","after":"82b3d5ae55f7080f1e6022629cdb57bfae7cccc7"}"#;
+        let headers = |token: &str| {
+            vec![("X-Gitlab-Event".to_string(), "Tag Push Hook".to_string()), ("X-Gitlab-Token".into(), token.into())]
+        };
+        assert_eq!(event(headers("tok"), body, "tok"), Ok(Event::Tag("v0.24.2".into())));
+        assert_eq!(event(headers("tok2"), body, "tok"), Err("token does not match".into()));
+        let deleted = br#"{"object_kind":"tag_push","ref":"refs/tags/v0.24.2","after":"0000000000000000000000000000000000000000"}"#;
+        assert!(matches!(event(headers("tok"), deleted, "tok"), Ok(Event::Ignored(_))));
+    }
+
+    #[test]
+    fn an_authentic_but_malformed_body_is_a_bad_request() {
+        let (h, b) = github("push", "not json", "k");
+        assert!(event(h, &b, "k").unwrap_err().starts_with("not a push payload"));
+        let (h, b) = github("create", r#"{"ref":"v1"}"#, "k");
+        assert!(event(h, &b, "k").is_err());
+    }
+
+    #[tokio::test]
+    async fn one_execution_per_tag_object_however_often_it_is_delivered() {
+        use crate::testing::{FakeExecutions, FakeRemote};
+        use crate::verify::RemoteTag;
+        let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
+        let remote = FakeRemote(vec![RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) }]);
+        let executions = FakeExecutions::default();
+        let deliver = |event: &str, body: &str, secret: &str| {
+            let (headers, body) = github(event, body, secret);
+            (headers, body)
+        };
+
+        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
+        let first = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        assert_eq!(first.status, 202, "{:?}", first.body);
+        assert_eq!(first.body["started"], "tag-v0.24.2-abababababababab");
+        // GitHub also sends `create` for the same push, and redelivers on timeouts.
+        let (headers, body) = deliver("create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s");
+        let again = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        assert_eq!((again.status, again.body["duplicate"].as_str()), (200, Some("tag-v0.24.2-abababababababab")));
+
+        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "guessed");
+        let forged = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        assert_eq!(forged.status, 401);
+        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v9.9.9"}"#, "s");
+        let elsewhere = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        assert_eq!(elsewhere.status, 200);
+        assert!(elsewhere.body["ignored"].as_str().unwrap().contains("is not a tag of"), "{:?}", elsewhere.body);
+        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s");
+        let not_a_release = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        assert_eq!(not_a_release.status, 200);
+
+        let started = executions.started.lock().unwrap();
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].1, serde_json::json!({"tag": "v0.24.2"}));
+    }
+}

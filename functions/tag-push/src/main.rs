@@ -1,0 +1,20 @@
+//! tag-push: the webhook behind a Lambda Function URL; starts the pipeline for a pushed release tag.
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use pipeline::trigger::webhook;
+use pipeline::{aws, config::Env, lambda};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let sdk = lambda::start().await;
+    let env = Env::process();
+    let setup = async {
+        let (policy, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        let secret = aws::secret_string(&sdk, &env.required("SIGSHIP_WEBHOOK_SECRET_ARN")?).await?;
+        Ok((policy, secret, remote, executions))
+    }
+    .await;
+    lambda::serve(setup, |(policy, secret, remote, executions), request: LambdaFunctionUrlRequest| async move {
+        Ok(webhook::respond(&request, secret, policy, remote, executions).await)
+    })
+    .await
+}

@@ -1,0 +1,142 @@
+//! What starts the pipeline, on the local cloud: the tag-push webhook through its function URL,
+//! the upstream watch invoked as its schedule would, and two executions at once taking turns.
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use localcloud::{execution, LocalCloud, Options};
+
+async fn execution_names(cloud: &LocalCloud) -> Vec<String> {
+    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
+    let listed = sfn.list_executions().state_machine_arn(&cloud.stack.state_machine_arn).send().await.unwrap();
+    listed.executions().iter().map(|e| e.name().to_string()).collect()
+}
+
+async fn finish(cloud: &LocalCloud, name: &str) -> execution::Finished {
+    let arn = format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    execution::follow(&aws_sdk_sfn::Client::new(&cloud.sdk), &arn, name, true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let tag_object = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let push = r#"{"ref":"refs/tags/v0.24.2","deleted":false}"#;
+
+    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", push), push).await;
+    assert_eq!(status, 202, "{answer}");
+    let name = format!("tag-v0.24.2-{}", &tag_object[..16]);
+    assert_eq!(answer["started"], name.as_str());
+    let finished = finish(&cloud, &name).await;
+    assert_eq!(finished.status, ExecutionStatus::Succeeded, "{:?}", finished.error);
+
+    // GitHub's `create` event for the same push, and a redelivery: the same execution name.
+    let create = r#"{"ref":"v0.24.2","ref_type":"tag"}"#;
+    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("create", create), create).await;
+    assert_eq!((status, answer["duplicate"].as_str()), (200, Some(name.as_str())), "{answer}");
+    let (status, _) = cloud.deliver_webhook(&LocalCloud::github_headers("push", push), push).await;
+    assert_eq!(status, 200);
+
+    // Forged, unsigned, not a tag, malformed.
+    let mut forged = LocalCloud::github_headers("push", push);
+    forged[1].1 = format!("sha256={}", "0".repeat(64));
+    let (status, answer) = cloud.deliver_webhook(&forged, push).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("Unauthorized")), "{answer}");
+    let (status, _) = cloud.deliver_webhook(&[("x-github-event", "push".to_string())], push).await;
+    assert_eq!(status, 401);
+    let branch = r#"{"ref":"refs/heads/master"}"#;
+    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", branch), branch).await;
+    assert_eq!(status, 200);
+    assert!(answer["ignored"].as_str().unwrap().contains("not a tag"), "{answer}");
+    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", "{"), "{").await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("MalformedDelivery")), "{answer}");
+
+    assert_eq!(execution_names(&cloud).await, [name], "exactly one execution, whatever was delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_watch_starts_a_new_signed_tag_once_between_runs() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let first_tag = cloud.repository.signed_tag("v0.24.0", &cloud.maintainer);
+    let lambda = aws_sdk_lambda::Client::new(&cloud.sdk);
+    let watch = || async {
+        let out = lambda
+            .invoke()
+            .function_name("tag-watch")
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"mode":"all"}"#))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.function_error().is_none(), "{:?}", out.payload());
+        serde_json::from_slice::<serde_json::Value>(out.payload().unwrap().as_ref()).unwrap()
+    };
+
+    let report = watch().await;
+    let first = format!("tag-v0.24.0-{}", &first_tag[..16]);
+    assert_eq!(report["started"], serde_json::json!([first]), "{report}");
+    assert_eq!(finish(&cloud, &first).await.status, ExecutionStatus::Succeeded);
+    let report = watch().await;
+    assert_eq!(report["started"], serde_json::json!([]), "nothing new: {report}");
+
+    cloud.repository.commit("CHANGES", "v0.24.1\n", "release v0.24.1");
+    let second_tag = cloud.repository.signed_tag("v0.24.1", &cloud.maintainer);
+    let report = watch().await;
+    let second = format!("tag-v0.24.1-{}", &second_tag[..16]);
+    assert_eq!(report["started"], serde_json::json!([second]), "{report}");
+    assert_eq!(finish(&cloud, &second).await.status, ExecutionStatus::Succeeded);
+    assert_eq!(watch().await["started"], serde_json::json!([]));
+    let mut names = execution_names(&cloud).await;
+    names.sort();
+    assert_eq!(names, [first, second]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_executions_at_once_take_turns() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
+    let start = |name: &'static str, input: &'static str| {
+        let sfn = sfn.clone();
+        let machine = cloud.stack.state_machine_arn.clone();
+        async move {
+            sfn.start_execution().state_machine_arn(machine).name(name).input(input).send().await.unwrap();
+        }
+    };
+    tokio::join!(start("first", r#"{"tag":"v0.24.2"}"#), start("second", r#"{"destroy":"service"}"#));
+    let (a, b) = tokio::join!(finish(&cloud, "first"), finish(&cloud, "second"));
+    assert_eq!((a.status.clone(), b.status.clone()), (ExecutionStatus::Succeeded, ExecutionStatus::Succeeded));
+
+    // Exactly one waited, and it went on only after the other had ended.
+    let history = |name: &'static str| {
+        let sfn = sfn.clone();
+        let arn = format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        async move { sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.unwrap() }
+    };
+    let (first, second) = tokio::join!(history("first"), history("second"));
+    let waited = |h: &aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput| {
+        h.events().iter().any(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "WaitForTurn"))
+    };
+    let proceeded_at = |h: &aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput| {
+        h.events()
+            .iter()
+            .find(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "Proceed"))
+            .map(|e| e.timestamp().as_secs_f64())
+            .unwrap()
+    };
+    let ended_at = |h: &aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput| {
+        h.events()
+            .iter()
+            .find(|e| e.r#type() == &HistoryEventType::ExecutionSucceeded)
+            .map(|e| e.timestamp().as_secs_f64())
+            .unwrap()
+    };
+    let (went, waiter) = match (waited(&first), waited(&second)) {
+        (false, true) => (&first, &second),
+        (true, false) => (&second, &first),
+        other => panic!("exactly one execution must wait, got {other:?}"),
+    };
+    assert!(
+        proceeded_at(waiter) >= ended_at(went),
+        "the waiting execution went on at {} before the other ended at {}",
+        proceeded_at(waiter),
+        ended_at(went)
+    );
+}
