@@ -121,7 +121,9 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             let name = format!("down-{}", crate::operate::unix_seconds());
             let sfn = cloud.step_functions();
             let arn = execution::start(&sfn, state_machine, &name, &input).await?;
-            let finished = execution::follow(&sfn, &arn, &name).await?;
+            let finished = execution::follow(&sfn, &arn, &name).await.inspect_err(|_| {
+                eprintln!("sigship down: the destroy execution failed, so the stack and the bucket stay; see below");
+            })?;
             if let Some(report) = finished.output {
                 let list = |key: &str| {
                     let items: Vec<&str> =
