@@ -61,7 +61,7 @@ async fn run_status_destroy_and_logs() {
     assert!(stdout.contains("  image ") && stdout.contains("@sha256:"), "{stdout}");
 
     // The functions' own log lines, from CloudWatch Logs, in the execution's window.
-    let (code, stdout, stderr) = cli.run(&["logs", &run_name, "--log-group-prefix", "/aws/lambda/"]).await;
+    let (code, stdout, stderr) = cli.run(&["logs", &run_name]).await;
     assert_eq!(code, 0, "{stderr}");
     for function in ["verify", "trigger-build", "register-task", "deploy", "queue"] {
         assert!(

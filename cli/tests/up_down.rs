@@ -3,29 +3,16 @@
 //! the real destroy binary. moto skips AWS::CodeBuild::Project and AWS::SecretsManager::Secret
 //! (see README); tests/template.rs checks those by inspecting the template instead.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
 mod common;
 
 use localcloud::keys::Maintainer;
-use localcloud::{provision, trust_root_files, workspace_root, Options, Services};
+use localcloud::stack::{function_zips, write_trust_root};
+use localcloud::{trust_root_files, workspace_root, Options, Services, FUNCTIONS};
 
 const STACK: &str = "sigship-test";
-
-/// `<dir>/<name>/bootstrap.zip` as `cargo lambda build --output-format zip` lays them out. The
-/// local cloud runs the host binaries itself; the zip's `bootstrap` names the one it stands for.
-fn function_zips(dir: &Path, binaries: &Path) {
-    for (name, _) in provision::FUNCTIONS {
-        std::fs::create_dir_all(dir.join(name)).unwrap();
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(name).join("bootstrap.zip")).unwrap());
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        zip.start_file("bootstrap", options).unwrap();
-        writeln!(zip, "#!/bin/sh\nexec {} \"$@\"", binaries.join(name).display()).unwrap();
-        zip.finish().unwrap();
-    }
-}
 
 async fn sigship(services: &Services, args: Vec<String>) -> (i32, String, String) {
     common::sigship(args, services.client_env()).await
@@ -38,16 +25,12 @@ fn args(list: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let options = Options::default();
-    let functions: Vec<(String, &str)> =
-        provision::FUNCTIONS.iter().map(|(name, _)| (format!("{STACK}-{name}"), *name)).collect();
+    let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{STACK}-{name}"), *name)).collect();
     let services = Services::start(&options, &functions).await;
     let work = tempfile::tempdir().unwrap();
     function_zips(&work.path().join("lambda"), &options.binaries);
     let trust = work.path().join("trust");
-    std::fs::create_dir(&trust).unwrap();
-    for (name, bytes) in trust_root_files(&[&Maintainer::generate("Alice Maintainer")]) {
-        std::fs::write(trust.join(name), bytes).unwrap();
-    }
+    write_trust_root(&trust, &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
     let root = workspace_root();
     let up = args(&[
         "up",
@@ -100,7 +83,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     // The functions, configured from the release that was uploaded.
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let mut env = std::collections::HashMap::new();
-    for (name, _) in provision::FUNCTIONS {
+    for name in FUNCTIONS {
         let config = lambda.get_function_configuration().function_name(format!("{STACK}-{name}")).send().await.unwrap();
         assert_eq!(config.runtime().map(|r| r.as_str()), Some("provided.al2023"), "{name}");
         // moto's CloudFormation drops Architectures (always x86_64); tests/template.rs checks arm64.
@@ -210,10 +193,7 @@ fn up_refuses_an_unusable_trust_root_or_missing_functions_before_touching_the_ac
     assert!(stdout.is_empty(), "nothing may happen before the refusal: {stdout}");
 
     let trust = work.path().join("trust");
-    std::fs::create_dir(&trust).unwrap();
-    for (name, bytes) in trust_root_files(&[&Maintainer::generate("Alice Maintainer")]) {
-        std::fs::write(trust.join(name), bytes).unwrap();
-    }
+    write_trust_root(&trust, &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
     let (code, stdout, stderr) = up(&work.path().join("nothing-built"), Some(&trust));
     assert_eq!(code, Some(1));
     assert!(stderr.starts_with("sigship: artifact missing: "), "{stderr}");

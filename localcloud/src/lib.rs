@@ -1,9 +1,11 @@
 //! sigship's local cloud. One call starts moto, a git server with a signed demo repository, the
-//! real function binaries behind a Lambda runtime host, the router between them, and provisions
-//! the pipeline; dropping it stops everything it started.
+//! real function binaries behind a Lambda runtime host and the router between them, then stands
+//! the stack up with `sigship up` from `infrastructure/sigship.yaml` and turns IAM enforcement on;
+//! dropping it stops everything it started.
 //!
-//! Real here: the state machine definition and its interpreter (moto), the five function
-//! binaries and their AWS calls (to moto), git over the network, keys and signatures.
+//! Real here: the template and what `sigship up` uploads, the state machine and its interpreter
+//! (moto), the function binaries, each with its own role's credentials, and their AWS calls (to
+//! moto), git over the network, keys and signatures.
 //! Simulated: only the compile in CodeBuild (see [`codebuild`]).
 
 pub mod codebuild;
@@ -11,17 +13,23 @@ pub mod execution;
 pub mod git;
 mod http;
 mod http_backend;
+pub mod iam;
 pub mod keys;
 pub mod moto;
-pub mod provision;
 pub mod router;
 pub mod runtime;
+pub mod stack;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use provision::Stack;
+pub use stack::{Stack, STACK_NAME};
+
+pub const REGION: &str = "us-east-1";
+/// Every function package; the stack deploys each as `<stack>-<name>`.
+pub const FUNCTIONS: [&str; 8] =
+    ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch"];
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -49,11 +57,13 @@ pub fn trust_root_files(signers: &[&keys::Maintainer]) -> Vec<(String, Vec<u8>)>
 }
 
 pub struct Options {
-    /// Where the function binaries are (`target/debug` by default).
+    /// Where the function binaries and `sigship` are (`target/debug` by default).
     pub binaries: PathBuf,
     pub venv: PathBuf,
     /// Function and moto logs.
     pub logs: PathBuf,
+    /// The sigship checkout `sigship up` deploys (`infrastructure/`, `statemachine/`, `source/`).
+    pub checkout: PathBuf,
 }
 
 impl Default for Options {
@@ -68,29 +78,34 @@ impl Default for Options {
             logs: std::env::var_os("SIGSHIP_LOCAL_LOGS")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| target.join("localcloud-logs")),
+            checkout: root,
         }
     }
 }
 
 /// moto, the router on its callback port and the runtime host for the function binaries, with
-/// nothing provisioned: what `sigship up` deploys into, and what [`LocalCloud`] builds on.
+/// nothing deployed but an administrator: what `sigship up` deploys into, and what [`LocalCloud`]
+/// builds on.
 pub struct Services {
+    /// The administrator's (the local cloud's own calls, `sigship up` and `down`).
     pub sdk: aws_config::SdkConfig,
     /// Where every AWS call goes (the router).
     pub endpoint: String,
     pub router: Arc<router::Router>,
     pub logs: PathBuf,
+    pub binaries: PathBuf,
+    administrator: aws_credential_types::Credentials,
     moto: moto::Moto,
 }
 
 impl Services {
     /// `functions`: the name each function is deployed under, and its binary in `options.binaries`.
     pub async fn start(options: &Options, functions: &[(String, &str)]) -> Self {
-        for (_, binary) in functions {
+        for binary in functions.iter().map(|(_, binary)| *binary).chain(["sigship"]) {
             let binary = options.binaries.join(binary);
             assert!(
                 binary.exists(),
-                "{} is missing: build the functions first (`cargo xtask test` does)",
+                "{} is missing: build the binaries first (`cargo xtask test` does)",
                 binary.display()
             );
         }
@@ -101,22 +116,30 @@ impl Services {
         let router_port = listener.local_addr().unwrap().port();
         let moto = moto::Moto::start(&options.venv, router_port, &logs.join("moto.log")).await;
         let endpoint = format!("http://127.0.0.1:{router_port}");
+        let sdk_as = |credentials: aws_credential_types::Credentials, endpoint: &str| {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(REGION))
+                .endpoint_url(endpoint)
+                .credentials_provider(credentials)
+                .load()
+        };
+        // Anything works until IAM is enforced; the administrator is the first thing made (on
+        // moto directly: the router serves once it knows its functions).
+        let anyone = aws_credential_types::Credentials::new("local", "local", None, None, "bootstrap");
+        let bootstrap = sdk_as(anyone, &format!("http://127.0.0.1:{}", moto.port)).await;
+        let administrator = iam::user(&aws_sdk_iam::Client::new(&bootstrap), "localcloud-administrator", &[]).await;
+        let sdk = sdk_as(administrator.clone(), &endpoint).await;
+        // A function runs with its role's credentials (see `Router::definition`); these only
+        // make a function without a role fail on its first call once IAM is enforced.
         let base_env = vec![
-            ("AWS_ACCESS_KEY_ID".to_string(), "local".to_string()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
-            ("AWS_REGION".into(), provision::REGION.into()),
-            ("AWS_DEFAULT_REGION".into(), provision::REGION.into()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "no-role".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "no-role".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_DEFAULT_REGION".into(), REGION.into()),
             ("AWS_ENDPOINT_URL".into(), endpoint.clone()),
             ("RUST_LOG".into(), "info".into()),
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
         ];
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(provision::REGION))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new("local", "local", None, None, "localcloud"))
-            .load()
-            .await;
-
         let cloudwatch = aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
                 .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
@@ -136,22 +159,53 @@ impl Services {
         }
         let router = Arc::new(router::Router::new(moto.port, hosted, aws_sdk_lambda::Client::new(&sdk)));
         http::serve(listener, router.clone(), router::route);
-        Services { sdk, endpoint, router, logs, moto }
+        Services { sdk, endpoint, router, logs, binaries: options.binaries.clone(), administrator, moto }
     }
 
-    /// The environment a process needs to use this cloud with the standard AWS configuration chain.
+    /// The environment a process needs to call this cloud as `credentials`' principal.
+    pub fn env_for(&self, credentials: &aws_credential_types::Credentials) -> Vec<(&'static str, String)> {
+        let mut env = iam::env_of(credentials);
+        env.extend([("AWS_REGION", REGION.into()), ("AWS_ENDPOINT_URL", self.endpoint.clone())]);
+        env
+    }
+
+    /// The administrator's environment: what `sigship up` and `down` run with.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "local".into()),
-            ("AWS_SECRET_ACCESS_KEY", "local".into()),
-            ("AWS_REGION", provision::REGION.into()),
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-        ]
+        self.env_for(&self.administrator)
+    }
+
+    /// Runs `sigship` as the administrator.
+    pub async fn sigship(&self, args: &[&str]) -> (i32, String, String) {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        stack::sigship(&self.binaries.join("sigship"), args, self.client_env()).await
+    }
+
+    /// Each function of `stack` runs from now on with temporary credentials of the role the
+    /// stack gave it, as Lambda assumes it; returns each function's role ARN.
+    pub async fn assume_function_roles(&self, stack: &Stack) -> HashMap<String, String> {
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk);
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let mut roles = HashMap::new();
+        for name in FUNCTIONS {
+            let function = stack.function(name);
+            let config = lambda.get_function_configuration().function_name(&function).send().await.unwrap();
+            let role = config.role().expect("every function has a role").to_string();
+            let credentials = iam::assume(&sts, &role, &function).await;
+            self.router.credentials.lock().unwrap().insert(function, credentials);
+            roles.insert(name.to_string(), role);
+        }
+        roles
+    }
+
+    pub async fn enforce_iam(&self) {
+        self.moto.enforce_iam().await;
     }
 }
 
-/// [`Services`] with a signed demo repository on a git server and the pipeline provisioned.
+/// [`Services`] with a signed demo repository on a git server, the stack stood up by `sigship up`
+/// and IAM enforced.
 pub struct LocalCloud {
+    /// The administrator's.
     pub sdk: aws_config::SdkConfig,
     /// Where every AWS call goes (the router).
     pub endpoint: String,
@@ -161,40 +215,93 @@ pub struct LocalCloud {
     pub maintainer: keys::Maintainer,
     pub router: Arc<router::Router>,
     pub logs: PathBuf,
-    _services: Services,
+    /// What GitHub would be configured with: the stack's generated webhook secret.
+    pub webhook_secret: String,
+    /// What `sigship up` printed.
+    pub up_output: String,
+    operator: aws_credential_types::Credentials,
+    services: Services,
+    _work: tempfile::TempDir,
 }
 
 impl LocalCloud {
     pub async fn start(options: Options) -> Self {
+        match Self::try_start(options).await {
+            Ok(cloud) => cloud,
+            Err(message) => panic!("{message}"),
+        }
+    }
+
+    /// Stands the stack up; Err carries what `sigship up` printed when it failed.
+    pub async fn try_start(options: Options) -> Result<Self, String> {
         let functions: Vec<(String, &str)> =
-            provision::FUNCTIONS.iter().map(|(name, _)| (name.to_string(), *name)).collect();
+            FUNCTIONS.iter().map(|name| (format!("{STACK_NAME}-{name}"), *name)).collect();
         let services = Services::start(&options, &functions).await;
-        let sdk = services.sdk.clone();
         let git = git::GitServer::start();
         let repository = git.create_repository("btcd");
         let maintainer = keys::Maintainer::generate("Test Maintainer");
+
+        let work = tempfile::tempdir().unwrap();
+        let (zips, trust) = (work.path().join("lambda"), work.path().join("trust"));
+        stack::function_zips(&zips, &options.binaries);
+        stack::write_trust_root(&trust, &trust_root_files(&[&maintainer]));
+        let repository_parameter = format!("RepositoryUrl={}", repository.url);
+        let up = [
+            "up",
+            "--stack-name",
+            STACK_NAME,
+            "--root",
+            options.checkout.to_str().unwrap(),
+            "--functions",
+            zips.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--parameter",
+            &repository_parameter,
+            "--parameter",
+            "Network=signet",
+            // One-second polls: a run takes seconds; the bounds (poll counts) stay as in AWS.
+            "--parameter",
+            "BuildPollSeconds=1",
+            "--parameter",
+            "DeployPollSeconds=1",
+            "--parameter",
+            "QueuePollSeconds=1",
+        ];
+        println!("local cloud: sigship up --stack-name {STACK_NAME} (from {})", options.checkout.display());
+        let (code, up_output, stderr) = services.sigship(&up).await;
+        if code != 0 {
+            return Err(format!("sigship up failed ({code}): {stderr}\n{up_output}"));
+        }
+        let stack = Stack::describe(&services.sdk, STACK_NAME).await;
+        services.assume_function_roles(&stack).await;
+
+        // The simulated compile runs as CodeBuild would: with the project's service role.
+        let codebuild = aws_sdk_codebuild::Client::new(&services.sdk);
+        let project = codebuild.batch_get_projects().names(&stack.build_project).send().await.unwrap();
+        let build_role = project.projects().first().and_then(|p| p.service_role()).expect("build role").to_string();
+        let build_credentials = iam::assume(&aws_sdk_sts::Client::new(&services.sdk), &build_role, "codebuild").await;
+        let ecr_config = aws_sdk_ecr::config::Builder::from(&services.sdk)
+            .endpoint_url(format!("http://127.0.0.1:{}", services.moto.port))
+            .credentials_provider(build_credentials)
+            .build();
         let simulator = codebuild::Simulator {
-            ecr: aws_sdk_ecr::Client::from_conf(
-                aws_sdk_ecr::config::Builder::from(&sdk)
-                    .endpoint_url(format!("http://127.0.0.1:{}", services.moto.port))
-                    .build(),
-            ),
-            repository: "btcd".into(),
+            ecr: aws_sdk_ecr::Client::from_conf(ecr_config),
+            repository: stack.ecr_repository.clone(),
             source: repository.path.clone(),
             builds: Mutex::new(Vec::new()),
         };
         let _ = services.router.simulator.set(simulator);
 
-        let asl =
-            std::fs::read_to_string(workspace_root().join("statemachine/sigship.asl.json")).expect("state machine");
-        let settings = provision::Settings {
-            repository_url: repository.url.clone(),
-            trust_root: trust_root_files(&[&maintainer]),
-            asl,
-        };
-        let stack = provision::provision(&sdk, &settings).await;
-        LocalCloud {
-            sdk,
+        let iam_client = aws_sdk_iam::Client::new(&services.sdk);
+        let operator = iam::user(&iam_client, "sigship-operator", &[&stack.operator_policy_arn]).await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&services.sdk);
+        let secret = secrets.get_secret_value().secret_id(&stack.webhook_secret_arn).send().await.unwrap();
+        let webhook_secret = secret.secret_string().expect("a generated webhook secret").to_string();
+        services.enforce_iam().await;
+        println!("local cloud: stack {STACK_NAME} is up; IAM is enforced");
+        Ok(LocalCloud {
+            sdk: services.sdk.clone(),
             endpoint: services.endpoint.clone(),
             stack,
             git,
@@ -202,18 +309,28 @@ impl LocalCloud {
             maintainer,
             router: services.router.clone(),
             logs: services.logs.clone(),
-            _services: services,
-        }
+            webhook_secret,
+            up_output,
+            operator,
+            services,
+            _work: work,
+        })
     }
 
-    /// Runs one execution to its end, printing each state as it enters and leaves.
+    /// Runs one execution to its end (as the administrator), printing each state as it enters and leaves.
     pub async fn run(&self, input: serde_json::Value, name: &str, print: bool) -> execution::Finished {
         execution::run(&aws_sdk_sfn::Client::new(&self.sdk), &self.stack.state_machine_arn, name, &input, print).await
     }
 
-    /// The environment a process needs to use this cloud with the standard AWS configuration chain.
+    /// The operator's environment: what `sigship run | status | logs | destroy` run with, holding
+    /// only the stack's OperatorPolicy.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
-        self._services.client_env()
+        self.services.env_for(&self.operator)
+    }
+
+    /// The administrator's environment (`sigship up` and `down`).
+    pub fn administrator_env(&self) -> Vec<(&'static str, String)> {
+        self.services.client_env()
     }
 
     /// Delivers a webhook to the tag-push function's URL; returns the status and the JSON answer.
@@ -232,10 +349,10 @@ impl LocalCloud {
         (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
     }
 
-    /// GitHub's headers for a `push` (or other) event signed with the local webhook secret.
-    pub fn github_headers(event: &str, body: &str) -> Vec<(&'static str, String)> {
+    /// GitHub's headers for a `push` (or other) event signed with the stack's webhook secret.
+    pub fn github_headers(&self, event: &str, body: &str) -> Vec<(&'static str, String)> {
         use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(provision::WEBHOOK_SECRET.as_bytes()).unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.webhook_secret.as_bytes()).unwrap();
         mac.update(body.as_bytes());
         vec![
             ("x-github-event", event.to_string()),

@@ -50,6 +50,16 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// From the next request on, every call is authenticated and judged by its principal's IAM
+    /// policies (moto's access control, with the fixes in moto_server.py).
+    pub async fn enforce_iam(&self) {
+        http_request("POST", &format!("http://127.0.0.1:{}/moto-api/reset-auth", self.port), Some("0"))
+            .await
+            .expect("turn on IAM enforcement");
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.process.kill();

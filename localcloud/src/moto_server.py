@@ -142,6 +142,28 @@ Route.delete = lambda self, account_id, region_name: _ec2(account_id, region_nam
 Cluster.delete = lambda self, account_id, region_name: ecs_backends[account_id][region_name].delete_cluster(self.name)
 
 
+# AWS: `Ref` of a Number parameter is a string, and Lambda environment values are strings.
+# moto 5.2.5 resolves Number parameters to ints and stores them in the function's environment
+# as JSON numbers, which SDKs refuse to read.
+from moto.awslambda.models import LambdaFunction  # noqa: E402
+
+
+def _string_environment(wrapped):
+    def create_or_update(cls, *args, **kwargs):
+        cloudformation_json = next(a for a in args if isinstance(a, dict) and "Properties" in a)
+        variables = cloudformation_json["Properties"].get("Environment", {}).get("Variables", {})
+        for key, value in variables.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                variables[key] = str(value)
+        return wrapped(cls, *args, **kwargs)
+
+    return classmethod(create_or_update)
+
+
+LambdaFunction.create_from_cloudformation_json = _string_environment(LambdaFunction.create_from_cloudformation_json.__func__)
+LambdaFunction.update_from_cloudformation_json = _string_environment(LambdaFunction.update_from_cloudformation_json.__func__)
+
+
 # AWS::Lambda::Url: moto 5.2.5 has Function URLs in its Lambda API but not in CloudFormation,
 # which skips the resource, and `Fn::GetAtt ... FunctionUrl` then fails the whole stack.
 class FunctionUrl(CloudFormationModel):
@@ -180,6 +202,211 @@ class FunctionUrl(CloudFormationModel):
 
     def delete(self, account_id, region_name):
         lambda_backend(account_id, region_name).delete_function_url_config(self.function_arn)
+
+
+
+class _SkippedByMoto:
+    """Mixin for the stack resources moto 5.2.5's CloudFormation skips silently; each subclass creates
+    its resource through moto's own API backend, as CloudFormation does in AWS."""
+
+    def __init__(self, physical_id, attributes):
+        self.physical_id = physical_id
+        self.attributes = attributes
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @property
+    def physical_resource_id(self):
+        return self.physical_id
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name):
+        return self.attributes[attribute_name]
+
+
+def _generated_name(resource_name):
+    # AWS names an unnamed resource <logical id>-<12 random characters>.
+    import random
+    import string
+
+    return f"{resource_name}-" + "".join(random.choices(string.ascii_letters + string.digits, k=12))
+
+
+def _camel(value):
+    """CloudFormation's PascalCase properties as the API's camelCase members, all the way down."""
+    if isinstance(value, dict):
+        return {k[0].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+# AWS::CodeBuild::Project (trigger-build starts builds of it). moto's API keeps camelCase keys.
+class BuildProject(_SkippedByMoto, CloudFormationModel):
+    __module__ = "moto.codebuild.models"
+    ATTRIBUTES = ("Arn",)
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CodeBuild::Project"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.codebuild.models import codebuild_backends
+
+        props = cloudformation_json["Properties"]
+        environment = _camel(props["Environment"])
+        name = props.get("Name") or _generated_name(resource_name)
+        codebuild_backends[account_id][region_name].create_project(
+            name, props.get("Description"), _camel(props["Source"]), _camel(props["Artifacts"]), environment,
+            props["ServiceRole"], None, None, props.get("TimeoutInMinutes"), None, None,
+            _camel(props.get("LogsConfig", {})), None,
+        )
+        arn = f"arn:aws:codebuild:{region_name}:{account_id}:project/{name}"
+        return cls(name, {"Arn": arn})
+
+    def delete(self, account_id, region_name):
+        from moto.codebuild.models import codebuild_backends
+
+        codebuild_backends[account_id][region_name].delete_project(self.physical_id)
+
+
+# AWS::SecretsManager::Secret with GenerateSecretString (the RPC credentials, the webhook secret).
+class GeneratedSecret(_SkippedByMoto, CloudFormationModel):
+    __module__ = "moto.secretsmanager.models"
+    ATTRIBUTES = ("Id",)
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        props = cloudformation_json["Properties"]
+        backend = secretsmanager_backends[account_id][region_name]
+        value = props.get("SecretString")
+        generate = props.get("GenerateSecretString")
+        if generate is not None:
+            password = backend.get_random_password(
+                int(generate.get("PasswordLength", 32)), generate.get("ExcludeCharacters", ""),
+                bool(generate.get("ExcludeNumbers")), bool(generate.get("ExcludePunctuation")),
+                bool(generate.get("ExcludeUppercase")), bool(generate.get("ExcludeLowercase")),
+                bool(generate.get("IncludeSpace")), bool(generate.get("RequireEachIncludedType", True)),
+            )
+            password = json.loads(password)["RandomPassword"] if password.startswith("{") else password
+            if "SecretStringTemplate" in generate:
+                document = json.loads(generate["SecretStringTemplate"])
+                document[generate["GenerateStringKey"]] = password
+                value = json.dumps(document)
+            else:
+                value = password
+        name = props.get("Name") or _generated_name(resource_name)
+        backend.create_secret(name, value, None, props.get("Description"), None, None, None, [], False)
+        arn = backend.describe_secret(name).arn
+        return cls(str(arn), {"Id": str(arn)})
+
+    def delete(self, account_id, region_name):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secretsmanager_backends[account_id][region_name].delete_secret(self.physical_id, None, True)
+
+
+# IAM enforcement (on once the local cloud's stack is up). moto 5.2.5 authorizes most services
+# against the resource "*", since it does not work out which resource a call acts on; a statement
+# naming an ARN then never matches and every scoped Allow would deny. moto judges actions here,
+# and S3 requests, which do carry their bucket and key, still by resource. Resources and
+# conditions are checked against AWS's rules by the permission contract test.
+from moto.iam.access_control import IAMPolicyStatement  # noqa: E402
+
+_element_matches = IAMPolicyStatement._check_element_matches
+
+
+def _resource_unknown_to_moto_matches(self, statement_element, value):
+    if statement_element == "Resource" and value == "*":
+        return True
+    return _element_matches(self, statement_element, value)
+
+
+IAMPolicyStatement._check_element_matches = _resource_unknown_to_moto_matches
+
+# A role's inline policies created by CloudFormation are stored as documents (dicts), which
+# moto 5.2.5's policy evaluation mistakes for a user policy record and fails on with a 500.
+from moto.iam.access_control import IAMPolicy  # noqa: E402
+
+_policy_init = IAMPolicy.__init__
+
+
+def _policy_from_document_too(self, policy):
+    if isinstance(policy, dict) and "Statement" in policy:
+        policy = json.dumps(policy)
+    _policy_init(self, policy)
+
+
+IAMPolicy.__init__ = _policy_from_document_too
+
+# moto 5.2.5 recomputes a request's signature over the wrong request for REST APIs such as
+# Lambda's: a bodiless GET gets the request's headers as its payload, and the path loses its
+# trailing slash. AWS signs what was sent: an empty payload, the path as requested.
+from moto.iam.access_control import IAMRequestBase  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+
+
+def _request_as_sent(self):
+    signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+    headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+    # A form POST's body was consumed into its parameters; a GET has none.
+    payload = self._body or (self._data if self._method != "GET" else b"")
+    request = AWSRequest(method=self._method, url=self._path, data=payload, headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    return request
+
+
+def _signature_of_the_path_as_requested(self):
+    sent = self._get_string_between("Signature=", ",", self._headers["Authorization"])
+    path = self._path
+    for candidate in (path, path + "/") if not path.endswith("/") and "?" not in path else (path,):
+        self._path = candidate
+        if self._calculate_signature() == sent:
+            self._path = path
+            return
+    self._path = path
+    self._raise_signature_does_not_match()
+
+
+# A denied call to a JSON service (ECS, ECR, Lambda, Step Functions, ...) is answered by AWS
+# with a JSON AccessDeniedException, which the SDKs name; moto 5.2.5 answers every service
+# with IAM's XML error, which JSON clients cannot read.
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.iam.access_control import IAMRequest  # noqa: E402
+
+_XML_SERVICES = {"iam", "sts", "cloudformation", "sns", "ec2", "sqs", "elasticloadbalancing"}
+_raise_xml_access_denied = IAMRequest._raise_access_denied
+
+
+class _JsonAccessDenied(JsonRESTError):
+    code = 400
+
+
+def _raise_access_denied_in_the_service_protocol(self):
+    if self._service in _XML_SERVICES:
+        _raise_xml_access_denied(self)
+    raise _JsonAccessDenied(
+        "AccessDeniedException",
+        f"User: {self._access_key.arn} is not authorized to perform: {self._action} "
+        f"because no identity-based policy allows the {self._action} action",
+    )
+
+
+IAMRequest._raise_access_denied = _raise_access_denied_in_the_service_protocol
+IAMRequestBase._create_aws_request = _request_as_sent
+IAMRequestBase.check_signature = _signature_of_the_path_as_requested
 
 from moto.server import main  # noqa: E402
 

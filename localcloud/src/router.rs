@@ -23,6 +23,8 @@ pub struct Router {
     pub simulator: OnceLock<Simulator>,
     client: Client<HttpConnector, Full<Bytes>>,
     pub invocations: Mutex<Vec<(String, bool)>>,
+    /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
+    pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
 }
 
 impl Router {
@@ -34,6 +36,7 @@ impl Router {
             simulator: OnceLock::new(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
+            credentials: Mutex::new(HashMap::new()),
         }
     }
 
@@ -55,13 +58,20 @@ impl Router {
                 aws_sdk_lambda::error::DisplayErrorContext(e)
             )
         });
+        let credentials = self.credentials.lock().unwrap().get(name).cloned();
+        let mut environment: Vec<(String, String)> = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        // As Lambda does: the role's temporary credentials in the standard variables.
+        environment.extend(
+            credentials.iter().flat_map(crate::iam::env_of).map(|(k, v)| (k.to_string(), v)),
+        );
         FunctionDefinition {
             arn: config.function_arn().unwrap_or_default().to_string(),
-            environment: config
-                .environment()
-                .and_then(|e| e.variables())
-                .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+            environment,
+            credentials,
             timeout: std::time::Duration::from_secs(config.timeout().unwrap_or(3) as u64),
             memory_mb: config.memory_size().unwrap_or(128),
         }

@@ -25,6 +25,8 @@ pub struct FunctionDefinition {
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
     pub memory_mb: i32,
+    /// The role's credentials the function runs with; Lambda ships its logs with them too.
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 pub enum Outcome {
@@ -143,9 +145,14 @@ impl Function {
         }
         let definition = definition().await;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("function log");
-        let sink = Arc::new(
-            LogSink::open(log, self.cloudwatch.clone(), &self.name, self.generation.load(Ordering::Relaxed)).await,
-        );
+        let cloudwatch = self.cloudwatch.as_ref().map(|client| match &definition.credentials {
+            Some(credentials) => aws_sdk_cloudwatchlogs::Client::from_conf(
+                client.config().to_builder().credentials_provider(credentials.clone()).build(),
+            ),
+            None => client.clone(),
+        });
+        let sink =
+            Arc::new(LogSink::open(log, cloudwatch, &self.name, self.generation.load(Ordering::Relaxed)).await);
         let mut child = tokio::process::Command::new(&self.binary)
             .env_clear()
             .envs(self.base_env.iter().cloned())

@@ -117,7 +117,7 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     assert!(services.service_arns().is_empty());
     // The verification ran once: a verdict is never retried.
     let invocations = cloud.router.invocations.lock().unwrap().clone();
-    assert_eq!(invocations, [("queue".to_string(), false), ("verify".to_string(), true)]);
+    assert_eq!(invocations, [(cloud.stack.function("queue"), false), (cloud.stack.function("verify"), true)]);
 
     // Other refusals surface the same way, by name, through Catch and the Fail state.
     let cases = [
@@ -131,4 +131,38 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
         assert_eq!(run.error.as_deref(), Some(expected), "{name}: {:?}", run.cause);
     }
     assert_eq!(build_count(&cloud).await, 0);
+}
+
+/// IAM is enforced on the template's roles: the same stack with one action taken from one role
+/// fails the run at that call, with AccessDenied naming the action, and builds nothing after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_missing_one_action_fails_the_run_with_access_denied_naming_it() {
+    let checkout = tempfile::tempdir().unwrap();
+    for dir in ["infrastructure", "statemachine", "source"] {
+        let status = std::process::Command::new("cp")
+            .args(["-r", localcloud::workspace_root().join(dir).to_str().unwrap(), checkout.path().to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let template_path = checkout.path().join("infrastructure/sigship.yaml");
+    let template = std::fs::read_to_string(&template_path).unwrap();
+    // RegisterTaskRole's statement: RegisterTaskDefinition, ListTaskDefinitions, DescribeTaskDefinition.
+    let granted = "Action: [ecs:RegisterTaskDefinition, ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]";
+    assert_eq!(template.matches(granted).count(), 1, "the statement this test narrows has changed");
+    std::fs::write(&template_path, template.replace(granted, "Action: [ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]"))
+        .unwrap();
+
+    let cloud = LocalCloud::start(Options { checkout: checkout.path().to_path_buf(), ..Options::default() }).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let run = cloud.run(json!({"tag": "v0.24.2"}), "narrowed", true).await;
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("AccessDenied"), "{:?}", run.cause);
+    let cause = run.cause.unwrap_or_default();
+    assert!(cause.contains("not authorized to perform: ecs:RegisterTaskDefinition"), "{cause}");
+    assert!(cause.contains("assumed-role/sigship-RegisterTaskRole-"), "the function's own role: {cause}");
+    let states: Vec<&str> = run.states.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(states.last(), Some(&"RegisterTask"), "{states:?}");
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    assert!(ecs.list_task_definitions().send().await.unwrap().task_definition_arns().is_empty());
 }

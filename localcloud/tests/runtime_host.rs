@@ -19,6 +19,7 @@ fn definition(timeout: Duration) -> FunctionDefinition {
         environment: vec![],
         timeout,
         memory_mb: 128,
+        credentials: None,
     }
 }
 

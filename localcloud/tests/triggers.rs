@@ -21,7 +21,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
     let tag_object = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
     let push = r#"{"ref":"refs/tags/v0.24.2","deleted":false}"#;
 
-    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", push), push).await;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", push), push).await;
     assert_eq!(status, 202, "{answer}");
     let name = format!("tag-v0.24.2-{}", &tag_object[..16]);
     assert_eq!(answer["started"], name.as_str());
@@ -30,23 +30,23 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
 
     // GitHub's `create` event for the same push, and a redelivery: the same execution name.
     let create = r#"{"ref":"v0.24.2","ref_type":"tag"}"#;
-    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("create", create), create).await;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("create", create), create).await;
     assert_eq!((status, answer["duplicate"].as_str()), (200, Some(name.as_str())), "{answer}");
-    let (status, _) = cloud.deliver_webhook(&LocalCloud::github_headers("push", push), push).await;
+    let (status, _) = cloud.deliver_webhook(&cloud.github_headers("push", push), push).await;
     assert_eq!(status, 200);
 
     // Forged, unsigned, not a tag, malformed.
-    let mut forged = LocalCloud::github_headers("push", push);
+    let mut forged = cloud.github_headers("push", push);
     forged[1].1 = format!("sha256={}", "0".repeat(64));
     let (status, answer) = cloud.deliver_webhook(&forged, push).await;
     assert_eq!((status, answer["error"].as_str()), (401, Some("Unauthorized")), "{answer}");
     let (status, _) = cloud.deliver_webhook(&[("x-github-event", "push".to_string())], push).await;
     assert_eq!(status, 401);
     let branch = r#"{"ref":"refs/heads/master"}"#;
-    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", branch), branch).await;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", branch), branch).await;
     assert_eq!(status, 200);
     assert!(answer["ignored"].as_str().unwrap().contains("not a tag"), "{answer}");
-    let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", "{"), "{").await;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", "{"), "{").await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("MalformedDelivery")), "{answer}");
 
     assert_eq!(execution_names(&cloud).await, [name], "exactly one execution, whatever was delivered");
@@ -60,7 +60,7 @@ async fn the_watch_starts_a_new_signed_tag_once_between_runs() {
     let watch = || async {
         let out = lambda
             .invoke()
-            .function_name("tag-watch")
+            .function_name(cloud.stack.function("tag-watch"))
             .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"mode":"all"}"#))
             .send()
             .await

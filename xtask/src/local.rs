@@ -41,7 +41,7 @@ async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {
         // As GitHub delivers a tag push: signed with the webhook secret, to the function URL.
         let body = serde_json::json!({"ref": format!("refs/tags/{tag}"), "deleted": false}).to_string();
         println!("POST {}{} (GitHub push event, X-Hub-Signature-256)", cloud.endpoint, cloud.stack.webhook_path);
-        let (status, answer) = cloud.deliver_webhook(&LocalCloud::github_headers("push", &body), &body).await;
+        let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", &body), &body).await;
         println!("  → HTTP {status} {answer}");
         let name = answer["started"].as_str().ok_or(format!("the webhook started nothing: HTTP {status} {answer}"))?;
         let arn = answer["executionArn"].as_str().unwrap_or_default();

@@ -1,5 +1,6 @@
-//! Installs what the commands need on a fresh machine: a project venv with the pinned Python
-//! tools, npm's asl-validator, and (for bench) the arm64 Rust target.
+//! Installs what the commands need on a fresh machine: the few Debian packages that are missing
+//! (one per need), a project venv with the pinned Python tools, npm's asl-validator, and (for
+//! bench) the arm64 Rust target.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,12 +23,53 @@ pub fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> R
     }
 }
 
+fn have(command: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {command}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Installs the Debian package that provides `command` when the command is missing. Only what is
+/// missing, one package per need: a new machine's Node.js comes with its own npm, and Debian's
+/// `npm` package conflicts with it (it would fail the whole install), so npm is never asked for
+/// while `node` is there.
+pub fn ensure_command(command: &str, package: &str) -> Result<(), String> {
+    if have(command) {
+        return Ok(());
+    }
+    if command == "npm" && have("node") {
+        return Err("node is installed without npm; install npm with that Node.js (not Debian's package)".into());
+    }
+    eprintln!("xtask: {command} is missing");
+    apt_install(package)
+}
+
+fn apt_install(package: &str) -> Result<(), String> {
+    static UPDATED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let root = workspace_root();
+    UPDATED.get_or_init(|| run("apt-get", &["update", "-qq"], &root)).clone()?;
+    eprintln!("xtask: installing the Debian package {package}");
+    run("apt-get", &["install", "-y", "-qq", "--no-install-recommends", package], &root)
+        .map_err(|e| format!("{e}; install the Debian package {package} and run again"))
+}
+
+/// Python that can make venvs, and git (the local cloud's git server).
+fn ensure_python_and_git() -> Result<(), String> {
+    ensure_command("git", "git")?;
+    ensure_command("python3", "python3")?;
+    let can_make_venvs = Command::new("python3").args(["-c", "import venv, ensurepip"]).status();
+    if !can_make_venvs.is_ok_and(|s| s.success()) {
+        // Debian's python3 ships venv's pip bootstrap separately.
+        apt_install("python3-venv")?;
+    }
+    Ok(())
+}
+
 pub fn venv() -> PathBuf {
     workspace_root().join(".venv")
 }
 
 /// The venv with the local cloud's pinned tools; reinstalled only when the pins change.
 pub fn ensure_python_tools() -> Result<PathBuf, String> {
+    ensure_python_and_git()?;
     ensure_venv(&venv(), ".ci/requirements.txt")
 }
 
@@ -58,6 +100,7 @@ fn ensure_venv(venv: &Path, requirements: &str) -> Result<PathBuf, String> {
 
 /// asl-validator from npm, installed under `.local/npm`.
 pub fn ensure_asl_validator() -> Result<PathBuf, String> {
+    ensure_command("npm", "npm")?;
     let prefix = workspace_root().join(".local/npm");
     let binary = prefix.join("node_modules/.bin/asl-validator");
     if !binary.exists() {
@@ -76,16 +119,16 @@ pub fn ensure_arm64_target() -> Result<(), String> {
     run("rustup", &["target", "add", "aarch64-unknown-linux-gnu"], &workspace_root())
 }
 
-/// The five function packages (and binaries), as the local cloud defines them.
+/// The function packages (and binaries) the template deploys.
 pub fn functions() -> impl Iterator<Item = &'static str> {
-    localcloud::provision::FUNCTIONS.into_iter().map(|(name, _)| name)
+    localcloud::FUNCTIONS.into_iter()
 }
 
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Builds the five function binaries for the host. Debug builds (tests, local) take the whole
+/// Builds the function binaries (and `sigship`) for the host. Debug builds (tests, local) take the whole
 /// workspace so dependency features match `cargo test --workspace` and `cargo xtask` itself — a
 /// per-package selection would compile every AWS SDK crate a second time. Release builds (bench)
 /// take the functions alone, as they ship.

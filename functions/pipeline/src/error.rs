@@ -64,6 +64,9 @@ pub enum Error {
     // --- AWS ---
     #[error("AWS {operation} throttled: {message}")]
     Throttled { operation: &'static str, message: String },
+    /// The function's role lacks a permission: a stack defect, never retried.
+    #[error("AWS {operation} denied: {message}")]
+    AccessDenied { operation: &'static str, message: String },
     #[error("AWS {operation} failed: {code}: {message}")]
     AwsService { operation: &'static str, code: String, message: String },
 }
@@ -96,6 +99,7 @@ impl Error {
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::Throttled { .. } => "Throttled",
+            Error::AccessDenied { .. } => "AccessDenied",
             Error::AwsService { .. } => "AwsServiceError",
         }
     }
@@ -122,8 +126,12 @@ impl Error {
             "RequestLimitExceeded",
             "ServiceUnavailable",
         ];
+        // AccessDenied (most services), AccessDeniedException (JSON services), UnauthorizedOperation (EC2).
+        const DENIED: [&str; 3] = ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"];
         if THROTTLING.contains(&code.as_str()) {
             Error::Throttled { operation, message }
+        } else if DENIED.contains(&code.as_str()) {
+            Error::AccessDenied { operation, message }
         } else {
             Error::AwsService { operation, code, message }
         }

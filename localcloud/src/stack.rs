@@ -1,0 +1,112 @@
+//! The stack the local cloud runs: stood up by `sigship up` from `infrastructure/sigship.yaml`,
+//! exactly as in AWS (same template, artifacts, substitutions, variables and roles). Only the
+//! parameter values differ: the repository is the local git server's, and the poll intervals are
+//! one second so a run takes seconds rather than minutes.
+
+use std::io::Write;
+use std::path::Path;
+
+/// The name the local cloud deploys its stack under (`sigship up`'s default too).
+pub const STACK_NAME: &str = "sigship";
+
+/// Where the stack's parts are, read from its outputs and parameters.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub name: String,
+    pub state_machine_arn: String,
+    pub cluster: String,
+    pub service: String,
+    /// The ECR repository's name (the output is its URI).
+    pub ecr_repository: String,
+    pub build_project: String,
+    pub file_system_id: String,
+    pub artifacts_bucket: String,
+    pub webhook_secret_arn: String,
+    pub operator_policy_arn: String,
+    /// The tag-push function's URL on the router (see [`crate::router`]).
+    pub webhook_path: String,
+}
+
+impl Stack {
+    /// The deployed name of one of [`crate::FUNCTIONS`].
+    pub fn function(&self, name: &str) -> String {
+        format!("{}-{name}", self.name)
+    }
+
+    pub async fn describe(sdk: &aws_config::SdkConfig, name: &str) -> Self {
+        let cfn = aws_sdk_cloudformation::Client::new(sdk);
+        let described = cfn.describe_stacks().stack_name(name).send().await.expect("describe the stack");
+        let stack = described.stacks().first().expect("the stack exists");
+        let output = |key: &str| {
+            stack
+                .outputs()
+                .iter()
+                .find(|o| o.output_key() == Some(key))
+                .and_then(|o| o.output_value())
+                .unwrap_or_else(|| panic!("stack {name} has no output {key}"))
+                .to_string()
+        };
+        let parameter = |key: &str| {
+            stack
+                .parameters()
+                .iter()
+                .find(|p| p.parameter_key() == Some(key))
+                .and_then(|p| p.parameter_value())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let repository_uri = output("ImageRepositoryUri");
+        Stack {
+            name: name.to_string(),
+            state_machine_arn: output("StateMachineArn"),
+            cluster: output("ClusterName"),
+            service: output("ServiceName"),
+            ecr_repository: repository_uri.rsplit('/').next().unwrap_or_default().to_string(),
+            build_project: output("BuildProjectName"),
+            file_system_id: output("ChainDataFileSystemId"),
+            artifacts_bucket: parameter("ArtifactsBucket"),
+            webhook_secret_arn: output("WebhookSecretArn"),
+            operator_policy_arn: output("OperatorPolicyArn"),
+            webhook_path: format!("/lambda-url/{name}-tag-push/"),
+        }
+    }
+}
+
+/// `<dir>/<name>/bootstrap.zip` as `cargo lambda build --output-format zip` lays them out. The
+/// runtime host runs the host binaries itself; each zip's `bootstrap` names the one it stands for.
+pub fn function_zips(dir: &Path, binaries: &Path) {
+    for name in crate::FUNCTIONS {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(name).join("bootstrap.zip")).unwrap());
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        zip.start_file("bootstrap", options).unwrap();
+        writeln!(zip, "#!/bin/sh\nexec {} \"$@\"", binaries.join(name).display()).unwrap();
+        zip.finish().unwrap();
+    }
+}
+
+/// The trust root `sigship up` uploads, as a directory.
+pub fn write_trust_root(dir: &Path, files: &[(String, Vec<u8>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// Runs the `sigship` binary with `env`; echoes and returns (exit code, stdout, stderr).
+pub async fn sigship(binary: &Path, args: Vec<String>, env: Vec<(&'static str, String)>) -> (i32, String, String) {
+    let binary = binary.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(&binary)
+            .args(&args)
+            .envs(env)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+        print!("{stdout}");
+        eprint!("{stderr}");
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    })
+    .await
+    .unwrap()
+}
