@@ -73,8 +73,9 @@ pub fn run() -> Result<(), String> {
         let cloud = LocalCloud::start(options).await;
         let mut rows = Vec::new();
         for name in tools::functions() {
-            let function = cloud.router.functions[name].clone();
-            let definition = cloud.router.definition(name).await;
+            let deployed = cloud.stack.function(name);
+            let function = cloud.router.functions[&deployed].clone();
+            let definition = cloud.router.definition(&deployed).await;
             let body = bytes::Bytes::from(payload(name).to_string());
             let mut times = Vec::new();
             let mut peak = 0;

@@ -5,16 +5,18 @@ use localcloud::{LocalCloud, Options};
 
 use crate::tools;
 
-pub const USAGE: &str = "local [--tag vX.Y.Z] [--webhook]";
+pub const USAGE: &str = "local [--tag vX.Y.Z] [--webhook | --serve]";
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut tag = "v0.24.2".to_string();
     let mut webhook = false;
+    let mut serve = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--tag" => tag = rest.next().ok_or("--tag needs a value")?.clone(),
             "--webhook" => webhook = true,
+            "--serve" => serve = true,
             _ => return Err(format!("usage: cargo xtask {USAGE}")),
         }
     }
@@ -22,7 +24,42 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!("building the function binaries…");
     tools::build_functions(false)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(pipeline(&tag, webhook))
+    if serve {
+        runtime.block_on(serve_until_interrupted(&tag))
+    } else {
+        runtime.block_on(pipeline(&tag, webhook))
+    }
+}
+
+/// The local cloud with the template's stack, for trying the operator CLI by hand: prints the
+/// environment that points `sigship` at it (as the operator), and keeps it up until Ctrl-C.
+async fn serve_until_interrupted(tag: &str) -> Result<(), String> {
+    println!("starting the local cloud and standing the stack up with sigship up…");
+    let cloud = LocalCloud::start(Options::default()).await;
+    let tag_object = cloud.repository.signed_tag(tag, &cloud.maintainer);
+    println!();
+    println!("local cloud up: stack {} from infrastructure/sigship.yaml, IAM enforced.", cloud.stack.name);
+    println!("repository {} has tag {tag} ({tag_object}) signed by {}.", cloud.repository.url, cloud.maintainer.name);
+    println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): a run pushes an image manifest, not btcd.");
+    println!();
+    println!("In another shell, as the stack's operator (its OperatorPolicy only; throwaway keys of a local IAM user):");
+    println!();
+    println!("  unset AWS_PROFILE AWS_SESSION_TOKEN");
+    for (name, value) in cloud.client_env() {
+        println!("  export {name}={value}");
+    }
+    let sigship = Options::default().binaries.join("sigship");
+    println!();
+    println!("  {} run --tag {tag}", sigship.display());
+    println!("  {} status", sigship.display());
+    println!("  {} logs", sigship.display());
+    println!("  {} destroy everything", sigship.display());
+    println!();
+    println!("function and moto logs: {}", cloud.logs.display());
+    println!("Ctrl-C stops the local cloud.");
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    println!("\nstopping the local cloud");
+    Ok(())
 }
 
 async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {

@@ -131,12 +131,12 @@ pub fn cargo() -> String {
 /// Builds the function binaries (and `sigship`) for the host. Debug builds (tests, local) take the whole
 /// workspace so dependency features match `cargo test --workspace` and `cargo xtask` itself — a
 /// per-package selection would compile every AWS SDK crate a second time. Release builds (bench)
-/// take the functions alone, as they ship.
+/// take the functions alone, as they ship, and `sigship`, which stands the local cloud's stack up.
 pub fn build_functions(release: bool) -> Result<(), String> {
     let mut args = vec!["build", "--quiet"];
     if release {
         args.push("--release");
-        args.extend(functions().flat_map(|f| ["-p", f]));
+        args.extend(functions().chain(["sigship"]).flat_map(|f| ["-p", f]));
     } else {
         args.extend(["--workspace", "--bins"]);
     }
