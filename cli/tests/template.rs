@@ -5,18 +5,10 @@
 
 use serde_json::{json, Value};
 
+mod common;
+
 fn template() -> Value {
-    let root = localcloud::workspace_root();
-    let python = root.join(".venv-lint/bin/python");
-    assert!(python.exists(), "{} is missing: run `cargo xtask test`, which installs cfn-lint", python.display());
-    let decode = "import json, sys\nfrom cfnlint.decode import decode\ntemplate, errors = decode(sys.argv[1])\n\
-                  assert not errors, errors\nprint(json.dumps(template, default=str))";
-    let out = std::process::Command::new(python)
-        .args(["-c", decode, root.join("infrastructure/sigship.yaml").to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::decoded_template(&localcloud::workspace_root().join("infrastructure/sigship.yaml"))
 }
 
 fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {

@@ -27,7 +27,13 @@ pub async fn user(iam: &aws_sdk_iam::Client, name: &str, policy_arns: &[&str]) -
     iam.create_user().user_name(name).send().await.unwrap_or_else(|e| panic!("create user {name}: {e:?}"));
     if policy_arns.is_empty() {
         let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        iam.put_user_policy().user_name(name).policy_name("administrator").policy_document(everything).send().await.unwrap();
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("administrator")
+            .policy_document(everything)
+            .send()
+            .await
+            .unwrap();
     }
     for arn in policy_arns {
         iam.attach_user_policy().user_name(name).policy_arn(*arn).send().await.unwrap();

@@ -65,9 +65,7 @@ impl Router {
             .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         // As Lambda does: the role's temporary credentials in the standard variables.
-        environment.extend(
-            credentials.iter().flat_map(crate::iam::env_of).map(|(k, v)| (k.to_string(), v)),
-        );
+        environment.extend(credentials.iter().flat_map(crate::iam::env_of).map(|(k, v)| (k.to_string(), v)));
         FunctionDefinition {
             arn: config.function_arn().unwrap_or_default().to_string(),
             environment,

@@ -151,8 +151,7 @@ impl Function {
             ),
             None => client.clone(),
         });
-        let sink =
-            Arc::new(LogSink::open(log, cloudwatch, &self.name, self.generation.load(Ordering::Relaxed)).await);
+        let sink = Arc::new(LogSink::open(log, cloudwatch, &self.name, self.generation.load(Ordering::Relaxed)).await);
         let mut child = tokio::process::Command::new(&self.binary)
             .env_clear()
             .envs(self.base_env.iter().cloned())

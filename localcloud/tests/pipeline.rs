@@ -150,8 +150,11 @@ async fn a_role_missing_one_action_fails_the_run_with_access_denied_naming_it() 
     // RegisterTaskRole's statement: RegisterTaskDefinition, ListTaskDefinitions, DescribeTaskDefinition.
     let granted = "Action: [ecs:RegisterTaskDefinition, ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]";
     assert_eq!(template.matches(granted).count(), 1, "the statement this test narrows has changed");
-    std::fs::write(&template_path, template.replace(granted, "Action: [ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]"))
-        .unwrap();
+    std::fs::write(
+        &template_path,
+        template.replace(granted, "Action: [ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]"),
+    )
+    .unwrap();
 
     let cloud = LocalCloud::start(Options { checkout: checkout.path().to_path_buf(), ..Options::default() }).await;
     cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);

@@ -42,7 +42,9 @@ async fn serve_until_interrupted(tag: &str) -> Result<(), String> {
     println!("repository {} has tag {tag} ({tag_object}) signed by {}.", cloud.repository.url, cloud.maintainer.name);
     println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): a run pushes an image manifest, not btcd.");
     println!();
-    println!("In another shell, as the stack's operator (its OperatorPolicy only; throwaway keys of a local IAM user):");
+    println!(
+        "In another shell, as the stack's operator (its OperatorPolicy only; throwaway keys of a local IAM user):"
+    );
     println!();
     println!("  unset AWS_PROFILE AWS_SESSION_TOKEN");
     for (name, value) in cloud.client_env() {

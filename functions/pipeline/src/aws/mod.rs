@@ -5,6 +5,7 @@ mod codebuild;
 mod ecr;
 mod ecs;
 mod efs;
+pub mod permissions;
 mod s3;
 mod secrets;
 mod sfn;
