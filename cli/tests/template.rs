@@ -173,3 +173,90 @@ fn actions(statement: &Value) -> Vec<&str> {
         _ => vec![],
     }
 }
+
+fn asl() -> Value {
+    let path = localcloud::workspace_root().join("statemachine/sigship.asl.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What one Task state may take at most: every attempt its Retry allows, each running into the
+/// function's timeout, plus the retry intervals.
+fn task_worst_case_seconds(task: &Value, function_timeout: u64) -> u64 {
+    let mut attempts = 1;
+    let mut waits = 0;
+    for retry in task["Retry"].as_array().unwrap() {
+        let max = retry["MaxAttempts"].as_u64().unwrap_or(3);
+        let (mut interval, backoff) =
+            (retry["IntervalSeconds"].as_u64().unwrap_or(1) as f64, retry["BackoffRate"].as_f64().unwrap_or(2.0));
+        for _ in 0..max {
+            waits += interval as u64;
+            interval *= backoff;
+        }
+        attempts += max;
+    }
+    attempts * function_timeout + waits
+}
+
+/// Issue: only the functions' poll counters stopped the loops. The execution's own bound covers
+/// the worst case with the slowest polls the template allows, and not by much more.
+#[test]
+fn the_state_machine_times_out_after_its_worst_case_and_not_much_later() {
+    let (template, asl) = (template(), asl());
+    let parameter_max = |name: &str| {
+        template["Parameters"][name]["MaxValue"].as_u64().unwrap_or_else(|| panic!("{name} has no MaxValue"))
+    };
+    let variable = |function: &str, name: &str| {
+        template["Resources"][function]["Properties"]["Environment"]["Variables"][name]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let timeout = |function: &str| template["Resources"][function]["Properties"]["Timeout"].as_u64().unwrap();
+    let states = &asl["States"];
+    let task = |state: &str, function: &str| task_worst_case_seconds(&states[state], timeout(function));
+
+    // Each loop at the slowest polls allowed; each single step with every retry it may take,
+    // each attempt running into the function's timeout; the rollout for as long as the circuit
+    // breaker may take.
+    let queue = variable("QueueFunction", "SIGSHIP_QUEUE_MAX_POLLS") * parameter_max("QueuePollSeconds");
+    let build = variable("TriggerBuildFunction", "SIGSHIP_BUILD_MAX_POLLS") * parameter_max("BuildPollSeconds");
+    let rollout = u64::from(pipeline::deployment::rollout_bound_seconds(1)) + parameter_max("DeployPollSeconds");
+    let steps = task("Verify", "VerifyFunction")
+        + task("StartBuild", "TriggerBuildFunction")
+        + task("RegisterTask", "RegisterTaskFunction")
+        + task("Deploy", "DeployFunction");
+    let worst = queue + build + rollout + steps;
+    let limit = asl["TimeoutSeconds"].as_u64().expect("a top-level TimeoutSeconds");
+    assert!(limit >= worst, "TimeoutSeconds {limit} < the worst case {worst} s");
+    assert!(limit <= worst + 3600, "TimeoutSeconds {limit} is more than an hour past the worst case {worst} s");
+    assert!(limit <= 6 * 3600, "more than 6 h");
+}
+
+#[test]
+fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_function_timeout() {
+    let asl = asl();
+    for (name, state) in asl["States"].as_object().unwrap().iter().filter(|(_, s)| s["Type"] == "Task") {
+        let retried: Vec<&str> = state["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
+            .filter_map(Value::as_str)
+            .collect();
+        for error in [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+            "Lambda.ClientExecutionTimeoutException",
+            "Throttled",
+        ] {
+            assert!(retried.contains(&error), "{name} does not retry {error}");
+        }
+        // StartBuild is the one step whose repeat is not harmless: a start that timed out after
+        // CodeBuild accepted it would start a second build of the same immutable tag.
+        assert_eq!(retried.contains(&"Sandbox.Timedout"), name != "StartBuild", "{name}");
+        assert!(!retried.contains(&"States.ALL") && !retried.contains(&"AccessDenied"), "{name} retries a verdict");
+    }
+}

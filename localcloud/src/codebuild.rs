@@ -57,15 +57,25 @@ impl Simulator {
     }
 
     async fn push(&self, source_version: &str, commit: &str, image_tag: &str, version: &str) -> String {
-        // The buildspec's guard: HEAD after checkout must be exactly the verified commit.
-        let head = std::process::Command::new("git")
-            .args(["rev-parse", "--verify", "--quiet", &format!("{source_version}^{{commit}}")])
+        // CodeBuild's `<ref>^{<commit>}`: fetch the ref, check out the commit, which the ref
+        // must reach (here: the commit the tag names). Anything else is not checked out.
+        let Some((reference, wanted)) =
+            source_version.strip_suffix('}').and_then(|v| v.split_once("^{")).filter(|(r, _)| r.starts_with("refs/"))
+        else {
+            return format!("not pushed: sourceVersion {source_version:?} is not <ref>^{{<commit>}}");
+        };
+        let resolved = std::process::Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")])
             .current_dir(&self.source)
             .output();
-        let head =
-            head.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        if head.as_deref() != Some(commit) || commit.is_empty() {
-            return format!("not pushed: checkout of {source_version:?} gave {head:?}, expected {commit:?}");
+        let resolved =
+            resolved.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        if resolved.as_deref() != Some(wanted) {
+            return format!("not pushed: {reference} gives {resolved:?}, not the requested {wanted}");
+        }
+        // The buildspec's guard: HEAD after checkout must be exactly the verified commit.
+        if wanted != commit || commit.is_empty() {
+            return format!("not pushed: HEAD would be {wanted}, the verified commit is {commit:?}");
         }
         // Real digests of what stands in for the image: a config carrying the OCI labels the
         // Dockerfile sets, and one layer naming the commit (moto derives the image digest from

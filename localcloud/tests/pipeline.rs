@@ -39,6 +39,9 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let cloud = LocalCloud::start(Options::default()).await;
     let tag_object = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
     let commit = cloud.repository.head();
+    // The release commit is no longer the default branch's tip: the build must fetch it through
+    // the tag (a bare commit with a depth-1 clone would get the tip).
+    cloud.repository.commit("NEXT", "work after the release\n", "after v0.24.2");
 
     // (a) happy path
     let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy-1", true).await;
@@ -107,7 +110,7 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     let cause = run.cause.unwrap();
     assert!(cause.contains("not an allowed signer"), "{cause}");
     let states: Vec<&str> = run.states.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(states, ["Hold", "Queue", "MyTurn?", "Proceed", "Route", "Verify"]);
+    assert_eq!(states, ["Validate", "Hold", "Queue", "MyTurn?", "Proceed", "Route", "Verify"]);
     assert_eq!(build_count(&cloud).await, 0);
     assert!(cloud.simulated_builds().is_empty());
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
@@ -123,13 +126,24 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     let cases = [
         (json!({"tag": "btcec/v2.4.0"}), "sub-module", "TagNameRejected"),
         (json!({"tag": "v9.9.9"}), "missing", "TagNotFound"),
-        (json!({"destroy": "all"}), "bad-scope", "InvalidInput"),
     ];
     for (input, name, expected) in cases {
         let run = cloud.run(input, name, false).await;
         assert_eq!(run.status, ExecutionStatus::Failed, "{name}");
         assert_eq!(run.error.as_deref(), Some(expected), "{name}: {:?}", run.cause);
     }
+    // A malformed request is refused before it waits its turn (it used to queue, up to 2 h).
+    let queued = cloud.router.invocations.lock().unwrap().len();
+    for (input, name) in
+        [(json!({}), "empty"), (json!({"tag": 7}), "not-a-string"), (json!({"destroy": "all"}), "scope")]
+    {
+        let run = cloud.run(input, name, false).await;
+        assert_eq!((run.status, run.error.as_deref()), (ExecutionStatus::Failed, Some("InvalidInput")), "{name}");
+        assert!(run.cause.unwrap_or_default().contains("the input must be {\"tag\""), "{name}");
+        let states: Vec<&str> = run.states.iter().map(|(state, _)| state.as_str()).collect();
+        assert!(!states.contains(&"Queue") && !states.contains(&"Hold"), "{name}: {states:?}");
+    }
+    assert_eq!(cloud.router.invocations.lock().unwrap().len(), queued, "no function ran for them");
     assert_eq!(build_count(&cloud).await, 0);
 }
 

@@ -25,8 +25,16 @@ pub enum BuildPhase {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildStart {
     pub project: String,
-    pub commit: String,
+    /// What CodeBuild checks out: see [`source_version`].
+    pub source_version: String,
     pub environment: Vec<(String, String)>,
+}
+
+/// CodeBuild's documented form for "this commit, fetched through this ref":
+/// `refs/tags/<tag>^{<commit>}`. A bare commit id with a shallow clone (`GitCloneDepth: 1`)
+/// clones the default branch's tip, which misses a release commit anywhere else.
+pub fn source_version(tag: &str, commit: &str) -> String {
+    format!("refs/tags/{tag}^{{{commit}}}")
 }
 
 pub trait BuildService {
@@ -134,7 +142,7 @@ async fn start(
     let build_id = builds
         .start(&BuildStart {
             project: config.project.clone(),
-            commit: verified.commit.clone(),
+            source_version: source_version(&verified.tag, &verified.commit),
             environment: vec![
                 (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
                 (BUILD_ENV_VERSION.into(), verified.tag.clone()),
@@ -246,7 +254,7 @@ mod tests {
         assert!(!state.skipped);
         let started = builds.started.lock().unwrap();
         assert_eq!(started.len(), 1);
-        assert_eq!(started[0].commit, verified.commit);
+        assert_eq!(started[0].source_version, format!("refs/tags/v0.24.2^{{{}}}", verified.commit));
         assert!(started[0].environment.contains(&(BUILD_ENV_IMAGE_TAG.into(), state.image_tag.clone())));
         assert!(started[0].environment.contains(&(BUILD_ENV_COMMIT.into(), verified.commit.clone())));
     }

@@ -58,6 +58,36 @@ pub struct DeployConfig {
     pub polling: Polling,
 }
 
+/// Fargate's time to place a task, attach its network interface and pull the ~30 MB image, with
+/// room to spare; measured rollouts start in 30-90 s.
+pub const TASK_PROVISIONING_SECONDS: u32 = 180;
+
+/// The longest the deployment circuit breaker can take to decide a rollout of `desired` tasks,
+/// in seconds. ECS rolls back after `min(max(ceil(desired / 2), 3), 200)` failed tasks; a task
+/// that never turns healthy fails after provisioning, the health check's start period and
+/// `retries` failed checks; then the previous revision starts and turns healthy. With
+/// HEALTH_CHECK (30 s interval, 10 s timeout, 3 retries, 300 s start period) and one task:
+/// 3 × (180 + 300 + 3 × 40) + (180 + 300 + 30) = 2310 s (38.5 min).
+pub fn rollout_bound_seconds(desired: u32) -> u32 {
+    let h = crate::task_definition::HEALTH_CHECK;
+    let failures_to_roll_back = desired.div_ceil(2).clamp(3, 200);
+    let failing_task = TASK_PROVISIONING_SECONDS + h.start_period + h.retries * (h.interval + h.timeout);
+    let rollback = TASK_PROVISIONING_SECONDS + h.start_period + h.interval;
+    failures_to_roll_back * failing_task + rollback
+}
+
+/// Poll every SIGSHIP_DEPLOY_POLL_SECONDS (15), for as long as the circuit breaker may take to
+/// decide, so a slow rollout ends "rolled back", never "timed out" first.
+/// SIGSHIP_DEPLOY_MAX_POLLS overrides the derived count.
+fn deploy_polling(env: &Env) -> Result<Polling> {
+    let interval: u32 = env.parsed_or("SIGSHIP_DEPLOY_POLL_SECONDS", 15)?;
+    let derived = rollout_bound_seconds(DESIRED_COUNT).div_ceil(interval.max(1));
+    Polling::from_env(env, "SIGSHIP_DEPLOY", interval, derived)
+}
+
+/// One btcd per service: two must never open the same chain data.
+pub const DESIRED_COUNT: u32 = 1;
+
 impl DeployConfig {
     pub fn from_env(env: &Env) -> Result<Self> {
         let subnets = env.list("SIGSHIP_SUBNETS");
@@ -72,7 +102,7 @@ impl DeployConfig {
             security_groups,
             // Public subnets without a NAT gateway: the task needs a public IP to reach ECR and peers.
             assign_public_ip: env.parsed_or("SIGSHIP_ASSIGN_PUBLIC_IP", true)?,
-            polling: Polling::from_env(env, "SIGSHIP_DEPLOY", 15, 80)?,
+            polling: deploy_polling(env)?,
         })
     }
 
@@ -81,7 +111,7 @@ impl DeployConfig {
             cluster: self.cluster.clone(),
             service: self.service.clone(),
             task_definition: task_definition.to_string(),
-            desired_count: 1,
+            desired_count: DESIRED_COUNT as i32,
             subnets: self.subnets.clone(),
             security_groups: self.security_groups.clone(),
             assign_public_ip: self.assign_public_ip,
@@ -216,6 +246,30 @@ mod tests {
 
     fn task(arn: &str) -> RegisteredTask {
         RegisteredTask { task_definition_arn: arn.into(), image: "repo@sha256:aa".into(), registered: true }
+    }
+
+    #[test]
+    fn the_deploy_wait_outlasts_the_circuit_breaker() {
+        // One task: three failed tasks, then the rollback to the previous revision.
+        assert_eq!(rollout_bound_seconds(1), 3 * (180 + 300 + 3 * 40) + (180 + 300 + 30));
+        assert_eq!(rollout_bound_seconds(10), 5 * (180 + 300 + 3 * 40) + (180 + 300 + 30));
+        let env = Env::from_pairs([
+            ("SIGSHIP_SUBNETS", "subnet-1"),
+            ("SIGSHIP_SECURITY_GROUPS", "sg-1"),
+            ("SIGSHIP_CLUSTER", "c"),
+        ]);
+        let polling = DeployConfig::from_env(&env).unwrap().polling;
+        assert_eq!((polling.interval_seconds, polling.max_attempts), (15, 154));
+        assert!(polling.interval_seconds * polling.max_attempts >= rollout_bound_seconds(1));
+        let local = Env::from_pairs([
+            ("SIGSHIP_SUBNETS", "subnet-1"),
+            ("SIGSHIP_SECURITY_GROUPS", "sg-1"),
+            ("SIGSHIP_CLUSTER", "c"),
+            ("SIGSHIP_DEPLOY_POLL_SECONDS", "1"),
+        ]);
+        assert_eq!(DeployConfig::from_env(&local).unwrap().polling.max_attempts, 2310, "same bound in time");
+        // The old fixed 15 s × 80 = 20 min gave up before the breaker could decide.
+        assert!(15 * 80 < rollout_bound_seconds(1));
     }
 
     #[tokio::test]

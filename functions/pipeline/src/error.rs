@@ -60,6 +60,8 @@ pub enum Error {
     DeploymentRolledBack { service: String, reason: String },
     #[error("service {service} not stable after {attempts} checks")]
     DeploymentTimedOut { service: String, attempts: u32 },
+    #[error("service {service} deleted, but its tasks had not all stopped after {attempts} checks")]
+    TeardownTimedOut { service: String, attempts: u32 },
 
     // --- AWS ---
     #[error("AWS {operation} throttled: {message}")]
@@ -98,6 +100,7 @@ impl Error {
             Error::QueueTimedOut { .. } => "QueueTimedOut",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
+            Error::TeardownTimedOut { .. } => "TeardownTimedOut",
             Error::Throttled { .. } => "Throttled",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::AwsService { .. } => "AwsServiceError",

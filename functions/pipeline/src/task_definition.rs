@@ -46,7 +46,29 @@ impl Network {
             Network::Signet => 38333,
         }
     }
+
+    /// btcd's default RPC port on this network (its `params.go`); btcctl dials mainnet's unless told.
+    pub fn rpc_port(self) -> u16 {
+        match self {
+            Network::Mainnet => 8334,
+            Network::Testnet => 18334,
+            Network::Signet => 38332,
+        }
+    }
 }
+
+/// The container health check's timing (seconds); the deploy wait is derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckTiming {
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    /// The longest ECS allows: btcd opens its database before RPC answers.
+    pub start_period: u32,
+}
+
+pub const HEALTH_CHECK: HealthCheckTiming =
+    HealthCheckTiming { interval: 30, timeout: 10, retries: 3, start_period: 300 };
 
 pub struct TaskConfig {
     pub family: String,
@@ -160,10 +182,13 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
         command,
         p2p_port: config.network.p2p_port(),
         // Healthy means "RPC answers"; the image's entrypoint passes the credentials to btcd.
+        // The RPC port is the network's: btcctl's default is mainnet's.
         health_check: vec![
             "CMD-SHELL".into(),
-            "btcctl --notls --rpcserver=127.0.0.1 --rpcuser=\"$BTCD_RPCUSER\" --rpcpass=\"$BTCD_RPCPASS\" getblockcount || exit 1"
-                .into(),
+            format!(
+                "btcctl --notls --rpcserver=127.0.0.1:{} --rpcuser=\"$BTCD_RPCUSER\" --rpcpass=\"$BTCD_RPCPASS\" getblockcount || exit 1",
+                config.network.rpc_port()
+            ),
         ],
         secrets: vec![("BTCD_RPCUSER".into(), secret("username")), ("BTCD_RPCPASS".into(), secret("password"))],
         log_group: config.log_group.clone(),
@@ -243,6 +268,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_health_check_dials_the_rpc_port_of_the_configured_network() {
+        // btcd's params.go: mainnet 8334, testnet3 18334, signet 38332.
+        for (network, flag, rpc) in [
+            (Network::Mainnet, None, 8334),
+            (Network::Testnet, Some("--testnet"), 18334),
+            (Network::Signet, Some("--signet"), 38332),
+        ] {
+            let spec = task_spec(&TaskConfig { network, ..config() }, "img@sha256:0".into(), &request().verified);
+            assert!(
+                spec.health_check[1].contains(&format!("--rpcserver=127.0.0.1:{rpc} ")),
+                "{network:?}: {:?}",
+                spec.health_check
+            );
+            assert_eq!(spec.command.iter().any(|c| Some(c.as_str()) == flag), flag.is_some(), "{network:?}");
+        }
+    }
+
     #[tokio::test]
     async fn registers_the_image_by_digest_with_secrets_by_reference() {
         let request = request();
@@ -257,6 +300,7 @@ mod tests {
         assert!(spec.command.contains(&"--testnet".to_string()));
         assert!(spec.command.contains(&"--maxpeers=16".to_string()));
         assert_eq!(spec.p2p_port, 18333);
+        assert!(spec.health_check[1].contains("--rpcserver=127.0.0.1:18334 "), "{:?}", spec.health_check);
         assert!(spec.secrets.iter().all(|(_, from)| from.starts_with("arn:aws:secretsmanager:")));
         assert!(spec.tags.contains(&("sigship:commit".into(), request.verified.commit.clone())));
     }

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Env;
+use crate::config::{Env, Polling};
 use crate::deployment::Services;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +52,9 @@ pub trait Teardown {
     async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>>;
     /// Whether the service carries the `sigship:managed` tag.
     async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool>;
+    /// The service's tasks not STOPPED yet (running, or still stopping): their network
+    /// interfaces are still attached, and a stack deletion right now would fail on them.
+    async fn unstopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>>;
 }
 
 pub struct TeardownConfig {
@@ -59,6 +62,8 @@ pub struct TeardownConfig {
     pub service: String,
     pub family: String,
     pub file_system_id: Option<String>,
+    /// How often and how long to wait for a deleted service's tasks to stop.
+    pub drain: Polling,
 }
 
 impl TeardownConfig {
@@ -68,6 +73,9 @@ impl TeardownConfig {
             service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
             file_system_id: env.optional("SIGSHIP_FILE_SYSTEM_ID"),
+            // A task gets the container's stop timeout (120 s) and then gives its interface back:
+            // 5 s × 120 = 10 min is well past both.
+            drain: Polling::from_env(env, "SIGSHIP_DRAIN", 5, 120)?,
         })
     }
 }
@@ -85,6 +93,7 @@ pub async fn destroy(
         if active {
             if teardown.service_is_managed(&config.cluster, &config.service).await? {
                 services.delete(&config.cluster, &config.service).await?;
+                wait_until_stopped(config, services, teardown).await?;
                 deleted.push(format!("service {}/{}", config.cluster, config.service));
             } else {
                 kept.push(format!("service {}/{} (not tagged sigship:managed)", config.cluster, config.service));
@@ -118,6 +127,21 @@ pub async fn destroy(
     Ok(DestroyReport { scope: request.destroy, nothing_to_do: deleted.is_empty(), deleted, kept })
 }
 
+/// Done only when the service is INACTIVE (or gone) and none of its tasks is still stopping.
+async fn wait_until_stopped(config: &TeardownConfig, services: &impl Services, teardown: &impl Teardown) -> Result<()> {
+    let (cluster, service) = (&config.cluster, &config.service);
+    for look in 1..=config.drain.max_attempts {
+        let active = services.describe(cluster, service).await?.is_some_and(|s| s.is_active());
+        let unstopped = teardown.unstopped_tasks(cluster, service).await?;
+        if !active && unstopped.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(look, active, tasks = unstopped.len(), "waiting for the service's tasks to stop");
+        tokio::time::sleep(std::time::Duration::from_secs(config.drain.interval_seconds.into())).await;
+    }
+    Err(Error::TeardownTimedOut { service: format!("{cluster}/{service}"), attempts: config.drain.max_attempts })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +154,7 @@ mod tests {
             service: "btcd".into(),
             family: "btcd".into(),
             file_system_id: Some("fs-1".into()),
+            drain: Polling { interval_seconds: 0, max_attempts: 3 },
         }
     }
 
@@ -158,6 +183,24 @@ mod tests {
         assert_eq!(first.kept, ["chain data file system fs-1"]);
         let second = destroy(&request, &config(), &services, &teardown).await.unwrap();
         assert!(second.nothing_to_do && second.deleted.is_empty());
+    }
+
+    #[tokio::test]
+    async fn done_only_once_the_deleted_services_tasks_have_stopped() {
+        let services = running_service().await;
+        let teardown = FakeTeardown::with(&[], &[], true);
+        *teardown.stopping_for.lock().unwrap() = 2;
+        let request = DestroyRequest { destroy: Scope::Service, chain_data: ChainData::Keep };
+        let report = destroy(&request, &config(), &services, &teardown).await.unwrap();
+        assert_eq!(report.deleted, ["service sigship/btcd"]);
+        assert_eq!(*teardown.stopping_for.lock().unwrap(), 0, "it waited through both looks");
+
+        // Still stopping after the bound: a named error, not "done".
+        let services = running_service().await;
+        *teardown.stopping_for.lock().unwrap() = 5;
+        let err = destroy(&request, &config(), &services, &teardown).await.unwrap_err();
+        assert_eq!(err.name(), "TeardownTimedOut");
+        assert_eq!(err.to_string(), "service sigship/btcd deleted, but its tasks had not all stopped after 3 checks");
     }
 
     #[tokio::test]

@@ -180,6 +180,8 @@ impl Services for FakeServices {
 }
 
 pub struct FakeTeardown {
+    /// How many more looks see a task still stopping after the service is deleted.
+    pub stopping_for: Mutex<u32>,
     images: Mutex<Vec<String>>,
     task_definitions: Mutex<Vec<String>>,
     file_system: Mutex<Option<String>>,
@@ -190,6 +192,7 @@ impl FakeTeardown {
     pub fn with(images: &[&str], task_definitions: &[&str], managed: bool) -> Self {
         let owned = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         FakeTeardown {
+            stopping_for: Mutex::new(0),
             images: Mutex::new(owned(images)),
             task_definitions: Mutex::new(owned(task_definitions)),
             file_system: Mutex::new(Some("fs-1".into())),
@@ -214,6 +217,15 @@ impl Teardown for FakeTeardown {
 
     async fn service_is_managed(&self, _cluster: &str, _service: &str) -> Result<bool> {
         Ok(self.managed)
+    }
+
+    async fn unstopped_tasks(&self, cluster: &str, _service: &str) -> Result<Vec<String>> {
+        let mut left = self.stopping_for.lock().unwrap();
+        if *left == 0 {
+            return Ok(vec![]);
+        }
+        *left -= 1;
+        Ok(vec![format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/0123")])
     }
 }
 

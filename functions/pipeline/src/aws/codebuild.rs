@@ -31,7 +31,7 @@ impl BuildService for CodeBuild {
             .client
             .start_build()
             .project_name(&start.project)
-            .source_version(&start.commit)
+            .source_version(&start.source_version)
             .set_environment_variables_override(Some(environment))
             .send()
             .await

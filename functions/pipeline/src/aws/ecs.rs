@@ -1,6 +1,6 @@
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
-    DeploymentConfiguration, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
+    DeploymentConfiguration, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
     EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration,
     NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret, ServiceField, SortOrder, Tag,
     TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
 use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
 use crate::error::{Error, Result};
 use crate::task_definition::{
-    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, MANAGED_TAG, SPEC_TAG,
+    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, HEALTH_CHECK, MANAGED_TAG, SPEC_TAG,
 };
 
 pub struct Ecs {
@@ -73,6 +73,41 @@ impl Ecs {
             deregistered.push(arn);
         }
         Ok(deregistered)
+    }
+
+    /// The service's tasks whose last status is not STOPPED: those desired running, and those
+    /// told to stop that have not finished stopping.
+    pub async fn unstopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let listed = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(desired)
+                .send()
+                .await
+                .map_err(|e| Error::aws("ecs:ListTasks", e))?;
+            arns.extend(listed.task_arns().iter().cloned());
+        }
+        if arns.is_empty() {
+            return Ok(arns);
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DescribeTasks", e))?;
+        Ok(described
+            .tasks()
+            .iter()
+            .filter(|task| task.last_status() != Some("STOPPED"))
+            .filter_map(|task| task.task_arn().map(str::to_string))
+            .collect())
     }
 
     pub async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool> {
@@ -147,11 +182,10 @@ impl TaskDefinitions for Ecs {
             .health_check(
                 HealthCheck::builder()
                     .set_command(Some(spec.health_check.clone()))
-                    .interval(30)
-                    .timeout(10)
-                    .retries(3)
-                    // The longest ECS allows: btcd opens its database before RPC answers.
-                    .start_period(300)
+                    .interval(HEALTH_CHECK.interval as i32)
+                    .timeout(HEALTH_CHECK.timeout as i32)
+                    .retries(HEALTH_CHECK.retries as i32)
+                    .start_period(HEALTH_CHECK.start_period as i32)
                     .build()
                     .map_err(invalid)?,
             )

@@ -59,6 +59,10 @@ impl Teardown for AwsTeardown {
     async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool> {
         self.ecs.service_is_managed(cluster, service).await
     }
+
+    async fn unstopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>> {
+        self.ecs.unstopped_tasks(cluster, service).await
+    }
 }
 
 fn tagged_managed<'a>(mut tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> bool {

@@ -151,6 +151,21 @@ pub const GRANTS: &[Grant] = &[
         &["ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"],
         SERVICE,
     ),
+    Grant {
+        context: &[("ecs:cluster", "arn:{partition}:ecs:{region}:{account}:cluster/{SIGSHIP_CLUSTER}")],
+        ..grant(
+            Function("destroy"),
+            "Ecs::unstopped_tasks (ListTasks)",
+            &["ecs:ListTasks"],
+            "arn:{partition}:ecs:{region}:{account}:container-instance/{SIGSHIP_CLUSTER}/0123",
+        )
+    },
+    grant(
+        Function("destroy"),
+        "Ecs::unstopped_tasks (DescribeTasks)",
+        &["ecs:DescribeTasks"],
+        "arn:{partition}:ecs:{region}:{account}:task/{SIGSHIP_CLUSTER}/0123",
+    ),
     grant(
         Function("destroy"),
         "Ecs::deregister_managed (no resource-level permissions)",
