@@ -32,6 +32,26 @@ pub fn check_stack_name(name: &str) -> Result<()> {
     }
 }
 
+/// The build project's source is `Type: GITHUB`: CodeBuild builds only from GitHub. Loopback
+/// git:// and http:// URLs are the local cloud's git server (its simulated build reads them).
+pub fn check_repository_url(url: &str) -> Result<()> {
+    let github = url
+        .strip_prefix("https://github.com/")
+        .map(|path| path.trim_end_matches(".git").split('/').filter(|p| !p.is_empty()).count() == 2)
+        .unwrap_or(false);
+    let loopback = ["git://127.0.0.1", "http://127.0.0.1", "git://localhost", "http://localhost"]
+        .iter()
+        .any(|prefix| url.strip_prefix(prefix).is_some_and(|rest| rest.starts_with([':', '/'])));
+    if github || loopback {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "RepositoryUrl {url:?}: the build project builds from GitHub (CodeBuild source type GITHUB); \
+             use https://github.com/<owner>/<repository>.git (loopback git:// and http:// URLs are for the local cloud)"
+        )))
+    }
+}
+
 async fn bucket_name(cloud: &Cloud, target: &Target) -> Result<(String, String)> {
     let account = cloud.account().await?;
     let bucket = target.bucket.clone().unwrap_or_else(|| bucket::default_name(&target.stack, &account, &cloud.region));
@@ -42,6 +62,9 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     // Refuse before touching the account: a trust root that cannot verify anything would only
     // make every execution fail.
     let trust = TrustRoot::from_dir(&checkout.trust_root).map_err(Error::TrustRoot)?;
+    for (_, url) in parameters.iter().filter(|(key, _)| key == "RepositoryUrl") {
+        check_repository_url(url)?;
+    }
     let release = artifacts::collect(checkout, &target.stack)?;
     let (account, bucket) = bucket_name(cloud, target).await?;
     println!("sigship up: stack {} in {} (account {account})", target.stack, cloud.region);
@@ -107,6 +130,17 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     Ok(())
 }
 
+/// The chain data's daily AWS Backup recovery points outlive the file system and the stack.
+fn print_backups_left(region: &str, account: &str, file_system: &str) {
+    let arn = format!("arn:aws:elasticfilesystem:{region}:{account}:file-system/{file_system}");
+    println!(
+        "left behind: EFS backups of {file_system} (AWS Backup, vault aws/efs/automatic-backup-vault, daily, \
+         kept 35 days); they bill until they expire. List them with:"
+    );
+    println!("  aws backup list-recovery-points-by-resource --region {region} --resource-arn {arn}");
+    println!("  and delete one with: aws backup delete-recovery-point --region {region} --backup-vault-name aws/efs/automatic-backup-vault --recovery-point-arn <arn>");
+}
+
 pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Result<()> {
     let (account, bucket) = bucket_name(cloud, target).await?;
     println!("sigship down: stack {} in {} (account {account})", target.stack, cloud.region);
@@ -139,10 +173,11 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             }
         }
         removed_anything |= stack::delete(&cfn, &target.stack).await?;
-        if keep_chain_data {
-            if let Some(file_system) = stack.output("ChainDataFileSystemId") {
+        if let Some(file_system) = stack.output("ChainDataFileSystemId") {
+            if keep_chain_data {
                 println!("kept chain data: EFS file system {file_system} (it bills until deleted)");
             }
+            print_backups_left(&cloud.region, &account, file_system);
         }
     }
     match bucket::remove(&cloud.s3(), &bucket, &target.stack).await? {
@@ -162,4 +197,29 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         println!("sigship down: nothing to tear down for stack {}", target.stack);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_repository_url;
+
+    #[test]
+    fn repository_urls_the_build_project_can_build_from() {
+        for ok in [
+            "https://github.com/btcsuite/btcd.git",
+            "https://github.com/btcsuite/btcd",
+            "git://127.0.0.1:9418/btcd",
+            "http://localhost/btcd",
+        ] {
+            assert!(check_repository_url(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "https://gitlab.com/btcsuite/btcd.git",
+            "https://github.com/btcsuite",
+            "http://example.com/btcd",
+            "git://127.0.0.1.example.com/x",
+        ] {
+            assert!(check_repository_url(refused).is_err(), "{refused}");
+        }
+    }
 }

@@ -89,6 +89,7 @@ impl<'a> Resolver<'a> {
             "AWS::IAM::ManagedPolicy" => json!(format!("arn:aws:iam::{ACCOUNT}:policy/{name}")),
             "AWS::EFS::FileSystem" => json!("fs-0123456789abcdef0"),
             "AWS::EFS::AccessPoint" => json!("fsap-0123456789abcdef0"),
+            "AWS::KMS::Key" => json!("0a1b2c3d-0000-4000-8000-000000000000"),
             _ => json!(name),
         }
     }
@@ -108,6 +109,7 @@ impl<'a> Resolver<'a> {
             ("AWS::Logs::LogGroup", "Arn") => arn(format!("logs:{REGION}:{ACCOUNT}:log-group:{name}:*")),
             ("AWS::CodeBuild::Project", "Arn") => arn(format!("codebuild:{REGION}:{ACCOUNT}:project/{name}")),
             ("AWS::Events::Rule", "Arn") => arn(format!("events:{REGION}:{ACCOUNT}:rule/{logical}")),
+            ("AWS::KMS::Key", "Arn") => arn(format!("kms:{REGION}:{ACCOUNT}:key/{name}")),
             _ => json!(format!("{logical}.{attribute}")),
         }
     }
@@ -245,6 +247,10 @@ impl Stack {
         let build_logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"].as_str().unwrap();
         names.insert("build_log_group".into(), build_logs.to_string());
         names.insert("failure_topic".into(), resolver.reference("FailureTopic").as_str().unwrap().to_string());
+        names.insert(
+            "failure_topic_key".into(),
+            resolver.attribute("FailureTopicKey", "Arn").as_str().unwrap().to_string(),
+        );
         Stack { resources, names }
     }
 
@@ -302,6 +308,20 @@ impl Stack {
             Principal::Operator => {
                 let (logical, policy) = self.of_type("AWS::IAM::ManagedPolicy").next().expect("an operator policy");
                 (logical.clone(), statements_of(&policy["Properties"]["PolicyDocument"]))
+            }
+            // The topic key's policy, for the CloudWatch service principal.
+            Principal::CloudWatchAlarms => {
+                let (logical, key) = self.of_type("AWS::KMS::Key").next().expect("the failure topic's key");
+                let statements = statements_of(&key["Properties"]["KeyPolicy"])
+                    .into_iter()
+                    .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+                    // A key policy's "*" resource is the key itself.
+                    .map(|mut s| {
+                        s["Resource"] = json!(self.names["failure_topic_key"]);
+                        s
+                    })
+                    .collect();
+                (format!("{logical}'s key policy"), statements)
             }
             // A public URL's resource policy: the function's permissions for principal "*".
             Principal::FunctionUrl => {
@@ -473,6 +493,7 @@ fn every_action_a_policy_grants_is_one_a_call_needs() {
             Principal::TaskExecution,
             Principal::Task,
             Principal::Operator,
+            Principal::CloudWatchAlarms,
         ],
     ]
     .concat();

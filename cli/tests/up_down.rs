@@ -140,6 +140,8 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert!(stdout.contains(&format!("bucket {bucket}: deleted")), "{stdout}");
     assert!(stdout.contains("stack sigship-test: DELETE_COMPLETE"), "{stdout}");
     assert!(stdout.contains("destroyed: ") && stdout.contains("chain data"), "{stdout}");
+    assert!(stdout.contains("left behind: EFS backups of fs-") && stdout.contains("kept 35 days"), "{stdout}");
+    assert!(stdout.contains("aws backup list-recovery-points-by-resource --region us-east-1 --resource-arn arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-"), "{stdout}");
     assert!(services.router.invocations.lock().unwrap().contains(&(format!("{STACK}-destroy"), false)));
 
     assert!(cfn.describe_stacks().stack_name(STACK).send().await.is_err(), "the stack is gone");
@@ -198,6 +200,22 @@ fn up_refuses_an_unusable_trust_root_or_missing_functions_before_touching_the_ac
     assert_eq!(code, Some(1));
     assert!(stderr.starts_with("sigship: artifact missing: "), "{stderr}");
     assert!(stderr.contains("cargo lambda build --release --arm64 --output-format zip"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+
+    // CodeBuild's source is GitHub: another host is refused before anything happens.
+    let (code, stdout, stderr) = Command::new(env!("CARGO_BIN_EXE_sigship"))
+        .args(["up", "--root", root.to_str().unwrap(), "--functions", work.path().join("lambda").to_str().unwrap()])
+        .args(["--trust", trust.to_str().unwrap(), "--parameter", "RepositoryUrl=https://gitlab.com/btcsuite/btcd.git"])
+        .envs([("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")])
+        .env("AWS_ENDPOINT_URL", &closed)
+        .output()
+        .map(|o| (o.status.code(), String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap()))
+        .unwrap();
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("RepositoryUrl \"https://gitlab.com/btcsuite/btcd.git\": the build project builds from GitHub"),
+        "{stderr}"
+    );
     assert!(stdout.is_empty(), "{stdout}");
 
     let (code, _, stderr) = Command::new(env!("CARGO_BIN_EXE_sigship"))

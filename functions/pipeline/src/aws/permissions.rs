@@ -27,6 +27,8 @@ pub enum Principal {
     FunctionUrl,
     /// A person or CI running `sigship run | status | logs | destroy` (the stack's OperatorPolicy).
     Operator,
+    /// CloudWatch alarms publishing to the failure topic (the topic key's policy).
+    CloudWatchAlarms,
 }
 
 pub struct Grant {
@@ -219,6 +221,21 @@ pub const GRANTS: &[Grant] = &[
         "{SIGSHIP_STATE_MACHINE_ARN}",
     ),
     grant(Function("tag-watch"), "on-failure destination of the schedule", &["sns:Publish"], "{failure_topic}"),
+    grant(
+        Function("tag-watch"),
+        "on-failure destination: the topic is encrypted",
+        &["kms:GenerateDataKey", "kms:Decrypt"],
+        "{failure_topic_key}",
+    ),
+    Grant {
+        context: &[("aws:SourceAccount", "{account}")],
+        ..grant(
+            CloudWatchAlarms,
+            "alarm notification to the encrypted topic",
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            "{failure_topic_key}",
+        )
+    },
     // Step Functions invokes each pipeline function.
     grant(
         StateMachine,
