@@ -66,19 +66,10 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
 
     let sdk = &services.sdk;
     let cfn = aws_sdk_cloudformation::Client::new(sdk);
-    let stack = cfn.describe_stacks().stack_name(STACK).send().await.unwrap().stacks()[0].clone();
-    let parameter = |key: &str| {
-        stack
-            .parameters()
-            .iter()
-            .find(|p| p.parameter_key() == Some(key))
-            .and_then(|p| p.parameter_value())
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(parameter("Network"), "testnet");
-    let bucket = parameter("ArtifactsBucket");
-    let prefix = parameter("ArtifactsPrefix");
+    let deployed = localcloud::Stack::describe(sdk, STACK).await;
+    assert_eq!(deployed.parameters["Network"], "testnet");
+    let bucket = deployed.artifacts_bucket.clone();
+    let prefix = deployed.parameters["ArtifactsPrefix"].clone();
 
     // The functions, configured from the release that was uploaded.
     let lambda = aws_sdk_lambda::Client::new(sdk);
@@ -128,9 +119,8 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(", 0 uploaded"), "{stdout}");
     assert!(stdout.contains("stack sigship-test: up to date") || stdout.contains("UPDATE_COMPLETE"), "{stdout}");
-    let stack = cfn.describe_stacks().stack_name(STACK).send().await.unwrap().stacks()[0].clone();
-    let network = stack.parameters().iter().find(|p| p.parameter_key() == Some("Network")).unwrap();
-    assert_eq!(network.parameter_value(), Some("testnet"), "an update must keep parameters it is not given");
+    let network = localcloud::Stack::describe(sdk, STACK).await.parameters["Network"].clone();
+    assert_eq!(network, "testnet", "an update must keep parameters it is not given");
 
     // Down: the destroy execution through the real destroy binary, then the stack and the bucket.
     let down = args(&["down", "--stack-name", STACK]);

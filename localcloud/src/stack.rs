@@ -3,6 +3,7 @@
 //! parameter values differ: the repository is the local git server's, and the poll intervals are
 //! one second so a run takes seconds rather than minutes.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -25,6 +26,8 @@ pub struct Stack {
     pub operator_policy_arn: String,
     /// The tag-push function's URL on the router (see [`crate::router`]).
     pub webhook_path: String,
+    /// Every parameter's current value.
+    pub parameters: HashMap<String, String>,
 }
 
 impl Stack {
@@ -37,24 +40,13 @@ impl Stack {
         let cfn = aws_sdk_cloudformation::Client::new(sdk);
         let described = cfn.describe_stacks().stack_name(name).send().await.expect("describe the stack");
         let stack = described.stacks().first().expect("the stack exists");
-        let output = |key: &str| {
-            stack
-                .outputs()
-                .iter()
-                .find(|o| o.output_key() == Some(key))
-                .and_then(|o| o.output_value())
-                .unwrap_or_else(|| panic!("stack {name} has no output {key}"))
-                .to_string()
+        let pairs = |pairs: Vec<(Option<&str>, Option<&str>)>| -> HashMap<String, String> {
+            pairs.into_iter().filter_map(|(k, v)| Some((k?.to_string(), v?.to_string()))).collect()
         };
-        let parameter = |key: &str| {
-            stack
-                .parameters()
-                .iter()
-                .find(|p| p.parameter_key() == Some(key))
-                .and_then(|p| p.parameter_value())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let outputs = pairs(stack.outputs().iter().map(|o| (o.output_key(), o.output_value())).collect());
+        let parameters = pairs(stack.parameters().iter().map(|p| (p.parameter_key(), p.parameter_value())).collect());
+        let output =
+            |key: &str| outputs.get(key).cloned().unwrap_or_else(|| panic!("stack {name} has no output {key}"));
         let repository_uri = output("ImageRepositoryUri");
         Stack {
             name: name.to_string(),
@@ -64,10 +56,11 @@ impl Stack {
             ecr_repository: repository_uri.rsplit('/').next().unwrap_or_default().to_string(),
             build_project: output("BuildProjectName"),
             file_system_id: output("ChainDataFileSystemId"),
-            artifacts_bucket: parameter("ArtifactsBucket"),
+            artifacts_bucket: parameters.get("ArtifactsBucket").cloned().unwrap_or_default(),
             webhook_secret_arn: output("WebhookSecretArn"),
             operator_policy_arn: output("OperatorPolicyArn"),
             webhook_path: format!("/lambda-url/{name}-tag-push/"),
+            parameters,
         }
     }
 }
