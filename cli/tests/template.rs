@@ -240,12 +240,18 @@ fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_functi
             "Lambda.TooManyRequestsException",
             "Lambda.ClientExecutionTimeoutException",
             "Throttled",
+            "AwsUnavailable",
         ] {
             assert!(retried.contains(&error), "{name} does not retry {error}");
         }
         // StartBuild is the one step whose repeat is not harmless: a start that timed out after
         // CodeBuild accepted it would start a second build of the same immutable tag.
         assert_eq!(retried.contains(&"Sandbox.Timedout"), name != "StartBuild", "{name}");
+        assert_eq!(
+            retried.contains(&"Runtime.ExitError"),
+            name != "StartBuild",
+            "{name}: a crash is retried as a timeout is"
+        );
         assert!(!retried.contains(&"States.ALL") && !retried.contains(&"AccessDenied"), "{name} retries a verdict");
     }
 }

@@ -5,6 +5,8 @@
 //! moto's ECR, labelled as simulated. moto reports the build SUCCEEDED on its first poll.
 
 use std::path::PathBuf;
+
+use bytes::Bytes;
 use std::sync::Mutex;
 
 use aws_sdk_ecr::error::ProvideErrorMetadata;
@@ -27,7 +29,48 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub async fn build(&self, request: &[u8], response: &[u8]) {
+    /// A build that ends FAILED (its BUILD phase, with `reason` as CodeBuild's context message):
+    /// nothing is pushed.
+    pub fn failed(build_id: &str, reason: &str) -> SimulatedBuild {
+        SimulatedBuild {
+            build_id: build_id.into(),
+            commit: String::new(),
+            image_tag: String::new(),
+            outcome: format!("FAILED: {reason}"),
+        }
+    }
+
+    /// moto reports every build SUCCEEDED; the ones made to fail are reported as CodeBuild
+    /// reports a failed build: status FAILED, phase COMPLETED, the BUILD phase FAILED with why.
+    pub fn report_failures(&self, body: Bytes) -> Bytes {
+        let failed: Vec<(String, String)> = self
+            .builds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|b| Some((b.build_id.clone(), b.outcome.strip_prefix("FAILED: ")?.to_string())))
+            .collect();
+        if failed.is_empty() {
+            return body;
+        }
+        let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+        for build in answer["builds"].as_array_mut().into_iter().flatten() {
+            let Some((_, reason)) = failed.iter().find(|(id, _)| build["id"] == id.as_str()) else { continue };
+            build["buildStatus"] = "FAILED".into();
+            build["currentPhase"] = "COMPLETED".into();
+            build["buildComplete"] = true.into();
+            build["phases"] = serde_json::json!([
+                {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"},
+                {"phaseType": "PRE_BUILD", "phaseStatus": "SUCCEEDED"},
+                {"phaseType": "BUILD", "phaseStatus": "FAILED",
+                 "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": reason}]},
+                {"phaseType": "COMPLETED"}
+            ]);
+        }
+        Bytes::from(answer.to_string())
+    }
+
+    pub async fn build(&self, request: &[u8], response: &[u8], failure: Option<String>) {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
         let response: Value = serde_json::from_slice(response).unwrap_or_default();
         let build_id = response["build"]["id"].as_str().unwrap_or("?").to_string();
@@ -42,6 +85,11 @@ impl Simulator {
                     .collect()
             })
             .unwrap_or_default();
+        if let Some(reason) = failure {
+            println!("  [SIMULATED CodeBuild] build {build_id}: FAILED (injected): {reason}");
+            self.builds.lock().unwrap().push(Self::failed(&build_id, &reason));
+            return;
+        }
         let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
         let (commit, image_tag, version) = (
             var(pipeline::build::BUILD_ENV_COMMIT),

@@ -1,6 +1,5 @@
 //! Minimal HTTP plumbing shared by the router and the runtime host.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -33,7 +32,12 @@ where
                     async move {
                         let (parts, body) = req.into_parts();
                         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        Ok::<_, Infallible>(handler(state, Request::from_parts(parts, body)).await)
+                        let reply = handler(state, Request::from_parts(parts, body)).await;
+                        // An error closes the connection without an answer.
+                        if reply.extensions().get::<Dropped>().is_some() {
+                            return Err(std::io::Error::other("connection dropped (injected fault)"));
+                        }
+                        Ok(reply)
                     }
                 });
                 let _ =
@@ -41,6 +45,16 @@ where
             });
         }
     });
+}
+
+/// Marks a reply that must not be sent: the connection closes instead.
+#[derive(Clone, Copy)]
+pub struct Dropped;
+
+pub fn dropped() -> Reply {
+    let mut response = reply(StatusCode::INTERNAL_SERVER_ERROR, "");
+    response.extensions_mut().insert(Dropped);
+    response
 }
 
 pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Reply {

@@ -10,6 +10,7 @@
 
 pub mod codebuild;
 pub mod execution;
+pub mod faults;
 pub mod git;
 mod http;
 mod http_backend;
@@ -157,7 +158,7 @@ impl Services {
             .await;
             hosted.insert(name.to_string(), function);
         }
-        let router = Arc::new(router::Router::new(moto.port, hosted, aws_sdk_lambda::Client::new(&sdk)));
+        let router = Arc::new(router::Router::new(moto.port, hosted, &sdk));
         http::serve(listener, router.clone(), router::route);
         Services { sdk, endpoint, router, logs, binaries: options.binaries.clone(), administrator, moto }
     }
@@ -238,7 +239,10 @@ impl LocalCloud {
             FUNCTIONS.iter().map(|name| (format!("{STACK_NAME}-{name}"), *name)).collect();
         let services = Services::start(&options, &functions).await;
         let git = git::GitServer::start();
-        let repository = git.create_repository("btcd");
+        let mut repository = git.create_repository("btcd");
+        // The stack reaches the daemon through a proxy that can be told to misbehave.
+        let proxy = faults::git_proxy(git.port, services.router.clone()).await;
+        repository.url = repository.url.replace(&format!(":{}/", git.port), &format!(":{proxy}/"));
         let maintainer = keys::Maintainer::generate("Test Maintainer");
 
         let work = tempfile::tempdir().unwrap();

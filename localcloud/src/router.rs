@@ -1,6 +1,7 @@
 //! The router listens where moto's Step Functions interpreter (and every function's SDK) sends
 //! AWS calls. Lambda `Invoke` goes to the runtime host, `CodeBuild.StartBuild` also triggers the
-//! simulated compile, everything else passes through to moto unchanged.
+//! simulated compile, everything else passes through to moto unchanged — unless a test injected
+//! a fault (see [`crate::faults`]), which the router applies here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,7 +13,8 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
 use crate::codebuild::Simulator;
-use crate::http::{reply, Reply};
+use crate::faults::{self, Faults, Kind};
+use crate::http::{dropped, reply, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
 
 pub struct Router {
@@ -25,14 +27,23 @@ pub struct Router {
     pub invocations: Mutex<Vec<(String, bool)>>,
     /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
     pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
+    pub faults: Faults,
+    /// ECS as the circuit breaker acts on it (straight to moto, as the administrator).
+    ecs: aws_sdk_ecs::Client,
+    /// Services whose last rollout the (simulated) circuit breaker failed, with its reason.
+    rolled_back: Mutex<HashMap<String, String>>,
 }
 
 impl Router {
-    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, lambda: aws_sdk_lambda::Client) -> Self {
+    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, sdk: &aws_config::SdkConfig) -> Self {
+        let ecs = aws_sdk_ecs::config::Builder::from(sdk).endpoint_url(format!("http://127.0.0.1:{moto_port}")).build();
         Router {
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            faults: Faults::default(),
+            rolled_back: Mutex::new(HashMap::new()),
             moto_port,
             functions,
-            lambda,
             simulator: OnceLock::new(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
@@ -155,7 +166,9 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
     }
     if let Some(name) = invoked_function(req.uri().path()) {
         if let Some(function) = router.functions.get(&name).cloned() {
-            let outcome = function.invoke(req.into_body(), async || router.definition(&name).await).await;
+            let fault = router.faults.for_function(&name);
+            let outcome =
+                function.invoke_meeting(req.into_body(), async || router.definition(&name).await, fault).await;
             let failed = matches!(outcome, Outcome::Error(_));
             router.invocations.lock().unwrap().push((name, failed));
             let (body, function_error) = match outcome {
@@ -170,18 +183,125 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
             return response;
         }
     }
-    let start_build = req.headers().get("x-amz-target").is_some_and(|t| t == "CodeBuild_20161006.StartBuild");
+    let call =
+        faults::call_of(req.headers(), req.method().as_str(), req.uri().path_and_query().map_or("/", |p| p.as_str()));
+    let (service, operation) = call.unwrap_or_default();
+    match router.faults.for_call(&service, &operation) {
+        Some(Kind::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(Kind::Drop) => return dropped(),
+        Some(kind) => {
+            let (status, content_type, body) = faults::error_response(&service, &kind);
+            let mut response = reply(StatusCode::from_u16(status).unwrap(), body);
+            response.headers_mut().insert("content-type", content_type.parse().unwrap());
+            return response;
+        }
+        None => {}
+    }
     let request_body = req.body().clone();
+    let rollout_fails = service == "ecs" && operation == "UpdateService" && take_one(&router.faults.failing_rollouts);
+    let previous = match rollout_fails {
+        true => current_task_definition(&router.ecs, &request_body).await,
+        false => None,
+    };
     match router.forward(req).await {
         Ok((status, headers, body)) => {
-            if let (true, true, Some(simulator)) = (start_build, status.is_success(), router.simulator.get()) {
-                simulator.build(&request_body, &body).await;
-            }
+            let body = after_moto(&router, &service, &operation, status, &request_body, body, previous).await;
             let mut response = reply(status, body);
             *response.headers_mut() = headers;
+            response.headers_mut().remove("content-length");
             response
         }
         Err(e) => reply(StatusCode::BAD_GATEWAY, format!("local cloud router: moto unreachable: {e}")),
+    }
+}
+
+fn take_one(counter: &Mutex<u32>) -> bool {
+    let mut left = counter.lock().unwrap();
+    let take = *left > 0;
+    *left = left.saturating_sub(take as u32);
+    take
+}
+
+/// The service's task definition before an UpdateService (`{cluster, service}` of its request).
+async fn current_task_definition(ecs: &aws_sdk_ecs::Client, request: &[u8]) -> Option<(String, String, String)> {
+    let request: serde_json::Value = serde_json::from_slice(request).ok()?;
+    let (cluster, service) = (request["cluster"].as_str()?.to_string(), request["service"].as_str()?.to_string());
+    let described = ecs.describe_services().cluster(&cluster).services(&service).send().await.ok()?;
+    let current = described.services().first()?.task_definition()?.to_string();
+    Some((cluster, service, current))
+}
+
+/// What the local cloud does once moto answered: the simulated compile on StartBuild, and the
+/// faults that act on answers (a failed build, a rollout the circuit breaker rolled back).
+async fn after_moto(
+    router: &Router,
+    service: &str,
+    operation: &str,
+    status: StatusCode,
+    request: &Bytes,
+    body: Bytes,
+    rolled_back_from: Option<(String, String, String)>,
+) -> Bytes {
+    if !status.is_success() {
+        return body;
+    }
+    match (service, operation) {
+        ("codebuild", "StartBuild") => {
+            if let Some(simulator) = router.simulator.get() {
+                let failure = router.faults.failing_builds.lock().unwrap().pop();
+                simulator.build(request, &body, failure).await;
+            }
+            body
+        }
+        ("codebuild", "BatchGetBuilds") => match router.simulator.get() {
+            Some(simulator) => simulator.report_failures(body),
+            None => body,
+        },
+        ("ecs", "CreateService" | "UpdateService") => {
+            let request: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+            let name = request["service"].as_str().or(request["serviceName"].as_str()).unwrap_or_default().to_string();
+            match rolled_back_from {
+                // As the circuit breaker does: the new revision's tasks never turn healthy, the
+                // deployment is FAILED and the service goes back to the revision it ran.
+                Some((cluster, service, previous)) => {
+                    let _ = router
+                        .ecs
+                        .update_service()
+                        .cluster(&cluster)
+                        .service(&service)
+                        .task_definition(&previous)
+                        .send()
+                        .await;
+                    let reason = format!(
+                        "ECS deployment circuit breaker: tasks failed to start. Rolling back to task definition {previous}"
+                    );
+                    println!("  [FAULT] rollout of {service} failed; back on {previous}");
+                    router.rolled_back.lock().unwrap().insert(service, reason);
+                }
+                None => {
+                    router.rolled_back.lock().unwrap().remove(&name);
+                }
+            }
+            body
+        }
+        ("ecs", "DescribeServices") => {
+            let rolled_back = router.rolled_back.lock().unwrap().clone();
+            if rolled_back.is_empty() {
+                return body;
+            }
+            let mut described: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            for service in described["services"].as_array_mut().into_iter().flatten() {
+                let Some(reason) = service["serviceName"].as_str().and_then(|n| rolled_back.get(n)) else { continue };
+                for deployment in service["deployments"].as_array_mut().into_iter().flatten() {
+                    if deployment["status"] == "PRIMARY" {
+                        deployment["rolloutState"] = "FAILED".into();
+                        deployment["rolloutStateReason"] = reason.clone().into();
+                    }
+                }
+            }
+            Bytes::from(described.to_string())
+        }
+        _ => body,
     }
 }
 

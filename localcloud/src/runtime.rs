@@ -58,6 +58,8 @@ pub struct Function {
     queue: mpsc::UnboundedSender<Invocation>,
     next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// Invocations that meet an injected fault when they answer.
+    faulted: Mutex<HashMap<String, crate::faults::FunctionFault>>,
     instance: tokio::sync::Mutex<Option<Instance>>,
     generation: AtomicU64,
     pub cold_starts: AtomicU64,
@@ -85,6 +87,7 @@ impl Function {
             queue,
             next: tokio::sync::Mutex::new(next),
             pending: Mutex::new(HashMap::new()),
+            faulted: Mutex::new(HashMap::new()),
             instance: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
             cold_starts: AtomicU64::new(0),
@@ -99,8 +102,22 @@ impl Function {
         payload: Bytes,
         definition: impl AsyncFnOnce() -> FunctionDefinition,
     ) -> Outcome {
+        self.invoke_meeting(payload, definition, None).await
+    }
+
+    /// [`Function::invoke`], where the invocation may meet `fault` once the function has done
+    /// its work: the process dies before its answer is delivered, or overruns its deadline.
+    pub async fn invoke_meeting(
+        self: &Arc<Self>,
+        payload: Bytes,
+        definition: impl AsyncFnOnce() -> FunctionDefinition,
+        fault: Option<crate::faults::FunctionFault>,
+    ) -> Outcome {
         let (definition, exited) = self.ensure_running(definition).await;
         let id = format!("{:08x}-{:04x}", std::process::id(), self.generation.fetch_add(1, Ordering::Relaxed));
+        if let Some(fault) = fault {
+            self.faulted.lock().unwrap().insert(id.clone(), fault);
+        }
         let (done, outcome) = oneshot::channel();
         self.pending.lock().unwrap().insert(id.clone(), done);
         // The process may die before the invocation is registered: its exit handler raises
@@ -292,6 +309,28 @@ async fn runtime_api(function: Arc<Function>, req: Request<Bytes>) -> Reply {
                 "error" => Outcome::Error(body),
                 _ => return reply(StatusCode::NOT_FOUND, ""),
             };
+            let fault = function.faulted.lock().unwrap().remove(id);
+            match fault {
+                // The process dies with its answer undelivered: the invocation sees the exit.
+                Some(crate::faults::FunctionFault::Crash) => {
+                    function.stop().await;
+                    return reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
+                }
+                // Past the deadline Lambda stops the process and answers for it.
+                Some(crate::faults::FunctionFault::Overrun) => {
+                    let timeout = function.instance.lock().await.as_ref().map(|i| i.definition.timeout);
+                    function.complete(
+                        id,
+                        error(
+                            "Sandbox.Timedout",
+                            &format!("Task timed out after {:.2} seconds", timeout.unwrap_or_default().as_secs_f32()),
+                        ),
+                    );
+                    function.stop().await;
+                    return reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
+                }
+                None => {}
+            }
             if function.complete(id, outcome) {
                 reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
             } else {

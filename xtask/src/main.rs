@@ -2,6 +2,7 @@
 //! `cargo xtask test` is the README's test command, `cargo xtask bench` prints the function figures.
 
 mod bench;
+mod faults;
 mod local;
 mod tools;
 
@@ -13,7 +14,8 @@ fn main() -> ExitCode {
         Some("local") => local::run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run(),
-        _ => Err(format!("usage: cargo xtask <{} | test | bench>", local::USAGE)),
+        Some("faults") => faults::run(),
+        _ => Err(format!("usage: cargo xtask <{} | test | bench | faults>", local::USAGE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,7 +67,17 @@ fn test() -> Result<(), String> {
     check_compose(&root)?;
     println!("xtask: building the function binaries");
     tools::build_functions(false)?;
-    cargo_test(&root)
+    let (passed, failed) = cargo_test(&root)?;
+    // The fault matrix on the local cloud; each case counts as one test.
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let (cases_passed, cases) = runtime.block_on(faults::matrix());
+    let (passed, failed) = (passed + cases_passed as u64, failed + (cases - cases_passed) as u64);
+    println!("tests: {passed} passed, {failed} failed");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} tests failed"))
+    }
 }
 
 /// `docker-compose config` (no Docker engine needed) on the compose file alone and with the
@@ -109,9 +121,9 @@ fn check_compose(root: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo test --workspace`, streamed, closing with one line that totals every test binary
+/// `cargo test --workspace`, streamed; returns the tests passed and failed over every test binary
 /// (cargo's own last line is a doc-test summary that says nothing about the rest).
-fn cargo_test(root: &std::path::Path) -> Result<(), String> {
+fn cargo_test(root: &std::path::Path) -> Result<(u64, u64), String> {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(tools::cargo())
         .args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=2"])
@@ -140,10 +152,8 @@ fn cargo_test(root: &std::path::Path) -> Result<(), String> {
         }
     }
     let status = child.wait().map_err(|e| e.to_string())?;
-    println!("tests: {passed} passed, {failed} failed");
-    if status.success() && failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("cargo test failed ({status})"))
+    if !status.success() && failed == 0 {
+        return Err(format!("cargo test failed ({status}) with {passed} passed"));
     }
+    Ok((passed, failed))
 }

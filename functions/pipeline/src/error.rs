@@ -66,6 +66,9 @@ pub enum Error {
     // --- AWS ---
     #[error("AWS {operation} throttled: {message}")]
     Throttled { operation: &'static str, message: String },
+    /// A server-side failure (HTTP 5xx) the SDK's own retries did not outlast; retried.
+    #[error("AWS {operation} unavailable: {code}: {message}")]
+    AwsUnavailable { operation: &'static str, code: String, message: String },
     /// The function's role lacks a permission: a stack defect, never retried.
     #[error("AWS {operation} denied: {message}")]
     AccessDenied { operation: &'static str, message: String },
@@ -102,6 +105,7 @@ impl Error {
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::TeardownTimedOut { .. } => "TeardownTimedOut",
             Error::Throttled { .. } => "Throttled",
+            Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::AwsService { .. } => "AwsServiceError",
         }
@@ -122,17 +126,16 @@ impl Error {
             .message()
             .map(str::to_string)
             .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&err).to_string());
-        const THROTTLING: [&str; 5] = [
-            "Throttling",
-            "ThrottlingException",
-            "TooManyRequestsException",
-            "RequestLimitExceeded",
-            "ServiceUnavailable",
-        ];
+        // ServiceUnavailable (503) is a server-side failure, not a rate: AwsUnavailable below.
+        const THROTTLING: [&str; 4] =
+            ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"];
         // AccessDenied (most services), AccessDeniedException (JSON services), UnauthorizedOperation (EC2).
         const DENIED: [&str; 3] = ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation"];
+        let server_side = err.raw_response().is_some_and(|r| r.status().is_server_error());
         if THROTTLING.contains(&code.as_str()) {
             Error::Throttled { operation, message }
+        } else if server_side {
+            Error::AwsUnavailable { operation, code, message }
         } else if DENIED.contains(&code.as_str()) {
             Error::AccessDenied { operation, message }
         } else {

@@ -55,7 +55,20 @@ impl BuildService for CodeBuild {
             .builds()
             .first()
             .ok_or_else(|| Error::BuildFailed { build_id: build_id.into(), phase: "build not found".into() })?;
-        let phase = build.current_phase().unwrap_or("UNKNOWN").to_string();
+        // A finished build's current phase is COMPLETED: name the phase that failed, and why.
+        let failed = build.phases().iter().find(|p| p.phase_status().is_some_and(|s| s.as_str() == "FAILED"));
+        let phase = match failed {
+            Some(failed) => {
+                let why: Vec<&str> = failed.contexts().iter().filter_map(|c| c.message()).collect();
+                let name = failed.phase_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+                if why.is_empty() {
+                    name
+                } else {
+                    format!("{name}: {}", why.join("; "))
+                }
+            }
+            None => build.current_phase().unwrap_or("UNKNOWN").to_string(),
+        };
         Ok(match build.build_status() {
             Some(StatusType::Succeeded) => BuildPhase::Succeeded,
             Some(StatusType::InProgress) | None => BuildPhase::InProgress,

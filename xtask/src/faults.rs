@@ -1,0 +1,544 @@
+//! `cargo xtask faults`: the pipeline on days that are not sunny. Each case stands the stack up on
+//! a fresh local cloud, injects one fault (localcloud::faults), runs the pipeline through moto's
+//! interpreter with the real functions, and compares how it ended, and what it left, with what an
+//! operator must be able to count on. Prints one line per case, then `faults: N/M ended as expected`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use localcloud::faults::{Fault, FunctionFault, GitFault, Kind, Often};
+use localcloud::{execution::Finished, LocalCloud, Options};
+use serde_json::json;
+
+use crate::tools;
+
+type Check = Pin<Box<dyn Future<Output = Result<String, String>>>>;
+
+struct Case {
+    fault: &'static str,
+    expected: &'static str,
+    run: fn(LocalCloud) -> Check,
+}
+
+pub fn run() -> Result<(), String> {
+    tools::ensure_python_tools()?;
+    println!("building the function binaries…");
+    tools::build_functions(false)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let (passed, cases) = runtime.block_on(matrix());
+    if passed == cases {
+        Ok(())
+    } else {
+        Err(format!("{} fault cases did not end as expected", cases - passed))
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            fault: "ECR DescribeImages throttled twice",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(throttled_within(c, "ecr", "DescribeImages")),
+        },
+        Case {
+            fault: "ECS RegisterTaskDefinition throttled twice",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(throttled_within(c, "ecs", "RegisterTaskDefinition")),
+        },
+        Case {
+            fault: "CodeBuild StartBuild throttled twice",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(throttled_within(c, "codebuild", "StartBuild")),
+        },
+        Case {
+            fault: "Step Functions ListExecutions throttled twice",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(throttled_within(c, "states", "ListExecutions")),
+        },
+        Case {
+            fault: "ECR DescribeImages always throttled",
+            expected: "FAILED Throttled, nothing deployed; rerun SUCCEEDED",
+            run: |c| Box::pin(beyond(c, "ecr", "DescribeImages", Kind::Throttle, "Throttled")),
+        },
+        Case {
+            fault: "ECS CreateService always throttled",
+            expected: "FAILED Throttled, no service; rerun SUCCEEDED",
+            run: |c| Box::pin(beyond(c, "ecs", "CreateService", Kind::Throttle, "Throttled")),
+        },
+        Case {
+            fault: "CodeBuild StartBuild always throttled",
+            expected: "FAILED Throttled, no build; rerun SUCCEEDED",
+            run: |c| Box::pin(beyond(c, "codebuild", "StartBuild", Kind::Throttle, "Throttled")),
+        },
+        Case {
+            fault: "Step Functions ListExecutions always throttled",
+            expected: "FAILED Throttled at Queue; rerun SUCCEEDED",
+            run: |c| Box::pin(beyond(c, "states", "ListExecutions", Kind::Throttle, "Throttled")),
+        },
+        Case {
+            fault: "ECS DescribeServices answers 500 twice",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(server_error_within(c)),
+        },
+        Case {
+            fault: "ECR DescribeImages always answers 503",
+            expected: "FAILED AwsUnavailable, nothing deployed; rerun SUCCEEDED",
+            run: |c| Box::pin(beyond(c, "ecr", "DescribeImages", Kind::ServerError(503), "AwsUnavailable")),
+        },
+        Case {
+            fault: "ECS connection dropped twice, 2 s latency on CodeBuild",
+            expected: "SUCCEEDED",
+            run: |c| Box::pin(dropped_and_slow(c)),
+        },
+        Case {
+            fault: "the build fails",
+            expected: "FAILED BuildFailed, no task definition, service untouched; rerun builds",
+            run: |c| Box::pin(build_fails(c)),
+        },
+        Case {
+            fault: "the rollout fails (circuit breaker)",
+            expected: "FAILED DeploymentRolledBack, service on the previous digest",
+            run: |c| Box::pin(rollout_fails(c)),
+        },
+        Case {
+            fault: "register-task crashes once",
+            expected: "SUCCEEDED after one retry",
+            run: |c| Box::pin(function_fault(c, "register-task", FunctionFault::Crash)),
+        },
+        Case {
+            fault: "verify overruns its timeout once",
+            expected: "SUCCEEDED after one retry",
+            run: |c| Box::pin(function_fault(c, "verify", FunctionFault::Overrun)),
+        },
+        Case {
+            fault: "StartBuild's function crashes once",
+            expected: "FAILED Runtime.ExitError (not retried); rerun SUCCEEDED",
+            run: |c| Box::pin(start_build_crashes(c)),
+        },
+        Case {
+            fault: "the git remote drops every connection",
+            expected: "FAILED RepositoryUnreachable after 3 tries, nothing built",
+            run: |c| Box::pin(git_drops(c)),
+        },
+        Case {
+            fault: "the same tag pushed 50 times at once",
+            expected: "exactly one execution",
+            run: |c| Box::pin(fifty_deliveries(c)),
+        },
+        Case {
+            fault: "two releases at once (watch, all)",
+            expected: "deployed one after the other, in version order",
+            run: |c| Box::pin(two_releases(c)),
+        },
+        Case {
+            fault: "destroy while a deploy runs",
+            expected: "destroy waits its turn, then destroys; no service after",
+            run: |c| Box::pin(destroy_during_deploy(c)),
+        },
+        Case {
+            fault: "the trust root's policy is missing in S3",
+            expected: "FAILED TrustRootInvalid, nothing built",
+            run: |c| Box::pin(trust_root_broken(c, None)),
+        },
+        Case {
+            fault: "the trust root's policy is corrupt in S3",
+            expected: "FAILED TrustRootInvalid, nothing built",
+            run: |c| Box::pin(trust_root_broken(c, Some("threshold = [[["))),
+        },
+    ]
+}
+
+/// Runs every case (or those whose name contains SIGSHIP_FAULTS_ONLY); returns (as expected, cases).
+pub async fn matrix() -> (usize, usize) {
+    let only = std::env::var("SIGSHIP_FAULTS_ONLY").ok();
+    let cases: Vec<Case> =
+        cases().into_iter().filter(|c| only.as_deref().is_none_or(|o| c.fault.contains(o))).collect();
+    println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): builds push an image manifest.");
+    let mut passed = 0;
+    let mut rows = Vec::new();
+    for case in &cases {
+        let started = Instant::now();
+        let cloud = LocalCloud::start(Options::default()).await;
+        cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+        let outcome = (case.run)(cloud).await;
+        let ok = outcome.is_ok();
+        passed += ok as usize;
+        let observed = outcome.unwrap_or_else(|e| format!("UNEXPECTED: {e}"));
+        let line = format!(
+            "{} {} | expected: {} | observed: {} ({:.0} s)",
+            if ok { "ok  " } else { "FAIL" },
+            case.fault,
+            case.expected,
+            observed,
+            started.elapsed().as_secs_f32()
+        );
+        println!("faults: {line}");
+        rows.push(line);
+    }
+    println!();
+    for row in &rows {
+        println!("{row}");
+    }
+    println!("faults: {passed}/{} ended as expected", cases.len());
+    (passed, cases.len())
+}
+
+// ---------------------------------------------------------------- what a run ended as, and left
+
+async fn deploy(cloud: &LocalCloud, name: &str) -> Finished {
+    cloud.run(json!({"tag": "v0.24.2"}), name, false).await
+}
+
+fn ended(run: &Finished) -> String {
+    match &run.error {
+        Some(error) => format!("{:?} {error}", run.status),
+        None => format!("{:?}", run.status),
+    }
+}
+
+fn expect_succeeded(run: &Finished) -> Result<(), String> {
+    if run.status == ExecutionStatus::Succeeded {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", ended(run), run.cause.clone().unwrap_or_default()))
+    }
+}
+
+fn expect_failed(run: &Finished, error: &str) -> Result<(), String> {
+    if run.status == ExecutionStatus::Failed && run.error.as_deref() == Some(error) {
+        Ok(())
+    } else {
+        Err(format!("{} (expected FAILED {error}): {}", ended(run), run.cause.clone().unwrap_or_default()))
+    }
+}
+
+/// What the stack holds of the pipeline's work: the service's image, task definitions, images.
+struct Left {
+    service_image: Option<String>,
+    task_definitions: usize,
+    images: usize,
+}
+
+impl std::fmt::Display for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let service = self.service_image.as_deref().map(|i| i.rsplit('@').next().unwrap_or(i)).unwrap_or("no service");
+        write!(f, "left: service {service}, {} task definitions, {} images", self.task_definitions, self.images)
+    }
+}
+
+async fn left(cloud: &LocalCloud) -> Left {
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let described = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await;
+    let task_definition = described.ok().and_then(|d| {
+        d.services().iter().find(|s| s.status() == Some("ACTIVE")).and_then(|s| s.task_definition().map(String::from))
+    });
+    let service_image = match task_definition {
+        Some(arn) => ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.task_definition()?.container_definitions().first()?.image().map(String::from)),
+        None => None,
+    };
+    let task_definitions =
+        ecs.list_task_definitions().send().await.map(|l| l.task_definition_arns().len()).unwrap_or(0);
+    let ecr = aws_sdk_ecr::Client::new(&cloud.sdk);
+    let images = ecr
+        .list_images()
+        .repository_name(&cloud.stack.ecr_repository)
+        .send()
+        .await
+        .map(|l| l.image_ids().len())
+        .unwrap_or(0);
+    Left { service_image, task_definitions, images }
+}
+
+fn invocations_of(cloud: &LocalCloud, function: &str) -> usize {
+    let name = cloud.stack.function(function);
+    cloud.router.invocations.lock().unwrap().iter().filter(|(f, _)| *f == name).count()
+}
+
+// ---------------------------------------------------------------- the cases
+
+async fn throttled_within(cloud: LocalCloud, service: &str, operation: &str) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new(service, Some(operation), Kind::Throttle, Often::Next(2)));
+    let run = deploy(&cloud, "throttled").await;
+    expect_succeeded(&run)?;
+    let injected = cloud.router.faults.injected.lock().unwrap().len();
+    if injected != 2 {
+        return Err(format!("{injected} faults injected, expected 2 (is {service}:{operation} called?)"));
+    }
+    Ok(format!("SUCCEEDED, 2 throttles absorbed; {}", left(&cloud).await))
+}
+
+async fn server_error_within(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new("ecs", Some("DescribeServices"), Kind::ServerError(500), Often::Next(2)));
+    let run = deploy(&cloud, "server-error").await;
+    expect_succeeded(&run)?;
+    Ok(format!("SUCCEEDED, 2 × 500 absorbed; {}", left(&cloud).await))
+}
+
+/// A fault that outlasts every retry ends FAILED with its name, leaves no service on an image
+/// the run did not finish, and the same request succeeds once the fault clears.
+async fn beyond(cloud: LocalCloud, service: &str, operation: &str, kind: Kind, error: &str) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new(service, Some(operation), kind, Often::Always));
+    let run = deploy(&cloud, "beyond").await;
+    expect_failed(&run, error)?;
+    let after_failure = left(&cloud).await;
+    if after_failure.service_image.is_some() {
+        return Err(format!("a service runs after a failed run: {after_failure}"));
+    }
+    cloud.router.faults.clear();
+    let rerun = deploy(&cloud, "rerun").await;
+    expect_succeeded(&rerun).map_err(|e| format!("rerun: {e}"))?;
+    Ok(format!("FAILED {error}, {after_failure}; rerun SUCCEEDED"))
+}
+
+async fn dropped_and_slow(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new("ecs", Some("DescribeServices"), Kind::Drop, Often::Next(2)));
+    cloud.router.faults.on_call(Fault::new("codebuild", None, Kind::Latency(Duration::from_secs(2)), Often::Next(1)));
+    let started = Instant::now();
+    let run = deploy(&cloud, "dropped").await;
+    expect_succeeded(&run)?;
+    Ok(format!("SUCCEEDED in {:.1} s; {}", started.elapsed().as_secs_f32(), left(&cloud).await))
+}
+
+async fn build_fails(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.fail_next_build("go build: exit status 1 (injected)");
+    let run = deploy(&cloud, "build-fails").await;
+    expect_failed(&run, "BuildFailed")?;
+    let cause = run.cause.clone().unwrap_or_default();
+    if !cause.contains("BUILD") || !cause.contains("go build: exit status 1") {
+        return Err(format!("the cause does not say which phase and why: {cause}"));
+    }
+    let after = left(&cloud).await;
+    if after.task_definitions != 0 || after.service_image.is_some() || after.images != 0 {
+        return Err(format!("a failed build left work behind: {after}"));
+    }
+    let rerun = deploy(&cloud, "rebuild").await;
+    expect_succeeded(&rerun).map_err(|e| format!("rerun: {e}"))?;
+    if rerun.output.as_ref().and_then(|o| o["buildSkipped"].as_bool()) != Some(false) {
+        return Err("the rerun did not build".into());
+    }
+    Ok(format!("FAILED BuildFailed (BUILD phase, with the reason), {after}; rerun built and SUCCEEDED"))
+}
+
+async fn rollout_fails(cloud: LocalCloud) -> Result<String, String> {
+    cloud.run(json!({"tag": "v0.24.2"}), "first", false).await;
+    let before = left(&cloud).await.service_image.ok_or("the first release did not deploy")?;
+    cloud.repository.commit("CHANGES", "v0.24.3\n", "v0.24.3");
+    cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
+    cloud.router.faults.fail_next_rollout();
+    let run = cloud.run(json!({"tag": "v0.24.3"}), "second", false).await;
+    expect_failed(&run, "DeploymentRolledBack")?;
+    let after = left(&cloud).await;
+    if after.service_image.as_deref() != Some(before.as_str()) {
+        return Err(format!("service not on the previous image {before}: {after}"));
+    }
+    Ok(format!("FAILED DeploymentRolledBack; {after} (the previous digest)"))
+}
+
+async fn function_fault(cloud: LocalCloud, function: &'static str, fault: FunctionFault) -> Result<String, String> {
+    cloud.router.faults.on_function(&cloud.stack.function(function), fault);
+    let run = deploy(&cloud, "function-fault").await;
+    expect_succeeded(&run)?;
+    let calls = invocations_of(&cloud, function);
+    if calls != 2 {
+        return Err(format!("{function} ran {calls} times, expected 2 (the fault, then the retry)"));
+    }
+    Ok(format!(
+        "SUCCEEDED; {function} invoked twice (Retry on {}); {}",
+        match fault {
+            FunctionFault::Crash => "Runtime.ExitError",
+            FunctionFault::Overrun => "Sandbox.Timedout",
+        },
+        left(&cloud).await
+    ))
+}
+
+async fn start_build_crashes(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.on_function(&cloud.stack.function("trigger-build"), FunctionFault::Crash);
+    let run = deploy(&cloud, "start-crashes").await;
+    expect_failed(&run, "Runtime.ExitError")?;
+    let after = left(&cloud).await;
+    let rerun = deploy(&cloud, "after-crash").await;
+    expect_succeeded(&rerun).map_err(|e| format!("rerun: {e}"))?;
+    let skipped = rerun.output.as_ref().and_then(|o| o["buildSkipped"].as_bool()).unwrap_or(false);
+    Ok(format!(
+        "FAILED Runtime.ExitError, {after}; rerun SUCCEEDED ({})",
+        if skipped { "the crashed start's build had pushed the image: skipped" } else { "built" }
+    ))
+}
+
+async fn git_drops(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.git(GitFault::Drop);
+    let run = deploy(&cloud, "git-drops").await;
+    expect_failed(&run, "RepositoryUnreachable")?;
+    let calls = invocations_of(&cloud, "verify");
+    if calls != 3 || !cloud.simulated_builds().is_empty() {
+        return Err(format!("verify ran {calls} times (expected 3), {} builds", cloud.simulated_builds().len()));
+    }
+    Ok(format!("FAILED RepositoryUnreachable after {calls} verify calls; {}", left(&cloud).await))
+}
+
+async fn fifty_deliveries(cloud: LocalCloud) -> Result<String, String> {
+    let body = r#"{"ref":"refs/tags/v0.24.2","deleted":false}"#;
+    let headers = cloud.github_headers("push", body);
+    let answers = futures::future::join_all((0..50).map(|_| cloud.deliver_webhook(&headers, body))).await;
+    // Each delivery is answered 202 {started} or 200 {duplicate}, naming the one execution: its
+    // name is the tag object's, and Step Functions starts a name once (a start with the same
+    // name and input while it runs returns that execution).
+    let named: Vec<String> = answers
+        .iter()
+        .filter(|(status, _)| matches!(status, 200 | 202))
+        .filter_map(|(_, a)| a["started"].as_str().or(a["duplicate"].as_str()).map(String::from))
+        .collect();
+    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
+    let listed = sfn.list_executions().state_machine_arn(&cloud.stack.state_machine_arn).send().await;
+    let executions: Vec<String> =
+        listed.map_err(|e| e.to_string())?.executions().iter().map(|e| e.name().to_string()).collect();
+    if executions.len() != 1 || named.len() != 50 || named.iter().any(|n| *n != executions[0]) {
+        return Err(format!("executions {executions:?}; {} of 50 deliveries named one", named.len()));
+    }
+    let started = answers.iter().filter(|(status, _)| *status == 202).count();
+    Ok(format!("1 execution; all 50 deliveries answered with it ({started} × 202, {} × 200 duplicate)", 50 - started))
+}
+
+async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
+    // The watch ran v0.24.2 before; two newer releases appear at once; in "all" mode it starts
+    // both, oldest first, and the queue deploys them one after the other.
+    let lambda = aws_sdk_lambda::Client::new(&cloud.sdk);
+    let watch = || async {
+        let out = lambda
+            .invoke()
+            .function_name(cloud.stack.function("tag-watch"))
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"mode":"all"}"#))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let report: serde_json::Value =
+            serde_json::from_slice(out.payload().map(|p| p.as_ref()).unwrap_or(b"{}")).unwrap_or_default();
+        Ok::<Vec<String>, String>(
+            report["started"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect(),
+        )
+    };
+    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
+    let first = watch().await?;
+    let arn_of =
+        |name: &str| format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    for name in &first {
+        expect_succeeded(&localcloud::execution::follow(&sfn, &arn_of(name), name, false).await)?;
+    }
+    for tag in ["v0.24.3", "v0.24.4"] {
+        cloud.repository.commit("CHANGES", &format!("{tag}\n"), tag);
+        cloud.repository.signed_tag(tag, &cloud.maintainer);
+    }
+    let started = watch().await?;
+    if started.len() != 2 {
+        return Err(format!("the watch started {started:?} after {first:?}"));
+    }
+    let mut ends = Vec::new();
+    for name in &started {
+        let run = localcloud::execution::follow(&sfn, &arn_of(name), name, false).await;
+        expect_succeeded(&run)?;
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(arn_of(name))
+            .max_results(1000)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let at = |state: &str| {
+            history
+                .events()
+                .iter()
+                .find(|e| e.state_entered_event_details().is_some_and(|d| d.name() == state))
+                .map(|e| e.timestamp().as_secs_f64())
+        };
+        ends.push((name.clone(), at("Proceed").unwrap_or_default(), at("Deployed").unwrap_or_default()));
+    }
+    let (first, second) = (&ends[0], &ends[1]);
+    if !(first.0.contains("v0.24.3") && second.0.contains("v0.24.4") && second.1 >= first.2) {
+        return Err(format!("order: {ends:?}"));
+    }
+    let image = left(&cloud).await.service_image.unwrap_or_default();
+    if !image.contains('@') {
+        return Err("no service at the end".into());
+    }
+    Ok(format!("v0.24.3 deployed, then v0.24.4 went on after it had ended; {}", left(&cloud).await))
+}
+
+async fn destroy_during_deploy(cloud: LocalCloud) -> Result<String, String> {
+    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
+    let machine = cloud.stack.state_machine_arn.clone();
+    let start = |name: &'static str, input: &'static str| {
+        let (sfn, machine) = (sfn.clone(), machine.clone());
+        async move { sfn.start_execution().state_machine_arn(machine).name(name).input(input).send().await.map(|_| ()) }
+    };
+    start("deploying", r#"{"tag":"v0.24.2"}"#).await.map_err(|e| e.to_string())?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    start("destroying", r#"{"destroy":"everything"}"#).await.map_err(|e| e.to_string())?;
+    let arn = |name: &str| format!("{}:{name}", machine.replace(":stateMachine:", ":execution:"));
+    let deployed = localcloud::execution::follow(&sfn, &arn("deploying"), "deploying", false).await;
+    let destroyed = localcloud::execution::follow(&sfn, &arn("destroying"), "destroying", false).await;
+    expect_succeeded(&deployed)?;
+    expect_succeeded(&destroyed)?;
+    let history = |name: &str| {
+        let (sfn, arn) = (sfn.clone(), arn(name));
+        async move { sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await }
+    };
+    let (deploy_history, destroy_history) = (
+        history("deploying").await.map_err(|e| e.to_string())?,
+        history("destroying").await.map_err(|e| e.to_string())?,
+    );
+    let waited = destroy_history
+        .events()
+        .iter()
+        .any(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "WaitForTurn"));
+    let deploy_end = deploy_history.events().last().map(|e| e.timestamp().as_secs_f64()).unwrap_or_default();
+    let destroy_went = destroy_history
+        .events()
+        .iter()
+        .find(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "Proceed"))
+        .map(|e| e.timestamp().as_secs_f64())
+        .unwrap_or_default();
+    let after = left(&cloud).await;
+    if !waited || destroy_went < deploy_end || after.service_image.is_some() {
+        return Err(format!("waited {waited}, went at {destroy_went} vs deploy end {deploy_end}; {after}"));
+    }
+    Ok(format!("destroy waited, went on after the deploy ended; {after}"))
+}
+
+async fn trust_root_broken(cloud: LocalCloud, corrupt: Option<&str>) -> Result<String, String> {
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cloud.sdk).force_path_style(true).build());
+    let key = format!("{}trust-root/policy.toml", cloud.stack.parameters["ArtifactsPrefix"]);
+    let bucket = &cloud.stack.artifacts_bucket;
+    let changed = match corrupt {
+        Some(text) => s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}")),
+        None => s3.delete_object().bucket(bucket).key(&key).send().await.map(|_| ()).map_err(|e| format!("{e:?}")),
+    };
+    changed?;
+    let run = deploy(&cloud, "trust-root").await;
+    expect_failed(&run, "TrustRootInvalid")?;
+    if !cloud.simulated_builds().is_empty() {
+        return Err("something was built".into());
+    }
+    Ok(format!(
+        "FAILED TrustRootInvalid: {}; {}",
+        run.cause.unwrap_or_default().chars().take(80).collect::<String>(),
+        left(&cloud).await
+    ))
+}
