@@ -122,7 +122,10 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let network = localcloud::Stack::describe(sdk, STACK).await.parameters["Network"].clone();
     assert_eq!(network, "testnet", "an update must keep parameters it is not given");
 
-    // Down: the destroy execution through the real destroy binary, then the stack and the bucket.
+    // Down, with IAM enforced from here on: the destroy execution through the real destroy binary
+    // with its own role (chain data included), then the stack and the bucket, as the administrator.
+    services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;
+    services.enforce_iam().await;
     let down = args(&["down", "--stack-name", STACK]);
     let (code, stdout, stderr) = sigship(&services, down.clone()).await;
     assert_eq!(code, 0, "{stderr}");

@@ -352,7 +352,7 @@ def _policy_from_document_too(self, policy):
 IAMPolicy.__init__ = _policy_from_document_too
 
 # moto 5.2.5 recomputes a request's signature over the wrong request for REST APIs such as
-# Lambda's: a bodiless GET gets the request's headers as its payload, and the path loses its
+# Lambda's and EFS's: a bodiless GET or DELETE gets the request's headers as its payload, and the path loses its
 # trailing slash. AWS signs what was sent: an empty payload, the path as requested.
 from moto.iam.access_control import IAMRequestBase  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
@@ -361,8 +361,9 @@ from botocore.awsrequest import AWSRequest  # noqa: E402
 def _request_as_sent(self):
     signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
     headers = self._create_headers_for_aws_request(signed_headers, self._headers)
-    # A form POST's body was consumed into its parameters; a GET has none.
-    payload = self._body or (self._data if self._method != "GET" else b"")
+    # A form POST's body was consumed into its parameters; other bodiless requests (GET, DELETE)
+    # signed an empty payload.
+    payload = self._body or (self._data if self._method == "POST" else b"")
     request = AWSRequest(method=self._method, url=self._path, data=payload, headers=headers)
     request.context["timestamp"] = headers["X-Amz-Date"]
     return request
