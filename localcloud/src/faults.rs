@@ -151,7 +151,9 @@ pub fn error_response(service: &str, kind: &Kind) -> (u16, &'static str, String)
         (Kind::ServerError(status), _) => (*status, "InternalFailure", "We encountered an internal error"),
         _ => unreachable!("latency and dropped connections are not answers"),
     };
-    if matches!(service, "sts" | "iam" | "cloudformation" | "sns" | "s3") {
+    if service == "s3" {
+        (status, "application/xml", format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"))
+    } else if matches!(service, "sts" | "iam" | "cloudformation" | "sns") {
         let body =
             format!("<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>");
         (status, "text/xml", body)

@@ -40,52 +40,67 @@ fn cases() -> Vec<Case> {
         Case {
             fault: "ECR DescribeImages throttled twice",
             expected: "SUCCEEDED (SDK retries)",
-            run: |c| Box::pin(throttled_within(c, "ecr", "DescribeImages")),
+            run: |c| Box::pin(within(c, "ecr", Some("DescribeImages"), Kind::Throttle)),
         },
         Case {
             fault: "ECS RegisterTaskDefinition throttled twice",
             expected: "SUCCEEDED (SDK retries)",
-            run: |c| Box::pin(throttled_within(c, "ecs", "RegisterTaskDefinition")),
+            run: |c| Box::pin(within(c, "ecs", Some("RegisterTaskDefinition"), Kind::Throttle)),
         },
         Case {
             fault: "CodeBuild StartBuild throttled twice",
             expected: "SUCCEEDED (SDK retries)",
-            run: |c| Box::pin(throttled_within(c, "codebuild", "StartBuild")),
+            run: |c| Box::pin(within(c, "codebuild", Some("StartBuild"), Kind::Throttle)),
         },
         Case {
             fault: "Step Functions ListExecutions throttled twice",
             expected: "SUCCEEDED (SDK retries)",
-            run: |c| Box::pin(throttled_within(c, "states", "ListExecutions")),
+            run: |c| Box::pin(within(c, "states", Some("ListExecutions"), Kind::Throttle)),
         },
         Case {
             fault: "ECR DescribeImages always throttled",
             expected: "FAILED Throttled, nothing deployed; rerun SUCCEEDED",
-            run: |c| Box::pin(beyond(c, "ecr", "DescribeImages", Kind::Throttle, "Throttled")),
+            run: |c| Box::pin(beyond(c, "ecr", Some("DescribeImages"), Kind::Throttle, "Throttled")),
         },
         Case {
             fault: "ECS CreateService always throttled",
             expected: "FAILED Throttled, no service; rerun SUCCEEDED",
-            run: |c| Box::pin(beyond(c, "ecs", "CreateService", Kind::Throttle, "Throttled")),
+            run: |c| Box::pin(beyond(c, "ecs", Some("CreateService"), Kind::Throttle, "Throttled")),
         },
         Case {
             fault: "CodeBuild StartBuild always throttled",
             expected: "FAILED Throttled, no build; rerun SUCCEEDED",
-            run: |c| Box::pin(beyond(c, "codebuild", "StartBuild", Kind::Throttle, "Throttled")),
+            run: |c| Box::pin(beyond(c, "codebuild", Some("StartBuild"), Kind::Throttle, "Throttled")),
         },
         Case {
             fault: "Step Functions ListExecutions always throttled",
             expected: "FAILED Throttled at Queue; rerun SUCCEEDED",
-            run: |c| Box::pin(beyond(c, "states", "ListExecutions", Kind::Throttle, "Throttled")),
+            run: |c| Box::pin(beyond(c, "states", Some("ListExecutions"), Kind::Throttle, "Throttled")),
         },
         Case {
             fault: "ECS DescribeServices answers 500 twice",
             expected: "SUCCEEDED (SDK retries)",
-            run: |c| Box::pin(server_error_within(c)),
+            run: |c| Box::pin(within(c, "ecs", Some("DescribeServices"), Kind::ServerError(500))),
         },
         Case {
             fault: "ECR DescribeImages always answers 503",
             expected: "FAILED AwsUnavailable, nothing deployed; rerun SUCCEEDED",
-            run: |c| Box::pin(beyond(c, "ecr", "DescribeImages", Kind::ServerError(503), "AwsUnavailable")),
+            run: |c| Box::pin(beyond(c, "ecr", Some("DescribeImages"), Kind::ServerError(503), "AwsUnavailable")),
+        },
+        Case {
+            fault: "ECR, CodeBuild and Step Functions answer 500 twice each",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(server_errors_everywhere(c)),
+        },
+        Case {
+            fault: "S3 answers 503 twice while verify reads the trust root",
+            expected: "SUCCEEDED (SDK retries)",
+            run: |c| Box::pin(within(c, "s3", None, Kind::ServerError(503))),
+        },
+        Case {
+            fault: "S3 always answers 503 while verify reads the trust root",
+            expected: "FAILED AwsUnavailable; the same warm verify SUCCEEDS once S3 is back",
+            run: |c| Box::pin(beyond(c, "s3", None, Kind::ServerError(503), "AwsUnavailable")),
         },
         Case {
             fault: "ECS connection dropped twice, 2 s latency on CodeBuild",
@@ -264,28 +279,26 @@ fn invocations_of(cloud: &LocalCloud, function: &str) -> usize {
 
 // ---------------------------------------------------------------- the cases
 
-async fn throttled_within(cloud: LocalCloud, service: &str, operation: &str) -> Result<String, String> {
-    cloud.router.faults.on_call(Fault::new(service, Some(operation), Kind::Throttle, Often::Next(2)));
-    let run = deploy(&cloud, "throttled").await;
+/// A fault the SDK's own retries (3 attempts) outlast: the run succeeds as if nothing happened.
+async fn within(cloud: LocalCloud, service: &str, operation: Option<&str>, kind: Kind) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new(service, operation, kind.clone(), Often::Next(2)));
+    let run = deploy(&cloud, "within").await;
     expect_succeeded(&run)?;
     let injected = cloud.router.faults.injected.lock().unwrap().len();
     if injected != 2 {
-        return Err(format!("{injected} faults injected, expected 2 (is {service}:{operation} called?)"));
+        return Err(format!("{injected} faults injected, expected 2 (is {service} {operation:?} called?)"));
     }
-    Ok(format!("SUCCEEDED, 2 throttles absorbed; {}", left(&cloud).await))
+    Ok(format!("SUCCEEDED, 2 × {kind:?} absorbed; {}", left(&cloud).await))
 }
 
-async fn server_error_within(cloud: LocalCloud) -> Result<String, String> {
-    cloud.router.faults.on_call(Fault::new("ecs", Some("DescribeServices"), Kind::ServerError(500), Often::Next(2)));
-    let run = deploy(&cloud, "server-error").await;
-    expect_succeeded(&run)?;
-    Ok(format!("SUCCEEDED, 2 × 500 absorbed; {}", left(&cloud).await))
-}
-
-/// A fault that outlasts every retry ends FAILED with its name, leaves no service on an image
-/// the run did not finish, and the same request succeeds once the fault clears.
-async fn beyond(cloud: LocalCloud, service: &str, operation: &str, kind: Kind, error: &str) -> Result<String, String> {
-    cloud.router.faults.on_call(Fault::new(service, Some(operation), kind, Often::Always));
+async fn beyond(
+    cloud: LocalCloud,
+    service: &str,
+    operation: Option<&str>,
+    kind: Kind,
+    error: &str,
+) -> Result<String, String> {
+    cloud.router.faults.on_call(Fault::new(service, operation, kind, Often::Always));
     let run = deploy(&cloud, "beyond").await;
     expect_failed(&run, error)?;
     let after_failure = left(&cloud).await;
@@ -296,6 +309,21 @@ async fn beyond(cloud: LocalCloud, service: &str, operation: &str, kind: Kind, e
     let rerun = deploy(&cloud, "rerun").await;
     expect_succeeded(&rerun).map_err(|e| format!("rerun: {e}"))?;
     Ok(format!("FAILED {error}, {after_failure}; rerun SUCCEEDED"))
+}
+
+async fn server_errors_everywhere(cloud: LocalCloud) -> Result<String, String> {
+    for (service, operation) in
+        [("ecr", "DescribeImages"), ("codebuild", "BatchGetBuilds"), ("states", "ListExecutions")]
+    {
+        cloud.router.faults.on_call(Fault::new(service, Some(operation), Kind::ServerError(500), Often::Next(2)));
+    }
+    let run = deploy(&cloud, "server-errors").await;
+    expect_succeeded(&run)?;
+    let injected = cloud.router.faults.injected.lock().unwrap().len();
+    if injected != 6 {
+        return Err(format!("{injected} faults injected, expected 6"));
+    }
+    Ok(format!("SUCCEEDED, 6 × 500 absorbed; {}", left(&cloud).await))
 }
 
 async fn dropped_and_slow(cloud: LocalCloud) -> Result<String, String> {

@@ -6,7 +6,7 @@ use pipeline::{config::Env, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
-    let setup = DeployConfig::from_env(&Env::process()).map(|config| (config, Ecs::new(&sdk)));
+    let setup = || async { DeployConfig::from_env(&Env::process()).map(|config| (config, Ecs::new(&sdk))) };
     lambda::serve(setup, |(config, services), request: DeployRequest| deployment::handle(request, config, services))
         .await
 }

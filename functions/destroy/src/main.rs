@@ -7,14 +7,15 @@ use pipeline::{config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
-    let setup = TeardownConfig::from_env(&env).and_then(|config| {
+    let setup = || async {
+        let config = TeardownConfig::from_env(&env)?;
         let aws = AwsTeardown {
             ecr: Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?),
             ecs: Ecs::new(&sdk),
             efs: Efs::new(&sdk),
         };
         Ok((config, aws))
-    });
+    };
     lambda::serve(setup, |(config, aws), request: DestroyRequest| async move {
         teardown::destroy(&request, config, &aws.ecs, aws).await
     })

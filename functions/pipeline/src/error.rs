@@ -111,6 +111,11 @@ impl Error {
         }
     }
 
+    /// A failure a later attempt may not meet: throttling, or AWS unavailable.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Throttled { .. } | Error::AwsUnavailable { .. })
+    }
+
     pub fn config(message: impl Display) -> Self {
         Error::Configuration(message.to_string())
     }

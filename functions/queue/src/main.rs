@@ -6,7 +6,7 @@ use pipeline::{config::Env, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
-    let setup = QueueConfig::from_env(&Env::process()).map(|config| (config, sdk));
+    let setup = || async { QueueConfig::from_env(&Env::process()).map(|config| (config, sdk.clone())) };
     lambda::serve(setup, |(config, sdk), request: QueueRequest| async move {
         // The state machine is the one running this execution: no configuration to get wrong.
         let executions = StepFunctions::new(sdk, queue::state_machine_of(&request.execution)?);

@@ -7,10 +7,11 @@ use pipeline::{config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
-    let setup = TaskConfig::from_env(&env).and_then(|config| {
+    let setup = || async {
+        let config = TaskConfig::from_env(&env)?;
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);
         Ok((config, images, Ecs::new(&sdk)))
-    });
+    };
     lambda::serve(setup, |(config, images, tasks), request: RegisterRequest| async move {
         task_definition::register(&request, config, images, tasks).await
     })

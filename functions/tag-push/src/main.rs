@@ -7,12 +7,11 @@ use pipeline::{aws, config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
-    let setup = async {
+    let setup = || async {
         let (policy, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
         let secret = aws::secret_string(&sdk, &env.required("SIGSHIP_WEBHOOK_SECRET_ARN")?).await?;
         Ok((policy, secret, remote, executions))
-    }
-    .await;
+    };
     lambda::serve(setup, |(policy, secret, remote, executions), request: LambdaFunctionUrlRequest| async move {
         Ok(webhook::respond(&request, secret, policy, remote, executions).await)
     })

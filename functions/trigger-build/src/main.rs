@@ -7,10 +7,11 @@ use pipeline::{config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
-    let setup = BuildConfig::from_env(&env).and_then(|config| {
+    let setup = || async {
+        let config = BuildConfig::from_env(&env)?;
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);
         Ok((config, CodeBuild::new(&sdk), images))
-    });
+    };
     lambda::serve(setup, |(config, builds, images), request: BuildRequest| {
         build::handle(request, config, builds, images)
     })

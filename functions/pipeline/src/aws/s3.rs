@@ -10,11 +10,13 @@ pub async fn load_trust_root(location: &str, config: &aws_config::SdkConfig) -> 
     // Custom endpoints (moto locally) serve buckets by path, not by virtual host.
     let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
     let client = aws_sdk_s3::Client::from_conf(s3_config);
+    // S3 failing is an AWS error by name (throttled and unavailable are retried); only what the
+    // objects say makes the trust root invalid.
     let unreadable = |e: String| Error::TrustRootInvalid(format!("{location}: {e}"));
     let mut files = Vec::new();
     let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| unreadable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        let page = page.map_err(|e| Error::aws("s3:ListBucket", e))?;
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
             let body = client
@@ -23,7 +25,7 @@ pub async fn load_trust_root(location: &str, config: &aws_config::SdkConfig) -> 
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| unreadable(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?
+                .map_err(|e| Error::aws("s3:GetObject", e))?
                 .body
                 .collect()
                 .await
