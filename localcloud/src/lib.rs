@@ -271,6 +271,9 @@ impl LocalCloud {
             "DeployPollSeconds=1",
             "--parameter",
             "QueuePollSeconds=1",
+            // A remote that never answers is given up on after 3 s, not 30.
+            "--parameter",
+            "FetchTimeoutSeconds=3",
         ];
         println!("local cloud: sigship up --stack-name {STACK_NAME} (from {})", options.checkout.display());
         let (code, up_output, stderr) = services.sigship(&up).await;

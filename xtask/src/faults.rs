@@ -135,7 +135,12 @@ fn cases() -> Vec<Case> {
         Case {
             fault: "the git remote drops every connection",
             expected: "FAILED RepositoryUnreachable after 3 tries, nothing built",
-            run: |c| Box::pin(git_drops(c)),
+            run: |c| Box::pin(git_fault(c, GitFault::Drop)),
+        },
+        Case {
+            fault: "the git remote accepts connections and never answers",
+            expected: "FAILED RepositoryUnreachable after 3 bounded tries, nothing built",
+            run: |c| Box::pin(git_fault(c, GitFault::Stall)),
         },
         Case {
             fault: "the same tag pushed 50 times at once",
@@ -402,15 +407,20 @@ async fn start_build_crashes(cloud: LocalCloud) -> Result<String, String> {
     ))
 }
 
-async fn git_drops(cloud: LocalCloud) -> Result<String, String> {
-    cloud.router.faults.git(GitFault::Drop);
+async fn git_fault(cloud: LocalCloud, fault: GitFault) -> Result<String, String> {
+    cloud.router.faults.git(fault);
+    let started = Instant::now();
     let run = deploy(&cloud, "git-drops").await;
     expect_failed(&run, "RepositoryUnreachable")?;
     let calls = invocations_of(&cloud, "verify");
     if calls != 3 || !cloud.simulated_builds().is_empty() {
         return Err(format!("verify ran {calls} times (expected 3), {} builds", cloud.simulated_builds().len()));
     }
-    Ok(format!("FAILED RepositoryUnreachable after {calls} verify calls; {}", left(&cloud).await))
+    Ok(format!(
+        "FAILED RepositoryUnreachable after {calls} verify calls in {:.0} s; {}",
+        started.elapsed().as_secs_f32(),
+        left(&cloud).await
+    ))
 }
 
 async fn fifty_deliveries(cloud: LocalCloud) -> Result<String, String> {
