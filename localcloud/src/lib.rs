@@ -367,6 +367,24 @@ impl LocalCloud {
         ]
     }
 
+    /// Invokes one of [`FUNCTIONS`] as its trigger would (the watch as its schedule does);
+    /// returns its answer, or the function error's payload as Err.
+    pub async fn invoke(&self, function: &str, payload: &str) -> Result<serde_json::Value, String> {
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk);
+        let out = lambda
+            .invoke()
+            .function_name(self.stack.function(function))
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())?;
+        let answer = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).to_string()).unwrap_or_default();
+        match out.function_error() {
+            Some(_) => Err(answer),
+            None => serde_json::from_str(&answer).map_err(|e| format!("{e}: {answer}")),
+        }
+    }
+
     pub fn simulated_builds(&self) -> Vec<codebuild::SimulatedBuild> {
         self.router.simulator.get().map(|s| s.builds.lock().unwrap().clone()).unwrap_or_default()
     }

@@ -31,6 +31,11 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The ARN of the state machine's execution called `name`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        format!("{}:{name}", self.state_machine_arn.replace(":stateMachine:", ":execution:"))
+    }
+
     /// The deployed name of one of [`crate::FUNCTIONS`].
     pub fn function(&self, name: &str) -> String {
         format!("{}-{name}", self.name)

@@ -11,7 +11,7 @@ async fn execution_names(cloud: &LocalCloud) -> Vec<String> {
 }
 
 async fn finish(cloud: &LocalCloud, name: &str) -> execution::Finished {
-    let arn = format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    let arn = cloud.stack.execution_arn(name);
     execution::follow(&aws_sdk_sfn::Client::new(&cloud.sdk), &arn, name, true).await
 }
 
@@ -56,18 +56,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
 async fn the_watch_starts_a_new_signed_tag_once_between_runs() {
     let cloud = LocalCloud::start(Options::default()).await;
     let first_tag = cloud.repository.signed_tag("v0.24.0", &cloud.maintainer);
-    let lambda = aws_sdk_lambda::Client::new(&cloud.sdk);
-    let watch = || async {
-        let out = lambda
-            .invoke()
-            .function_name(cloud.stack.function("tag-watch"))
-            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"mode":"all"}"#))
-            .send()
-            .await
-            .unwrap();
-        assert!(out.function_error().is_none(), "{:?}", out.payload());
-        serde_json::from_slice::<serde_json::Value>(out.payload().unwrap().as_ref()).unwrap()
-    };
+    let watch = || async { cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await.unwrap() };
 
     let report = watch().await;
     let first = format!("tag-v0.24.0-{}", &first_tag[..16]);
@@ -107,7 +96,7 @@ async fn two_executions_at_once_take_turns() {
     // Exactly one waited, and it went on only after the other had ended.
     let history = |name: &'static str| {
         let sfn = sfn.clone();
-        let arn = format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        let arn = cloud.stack.execution_arn(name);
         async move { sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.unwrap() }
     };
     let (first, second) = tokio::join!(history("first"), history("second"));

@@ -449,25 +449,15 @@ async fn fifty_deliveries(cloud: LocalCloud) -> Result<String, String> {
 async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
     // The watch ran v0.24.2 before; two newer releases appear at once; in "all" mode it starts
     // both, oldest first, and the queue deploys them one after the other.
-    let lambda = aws_sdk_lambda::Client::new(&cloud.sdk);
     let watch = || async {
-        let out = lambda
-            .invoke()
-            .function_name(cloud.stack.function("tag-watch"))
-            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"mode":"all"}"#))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let report: serde_json::Value =
-            serde_json::from_slice(out.payload().map(|p| p.as_ref()).unwrap_or(b"{}")).unwrap_or_default();
+        let report = cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await?;
         Ok::<Vec<String>, String>(
             report["started"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect(),
         )
     };
     let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
     let first = watch().await?;
-    let arn_of =
-        |name: &str| format!("{}:{name}", cloud.stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+    let arn_of = |name: &str| cloud.stack.execution_arn(name);
     for name in &first {
         expect_succeeded(&localcloud::execution::follow(&sfn, &arn_of(name), name, false).await)?;
     }
@@ -520,7 +510,7 @@ async fn destroy_during_deploy(cloud: LocalCloud) -> Result<String, String> {
     start("deploying", r#"{"tag":"v0.24.2"}"#).await.map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     start("destroying", r#"{"destroy":"everything"}"#).await.map_err(|e| e.to_string())?;
-    let arn = |name: &str| format!("{}:{name}", machine.replace(":stateMachine:", ":execution:"));
+    let arn = |name: &str| cloud.stack.execution_arn(name);
     let deployed = localcloud::execution::follow(&sfn, &arn("deploying"), "deploying", false).await;
     let destroyed = localcloud::execution::follow(&sfn, &arn("destroying"), "destroying", false).await;
     expect_succeeded(&deployed)?;
