@@ -18,6 +18,8 @@ pub struct SimulatedBuild {
     pub commit: String,
     pub image_tag: String,
     pub outcome: String,
+    /// Why the build was made to fail (see [`crate::faults`]); None for a build that ran.
+    pub failure: Option<String>,
 }
 
 pub struct Simulator {
@@ -29,27 +31,11 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// A build that ends FAILED (its BUILD phase, with `reason` as CodeBuild's context message):
-    /// nothing is pushed.
-    pub fn failed(build_id: &str, reason: &str) -> SimulatedBuild {
-        SimulatedBuild {
-            build_id: build_id.into(),
-            commit: String::new(),
-            image_tag: String::new(),
-            outcome: format!("FAILED: {reason}"),
-        }
-    }
-
     /// moto reports every build SUCCEEDED; the ones made to fail are reported as CodeBuild
     /// reports a failed build: status FAILED, phase COMPLETED, the BUILD phase FAILED with why.
     pub fn report_failures(&self, body: Bytes) -> Bytes {
-        let failed: Vec<(String, String)> = self
-            .builds
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|b| Some((b.build_id.clone(), b.outcome.strip_prefix("FAILED: ")?.to_string())))
-            .collect();
+        let failed: Vec<(String, String)> =
+            self.builds.lock().unwrap().iter().filter_map(|b| Some((b.build_id.clone(), b.failure.clone()?))).collect();
         if failed.is_empty() {
             return body;
         }
@@ -87,7 +73,15 @@ impl Simulator {
             .unwrap_or_default();
         if let Some(reason) = failure {
             println!("  [SIMULATED CodeBuild] build {build_id}: FAILED (injected): {reason}");
-            self.builds.lock().unwrap().push(Self::failed(&build_id, &reason));
+            // A build that ends FAILED (its BUILD phase, with `reason` as CodeBuild's context
+            // message): nothing is pushed.
+            self.builds.lock().unwrap().push(SimulatedBuild {
+                build_id,
+                commit: String::new(),
+                image_tag: String::new(),
+                outcome: format!("FAILED: {reason}"),
+                failure: Some(reason),
+            });
             return;
         }
         let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
@@ -101,7 +95,7 @@ impl Simulator {
             "  [SIMULATED CodeBuild] build {build_id}: commit {commit} → {}:{image_tag}: {outcome}",
             self.repository
         );
-        self.builds.lock().unwrap().push(SimulatedBuild { build_id, commit, image_tag, outcome });
+        self.builds.lock().unwrap().push(SimulatedBuild { build_id, commit, image_tag, outcome, failure: None });
     }
 
     async fn push(&self, source_version: &str, commit: &str, image_tag: &str, version: &str) -> String {

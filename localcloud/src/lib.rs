@@ -218,8 +218,6 @@ pub struct LocalCloud {
     pub logs: PathBuf,
     /// What GitHub would be configured with: the stack's generated webhook secret.
     pub webhook_secret: String,
-    /// What `sigship up` printed.
-    pub up_output: String,
     operator: aws_credential_types::Credentials,
     services: Services,
     _work: tempfile::TempDir,
@@ -276,9 +274,9 @@ impl LocalCloud {
             "FetchTimeoutSeconds=3",
         ];
         println!("local cloud: sigship up --stack-name {STACK_NAME} (from {})", options.checkout.display());
-        let (code, up_output, stderr) = services.sigship(&up).await;
+        let (code, stdout, stderr) = services.sigship(&up).await;
         if code != 0 {
-            return Err(format!("sigship up failed ({code}): {stderr}\n{up_output}"));
+            return Err(format!("sigship up failed ({code}): {stderr}\n{stdout}"));
         }
         let stack = Stack::describe(&services.sdk, STACK_NAME).await;
         services.assume_function_roles(&stack).await;
@@ -317,7 +315,6 @@ impl LocalCloud {
             router: services.router.clone(),
             logs: services.logs.clone(),
             webhook_secret,
-            up_output,
             operator,
             services,
             _work: work,
@@ -333,11 +330,6 @@ impl LocalCloud {
     /// only the stack's OperatorPolicy.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
         self.services.env_for(&self.operator)
-    }
-
-    /// The administrator's environment (`sigship up` and `down`).
-    pub fn administrator_env(&self) -> Vec<(&'static str, String)> {
-        self.services.client_env()
     }
 
     /// Delivers a webhook to the tag-push function's URL; returns the status and the JSON answer.
