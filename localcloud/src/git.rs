@@ -43,7 +43,8 @@ impl GitServer {
         GitServer { root, daemon, port, http_port }
     }
 
-    /// Creates `name` with one commit on `master`; returns it for tagging.
+    /// Creates `name` with one commit on `master`; returns it for tagging. Like GitHub, it serves
+    /// object filters (partial fetch); [`Repository::refuse_filters`] turns that off.
     pub fn create_repository(&self, name: &str) -> Repository {
         let path = self.root.path().join(name);
         std::fs::create_dir_all(&path).unwrap();
@@ -53,6 +54,7 @@ impl GitServer {
             http_url: format!("http://127.0.0.1:{}/{name}", self.http_port),
         };
         repo.git(&["init", "-q", "-b", "master"]);
+        repo.git(&["config", "uploadpack.allowFilter", "true"]);
         repo.commit("README.md", "btcd stand-in for sigship's local cloud\n", "Initial commit");
         repo
     }
@@ -84,6 +86,32 @@ impl Repository {
         self.git(&["add", file]);
         self.git(&["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q", "-m", message]);
         self.head()
+    }
+
+    /// Commits `files` files of `bytes_each` incompressible bytes under `src/`, spread over
+    /// directories like a real source tree: what a fetch without object filters must download.
+    pub fn commit_source_tree(&self, files: usize, bytes_each: usize) -> String {
+        use sha2::{Digest, Sha256};
+        for i in 0..files {
+            let dir = self.path.join(format!("src/pkg{:02}", i % 40));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut contents = Vec::with_capacity(bytes_each + 32);
+            let mut block = Sha256::digest(format!("{}:{i}", self.path.display()).as_bytes());
+            while contents.len() < bytes_each {
+                contents.extend_from_slice(&block);
+                block = Sha256::digest(block);
+            }
+            contents.truncate(bytes_each);
+            std::fs::write(dir.join(format!("file{i}.go")), contents).unwrap();
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q", "-m", "Source tree"]);
+        self.head()
+    }
+
+    /// Serve as a server without partial-fetch support does (git's own default).
+    pub fn refuse_filters(&self) {
+        self.git(&["config", "uploadpack.allowFilter", "false"]);
     }
 
     pub fn head(&self) -> String {

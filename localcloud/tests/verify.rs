@@ -62,6 +62,35 @@ async fn smart_http_serves_the_same_tag_object() {
     assert_eq!(verified.commit, repo.head());
 }
 
+/// A tag of a repository with ~1.2 MB of source: with filters the fetch is the tag and its commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_tag_is_fetched_without_its_tree_where_the_remote_offers_filters() {
+    let server = GitServer::start();
+    let repo = server.create_repository("btcd");
+    repo.commit_source_tree(300, 4096);
+    let maintainer = Maintainer::generate("Alice Maintainer");
+    repo.signed_tag("v0.24.2", &maintainer);
+    let stored = repo.git(&["cat-file", "tag", "v0.24.2"]).into_bytes().into_iter().chain(*b"\n").collect::<Vec<_>>();
+
+    for url in [&repo.url, &repo.http_url] {
+        let fetched = fetch_tag(url, "v0.24.2", TIMEOUT, false).await.unwrap();
+        assert!(fetched.filtered, "{url}: the remote offers filters");
+        assert!(fetched.pack_bytes < 4096, "{url}: {} pack bytes for a tag and a commit", fetched.pack_bytes);
+        assert_eq!(fetched.raw, stored, "{url}");
+    }
+
+    // The fallback: a remote without filters sends the whole tree, and the verdict is the same.
+    repo.refuse_filters();
+    for url in [&repo.url, &repo.http_url] {
+        let fetched = fetch_tag(url, "v0.24.2", TIMEOUT, false).await.unwrap();
+        assert!(!fetched.filtered, "{url}: the remote refuses filters");
+        assert!(fetched.pack_bytes > 300 * 4096, "{url}: {} pack bytes, the tree is missing", fetched.pack_bytes);
+        assert_eq!(fetched.raw, stored, "{url}");
+        let verified = verify(&request("v0.24.2"), &config(url), &trust(&[&maintainer])).await.unwrap();
+        assert_eq!(verified.commit, repo.head());
+    }
+}
+
 #[tokio::test]
 async fn https_client_starts_and_reports_an_unreachable_remote() {
     // Builds the TLS client for real (one rustls crypto provider must be chosen without a panic).

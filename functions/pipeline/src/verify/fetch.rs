@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gix::remote::fetch::{Shallow, Tags};
+use gix::remote::fetch::Tags;
 use gix::remote::Direction;
 
 use crate::error::{Error, Result};
+
+mod protocol;
 
 /// Tag objects are a few KiB; anything far larger is not a release tag.
 pub const MAX_TAG_OBJECT_BYTES: usize = 64 * 1024;
@@ -18,6 +20,10 @@ pub const MAX_TAG_OBJECT_BYTES: usize = 64 * 1024;
 pub struct FetchedTag {
     pub tag_object_id: String,
     pub raw: Vec<u8>,
+    /// Whether the remote honoured [`OBJECT_FILTER`]; without it the commit's whole tree came too.
+    pub filtered: bool,
+    /// Size of the pack the remote sent.
+    pub pack_bytes: u64,
 }
 
 /// Refuses remotes that could be tampered with in transit: https anywhere, plain http and git://
@@ -154,6 +160,9 @@ impl RemoteTags for GitRemote {
     }
 }
 
+/// What a release-tag fetch asks for beyond the tag: its commit, without trees or blobs.
+pub const OBJECT_FILTER: &str = "tree:0";
+
 fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<FetchedTag> {
     let unreachable =
         |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
@@ -166,18 +175,26 @@ fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<Fetche
         .with_fetch_tags(Tags::None)
         .with_refspecs(Some(refspec.as_str()), Direction::Fetch)
         .map_err(|e| Error::InvalidInput(format!("{tag:?}: {e}")))?;
-    let connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
-    let prepared = connection.prepare_fetch(gix::progress::Discard, Default::default()).map_err(|e| unreachable(&e))?;
-    let Some(mapping) = prepared.ref_map().mappings.first() else {
+    let mut connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
+    let authenticate = connection.configured_credentials_for_current_url();
+    let transport_options = repo.transport_options(url, None).map_err(|e| unreachable(&e))?;
+    let transport = connection.transport_mut();
+    if let Some(options) = transport_options {
+        transport.configure(&*options).map_err(|e| unreachable(&e))?;
+    }
+    let received = protocol::receive_tag(transport, authenticate, &repo, &remote, interrupt).map_err(|e| unreachable(&e))?;
+    let Some(received) = received else {
         return Err(Error::TagNotFound { url: url.into(), tag: tag.into() });
     };
-    let object =
-        mapping.remote.as_id().ok_or_else(|| Error::TagNotFound { url: url.into(), tag: tag.into() })?.to_owned();
-    prepared
-        .with_shallow(Shallow::DepthAtRemote(1.try_into().expect("non-zero")))
-        .receive(gix::progress::Discard, interrupt)
-        .map_err(|e| unreachable(&e))?;
-
+    if received.filtered {
+        tracing::info!(filter = OBJECT_FILTER, pack_bytes = received.pack_bytes, "fetched the tag and its commit");
+    } else {
+        tracing::warn!(
+            pack_bytes = received.pack_bytes,
+            "the remote does not offer object filters: fetched the tagged commit's whole tree"
+        );
+    }
+    let object = received.tag_object;
     let found = repo.find_object(object).map_err(|e| unreachable(&e))?;
     if found.kind != gix::objs::Kind::Tag {
         return Err(Error::NotAnnotatedTag { tag: tag.into(), object: object.to_string() });
@@ -185,7 +202,12 @@ fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<Fetche
     if found.data.len() > MAX_TAG_OBJECT_BYTES {
         return Err(Error::TagTooLarge { tag: tag.into(), size: found.data.len(), limit: MAX_TAG_OBJECT_BYTES });
     }
-    Ok(FetchedTag { tag_object_id: object.to_string(), raw: found.data.clone() })
+    Ok(FetchedTag {
+        tag_object_id: object.to_string(),
+        raw: found.data.clone(),
+        filtered: received.filtered,
+        pack_bytes: received.pack_bytes,
+    })
 }
 
 #[cfg(test)]
