@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::{Method, Request, StatusCode};
@@ -46,6 +46,9 @@ struct Instance {
     definition: FunctionDefinition,
     pid: Option<u32>,
     exited: Arc<AtomicBool>,
+    spawned: Instant,
+    /// Lambda's Init phase: process spawn to the first poll of `/invocation/next`.
+    init: OnceLock<Duration>,
 }
 
 pub struct Function {
@@ -94,6 +97,11 @@ impl Function {
         });
         serve(listener, function.clone(), runtime_api);
         function
+    }
+
+    /// The environment every process of this function starts with, before its definition's.
+    pub fn base_env(&self) -> &[(String, String)] {
+        &self.base_env
     }
 
     /// Runs one invocation to its end, as Lambda's synchronous Invoke does.
@@ -169,6 +177,7 @@ impl Function {
             None => client.clone(),
         });
         let sink = Arc::new(LogSink::open(log, cloudwatch, &self.name, self.generation.load(Ordering::Relaxed)).await);
+        let spawned = Instant::now();
         let mut child = tokio::process::Command::new(&self.binary)
             .env_clear()
             .envs(self.base_env.iter().cloned())
@@ -198,7 +207,8 @@ impl Function {
             flag.store(true, Ordering::SeqCst);
             this.pending.lock().unwrap().clear();
         });
-        *instance = Some(Instance { kill, definition: definition.clone(), pid, exited: exited.clone() });
+        let init = OnceLock::new();
+        *instance = Some(Instance { kill, definition: definition.clone(), pid, exited: exited.clone(), spawned, init });
         (definition, exited)
     }
 
@@ -208,6 +218,11 @@ impl Function {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The running instance's Init duration, once it has polled for its first invocation.
+    pub async fn init_duration(&self) -> Option<Duration> {
+        self.instance.lock().await.as_ref()?.init.get().copied()
     }
 
     pub async fn stop(&self) {
@@ -286,6 +301,9 @@ async fn runtime_api(function: Arc<Function>, req: Request<Bytes>) -> Reply {
     let Some(rest) = path.strip_prefix(API) else { return reply(StatusCode::NOT_FOUND, "unknown path") };
     match (req.method(), rest) {
         (&Method::GET, "/invocation/next") => {
+            if let Some(instance) = function.instance.lock().await.as_ref() {
+                instance.init.get_or_init(|| instance.spawned.elapsed());
+            }
             let next = function.next.lock().await.recv().await;
             let Some(invocation) = next else { return reply(StatusCode::GONE, "") };
             let mut response = reply(StatusCode::OK, invocation.payload);
