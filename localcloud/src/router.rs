@@ -75,7 +75,19 @@ impl Router {
             .and_then(|e| e.variables())
             .map(|vars| vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        // As Lambda does: the role's temporary credentials in the standard variables.
+        // As Lambda does: its logging controls (JSON format carries an application log level)…
+        if let Some(logging) = config.logging_config() {
+            let format = logging.log_format().map(|f| f.as_str().to_string());
+            let level = logging.application_log_level().map(|l| l.as_str().to_string());
+            if let Some(format) = format {
+                let json = format.eq_ignore_ascii_case("json");
+                environment.push(("AWS_LAMBDA_LOG_FORMAT".into(), format));
+                if json {
+                    environment.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.unwrap_or_else(|| "INFO".into())));
+                }
+            }
+        }
+        // …and the role's temporary credentials in the standard variables.
         environment.extend(credentials.iter().flat_map(crate::iam::env_of).map(|(k, v)| (k.to_string(), v)));
         FunctionDefinition {
             arn: config.function_arn().unwrap_or_default().to_string(),

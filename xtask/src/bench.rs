@@ -59,17 +59,18 @@ pub fn run() -> Result<(), String> {
 
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // Kept after the run: the Python functions and their logs.
+    let scratch = target.join("bench");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let (functions, fetches) = runtime.block_on(async {
         println!("bench: {RUNS} cold starts per function, Rust and Python/boto3…");
         let cloud = LocalCloud::start(Options { binaries: target.join("release"), ..Options::default() }).await;
-        let functions = functions::measure(&cloud, &venv.join("bin/python3"), scratch.path()).await;
+        let functions = functions::measure(&cloud, &venv.join("bin/python3"), &scratch).await?;
         println!("bench: sigship verify of a btcd-sized release tag, filters on and off…");
-        let fetches = fetch::measure(&target.join("release/sigship"), scratch.path()).await;
-        (functions, fetches)
-    });
-    let fetches = fetches?;
+        let fetches = fetch::measure(&target.join("release/sigship"), &scratch).await?;
+        Ok::<_, String>((functions, fetches))
+    })?;
 
     println!();
     println!("| function | arm64 zip | Init, median (min–max) | peak RSS | first invocation | Python/boto3 Init | Python / Rust |");
@@ -88,8 +89,9 @@ pub fn run() -> Result<(), String> {
         );
     }
     println!(
-        "Init: process spawn → first poll of the Runtime API (includes each function's setup and its AWS calls to moto); \
-         first invocation: that poll → response; {RUNS} cold starts each, host release build"
+        "Init: process spawn → first poll of the Runtime API (runtime, logging, SDK clients); first invocation: that poll → \
+         response, including the function's setup (config, trust root and secret reads) and its AWS calls to moto; \
+         {RUNS} cold starts each, host release build"
     );
     println!();
     println!(

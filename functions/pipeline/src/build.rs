@@ -208,7 +208,7 @@ mod tests {
         let buildspec = include_str!("../../../source/buildspec.yml");
         let code: String =
             buildspec.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
-        let read: std::collections::BTreeSet<&str> = regex::Regex::new(r"\$\{?(SIGSHIP_[A-Z_]+)")
+        let read: std::collections::BTreeSet<&str> = regex_lite::Regex::new(r"\$\{?(SIGSHIP_[A-Z_]+)")
             .unwrap()
             .captures_iter(&code)
             .map(|c| c.get(1).unwrap().as_str())

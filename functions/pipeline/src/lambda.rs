@@ -11,9 +11,11 @@ use crate::error::{Error, Result};
 
 /// Runs `handler` for every invocation until the runtime stops.
 ///
-/// `setup` builds what the function needs (config, clients, the trust root), once, at cold start.
-/// If it fails, the invocation reports that error by name instead of the runtime dying with an
-/// opaque init error. A transient failure (AWS throttling or a 5xx, e.g. S3 while reading the
+/// `setup` builds what the function needs (config, clients, the trust root) once, on the first
+/// invocation rather than in Lambda's Init phase: Init stays the runtime and the SDK clients
+/// (what a Python function's Init does too), and the network reads (trust root, webhook secret)
+/// are counted in the invocation that needs them. If setup fails, the invocation reports that
+/// error by name instead of the runtime dying with an opaque init error. A transient failure (AWS throttling or a 5xx, e.g. S3 while reading the
 /// trust root) is not kept: the next invocation sets up again, so a blip cannot poison a warm
 /// environment for its whole life. Any other failure is kept and reported every time.
 pub async fn serve<S, Req, Resp, I, IFut, F, Fut>(
@@ -50,7 +52,6 @@ where
             }
         }
     };
-    let _ = set_up().await;
     let (handler, set_up) = (&handler, &set_up);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let state = set_up().await?;
@@ -74,13 +75,25 @@ pub async fn start() -> aws_config::SdkConfig {
     crate::aws::sdk_config().await
 }
 
-/// JSON logs to stdout (CloudWatch), level from `RUST_LOG`, default info.
+/// Logs to stdout (CloudWatch) as Lambda's advanced logging controls say: `AWS_LAMBDA_LOG_FORMAT`
+/// (`Text` for plain lines; JSON otherwise, which the template sets) and `AWS_LAMBDA_LOG_LEVEL`,
+/// else `RUST_LOG` directives (`info,gix=warn`), else info. The same variables the runtime's
+/// `init_default_subscriber` reads, but filtered with `Targets` rather than `EnvFilter`, whose
+/// regex engine is ~150 KB of every zip.
 fn init_tracing() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_target(false)
-        .with_current_span(false)
-        .without_time()
-        .init();
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let directives = env("AWS_LAMBDA_LOG_LEVEL").or_else(|| env("RUST_LOG")).unwrap_or_else(|| "info".into());
+    // Lambda's levels are TRACE…ERROR and FATAL; tracing has no FATAL.
+    let directives = directives.to_ascii_lowercase().replace("fatal", "error");
+    let filter = directives.parse::<Targets>().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let lines = tracing_subscriber::fmt::layer().with_target(false).without_time();
+    let registry = tracing_subscriber::registry().with(filter);
+    if env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("text")) {
+        registry.with(lines).init();
+    } else {
+        registry.with(lines.json().with_current_span(false)).init();
+    }
 }

@@ -1,12 +1,12 @@
 //! Per function, on the local cloud with the host release binaries: Init (process spawn to its
-//! first poll of the Runtime API — Lambda's Init phase, which includes each function's setup),
+//! first poll of the Runtime API: Lambda's Init phase — runtime, logging, SDK clients),
 //! peak RSS and the first invocation; beside it a Python/boto3 function's Init measured the same
 //! way by the same runtime host.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use localcloud::runtime::{Function, FunctionDefinition};
+use localcloud::runtime::{Function, FunctionDefinition, Outcome};
 use localcloud::LocalCloud;
 
 use super::{Spread, RUNS};
@@ -23,7 +23,7 @@ pub struct Figures {
 fn payload(function: &str) -> serde_json::Value {
     use serde_json::json;
     match function {
-        // The name policy refuses the tag before any network (the trust root was read at Init).
+        // Reads the trust root from S3 (first invocation); the name policy then refuses the tag.
         "verify" => json!({"tag": "btcec/v2.4.0"}),
         "trigger-build" => json!({"action": "poll", "build": {"status": "SUCCEEDED", "imageTag": "v0.0.0-000000000000",
             "commit": "0000000000000000000000000000000000000000", "buildId": null, "skipped": true, "attempt": 0, "pollSeconds": 1}}),
@@ -40,7 +40,7 @@ fn payload(function: &str) -> serde_json::Value {
         // Lists the running executions.
         "queue" => json!({"execution": "arn:aws:states:us-east-1:123456789012:execution:sigship:bench",
             "startedAt": "2026-01-01T00:00:00Z"}),
-        // An unsigned delivery is refused (401); trust root and secret were read at Init.
+        // Reads trust root and secret (first invocation); an unsigned delivery is refused (401).
         "tag-push" => {
             json!({"version": "2.0", "headers": {"x-github-event": "push"}, "body": "{}", "isBase64Encoded": false,
             "requestContext": {"timeEpoch": 0, "http": {"method": "POST", "path": "/"}}})
@@ -91,38 +91,42 @@ async fn cold_starts(
     function: &std::sync::Arc<Function>,
     definition: &FunctionDefinition,
     body: &bytes::Bytes,
-) -> (Vec<Duration>, Vec<Duration>, u64) {
+) -> Result<(Vec<Duration>, Vec<Duration>, u64), String> {
     let (mut inits, mut invocations, mut peak) = (Vec::new(), Vec::new(), 0);
     for _ in 0..RUNS {
         function.stop().await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         let started = Instant::now();
-        let _ = function.invoke(body.clone(), async || definition.clone()).await;
+        let outcome = function.invoke(body.clone(), async || definition.clone()).await;
         let total = started.elapsed();
-        let init = function.init_duration().await.expect("the process polled the Runtime API");
+        let Some(init) = function.init_duration().await else {
+            let (Outcome::Response(body) | Outcome::Error(body)) = outcome;
+            return Err(format!("{}: no Init recorded; it answered {}", function.name, String::from_utf8_lossy(&body)));
+        };
         inits.push(init);
         invocations.push(total.saturating_sub(init));
         peak = peak.max(function.peak_rss_kib().await.unwrap_or(0));
     }
     function.stop().await;
-    (inits, invocations, peak)
+    Ok((inits, invocations, peak))
 }
 
-pub async fn measure(cloud: &LocalCloud, python: &Path, scratch: &Path) -> Vec<Figures> {
+pub async fn measure(cloud: &LocalCloud, python: &Path, scratch: &Path) -> Result<Vec<Figures>, String> {
     let mut rows = Vec::new();
     for name in crate::tools::functions() {
         let deployed = cloud.stack.function(name);
         let function = cloud.router.functions[&deployed].clone();
         let definition = cloud.router.definition(&deployed).await;
         let (inits, invocations, peak_rss_kib) =
-            cold_starts(&function, &definition, &bytes::Bytes::from(payload(name).to_string())).await;
+            cold_starts(&function, &definition, &bytes::Bytes::from(payload(name).to_string())).await?;
 
-        let script = scratch.join(format!("{name}.py"));
+        // Not `<name>.py`: the script's directory is on sys.path, and `queue.py` would shadow the standard library's.
+        let script = scratch.join(format!("{name}.python"));
         std::fs::write(&script, python_function(python, boto3_clients(name))).expect("python function");
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let log = scratch.join(format!("{name}.python.log"));
         let boto3 = Function::host(name, script, log, function.base_env().to_vec(), None).await;
-        let (python_inits, _, _) = cold_starts(&boto3, &definition, &bytes::Bytes::from_static(b"{}")).await;
+        let (python_inits, _, _) = cold_starts(&boto3, &definition, &bytes::Bytes::from_static(b"{}")).await?;
 
         rows.push(Figures {
             name,
@@ -132,5 +136,5 @@ pub async fn measure(cloud: &LocalCloud, python: &Path, scratch: &Path) -> Vec<F
             python_init: Spread::of(python_inits),
         });
     }
-    rows
+    Ok(rows)
 }

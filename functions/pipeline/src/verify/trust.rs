@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use regex::Regex;
+use regex_lite::Regex;
 use sequoia_openpgp::cert::{Cert, CertParser};
 use sequoia_openpgp::parse::Parse;
 use sequoia_openpgp::Fingerprint;
@@ -196,4 +196,30 @@ fn is_cert_file(name: &str) -> bool {
     base_name(name)
         .rsplit_once('.')
         .is_some_and(|(_, ext)| CERT_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_patterns_match_whole_ascii_names_only() {
+        let policy = TagPolicy::new(&default_patterns()).unwrap();
+        for release in ["v0.24.2", "v0.26.0", "v10.0.1"] {
+            assert!(policy.check(release).is_ok(), "{release}");
+        }
+        // Sub-module and rc tags, a prefix or suffix around a release, and look-alike digits
+        // (Arabic-Indic, fullwidth) that a Unicode `\d` would accept.
+        for refused in ["btcec/v2.4.0", "v0.25.0-rc1", "xv0.24.2", "v0.24.2\n", "v٠.٢٤.٢", "v０.24.2"] {
+            let err = policy.check(refused).unwrap_err();
+            assert_eq!(err.name(), "TagNameRejected", "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_a_trust_root_error() {
+        let err = TagPolicy::new(&["v(".to_string()]).unwrap_err();
+        assert_eq!(err.name(), "TrustRootInvalid");
+        assert!(err.to_string().contains("v("), "{err}");
+    }
 }
