@@ -1,4 +1,4 @@
-//! Function configuration, read once at cold start from environment variables.
+//! Function configuration, read once per execution environment from environment variables.
 //! Every variable is named `SIGSHIP_*`; a missing or unparsable one is a `Configuration` error
 //! naming the variable, so a misconfigured stack fails on its first invocation with a clear message.
 

@@ -1,4 +1,4 @@
-//! Adapters from the domain traits to the AWS SDK. Each holds its client, built once at cold start.
+//! Adapters from the domain traits to the AWS SDK. Each holds its client, built once per execution environment.
 //! They honour `AWS_ENDPOINT_URL`, which is how the local cloud points them at moto.
 
 mod codebuild;
@@ -21,7 +21,7 @@ pub use sfn::StepFunctions;
 use crate::error::Result;
 use crate::teardown::Teardown;
 
-/// What both triggers build at cold start: the trust policy's tag patterns, the repository, and
+/// What both triggers set up once per environment: the trust policy's tag patterns, the repository, and
 /// the state machine they start.
 pub async fn trigger_setup(
     sdk: &aws_config::SdkConfig,

@@ -1,6 +1,6 @@
 use crate::error::{Error, Result};
 
-/// Reads a secret's string value (the webhook secret), once at cold start; never logged.
+/// Reads a secret's string value (the webhook secret), once per environment; never logged.
 pub async fn secret_string(config: &aws_config::SdkConfig, secret_id: &str) -> Result<String> {
     let value = aws_sdk_secretsmanager::Client::new(config)
         .get_secret_value()

@@ -61,7 +61,7 @@ pub trait Executions {
     async fn running(&self) -> Result<Vec<(String, i64)>>;
 }
 
-/// What tag-push and tag-watch read at cold start.
+/// What tag-push and tag-watch read once per environment.
 pub struct TriggerConfig {
     /// The daemon's repository: the only one whose tags start anything.
     pub repository: String,
