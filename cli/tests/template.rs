@@ -255,3 +255,19 @@ fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_functi
         assert!(!retried.contains(&"States.ALL") && !retried.contains(&"AccessDenied"), "{name} retries a verdict");
     }
 }
+
+#[test]
+fn the_network_parameter_and_its_ports_are_the_library_s() {
+    use pipeline::task_definition::Network;
+    let template = template();
+    let allowed: Vec<&str> =
+        template["Parameters"]["Network"]["AllowedValues"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(allowed, Network::NAMES, "every network the library knows, and only those");
+    for name in Network::NAMES {
+        let network = Network::parse(name).unwrap();
+        assert_eq!(template["Mappings"]["Networks"][name]["P2P"], network.p2p_port(), "{name}: p2p port");
+    }
+    let ingress = &template["Resources"]["DaemonSecurityGroup"]["Properties"]["SecurityGroupIngress"]["Fn::If"][1][0];
+    assert_eq!(ingress["FromPort"], json!({"Fn::FindInMap": ["Networks", {"Ref": "Network"}, "P2P"]}));
+    assert_eq!(ingress["ToPort"], ingress["FromPort"]);
+}

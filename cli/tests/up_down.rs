@@ -46,7 +46,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
 
     // First run: bucket, uploads, stack creation.
     let mut first = up.clone();
-    first.extend(args(&["--parameter", "Network=testnet"]));
+    first.extend(args(&["--parameter", "Network=testnet3"]));
     let (code, stdout, stderr) = sigship(&services, first).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -67,7 +67,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let sdk = &services.sdk;
     let cfn = aws_sdk_cloudformation::Client::new(sdk);
     let deployed = localcloud::Stack::describe(sdk, STACK).await;
-    assert_eq!(deployed.parameters["Network"], "testnet");
+    assert_eq!(deployed.parameters["Network"], "testnet3");
     let bucket = deployed.artifacts_bucket.clone();
     let prefix = deployed.parameters["ArtifactsPrefix"].clone();
 
@@ -81,7 +81,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
         env.insert(name, config.environment().and_then(|e| e.variables()).cloned().unwrap_or_default());
     }
     assert_eq!(env["verify"]["SIGSHIP_TRUST_ROOT"], format!("s3://{bucket}/{prefix}trust-root/"));
-    assert_eq!(env["register-task"]["SIGSHIP_NETWORK"], "testnet");
+    assert_eq!(env["register-task"]["SIGSHIP_NETWORK"], "testnet3");
     assert!(env["register-task"]["SIGSHIP_ACCESS_POINT_ID"].starts_with("fsap-"), "{:?}", env["register-task"]);
 
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
@@ -120,7 +120,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert!(stdout.contains(", 0 uploaded"), "{stdout}");
     assert!(stdout.contains("stack sigship-test: up to date") || stdout.contains("UPDATE_COMPLETE"), "{stdout}");
     let network = localcloud::Stack::describe(sdk, STACK).await.parameters["Network"].clone();
-    assert_eq!(network, "testnet", "an update must keep parameters it is not given");
+    assert_eq!(network, "testnet3", "an update must keep parameters it is not given");
 
     // Down, with IAM enforced from here on: the destroy execution through the real destroy binary
     // with its own role (chain data included), then the stack and the bucket, as the administrator.

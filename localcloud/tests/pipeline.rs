@@ -56,6 +56,17 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let output = run.output.unwrap();
     assert_eq!(output["commit"], commit);
     assert_eq!(output["tagObjectId"], tag_object);
+    // The stack runs on signet: flag, port and health check all say so.
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let task_definition = output["taskDefinitionArn"].as_str().unwrap();
+    let described = ecs.describe_task_definition().task_definition(task_definition).send().await.unwrap();
+    let container = &described.task_definition().unwrap().container_definitions()[0];
+    let network_flags: Vec<&str> =
+        container.command().iter().map(String::as_str).filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c)).collect();
+    assert_eq!(network_flags, ["--signet"], "{:?}", container.command());
+    assert_eq!(container.port_mappings()[0].container_port(), Some(38333));
+    let health = container.health_check().unwrap().command().join(" ");
+    assert!(health.contains("--rpcserver=127.0.0.1:38332 "), "{health}");
     assert_eq!(output["signers"][0]["fingerprint"], cloud.maintainer.fingerprint());
     assert_eq!(output["buildSkipped"], false);
     let image_tag = format!("v0.24.2-{}", &commit[..12]);

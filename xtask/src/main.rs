@@ -89,7 +89,7 @@ fn check_compose(root: &std::path::Path) -> Result<(), String> {
         (&["docker-compose.yml"], &["AWS_REGION: eu-west-1", "AWS_SECRET_ACCESS_KEY: null", "- up"]),
         (
             &["docker-compose.yml", "infrastructure/override.example.yml"],
-            &["SIGSHIP_STACK_NAME: btcd-testnet", "Network=testnet", "AWS_SECRET_ACCESS_KEY: null"],
+            &["SIGSHIP_STACK_NAME: btcd-testnet", "Network=testnet3", "AWS_SECRET_ACCESS_KEY: null"],
         ),
     ];
     for (files, expected) in cases {

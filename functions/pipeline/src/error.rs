@@ -56,6 +56,8 @@ pub enum Error {
     ImageMissing { repository: String, image_tag: String },
 
     // --- deployment ---
+    #[error("network {network} cannot run release {tag}: {reason}")]
+    NetworkUnsupported { network: &'static str, tag: String, reason: String },
     #[error("service {service} rolled back: {reason}")]
     DeploymentRolledBack { service: String, reason: String },
     #[error("service {service} not stable after {attempts} checks")]
@@ -101,6 +103,7 @@ impl Error {
             Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
             Error::ImageMissing { .. } => "ImageMissing",
             Error::QueueTimedOut { .. } => "QueueTimedOut",
+            Error::NetworkUnsupported { .. } => "NetworkUnsupported",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::TeardownTimedOut { .. } => "TeardownTimedOut",

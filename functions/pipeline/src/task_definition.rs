@@ -14,27 +14,44 @@ pub const MANAGED_TAG: &str = "sigship:managed";
 /// Tag holding [`TaskSpec::fingerprint`]: a revision is reused only if everything in it matches.
 pub const SPEC_TAG: &str = "sigship:spec";
 
+/// The Bitcoin network btcd joins: one setting (stack parameter `Network`) that decides the flag,
+/// the p2p port, the RPC port the health check dials, and the btcd releases that can run it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
     Mainnet,
-    Testnet,
+    Testnet3,
+    Testnet4,
     Signet,
 }
 
 impl Network {
+    pub const NAMES: [&str; 4] = ["mainnet", "testnet3", "testnet4", "signet"];
+
     pub fn parse(raw: &str) -> Result<Self> {
         match raw {
             "mainnet" => Ok(Network::Mainnet),
-            "testnet" => Ok(Network::Testnet),
+            "testnet3" => Ok(Network::Testnet3),
+            "testnet4" => Ok(Network::Testnet4),
             "signet" => Ok(Network::Signet),
-            other => Err(Error::config(format!("SIGSHIP_NETWORK={other:?}: expected mainnet, testnet or signet"))),
+            other => Err(Error::config(format!("SIGSHIP_NETWORK={other:?}: expected one of {}", Self::NAMES.join(", ")))),
         }
     }
 
-    fn flag(self) -> Option<&'static str> {
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet3 => "testnet3",
+            Network::Testnet4 => "testnet4",
+            Network::Signet => "signet",
+        }
+    }
+
+    /// btcd's flag for this network.
+    pub fn flag(self) -> Option<&'static str> {
         match self {
             Network::Mainnet => None,
-            Network::Testnet => Some("--testnet"),
+            Network::Testnet3 => Some("--testnet"),
+            Network::Testnet4 => Some("--testnet4"),
             Network::Signet => Some("--signet"),
         }
     }
@@ -42,17 +59,47 @@ impl Network {
     pub fn p2p_port(self) -> u16 {
         match self {
             Network::Mainnet => 8333,
-            Network::Testnet => 18333,
+            Network::Testnet3 => 18333,
+            Network::Testnet4 => 48333,
             Network::Signet => 38333,
         }
     }
 
-    /// btcd's default RPC port on this network (its `params.go`); btcctl dials mainnet's unless told.
+    /// btcd's default RPC port on this network (its `params.go`). The health check names it in
+    /// `--rpcserver` instead of passing btcctl a network flag: that flag only picks this default
+    /// port, and btcctl releases lack the newer ones (an unknown flag fails every check).
     pub fn rpc_port(self) -> u16 {
         match self {
             Network::Mainnet => 8334,
-            Network::Testnet => 18334,
+            Network::Testnet3 => 18334,
+            Network::Testnet4 => 48334,
             Network::Signet => 38332,
+        }
+    }
+
+    /// The first btcd release whose daemon knows this network's flag.
+    pub fn first_release(self) -> Option<(u32, u32, u32)> {
+        match self {
+            Network::Mainnet | Network::Testnet3 => None,
+            Network::Signet => Some((0, 22, 0)),
+            Network::Testnet4 => Some((0, 26, 0)),
+        }
+    }
+
+    /// Refuses a release that cannot run this network, before a task would crash-loop on an
+    /// unknown flag. Release tags are `vMAJOR.MINOR.PATCH` (the trust policy's default pattern).
+    pub fn check_release(self, tag: &str) -> Result<()> {
+        let Some(first) = self.first_release() else { return Ok(()) };
+        let refuse = |reason: String| Err(Error::NetworkUnsupported { network: self.name(), tag: tag.into(), reason });
+        let version = tag.strip_prefix('v').and_then(|v| {
+            let mut parts = v.split('.').map(|n| n.parse::<u32>().ok());
+            Some((parts.next()??, parts.next()??, parts.next()??)).filter(|_| parts.next().is_none())
+        });
+        let (major, minor, patch) = first;
+        match version {
+            Some(version) if version >= first => Ok(()),
+            Some(_) => refuse(format!("btcd supports it from v{major}.{minor}.{patch}")),
+            None => refuse(format!("cannot tell the btcd release of {tag:?} (needs v{major}.{minor}.{patch} or later)")),
         }
     }
 }
@@ -209,6 +256,7 @@ pub async fn register(
     images: &impl ImageRegistry,
     tasks: &impl TaskDefinitions,
 ) -> Result<RegisteredTask> {
+    config.network.check_release(&request.verified.tag)?;
     let repository = images.repository_uri().await?;
     let digest = images.digest_of(&request.build.image_tag).await?.ok_or_else(|| Error::ImageMissing {
         repository: repository.clone(),
@@ -246,7 +294,7 @@ mod tests {
             region: "us-east-1".into(),
             file_system_id: "fs-1".into(),
             access_point_id: "fsap-1".into(),
-            network: Network::Testnet,
+            network: Network::Testnet3,
             extra_args: vec!["--maxpeers=16".into()],
             rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
         }
@@ -269,21 +317,62 @@ mod tests {
     }
 
     #[test]
-    fn the_health_check_dials_the_rpc_port_of_the_configured_network() {
-        // btcd's params.go: mainnet 8334, testnet3 18334, signet 38332.
-        for (network, flag, rpc) in [
-            (Network::Mainnet, None, 8334),
-            (Network::Testnet, Some("--testnet"), 18334),
-            (Network::Signet, Some("--signet"), 38332),
+    fn the_network_decides_flag_ports_and_health_check() {
+        // btcd's params.go: p2p 8333 / 18333 / 48333 / 38333, RPC 8334 / 18334 / 48334 / 38332.
+        for (network, flag, p2p, rpc) in [
+            (Network::Mainnet, None, 8333, 8334),
+            (Network::Testnet3, Some("--testnet"), 18333, 18334),
+            (Network::Testnet4, Some("--testnet4"), 48333, 48334),
+            (Network::Signet, Some("--signet"), 38333, 38332),
         ] {
-            let spec = task_spec(&TaskConfig { network, ..config() }, "img@sha256:0".into(), &request().verified);
+            assert_eq!(Network::parse(network.name()).unwrap(), network);
+            let spec = task_spec(&TaskConfig { network, ..config() }, "img@sha256:0".into(), &verified_tag("v0.26.0"));
             assert!(
                 spec.health_check[1].contains(&format!("--rpcserver=127.0.0.1:{rpc} ")),
                 "{network:?}: {:?}",
                 spec.health_check
             );
-            assert_eq!(spec.command.iter().any(|c| Some(c.as_str()) == flag), flag.is_some(), "{network:?}");
+            assert_eq!(spec.p2p_port, p2p, "{network:?}");
+            let flags: Vec<&str> =
+                spec.command.iter().map(String::as_str).filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c)).collect();
+            assert_eq!(flags, flag.into_iter().collect::<Vec<_>>(), "{network:?}: exactly its own flag");
         }
+        let err = Network::parse("testnet").unwrap_err();
+        assert!(err.to_string().contains("testnet3, testnet4"), "{err}");
+    }
+
+    #[test]
+    fn a_release_older_than_the_network_is_refused_by_name() {
+        for (network, tag, ok) in [
+            (Network::Testnet4, "v0.26.0", true),
+            (Network::Testnet4, "v0.25.9", false),
+            (Network::Testnet4, "v1.0.0", true),
+            (Network::Signet, "v0.22.0", true),
+            (Network::Signet, "v0.21.5", false),
+            (Network::Mainnet, "v0.20.1", true),
+            (Network::Testnet3, "anything", true),
+            (Network::Testnet4, "release-2026", false),
+            (Network::Testnet4, "v0.26", false),
+        ] {
+            let checked = network.check_release(tag);
+            assert_eq!(checked.is_ok(), ok, "{network:?} {tag}: {checked:?}");
+            if let Err(err) = checked {
+                assert_eq!(err.name(), "NetworkUnsupported");
+                assert!(err.to_string().contains(network.name()) && err.to_string().contains(tag), "{err}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn register_task_refuses_a_release_that_cannot_run_the_network() {
+        let mut request = request();
+        request.verified.tag = "v0.25.0".into();
+        let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
+        let tasks = FakeTaskDefinitions::default();
+        let config = TaskConfig { network: Network::Testnet4, ..config() };
+        let err = register(&request, &config, &images, &tasks).await.unwrap_err();
+        assert_eq!(err.name(), "NetworkUnsupported", "{err}");
+        assert!(tasks.registered.lock().unwrap().is_empty(), "no task definition for a release that would crash-loop");
     }
 
     #[tokio::test]
