@@ -262,9 +262,9 @@ fn the_network_parameter_and_its_ports_are_the_library_s() {
     let template = template();
     let allowed: Vec<&str> =
         template["Parameters"]["Network"]["AllowedValues"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(allowed, Network::NAMES, "every network the library knows, and only those");
-    for name in Network::NAMES {
-        let network = Network::parse(name).unwrap();
+    assert_eq!(allowed, Network::ALL.map(Network::name), "every network the library knows, and only those");
+    for network in Network::ALL {
+        let name = network.name();
         assert_eq!(template["Mappings"]["Networks"][name]["P2P"], network.p2p_port(), "{name}: p2p port");
     }
     let ingress = &template["Resources"]["DaemonSecurityGroup"]["Properties"]["SecurityGroupIngress"]["Fn::If"][1][0];

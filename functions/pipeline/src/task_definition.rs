@@ -25,16 +25,12 @@ pub enum Network {
 }
 
 impl Network {
-    pub const NAMES: [&str; 4] = ["mainnet", "testnet3", "testnet4", "signet"];
+    pub const ALL: [Network; 4] = [Network::Mainnet, Network::Testnet3, Network::Testnet4, Network::Signet];
 
     pub fn parse(raw: &str) -> Result<Self> {
-        match raw {
-            "mainnet" => Ok(Network::Mainnet),
-            "testnet3" => Ok(Network::Testnet3),
-            "testnet4" => Ok(Network::Testnet4),
-            "signet" => Ok(Network::Signet),
-            other => Err(Error::config(format!("SIGSHIP_NETWORK={other:?}: expected one of {}", Self::NAMES.join(", ")))),
-        }
+        Self::ALL.into_iter().find(|network| network.name() == raw).ok_or_else(|| {
+            Error::config(format!("SIGSHIP_NETWORK={raw:?}: expected one of {}", Self::ALL.map(Self::name).join(", ")))
+        })
     }
 
     pub fn name(self) -> &'static str {
