@@ -106,14 +106,8 @@ async fn with_deadline<T: Send + 'static>(
 fn list_blocking(url: &str, refspec: &str) -> Result<Vec<RemoteTag>> {
     let unreachable =
         |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
-    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
-    let repo = gix::init_bare(scratch.path()).map_err(|e| unreachable(&e))?;
-    let remote = repo
-        .remote_at(url)
-        .map_err(|e| unreachable(&e))?
-        .with_fetch_tags(Tags::None)
-        .with_refspecs(Some(refspec), Direction::Fetch)
-        .map_err(|e| Error::InvalidInput(format!("{refspec:?}: {e}")))?;
+    let (_scratch, repo) = scratch_repository(url)?;
+    let remote = only_refspec(&repo, url, refspec)?;
     let connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
     let (ref_map, _) = connection.ref_map(gix::progress::Discard, Default::default()).map_err(|e| unreachable(&e))?;
     Ok(ref_map
@@ -160,21 +154,31 @@ impl RemoteTags for GitRemote {
     }
 }
 
+/// A throw-away bare repository to fetch into; it lives as long as the returned directory.
+fn scratch_repository(url: &str) -> Result<(tempfile::TempDir, gix::Repository)> {
+    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
+    let repo = gix::init_bare(scratch.path())
+        .map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?;
+    Ok((scratch, repo))
+}
+
+/// The remote at `url` fetching exactly `refspec`, no other tags.
+fn only_refspec<'r>(repo: &'r gix::Repository, url: &str, refspec: &str) -> Result<gix::Remote<'r>> {
+    repo.remote_at(url)
+        .map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?
+        .with_fetch_tags(Tags::None)
+        .with_refspecs(Some(refspec), Direction::Fetch)
+        .map_err(|e| Error::InvalidInput(format!("{refspec:?}: {e}")))
+}
+
 /// What a release-tag fetch asks for beyond the tag: its commit, without trees or blobs.
 pub const OBJECT_FILTER: &str = "tree:0";
 
 fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<FetchedTag> {
     let unreachable =
         |e: &dyn std::fmt::Display| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() };
-    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
-    let repo = gix::init_bare(scratch.path()).map_err(|e| unreachable(&e))?;
-    let refspec = format!("+refs/tags/{tag}:refs/tags/{tag}");
-    let remote = repo
-        .remote_at(url)
-        .map_err(|e| unreachable(&e))?
-        .with_fetch_tags(Tags::None)
-        .with_refspecs(Some(refspec.as_str()), Direction::Fetch)
-        .map_err(|e| Error::InvalidInput(format!("{tag:?}: {e}")))?;
+    let (_scratch, repo) = scratch_repository(url)?;
+    let remote = only_refspec(&repo, url, &format!("+refs/tags/{tag}:refs/tags/{tag}"))?;
     let mut connection = remote.connect(Direction::Fetch).map_err(|e| unreachable(&e))?;
     let authenticate = connection.configured_credentials_for_current_url();
     let transport_options = repo.transport_options(url, None).map_err(|e| unreachable(&e))?;
