@@ -260,8 +260,12 @@ fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_functi
 fn the_network_parameter_and_its_ports_are_the_library_s() {
     use pipeline::task_definition::Network;
     let template = template();
-    let allowed: Vec<&str> =
-        template["Parameters"]["Network"]["AllowedValues"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let allowed: Vec<&str> = template["Parameters"]["Network"]["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(allowed, Network::ALL.map(Network::name), "every network the library knows, and only those");
     for network in Network::ALL {
         let name = network.name();

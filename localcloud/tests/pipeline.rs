@@ -61,8 +61,12 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let task_definition = output["taskDefinitionArn"].as_str().unwrap();
     let described = ecs.describe_task_definition().task_definition(task_definition).send().await.unwrap();
     let container = &described.task_definition().unwrap().container_definitions()[0];
-    let network_flags: Vec<&str> =
-        container.command().iter().map(String::as_str).filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c)).collect();
+    let network_flags: Vec<&str> = container
+        .command()
+        .iter()
+        .map(String::as_str)
+        .filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c))
+        .collect();
     assert_eq!(network_flags, ["--signet"], "{:?}", container.command());
     assert_eq!(container.port_mappings()[0].container_port(), Some(38333));
     let health = container.health_check().unwrap().command().join(" ");

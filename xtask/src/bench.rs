@@ -41,7 +41,10 @@ pub fn run() -> Result<(), String> {
     let root = localcloud::workspace_root();
     let venv = tools::ensure_python_tools()?;
     tools::ensure_arm64_target()?;
-    println!("bench: cargo lambda build --release --arm64 --output-format zip ({} functions)…", tools::functions().count());
+    println!(
+        "bench: cargo lambda build --release --arm64 --output-format zip ({} functions)…",
+        tools::functions().count()
+    );
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let mut args = vec!["lambda", "build", "--release", "--arm64", "--output-format", "zip"];
     args.extend(tools::functions().flat_map(|f| ["-p", f]));
@@ -76,7 +79,8 @@ pub fn run() -> Result<(), String> {
     println!("| function | arm64 zip | Init, median (min–max) | peak RSS | first invocation | Python/boto3 Init | Python / Rust |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for row in &functions {
-        let zip = std::fs::metadata(target.join("lambda").join(row.name).join("bootstrap.zip")).map(|m| m.len()).unwrap_or(0);
+        let zip =
+            std::fs::metadata(target.join("lambda").join(row.name).join("bootstrap.zip")).map(|m| m.len()).unwrap_or(0);
         println!(
             "| {} | {:.2} MB | {} | {:.1} MiB | {:.1} ms | {:.0} ms | {:.0}× |",
             row.name,

@@ -186,7 +186,8 @@ fn fetch_blocking(url: &str, tag: &str, interrupt: &AtomicBool) -> Result<Fetche
     if let Some(options) = transport_options {
         transport.configure(&*options).map_err(|e| unreachable(&e))?;
     }
-    let received = protocol::receive_tag(transport, authenticate, &repo, &remote, interrupt).map_err(|e| unreachable(&e))?;
+    let received =
+        protocol::receive_tag(transport, authenticate, &repo, &remote, interrupt).map_err(|e| unreachable(&e))?;
     let Some(received) = received else {
         return Err(Error::TagNotFound { url: url.into(), tag: tag.into() });
     };

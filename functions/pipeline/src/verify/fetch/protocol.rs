@@ -38,9 +38,11 @@ pub fn receive_tag(
         fetch_refspecs: remote.refspecs(Direction::Fetch).to_vec(),
         extra_refspecs: Vec::new(),
     };
-    let ref_map = handshake
-        .prepare_lsrefs_or_extract_refmap(user_agent(), true, refmap_context)?
-        .fetch_blocking(&mut progress, &mut *transport, false)?;
+    let ref_map = handshake.prepare_lsrefs_or_extract_refmap(user_agent(), true, refmap_context)?.fetch_blocking(
+        &mut progress,
+        &mut *transport,
+        false,
+    )?;
     let Some(tag_object) = ref_map.mappings.first().and_then(|m| m.remote.as_id()).map(ToOwned::to_owned) else {
         return Ok(None);
     };
