@@ -146,8 +146,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let template = std::fs::read_to_string(root.join("infrastructure/sigship.yaml")).unwrap();
         let keys = referenced_keys(&template);
-        for name in ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch"]
-        {
+        for name in pipeline::FUNCTIONS {
             assert!(keys.contains(&format!("functions/{name}.zip")), "{keys:?}");
         }
         for key in ["trust-root/", "source.zip", "source/buildspec.yml", "statemachine/sigship.asl.json"] {
@@ -168,7 +167,7 @@ mod tests {
             .iter()
             .filter_map(|k| k.strip_prefix("functions/")?.strip_suffix(".zip").map(str::to_string))
             .collect();
-        assert_eq!(functions.len(), 8, "{functions:?}");
+        assert_eq!(functions.len(), pipeline::FUNCTIONS.len(), "{functions:?}");
         for name in functions {
             assert!(dockerfile.contains(&format!("-p {name} ")), "infrastructure/Dockerfile does not build {name}");
         }

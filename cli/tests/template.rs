@@ -275,3 +275,47 @@ fn the_network_parameter_and_its_ports_are_the_library_s() {
     assert_eq!(ingress["FromPort"], json!({"Fn::FindInMap": ["Networks", {"Ref": "Network"}, "P2P"]}));
     assert_eq!(ingress["ToPort"], ingress["FromPort"]);
 }
+
+#[test]
+fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metrics_publishes() {
+    use pipeline::node::{NodeSample, SyncReading, CLUSTER_DIMENSION, NAMESPACE, SERVICE_DIMENSION};
+    let template = template();
+    let sample = NodeSample {
+        cluster: "c".into(),
+        service: "s".into(),
+        desired_tasks: 1,
+        running_tasks: 1,
+        sync: Some(SyncReading { height: 1, block_time: 1, sync_lag_seconds: 1, progress_age_seconds: 1 }),
+    };
+    let published: Vec<&str> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();
+    let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), 4, "failed executions, node stalled, tasks missing, node-metrics failing");
+    for (name, alarm) in alarms {
+        let properties = &alarm["Properties"];
+        assert_eq!(properties["AlarmActions"], json!([{"Ref": "FailureTopic"}]), "{name}");
+        for query in properties["Metrics"].as_array().into_iter().flatten().filter(|q| q["MetricStat"].is_object()) {
+            let metric = &query["MetricStat"]["Metric"];
+            assert_eq!(metric["Namespace"], NAMESPACE, "{name}");
+            let metric_name = metric["MetricName"].as_str().unwrap();
+            assert!(
+                published.contains(&metric_name),
+                "{name} reads {metric_name}, which node-metrics does not publish"
+            );
+            let dimensions: Vec<&str> =
+                metric["Dimensions"].as_array().unwrap().iter().map(|d| d["Name"].as_str().unwrap()).collect();
+            assert_eq!(dimensions, [CLUSTER_DIMENSION, SERVICE_DIMENSION], "{name}");
+        }
+    }
+    let stalled = &template["Resources"]["NodeStalled"]["Properties"];
+    assert_eq!(
+        stalled["Metrics"][2]["Expression"]["Fn::Sub"],
+        "IF(flat >= ${StallMinutes} * 60 AND lag >= ${StallLagMinutes} * 60, 1, 0)"
+    );
+    // The stall window must fit in the six hours node-metrics looks back for a progress line.
+    let longest = template["Parameters"]["StallMinutes"]["MaxValue"].as_i64().unwrap();
+    assert!(longest * 60 * 1000 < pipeline::node::LOOKBACK_MS, "{longest} min");
+    // The schedule invokes node-metrics every minute: the alarms' periods.
+    let schedule = &template["Resources"]["NodeMetricsSchedule"]["Properties"];
+    assert_eq!(schedule["ScheduleExpression"], "rate(1 minute)");
+    assert_eq!(schedule["Targets"][0]["Arn"], json!({"Fn::GetAtt": ["NodeMetricsFunction", "Arn"]}));
+}

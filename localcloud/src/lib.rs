@@ -6,8 +6,11 @@
 //! Real here: the template and what `sigship up` uploads, the state machine and its interpreter
 //! (moto), the function binaries, each with its own role's credentials, and their AWS calls (to
 //! moto), git over the network, keys and signatures.
-//! Simulated: only the compile in CodeBuild (see [`codebuild`]).
+//! Simulated: the compile in CodeBuild (see [`codebuild`]) and what CloudWatch does on its own:
+//! turning embedded metrics into metrics and evaluating alarms (`cloudwatch.py`, read through
+//! [`cloudwatch`]).
 
+pub mod cloudwatch;
 pub mod codebuild;
 pub mod execution;
 pub mod faults;
@@ -28,9 +31,7 @@ use std::sync::{Arc, Mutex};
 pub use stack::{Stack, STACK_NAME};
 
 pub const REGION: &str = "us-east-1";
-/// Every function package; the stack deploys each as `<stack>-<name>`.
-pub const FUNCTIONS: [&str; 8] =
-    ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch"];
+pub use pipeline::FUNCTIONS;
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -272,6 +273,9 @@ impl LocalCloud {
             // A remote that never answers is given up on after 3 s, not 30.
             "--parameter",
             "FetchTimeoutSeconds=3",
+            // One minute of missing tasks is an alarm (a test cannot wait ten).
+            "--parameter",
+            "TasksMissingMinutes=1",
         ];
         println!("local cloud: sigship up --stack-name {STACK_NAME} (from {})", options.checkout.display());
         let (code, stdout, stderr) = services.sigship(&up).await;
@@ -375,6 +379,30 @@ impl LocalCloud {
             Some(_) => Err(answer),
             None => serde_json::from_str(&answer).map_err(|e| format!("{e}: {answer}")),
         }
+    }
+
+    /// The simulated CloudWatch's metrics and alarms (see [`cloudwatch`]).
+    pub fn cloudwatch(&self) -> cloudwatch::CloudWatch {
+        cloudwatch::CloudWatch::new(&self.endpoint, &self.sdk)
+    }
+
+    /// Writes `lines` (Unix milliseconds, message) into the daemon's log group as one task's stream
+    /// (`btcd/btcd/<task>`, the awslogs driver's naming), as ECS ships btcd's output.
+    pub async fn daemon_logs(&self, task: &str, lines: &[(i64, String)]) {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
+        let stream = format!("btcd/btcd/{task}");
+        let group = &self.stack.daemon_log_group;
+        logs.create_log_stream().log_group_name(group).log_stream_name(&stream).send().await.unwrap();
+        let events = lines.iter().map(|(at, message)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(*at).message(message).build().unwrap()
+        });
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name(&stream)
+            .set_log_events(Some(events.collect()))
+            .send()
+            .await
+            .unwrap();
     }
 
     pub fn simulated_builds(&self) -> Vec<codebuild::SimulatedBuild> {

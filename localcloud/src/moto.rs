@@ -5,8 +5,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// moto_server plus the fixes for moto bugs the stack's template runs into.
-const PATCHED_SERVER: &str = include_str!("moto_server.py");
+/// moto_server plus the fixes for moto bugs the stack's template runs into, and the simulated
+/// part of CloudWatch (cloudwatch.py: alarms from CloudFormation, embedded metrics, alarm evaluation).
+const PATCHED_SERVER: &str = concat!(
+    include_str!("moto_server.py"),
+    include_str!("cloudwatch.py"),
+    "\nfrom moto.server import main  # noqa: E402\n\nsys.exit(main(sys.argv[1:]))\n"
+);
+
+/// How often the simulated CloudWatch evaluates alarms (AWS: about once a minute).
+pub const ALARM_EVALUATION_SECONDS: &str = "1";
 
 pub struct Moto {
     process: Child,
@@ -23,6 +31,7 @@ impl Moto {
             .env("MOTO_PORT", callback_port.to_string())
             // Services report their tasks running, so a deployment can complete.
             .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .env("SIGSHIP_ALARM_EVALUATION_SECONDS", ALARM_EVALUATION_SECONDS)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())

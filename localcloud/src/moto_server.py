@@ -408,7 +408,3 @@ def _raise_access_denied_in_the_service_protocol(self):
 IAMRequest._raise_access_denied = _raise_access_denied_in_the_service_protocol
 IAMRequestBase._create_aws_request = _request_as_sent
 IAMRequestBase.check_signature = _signature_of_the_path_as_requested
-
-from moto.server import main  # noqa: E402
-
-sys.exit(main(sys.argv[1:]))

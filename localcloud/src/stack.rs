@@ -21,6 +21,8 @@ pub struct Stack {
     pub ecr_repository: String,
     pub build_project: String,
     pub file_system_id: String,
+    /// Where btcd's tasks log (the awslogs driver's group).
+    pub daemon_log_group: String,
     pub artifacts_bucket: String,
     pub webhook_secret_arn: String,
     pub operator_policy_arn: String,
@@ -61,6 +63,7 @@ impl Stack {
             ecr_repository: repository_uri.rsplit('/').next().unwrap_or_default().to_string(),
             build_project: output("BuildProjectName"),
             file_system_id: output("ChainDataFileSystemId"),
+            daemon_log_group: output("DaemonLogGroup"),
             artifacts_bucket: parameters.get("ArtifactsBucket").cloned().unwrap_or_default(),
             webhook_secret_arn: output("WebhookSecretArn"),
             operator_policy_arn: output("OperatorPolicyArn"),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deployment;
 pub mod error;
 pub mod lambda;
+pub mod node;
 pub mod queue;
 pub mod task_definition;
 pub mod teardown;
@@ -20,3 +21,7 @@ pub mod verify;
 mod testing;
 
 pub use error::{Error, Result};
+
+/// Every function package (and binary); the stack deploys each as `<stack>-<name>`.
+pub const FUNCTIONS: [&str; 9] =
+    ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch", "node-metrics"];

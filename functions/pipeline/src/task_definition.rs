@@ -13,6 +13,9 @@ pub const CHAIN_DATA_PATH: &str = "/data";
 pub const MANAGED_TAG: &str = "sigship:managed";
 /// Tag holding [`TaskSpec::fingerprint`]: a revision is reused only if everything in it matches.
 pub const SPEC_TAG: &str = "sigship:spec";
+/// The release tag and commit a revision was built from.
+pub const RELEASE_TAG: &str = "sigship:tag";
+pub const COMMIT_TAG: &str = "sigship:commit";
 
 /// The Bitcoin network btcd joins: one setting (stack parameter `Network`) that decides the flag,
 /// the p2p port, the RPC port the health check dials, and the btcd releases that can run it.
@@ -95,7 +98,9 @@ impl Network {
         match version {
             Some(version) if version >= first => Ok(()),
             Some(_) => refuse(format!("btcd supports it from v{major}.{minor}.{patch}")),
-            None => refuse(format!("cannot tell the btcd release of {tag:?} (needs v{major}.{minor}.{patch} or later)")),
+            None => {
+                refuse(format!("cannot tell the btcd release of {tag:?} (needs v{major}.{minor}.{patch} or later)"))
+            }
         }
     }
 }
@@ -240,8 +245,8 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
         access_point_id: config.access_point_id.clone(),
         tags: vec![
             (MANAGED_TAG.into(), "true".into()),
-            ("sigship:tag".into(), verified.tag.clone()),
-            ("sigship:commit".into(), verified.commit.clone()),
+            (RELEASE_TAG.into(), verified.tag.clone()),
+            (COMMIT_TAG.into(), verified.commit.clone()),
         ],
     }
 }
@@ -329,8 +334,12 @@ mod tests {
                 spec.health_check
             );
             assert_eq!(spec.p2p_port, p2p, "{network:?}");
-            let flags: Vec<&str> =
-                spec.command.iter().map(String::as_str).filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c)).collect();
+            let flags: Vec<&str> = spec
+                .command
+                .iter()
+                .map(String::as_str)
+                .filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c))
+                .collect();
             assert_eq!(flags, flag.into_iter().collect::<Vec<_>>(), "{network:?}: exactly its own flag");
         }
         let err = Network::parse("testnet").unwrap_err();
@@ -387,7 +396,7 @@ mod tests {
         assert_eq!(spec.p2p_port, 18333);
         assert!(spec.health_check[1].contains("--rpcserver=127.0.0.1:18334 "), "{:?}", spec.health_check);
         assert!(spec.secrets.iter().all(|(_, from)| from.starts_with("arn:aws:secretsmanager:")));
-        assert!(spec.tags.contains(&("sigship:commit".into(), request.verified.commit.clone())));
+        assert!(spec.tags.contains(&(COMMIT_TAG.into(), request.verified.commit.clone())));
     }
 
     #[tokio::test]

@@ -128,6 +128,13 @@ impl FakeServices {
         Self::new(Behaviour::Stick, None)
     }
 
+    /// A settled service of `task_definition` running `running` of `desired` tasks.
+    pub fn running(task_definition: &str, desired: i32, running: i32) -> Self {
+        let settled =
+            ServiceView { desired_count: desired, running_count: running, ..view(task_definition, "COMPLETED", None) };
+        Self::new(Behaviour::Settle, Some(settled))
+    }
+
     fn apply(&self, task_definition: &str) {
         let next = match &self.behaviour {
             Behaviour::Settle => view(task_definition, "COMPLETED", None),
@@ -281,5 +288,48 @@ impl crate::verify::RemoteTags for FakeRemote {
 
     async fn tag_object(&self, tag: &str) -> Result<Option<String>> {
         Ok(self.0.iter().find(|t| t.name == tag).map(|t| t.object_id.clone()))
+    }
+}
+
+/// A log group in memory; `matching` treats the filter as one quoted term, as the node's is.
+#[derive(Default)]
+pub struct FakeLogs {
+    pub events: Vec<crate::node::LogEvent>,
+    pub windows: Mutex<Vec<(i64, i64)>>,
+}
+
+impl FakeLogs {
+    pub fn with(events: &[(i64, &str)]) -> Self {
+        let events = events
+            .iter()
+            .map(|(timestamp_ms, message)| crate::node::LogEvent {
+                timestamp_ms: *timestamp_ms,
+                message: message.to_string(),
+            })
+            .collect();
+        FakeLogs { events, windows: Mutex::new(Vec::new()) }
+    }
+}
+
+impl crate::node::LogEvents for FakeLogs {
+    async fn matching(
+        &self,
+        _group: &str,
+        filter: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<crate::node::LogEvent>> {
+        self.windows.lock().unwrap().push((start_ms, end_ms));
+        let term = filter.trim_matches('"');
+        Ok(self
+            .events
+            .iter()
+            .filter(|e| (start_ms..end_ms).contains(&e.timestamp_ms) && e.message.contains(term))
+            .cloned()
+            .collect())
+    }
+
+    async fn last_event_ms(&self, _group: &str) -> Result<Option<i64>> {
+        Ok(self.events.iter().map(|e| e.timestamp_ms).max())
     }
 }

@@ -9,7 +9,8 @@ use aws_sdk_ecs::types::{
 use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
 use crate::error::{Error, Result};
 use crate::task_definition::{
-    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, CONTAINER_NAME, HEALTH_CHECK, MANAGED_TAG, SPEC_TAG,
+    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME, HEALTH_CHECK,
+    MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
 };
 
 pub struct Ecs {
@@ -324,5 +325,35 @@ impl Services for Ecs {
             .await
             .map_err(|e| Error::aws("ecs:DeleteService", e))?;
         Ok(())
+    }
+}
+
+impl crate::node::Revisions for Ecs {
+    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
+        let described = match self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+        {
+            Ok(described) => described,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(None),
+            Err(e) => return Err(Error::aws("ecs:DescribeTaskDefinition", e)),
+        };
+        let tag = |key: &str| {
+            described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(String::from)
+        };
+        let Some(container) = described.task_definition().and_then(|t| t.container_definitions().first()) else {
+            return Ok(None);
+        };
+        Ok(Some(crate::node::DeployedRevision {
+            task_definition: task_definition.to_string(),
+            image: container.image().unwrap_or_default().to_string(),
+            release_tag: tag(RELEASE_TAG),
+            commit: tag(COMMIT_TAG),
+            network: crate::node::network_of(container.command()).name(),
+        }))
     }
 }

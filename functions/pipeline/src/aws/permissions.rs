@@ -56,14 +56,14 @@ const STATE_MACHINE: &str = "arn:{partition}:states:{region}:{account}:stateMach
 const FILE_SYSTEM: &str = "arn:{partition}:elasticfilesystem:{region}:{account}:file-system/{SIGSHIP_FILE_SYSTEM_ID}";
 const ACCESS_POINT: &str =
     "arn:{partition}:elasticfilesystem:{region}:{account}:access-point/{SIGSHIP_ACCESS_POINT_ID}";
+const DAEMON_LOGS: &str = "arn:{partition}:logs:{region}:{account}:log-group:{SIGSHIP_LOG_GROUP}:*";
 const TRUST_ROOT_BUCKET: &str = "arn:{partition}:s3:::{ArtifactsBucket}";
 const TRUST_ROOT_OBJECT: &str = "arn:{partition}:s3:::{ArtifactsBucket}/{ArtifactsPrefix}trust-root/policy.toml";
 const TRUST_ROOT_LISTING: &[(&str, &str)] = &[("s3:prefix", "{ArtifactsPrefix}trust-root/")];
 
 /// Every function writes its own log group (Lambda ships its output with the function's role)
 /// and its traces (tracing is active).
-pub const FUNCTIONS: [&str; 8] =
-    ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch"];
+pub use crate::FUNCTIONS;
 pub const FUNCTION_LOGS: &str =
     "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{stack}-{function}:log-stream:2026/12/01/[$LATEST]0";
 pub const FUNCTION_LOG_ACTIONS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
@@ -236,6 +236,9 @@ pub const GRANTS: &[Grant] = &[
             "{failure_topic_key}",
         )
     },
+    // node-metrics: node::sample over Services::describe and Logs
+    grant(Function("node-metrics"), "Services::describe", &["ecs:DescribeServices"], SERVICE),
+    grant(Function("node-metrics"), "LogEvents::matching", &["logs:FilterLogEvents"], DAEMON_LOGS),
     // Step Functions invokes each pipeline function.
     grant(
         StateMachine,
@@ -390,8 +393,14 @@ pub const GRANTS: &[Grant] = &[
         &["states:DescribeExecution", "states:GetExecutionHistory"],
         "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0.24.2-1",
     ),
-    grant(Operator, "print_service", &["ecs:DescribeServices"], SERVICE),
-    grant(Operator, "print_service (no resource-level permissions)", &["ecs:DescribeTaskDefinition"], "*"),
+    grant(Operator, "status (Services::describe)", &["ecs:DescribeServices"], SERVICE),
+    grant(
+        Operator,
+        "status (Revisions::deployed; no resource-level permissions)",
+        &["ecs:DescribeTaskDefinition"],
+        "*",
+    ),
+    grant(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),
     grant(
         Operator,
         "logs (log groups)",

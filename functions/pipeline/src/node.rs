@@ -1,0 +1,298 @@
+//! Operating the node: how far btcd has synced, read from its own log rather than its RPC (which
+//! stays inside the task). btcd's block progress logger (netsync/blocklogger.go) logs the height
+//! and the newest block's time on every batch; the node-metrics function turns the newest such
+//! line into metrics the stack's alarms watch, and `sigship status` shows the same reading.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Env;
+use crate::deployment::Services;
+use crate::error::Result;
+use crate::task_definition::Network;
+
+/// The metrics' namespace and their dimensions' names.
+pub const NAMESPACE: &str = "sigship";
+pub const CLUSTER_DIMENSION: &str = "ClusterName";
+pub const SERVICE_DIMENSION: &str = "ServiceName";
+
+/// CloudWatch Logs filter for the progress lines; each match is then parsed strictly.
+pub const PROGRESS_FILTER: &str = "\"Processed\"";
+/// Where the newest progress line is looked for: the last ten minutes (a syncing node logs every
+/// 10 s, a synced one at every block), then back to six hours (a stalled node). The stall alarm's
+/// window must fit in the longer one.
+pub const RECENT_MS: i64 = 10 * 60 * 1000;
+pub const LOOKBACK_MS: i64 = 6 * 60 * 60 * 1000;
+
+/// A line of btcd's block progress logger, e.g. `Processed 5 blocks in the last 10.02s (2113
+/// transactions, height 871234, 2024-11-20 10:01:32 +0000 UTC, ~12 MiB cache)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub height: u64,
+    /// The newest processed block's header time, Unix seconds.
+    pub block_time: i64,
+    /// When the line was logged (its log event's time), Unix milliseconds.
+    pub logged_at_ms: i64,
+}
+
+impl Progress {
+    /// The progress in `message`, logged at `logged_at_ms`; None for any other line.
+    pub fn parse(message: &str, logged_at_ms: i64) -> Option<Progress> {
+        static LINE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+        let line = LINE.get_or_init(|| {
+            regex_lite::Regex::new(concat!(
+                r"Processed \d+ blocks? in the last \S+ \(\d+ transactions?, height (\d+), ",
+                r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d) [A-Za-z0-9+-]+[,)]",
+            ))
+            .expect("a valid pattern")
+        });
+        let found = line.captures(message)?;
+        let number = |i: usize| found[i].parse::<i64>().ok();
+        let (year, month, day) = (number(2)?, number(3)?, number(4)?);
+        let (hour, minute, second) = (number(5)?, number(6)?, number(7)?);
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let offset = (number(9)? * 3600 + number(10)? * 60) * if &found[8] == "-" { -1 } else { 1 };
+        let block_time = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+        Some(Progress { height: found[1].parse().ok()?, block_time, logged_at_ms })
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// The daemon's log group, as CloudWatch Logs keeps it.
+pub trait LogEvents {
+    /// Events in `[start_ms, end_ms)` matching `filter` (CloudWatch Logs filter pattern syntax).
+    async fn matching(&self, log_group: &str, filter: &str, start_ms: i64, end_ms: i64) -> Result<Vec<LogEvent>>;
+    /// When the newest event of the group was logged.
+    async fn last_event_ms(&self, log_group: &str) -> Result<Option<i64>>;
+}
+
+/// The newest progress line of the last [`LOOKBACK_MS`], looking at the recent minutes first.
+pub async fn newest_progress(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result<Option<Progress>> {
+    let windows = [(now_ms - RECENT_MS, now_ms + 1), (now_ms - LOOKBACK_MS, now_ms - RECENT_MS)];
+    for (start, end) in windows {
+        let events = logs.matching(log_group, PROGRESS_FILTER, start, end).await?;
+        let newest = events
+            .iter()
+            .filter_map(|e| Progress::parse(&e.message, e.timestamp_ms))
+            .max_by_key(|p| (p.logged_at_ms, p.height));
+        if newest.is_some() {
+            return Ok(newest);
+        }
+    }
+    Ok(None)
+}
+
+/// How far the node has synced, at `now_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReading {
+    pub height: u64,
+    pub block_time: i64,
+    /// Now minus the newest block's time: how far behind the chain's tip the node is, at least.
+    pub sync_lag_seconds: i64,
+    /// Now minus the newest progress line: how long the height has been flat.
+    pub progress_age_seconds: i64,
+}
+
+impl SyncReading {
+    pub fn at(progress: Progress, now_ms: i64) -> Self {
+        SyncReading {
+            height: progress.height,
+            block_time: progress.block_time,
+            sync_lag_seconds: (now_ms.div_euclid(1000) - progress.block_time).max(0),
+            progress_age_seconds: (now_ms - progress.logged_at_ms).div_euclid(1000).max(0),
+        }
+    }
+}
+
+/// Where the node runs and logs; the node-metrics function's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    pub cluster: String,
+    pub service: String,
+    pub log_group: String,
+}
+
+impl NodeConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(NodeConfig {
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.required("SIGSHIP_SERVICE")?,
+            log_group: env.required("SIGSHIP_LOG_GROUP")?,
+        })
+    }
+}
+
+/// One sample of the node's metrics; absent values are not published (CloudWatch sees missing data).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSample {
+    pub cluster: String,
+    pub service: String,
+    pub desired_tasks: i32,
+    pub running_tasks: i32,
+    pub sync: Option<SyncReading>,
+}
+
+/// The metrics request: a scheduled event, whose content does not matter.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SampleRequest {}
+
+/// Samples the node, or None when no service runs yet (nothing deployed, or destroyed).
+pub async fn sample(
+    config: &NodeConfig,
+    services: &impl Services,
+    logs: &impl LogEvents,
+    now_ms: i64,
+) -> Result<Option<NodeSample>> {
+    let Some(service) = services.describe(&config.cluster, &config.service).await?.filter(|s| s.is_active()) else {
+        return Ok(None);
+    };
+    let progress = newest_progress(logs, &config.log_group, now_ms).await?;
+    Ok(Some(NodeSample {
+        cluster: config.cluster.clone(),
+        service: config.service.clone(),
+        desired_tasks: service.desired_count,
+        running_tasks: service.running_count,
+        sync: progress.map(|p| SyncReading::at(p, now_ms)),
+    }))
+}
+
+impl NodeSample {
+    /// (metric name, value, unit), as published.
+    pub fn metrics(&self) -> Vec<(&'static str, f64, &'static str)> {
+        let mut metrics = vec![
+            ("DesiredTasks", self.desired_tasks.into(), "Count"),
+            ("RunningTasks", self.running_tasks.into(), "Count"),
+        ];
+        if let Some(sync) = &self.sync {
+            metrics.extend([
+                ("BlockHeight", sync.height as f64, "Count"),
+                ("SyncLagSeconds", sync.sync_lag_seconds as f64, "Seconds"),
+                ("ProgressAgeSeconds", sync.progress_age_seconds as f64, "Seconds"),
+            ]);
+        }
+        metrics
+    }
+
+    /// The sample in CloudWatch's embedded metric format: printed as one log line, CloudWatch
+    /// Logs turns it into the metrics, so the function needs no PutMetricData call or permission.
+    pub fn embedded_metrics(&self, now_ms: i64) -> serde_json::Value {
+        let metrics = self.metrics();
+        let mut document = serde_json::json!({
+            "_aws": {
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [[CLUSTER_DIMENSION, SERVICE_DIMENSION]],
+                    "Metrics": metrics.iter().map(|(name, _, unit)| serde_json::json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+                }],
+            },
+            CLUSTER_DIMENSION: self.cluster,
+            SERVICE_DIMENSION: self.service,
+        });
+        for (name, value, _) in metrics {
+            document[name] = serde_json::json!(value);
+        }
+        document
+    }
+}
+
+/// The node-metrics function: sample, print the sample as embedded metrics, answer with it.
+pub async fn publish(
+    config: &NodeConfig,
+    services: &impl Services,
+    logs: &impl LogEvents,
+    now_ms: i64,
+) -> Result<Option<NodeSample>> {
+    let sample = sample(config, services, logs, now_ms).await?;
+    match &sample {
+        // stdout, not tracing: CloudWatch reads embedded metrics only from a top-level JSON line.
+        Some(sample) => println!("{}", sample.embedded_metrics(now_ms)),
+        None => tracing::info!(service = %config.service, "no active service: nothing to sample"),
+    }
+    Ok(sample)
+}
+
+/// What the deployed revision says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedRevision {
+    pub task_definition: String,
+    pub image: String,
+    pub release_tag: Option<String>,
+    pub commit: Option<String>,
+    pub network: &'static str,
+}
+
+pub trait Revisions {
+    async fn deployed(&self, task_definition: &str) -> Result<Option<DeployedRevision>>;
+}
+
+/// The node section of `sigship status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    pub cluster: String,
+    pub service: String,
+    /// ECS's status of the service; None when there is none (nothing deployed yet).
+    pub service_status: Option<String>,
+    pub desired_tasks: i32,
+    pub running_tasks: i32,
+    pub revision: Option<DeployedRevision>,
+    pub sync: Option<SyncReading>,
+    pub last_log_ms: Option<i64>,
+}
+
+pub async fn status(
+    config: &NodeConfig,
+    services: &impl Services,
+    revisions: &impl Revisions,
+    logs: &impl LogEvents,
+    now_ms: i64,
+) -> Result<NodeStatus> {
+    let service = services.describe(&config.cluster, &config.service).await?.filter(|s| s.status != "INACTIVE");
+    let revision = match &service {
+        Some(s) => revisions.deployed(&s.task_definition).await?,
+        None => None,
+    };
+    let progress = newest_progress(logs, &config.log_group, now_ms).await?;
+    Ok(NodeStatus {
+        cluster: config.cluster.clone(),
+        service: config.service.clone(),
+        service_status: service.as_ref().map(|s| s.status.clone()),
+        desired_tasks: service.as_ref().map_or(0, |s| s.desired_count),
+        running_tasks: service.as_ref().map_or(0, |s| s.running_count),
+        revision,
+        sync: progress.map(|p| SyncReading::at(p, now_ms)),
+        last_log_ms: logs.last_event_ms(&config.log_group).await?,
+    })
+}
+
+/// The network a revision's btcd command joins.
+pub fn network_of(command: &[String]) -> Network {
+    Network::ALL
+        .into_iter()
+        .find(|n| n.flag().is_some_and(|flag| command.iter().any(|c| c == flag)))
+        .unwrap_or(Network::Mainnet)
+}
+
+#[cfg(test)]
+mod tests;

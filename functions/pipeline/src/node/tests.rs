@@ -1,0 +1,106 @@
+use super::*;
+use crate::testing::{FakeLogs, FakeServices};
+
+/// Lines as btcd v0.24 writes them through btclog (netsync/blocklogger.go's format).
+const SYNCING: &str = "2026-06-18 23:01:42.118 [INF] SYNC: Processed 1377 blocks in the last 10.01s (2848 transactions, height 201377, 2012-10-01 08:13:50 +0000 UTC, ~41 MiB cache)";
+const SYNCED: &str = "2026-06-18 23:11:02.507 [INF] SYNC: Processed 1 block in the last 9m20.38s (1 transaction, height 201378, 2026-06-18 23:01:32 +0200 CEST, ~236 MiB cache)";
+/// Before v0.24 the line had no cache size.
+const OLDER: &str = "2021-03-02 10:00:00.000 [INF] SYNC: Processed 12 blocks in the last 10.2s (31 transactions, height 42, 2009-01-09 03:54:39 +0000 UTC)";
+
+const fn at(secs: i64) -> i64 {
+    secs * 1000
+}
+
+#[test]
+fn a_progress_line_gives_height_and_the_block_s_time() {
+    let syncing = Progress::parse(SYNCING, 7).unwrap();
+    assert_eq!(syncing, Progress { height: 201_377, block_time: 1_349_079_230, logged_at_ms: 7 });
+    // 23:01:32 at +0200 is 21:01:32 UTC.
+    let synced = Progress::parse(SYNCED, 0).unwrap();
+    assert_eq!((synced.height, synced.block_time), (201_378, 1_781_816_492));
+    assert_eq!(Progress::parse(OLDER, 0).map(|p| (p.height, p.block_time)), Some((42, 1_231_473_279)));
+}
+
+#[test]
+fn other_lines_are_not_progress() {
+    for line in [
+        "2026-06-18 23:01:42.118 [INF] SYNC: Syncing to block height 870000 from peer 1.2.3.4:8333",
+        "2026-06-18 23:01:42.118 [INF] INDX: Indexed 1 block in the last 10s (2 transactions, height 5, 2026-06-18 23:01:32 +0000 UTC)",
+        "Processed 1 block in the last 10s (2 transactions, height x, 2026-06-18 23:01:32 +0000 UTC)",
+        "Processed 1 block in the last 10s (2 transactions, height 5, 2026-13-18 23:01:32 +0000 UTC)",
+        "Processed 1 block in the last 10s (2 transactions, height 5, yesterday)",
+    ] {
+        assert_eq!(Progress::parse(line, 0), None, "{line}");
+    }
+}
+
+#[test]
+fn days_from_civil_agrees_with_known_dates() {
+    assert_eq!(days_from_civil(1970, 1, 1), 0);
+    assert_eq!(days_from_civil(2009, 1, 3), 14_247);
+    assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+    assert_eq!(days_from_civil(1969, 12, 31), -1);
+}
+
+#[tokio::test]
+async fn the_newest_line_wins_and_the_recent_minutes_are_read_first() {
+    let now = at(1_781_816_000);
+    let logs = FakeLogs::with(&[(now - at(30), SYNCING), (now - at(20), SYNCED), (now - at(25), OLDER)]);
+    let newest = newest_progress(&logs, "/sigship/btcd", now).await.unwrap().unwrap();
+    assert_eq!(newest.height, 201_378);
+    assert_eq!(logs.windows.lock().unwrap().len(), 1, "found in the recent window: the lookback is not read");
+
+    let stalled = FakeLogs::with(&[(now - at(3 * 3600), SYNCING)]);
+    let newest = newest_progress(&stalled, "/sigship/btcd", now).await.unwrap().unwrap();
+    assert_eq!(newest.logged_at_ms, now - at(3 * 3600));
+    assert_eq!(*stalled.windows.lock().unwrap(), [(now - RECENT_MS, now + 1), (now - LOOKBACK_MS, now - RECENT_MS)]);
+
+    let gone = FakeLogs::with(&[(now - LOOKBACK_MS - 1, SYNCING), (now - at(5), "[INF] BTCD: Version 0.24.2")]);
+    assert_eq!(newest_progress(&gone, "/sigship/btcd", now).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_sample_measures_lag_and_flat_time_at_now() {
+    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
+    let logged = at(1_781_816_000);
+    let logs = FakeLogs::with(&[(logged, SYNCING)]);
+    let now = logged + at(90);
+    let sample = sample(&config, &FakeServices::running("btcd:3", 1, 0), &logs, now).await.unwrap().unwrap();
+    let sync = sample.sync.unwrap();
+    assert_eq!(sync.sync_lag_seconds, 1_781_816_090 - 1_349_079_230);
+    assert_eq!(sync.progress_age_seconds, 90);
+    assert_eq!((sample.desired_tasks, sample.running_tasks), (1, 0));
+
+    let emf = sample.embedded_metrics(now);
+    assert_eq!(emf["_aws"]["Timestamp"], now);
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["ClusterName", "ServiceName"]]));
+    let names: Vec<_> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["DesiredTasks", "RunningTasks", "BlockHeight", "SyncLagSeconds", "ProgressAgeSeconds"]);
+    assert_eq!(emf["BlockHeight"], 201_377.0);
+    assert_eq!(emf["ServiceName"], "btcd");
+}
+
+#[tokio::test]
+async fn no_service_no_sample_and_no_progress_publishes_only_the_task_counts() {
+    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
+    let none = sample(&config, &FakeServices::settling(), &FakeLogs::default(), at(10)).await.unwrap();
+    assert_eq!(none, None);
+    let starting = sample(&config, &FakeServices::running("btcd:1", 1, 1), &FakeLogs::default(), at(10)).await.unwrap();
+    let names: Vec<_> = starting.unwrap().metrics().into_iter().map(|(name, _, _)| name).collect();
+    assert_eq!(names, ["DesiredTasks", "RunningTasks"]);
+}
+
+#[test]
+fn the_network_is_read_from_the_command() {
+    let command = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    assert_eq!(network_of(&command(&["--datadir=/data/btcd", "--signet"])), Network::Signet);
+    assert_eq!(network_of(&command(&["--testnet4"])), Network::Testnet4);
+    assert_eq!(network_of(&command(&["--testnet"])), Network::Testnet3);
+    assert_eq!(network_of(&command(&["--notls"])), Network::Mainnet);
+}

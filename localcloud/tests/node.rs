@@ -1,0 +1,153 @@
+//! Operating the node on the local cloud: btcd's own progress lines, written into the daemon's log
+//! group as ECS ships them, become node-metrics' metrics in CloudWatch, and the stack's alarms
+//! (evaluated by the simulated CloudWatch) fire on a stalled node and stay quiet otherwise.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use localcloud::{LocalCloud, Options};
+use serde_json::{json, Value};
+
+const MINUTE_MS: i64 = 60_000;
+/// 2012-10-01 08:13:50 UTC: the blocks of a node in its initial sync.
+const OLD_BLOCK: i64 = 1_349_079_230;
+
+fn now_ms() -> i64 {
+    pipeline::lambda::now_ms()
+}
+
+/// Go's `time.Time` format as btcd prints it (UTC), e.g. `2026-06-18 23:01:32 +0000 UTC`.
+fn go_time(unix: i64) -> String {
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} +0000 UTC", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A line of btcd's block progress logger (netsync/blocklogger.go) through btclog, logged at `at_ms`.
+fn progress(at_ms: i64, blocks: u64, height: u64, block_time: i64) -> (i64, String) {
+    let logged = go_time(at_ms / 1000);
+    let logged = logged.trim_end_matches(" +0000 UTC");
+    let message = format!(
+        "{logged}.118 [INF] SYNC: Processed {blocks} blocks in the last 10.01s ({} transactions, height {height}, {}, ~41 MiB cache)",
+        blocks * 3,
+        go_time(block_time)
+    );
+    (at_ms, message)
+}
+
+async fn deployed_cloud() -> LocalCloud {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let nothing = cloud.invoke("node-metrics", "{}").await.expect("node-metrics before any deployment");
+    assert_eq!(nothing, Value::Null, "no service yet: no sample");
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy", false).await;
+    assert_eq!(
+        run.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}; logs in {}",
+        run.error,
+        run.cause,
+        cloud.logs.display()
+    );
+    cloud
+}
+
+fn near(value: &Value, expected: i64, slack: i64) -> bool {
+    value.as_i64().is_some_and(|v| (v - expected).abs() <= slack)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn btcd_s_lines_become_metrics_and_the_alarms_stay_quiet_until_tasks_go_missing() {
+    let cloud = deployed_cloud().await;
+    let cloudwatch = cloud.cloudwatch();
+    let stalled = format!("{}-node-stalled", cloud.stack.name);
+    let missing = format!("{}-tasks-missing", cloud.stack.name);
+
+    // A synced node waiting for the next block: flat for 70 min, but its newest block is only
+    // 71 min old, under the 120 min the stack calls lagging. Not a stall.
+    let now = now_ms();
+    let waiting_block = now / 1000 - 71 * 60;
+    cloud
+        .daemon_logs(
+            "waiting",
+            &[
+                progress(now - 70 * MINUTE_MS, 1, 201_000, waiting_block),
+                (now - MINUTE_MS, "2026-06-18 23:01:42.118 [INF] SYNC: New valid peer 1.2.3.4:8333 (outbound)".into()),
+            ],
+        )
+        .await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"]["height"], 201_000, "{sample}");
+    assert!(near(&sample["sync"]["progressAgeSeconds"], 70 * 60, 10), "{sample}");
+    assert!(near(&sample["sync"]["syncLagSeconds"], 71 * 60, 10), "{sample}");
+    assert_eq!(cloudwatch.wait_for_state(&stalled, "OK", Duration::from_secs(20)).await, "OK");
+
+    // A node in its initial sync: a line every 10 s up to now, blocks from 2012.
+    let now = now_ms();
+    let lines: Vec<_> =
+        (0..3).map(|i| progress(now - (30 - 10 * i) * 1000, 1377, 201_377 + 1377 * i as u64, OLD_BLOCK + i)).collect();
+    cloud.daemon_logs("syncing", &lines).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"]["height"], 204_131, "{sample}");
+    assert_eq!(sample["sync"]["blockTime"], OLD_BLOCK + 2);
+    assert!(near(&sample["sync"]["progressAgeSeconds"], 10, 5), "{sample}");
+    assert_eq!((sample["desiredTasks"].as_i64(), sample["runningTasks"].as_i64()), (Some(1), Some(1)));
+
+    // The metrics CloudWatch made of the function's embedded-metric log line.
+    let service = (cloud.stack.cluster.as_str(), cloud.stack.service.as_str());
+    let window = Duration::from_secs(300);
+    assert_eq!(cloudwatch.statistic("BlockHeight", service, "Maximum", window).await, Some(204_131.0));
+    assert_eq!(cloudwatch.statistic("BlockHeight", service, "Minimum", window).await, Some(201_000.0));
+    let lag = cloudwatch.statistic("SyncLagSeconds", service, "Maximum", window).await.unwrap();
+    assert!((lag - (now / 1000 - OLD_BLOCK - 2) as f64).abs() <= 10.0, "lag {lag}");
+    assert_eq!(cloudwatch.statistic("RunningTasks", service, "Minimum", window).await, Some(1.0));
+    assert_eq!(cloudwatch.statistic("DesiredTasks", service, "Maximum", window).await, Some(1.0));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let states = cloudwatch.alarm_states().await;
+    assert_eq!(states.get(&stalled).map(String::as_str), Some("OK"), "{states:?}");
+    assert_eq!(states.get(&missing).map(String::as_str), Some("OK"), "{states:?}");
+    for quiet in ["failed-executions", "node-metrics-failing"] {
+        let name = format!("{}-{quiet}", cloud.stack.name);
+        assert_eq!(states.get(&name).map(String::as_str), Some("OK"), "{name}: {states:?}");
+    }
+
+    // Two tasks wanted, one runs: the tasks missing alarm fires. moto's ECS reports every task
+    // of a service running after any update, so the sample node-metrics would publish is put
+    // here (its counting is unit-tested against a service running fewer tasks).
+    cloudwatch.put_metrics(service, &[("DesiredTasks", 2.0), ("RunningTasks", 1.0)]).await;
+    assert_eq!(cloudwatch.wait_for_state(&missing, "ALARM", Duration::from_secs(20)).await, "ALARM");
+    assert_eq!(cloudwatch.alarm_states().await.get(&stalled).map(String::as_str), Some("OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flat_height_while_lagging_fires_the_stall_alarm_and_progress_clears_it() {
+    let cloud = deployed_cloud().await;
+    let cloudwatch = cloud.cloudwatch();
+    let stalled = format!("{}-node-stalled", cloud.stack.name);
+    assert_eq!(cloudwatch.alarm_states().await.get(&stalled).map(String::as_str), Some("INSUFFICIENT_DATA"));
+
+    // Syncing from 2012, then nothing for 70 min: over the 60 min the stack allows.
+    let now = now_ms();
+    let lines: Vec<_> =
+        (0..3).map(|i| progress(now - (72 - i) * MINUTE_MS, 500, 150_000 + 500 * i as u64, OLD_BLOCK)).collect();
+    cloud.daemon_logs("stalled", &lines).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"]["height"], 151_000, "{sample}");
+    assert!(near(&sample["sync"]["progressAgeSeconds"], 70 * 60, 10), "{sample}");
+    assert_eq!(cloudwatch.wait_for_state(&stalled, "ALARM", Duration::from_secs(20)).await, "ALARM");
+
+    // The next block: the node advances and the alarm clears.
+    cloud.daemon_logs("stalled-again", &[progress(now_ms(), 1, 151_001, OLD_BLOCK + 600)]).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"]["height"], 151_001, "{sample}");
+    assert_eq!(cloudwatch.wait_for_state(&stalled, "OK", Duration::from_secs(20)).await, "OK");
+}
