@@ -24,6 +24,8 @@ pub enum Error {
     TimedOut(String),
     #[error("{0}")]
     Io(String),
+    #[error("reading the node: {0}")]
+    Node(pipeline::Error),
 }
 
 fn failed_events(events: &[String]) -> String {

@@ -95,15 +95,18 @@ enum Command {
         #[arg(long)]
         repository: Option<String>,
     },
-    /// Show an execution (default: the newest), its states, and the deployed service.
+    /// Show an execution (default: the newest), its states, and the node: release, tasks, sync height and lag.
     Status {
         #[command(flatten)]
         at: Deployed,
         /// Execution name or ARN.
         execution: Option<String>,
         /// Follow it until it ends, if it is running.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         follow: bool,
+        /// Print one JSON document (the execution and the node) for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Tear down by execution: the service, the images, or everything.
     Destroy {
@@ -169,9 +172,10 @@ fn main() -> ExitCode {
             }
             operate::start_and_follow(&cloud, &located, &operate::run_name(&tag), input).await
         }),
-        Command::Status { at, execution, follow } => runtime.block_on(async {
+        Command::Status { at, execution, follow, json } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;
-            operate::status(&cloud, &located, execution.as_deref(), follow).await
+            let output = if json { operate::Output::Json } else { operate::Output::Text };
+            operate::status(&cloud, &located, execution.as_deref(), follow, output).await
         }),
         Command::Destroy { at, scope, delete_chain_data } => runtime.block_on(async {
             let scope = match scope {

@@ -21,12 +21,15 @@ pub struct PipelineOptions {
     /// ECS service [default: the stack's ServiceName output].
     #[arg(long)]
     pub service: Option<String>,
+    /// btcd's log group [default: the stack's DaemonLogGroup output].
+    #[arg(long)]
+    pub log_group: Option<String>,
 }
 
 pub struct Pipeline {
     pub state_machine_arn: String,
-    /// Cluster and service, when known.
-    pub service: Option<(String, String)>,
+    /// Where the node runs and logs, when known.
+    pub node: Option<pipeline::node::NodeConfig>,
 }
 
 pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) -> Result<Pipeline> {
@@ -47,7 +50,13 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
         .ok_or_else(|| Error::Usage(format!("stack {stack_name} has no StateMachineArn output")))?;
     let cluster = options.cluster.clone().or_else(|| output("ClusterName"));
     let service = options.service.clone().or_else(|| output("ServiceName"));
-    Ok(Pipeline { state_machine_arn, service: cluster.zip(service) })
+    let log_group = options.log_group.clone().or_else(|| output("DaemonLogGroup"));
+    let node = cluster.zip(service).zip(log_group).map(|((cluster, service), log_group)| pipeline::node::NodeConfig {
+        cluster,
+        service,
+        log_group,
+    });
+    Ok(Pipeline { state_machine_arn, node })
 }
 
 /// Starts an execution and follows it; Ctrl-C stops following, not the execution.
@@ -55,9 +64,7 @@ pub async fn start_and_follow(cloud: &Cloud, pipeline: &Pipeline, name: &str, in
     let sfn = cloud.step_functions();
     let arn = execution::start(&sfn, &pipeline.state_machine_arn, name, &input).await?;
     follow_interruptibly(cloud, &arn, name).await?;
-    if let Some((cluster, service)) = &pipeline.service {
-        print_service(cloud, cluster, service).await;
-    }
+    print_node(cloud, pipeline).await;
     Ok(())
 }
 
@@ -83,13 +90,16 @@ pub fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
-/// The execution named (by name or ARN), or the newest.
-async fn find_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>) -> Result<String> {
+/// The execution named (by name or ARN), or the newest; None when there is none yet.
+async fn find_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>) -> Result<Option<String>> {
     if let Some(given) = execution {
         if given.starts_with("arn:") {
-            return Ok(given.to_string());
+            return Ok(Some(given.to_string()));
         }
-        return Ok(format!("{}:{given}", pipeline.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)));
+        return Ok(Some(format!(
+            "{}:{given}",
+            pipeline.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+        )));
     }
     let listed = cloud
         .step_functions()
@@ -99,89 +109,169 @@ async fn find_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&s
         .send()
         .await
         .map_err(|e| Error::aws("states:ListExecutions", e))?;
-    listed
-        .executions()
-        .first()
-        .map(|e| e.execution_arn().to_string())
+    Ok(listed.executions().first().map(|e| e.execution_arn().to_string()))
+}
+
+async fn find_existing_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>) -> Result<String> {
+    find_execution(cloud, pipeline, execution)
+        .await?
         .ok_or_else(|| Error::Usage("the state machine has no executions yet".into()))
 }
 
-pub async fn status(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, follow: bool) -> Result<()> {
+/// How `status` prints: for people, or one JSON document for scripts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+pub async fn status(
+    cloud: &Cloud,
+    pipeline: &Pipeline,
+    execution: Option<&str>,
+    follow: bool,
+    output: Output,
+) -> Result<()> {
     let sfn = cloud.step_functions();
-    let arn = find_execution(cloud, pipeline, execution).await?;
-    let described = sfn.describe_execution().execution_arn(&arn).send().await.map_err(|e| {
-        if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) {
-            Error::Usage(format!("no execution {arn}"))
-        } else {
-            Error::aws("states:DescribeExecution", e)
+    let described = match find_execution(cloud, pipeline, execution).await? {
+        None => None,
+        Some(arn) => Some(sfn.describe_execution().execution_arn(&arn).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) {
+                Error::Usage(format!("no execution {arn}"))
+            } else {
+                Error::aws("states:DescribeExecution", e)
+            }
+        })?),
+    };
+    if output == Output::Json {
+        let node = read_node(cloud, pipeline).await;
+        let execution = described.as_ref().map(|d| {
+            let date = |d: &aws_sdk_sfn::primitives::DateTime| {
+                d.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime).unwrap_or_default()
+            };
+            serde_json::json!({
+                "name": d.name(),
+                "arn": d.execution_arn(),
+                "status": d.status().as_str(),
+                "startDate": date(d.start_date()),
+                "stopDate": d.stop_date().map(date),
+                "input": d.input().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok()),
+                "error": d.error(),
+                "cause": d.cause().map(execution::readable_cause),
+            })
+        });
+        let mut document = serde_json::json!({ "execution": execution });
+        match node {
+            Ok(node) => document["node"] = serde_json::json!(node),
+            Err(err) => document["nodeError"] = err.to_string().into(),
         }
-    })?;
-    let name = described.name().unwrap_or_default().to_string();
-    println!("execution {name}");
-    println!("  arn       {arn}");
-    println!("  status    {}", described.status().as_str());
-    println!(
-        "  started   {} ({} {})",
-        described.start_date().fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime).unwrap_or_default(),
-        if described.stop_date().is_some() { "ran" } else { "running for" },
-        took(&described)
-    );
-    println!("  input     {}", described.input().unwrap_or("{}"));
-    if follow && described.status() == &ExecutionStatus::Running {
-        follow_interruptibly(cloud, &arn, &name).await?;
-    } else {
-        println!("states");
-        let mut progress = execution::Progress::default();
-        for event in execution::history(&sfn, &arn).await? {
-            execution::print_event(&event, &mut progress);
-        }
-        if let (Some(error), cause) = (described.error(), described.cause()) {
-            println!("error {error}: {}", execution::readable_cause(cause.unwrap_or_default()));
+        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        return Ok(());
+    }
+    match &described {
+        None => println!("no executions yet: deploy a release with `sigship run <tag>`"),
+        Some(described) => {
+            let arn = described.execution_arn().to_string();
+            let name = described.name().unwrap_or_default().to_string();
+            println!("execution {name}");
+            println!("  arn       {arn}");
+            println!("  status    {}", described.status().as_str());
+            println!(
+                "  started   {} ({} {})",
+                described.start_date().fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime).unwrap_or_default(),
+                if described.stop_date().is_some() { "ran" } else { "running for" },
+                took(described)
+            );
+            println!("  input     {}", described.input().unwrap_or("{}"));
+            if follow && described.status() == &ExecutionStatus::Running {
+                follow_interruptibly(cloud, &arn, &name).await?;
+            } else {
+                println!("states");
+                let mut progress = execution::Progress::default();
+                for event in execution::history(&sfn, &arn).await? {
+                    execution::print_event(&event, &mut progress);
+                }
+                if let (Some(error), cause) = (described.error(), described.cause()) {
+                    println!("error {error}: {}", execution::readable_cause(cause.unwrap_or_default()));
+                }
+            }
         }
     }
-    if let Some((cluster, service)) = &pipeline.service {
-        print_service(cloud, cluster, service).await;
-    }
+    print_node(cloud, pipeline).await;
     Ok(())
 }
 
-/// One line about the deployed service; a service that cannot be read is said so, not an error.
-async fn print_service(cloud: &Cloud, cluster: &str, service: &str) {
-    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
-    let described = match ecs.describe_services().cluster(cluster).services(service).send().await {
-        Ok(described) => described,
-        Err(e) => {
-            println!("service {service}: cannot be read: {}", Error::aws("ecs:DescribeServices", e));
+/// The node as the library reads it: the service, its revision and btcd's own progress lines.
+async fn read_node(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline::node::NodeStatus>> {
+    let Some(config) = &pipeline.node else {
+        return Ok(None);
+    };
+    let ecs = pipeline::aws::Ecs::new(&cloud.sdk);
+    let logs = pipeline::aws::Logs::new(&cloud.sdk);
+    let now = pipeline::lambda::now_ms();
+    pipeline::node::status(config, &ecs, &ecs, &logs, now).await.map(Some).map_err(Error::Node)
+}
+
+/// The node section; a node that cannot be read is said so, not an error.
+async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
+    let node = match read_node(cloud, pipeline).await {
+        Ok(Some(node)) => node,
+        Ok(None) => return,
+        Err(err) => {
+            println!("node: cannot be read: {err}");
             return;
         }
     };
-    let Some(found) = described.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
-        println!("service {service} on cluster {cluster}: not deployed");
+    let now = pipeline::lambda::now_ms() / 1000;
+    let Some(status) = &node.service_status else {
+        println!("node {} on cluster {}: not deployed", node.service, node.cluster);
         return;
     };
-    let task_definition = found.task_definition().unwrap_or_default();
-    let image = match ecs.describe_task_definition().task_definition(task_definition).send().await {
-        Ok(td) => td
-            .task_definition()
-            .and_then(|t| t.container_definitions().first())
-            .and_then(|c| c.image())
-            .unwrap_or_default()
-            .to_string(),
-        Err(_) => "?".into(),
-    };
     println!(
-        "service {service} on cluster {cluster}: {}, running {}/{}, task definition {}",
-        found.status().unwrap_or("?"),
-        found.running_count(),
-        found.desired_count(),
-        task_definition.rsplit('/').next().unwrap_or(task_definition)
+        "node {} on cluster {}: {status}, {} of {} tasks running",
+        node.service, node.cluster, node.running_tasks, node.desired_tasks
     );
-    println!("  image {image}");
+    if let Some(revision) = &node.revision {
+        println!("  network   {}", revision.network);
+        let commit = revision.commit.as_deref().map(|c| format!(" (commit {})", &c[..c.len().min(12)]));
+        println!("  release   {}{}", revision.release_tag.as_deref().unwrap_or("?"), commit.unwrap_or_default());
+        println!("  image     {}", revision.image);
+        println!("  revision  {}", revision.task_definition.rsplit('/').next().unwrap_or(&revision.task_definition));
+    }
+    match &node.sync {
+        Some(sync) => {
+            println!(
+                "  height    {} (newest block {} UTC, {} behind now)",
+                sync.height,
+                pipeline::node::utc_date_time(sync.block_time),
+                span(sync.sync_lag_seconds)
+            );
+            println!("  progress  last block processed {} ago", span(sync.progress_age_seconds));
+        }
+        None => println!("  height    unknown: no progress line in btcd's log in the last 6 h"),
+    }
+    match node.last_log_ms {
+        Some(at) => {
+            println!("  last log  {} UTC ({} ago)", pipeline::node::utc_date_time(at / 1000), span(now - at / 1000))
+        }
+        None => println!("  last log  none in {}", pipeline.node.as_ref().map_or("", |n| n.log_group.as_str())),
+    }
+}
+
+/// A duration in its two largest units: `45s`, `12m 3s`, `5h 12m`, `3d 4h`.
+fn span(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d {}h", s / 86_400, s / 3600 % 24),
+    }
 }
 
 /// The functions' log lines written while the execution ran.
 pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, group_prefix: &str) -> Result<()> {
-    let arn = find_execution(cloud, pipeline, execution).await?;
+    let arn = find_existing_execution(cloud, pipeline, execution).await?;
     let described = cloud
         .step_functions()
         .describe_execution()

@@ -20,6 +20,7 @@ impl Cli {
             .iter()
             .map(|s| s.to_string())
             .chain(["--service".to_string(), cloud.stack.service.clone()])
+            .chain(["--log-group".to_string(), cloud.stack.daemon_log_group.clone()])
             .collect();
         Cli { env: cloud.client_env(), pipeline }
     }
@@ -49,16 +50,52 @@ async fn run_status_destroy_and_logs() {
     {
         assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
     }
-    assert!(stdout.contains("service btcd on cluster sigship: ACTIVE, running 1/1"), "{stdout}");
+    assert!(stdout.contains("node btcd on cluster sigship: ACTIVE, 1 of 1 tasks running"), "{stdout}");
     let run_name = stdout.lines().next().unwrap().split_whitespace().nth(1).unwrap().to_string();
     assert!(run_name.starts_with("run-v0.24.2-"), "{run_name}");
 
-    // The newest execution, its states, the service and the image it runs, pinned by digest.
+    // The newest execution, its states, and the node: the release it runs, pinned by digest, and
+    // how far it has synced, from btcd's own progress line.
+    let (code, stdout, _) = cli.run(&["status"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("  height    unknown: no progress line"), "{stdout}");
+    let logged = pipeline::lambda::now_ms() - 42_000;
+    let line = format!(
+        "{}.118 [INF] SYNC: Processed 1377 blocks in the last 10.01s (2848 transactions, height 201377, 2012-10-01 08:13:50 +0000 UTC, ~41 MiB cache)",
+        pipeline::node::utc_date_time(logged / 1000)
+    );
+    cloud.daemon_logs("0123456789abcdef", &[(logged, line)]).await;
     let (code, stdout, _) = cli.run(&["status"]).await;
     assert_eq!(code, 0);
     assert!(stdout.starts_with(&format!("execution {run_name}\n")), "{stdout}");
     assert!(stdout.contains("status    SUCCEEDED") && stdout.contains("✓ RegisterTask ("), "{stdout}");
-    assert!(stdout.contains("  image ") && stdout.contains("@sha256:"), "{stdout}");
+    for expected in [
+        "node btcd on cluster sigship: ACTIVE, 1 of 1 tasks running",
+        "  network   signet",
+        "  release   v0.24.2 (commit ",
+        "  height    201377 (newest block 2012-10-01 08:13:50 UTC, ",
+        "  progress  last block processed 4",
+        "  last log  ",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("  image     ") && stdout.contains("@sha256:"), "{stdout}");
+
+    // The same for scripts.
+    let (code, stdout, stderr) = cli.run(&["status", "--json"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(status["execution"]["name"], run_name.as_str());
+    assert_eq!(status["execution"]["status"], "SUCCEEDED");
+    assert_eq!(status["node"]["revision"]["network"], "signet");
+    assert_eq!(status["node"]["revision"]["releaseTag"], "v0.24.2");
+    assert!(status["node"]["revision"]["image"].as_str().unwrap().contains("@sha256:"), "{status}");
+    assert_eq!((status["node"]["runningTasks"].as_i64(), status["node"]["desiredTasks"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(status["node"]["sync"]["height"], 201_377);
+    assert_eq!(status["node"]["sync"]["blockTime"], 1_349_079_230);
+    assert_eq!(status["node"]["lastLogMs"], logged);
+    let (code, _, stderr) = cli.run(&["status", "--json", "--follow"]).await;
+    assert_eq!(code, 2, "clap refuses the pair: {stderr}");
 
     // The functions' own log lines, from CloudWatch Logs, in the execution's window.
     let (code, stdout, stderr) = cli.run(&["logs", &run_name]).await;
@@ -88,7 +125,7 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("{\"chainData\":\"keep\",\"destroy\":\"service\"}"), "{stdout}");
     assert!(
-        stdout.contains("✓ Destroy (") && stdout.contains("service btcd on cluster sigship: not deployed"),
+        stdout.contains("✓ Destroy (") && stdout.contains("node btcd on cluster sigship: not deployed"),
         "{stdout}"
     );
     let (code, _, stderr) = cli.run(&["destroy", "images", "--delete-chain-data"]).await;

@@ -18,24 +18,12 @@ fn now_ms() -> i64 {
 
 /// Go's `time.Time` format as btcd prints it (UTC), e.g. `2026-06-18 23:01:32 +0000 UTC`.
 fn go_time(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} +0000 UTC", secs / 3600, secs / 60 % 60, secs % 60)
+    format!("{} +0000 UTC", pipeline::node::utc_date_time(unix))
 }
 
 /// A line of btcd's block progress logger (netsync/blocklogger.go) through btclog, logged at `at_ms`.
 fn progress(at_ms: i64, blocks: u64, height: u64, block_time: i64) -> (i64, String) {
-    let logged = go_time(at_ms / 1000);
-    let logged = logged.trim_end_matches(" +0000 UTC");
+    let logged = pipeline::node::utc_date_time(at_ms / 1000);
     let message = format!(
         "{logged}.118 [INF] SYNC: Processed {blocks} blocks in the last 10.01s ({} transactions, height {height}, {}, ~41 MiB cache)",
         blocks * 3,

@@ -42,31 +42,23 @@ impl Progress {
         let line = LINE.get_or_init(|| {
             regex_lite::Regex::new(concat!(
                 r"Processed \d+ blocks? in the last \S+ \(\d+ transactions?, height (\d+), ",
-                r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d) [A-Za-z0-9+-]+[,)]",
+                // Go's time.Time: `2026-06-18 23:01:32 +0000 UTC`.
+                r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([+-])(\d\d)(\d\d) [A-Za-z0-9+-]+[,)]",
             ))
             .expect("a valid pattern")
         });
         let found = line.captures(message)?;
-        let number = |i: usize| found[i].parse::<i64>().ok();
-        let (year, month, day) = (number(2)?, number(3)?, number(4)?);
-        let (hour, minute, second) = (number(5)?, number(6)?, number(7)?);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-            return None;
-        }
-        let offset = (number(9)? * 3600 + number(10)? * 60) * if &found[8] == "-" { -1 } else { 1 };
-        let block_time = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-        Some(Progress { height: found[1].parse().ok()?, block_time, logged_at_ms })
+        let local = humantime::parse_rfc3339_weak(&found[2]).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        let offset = (found[4].parse::<i64>().ok()? * 3600 + found[5].parse::<i64>().ok()? * 60)
+            * if &found[3] == "-" { -1 } else { 1 };
+        Some(Progress { height: found[1].parse().ok()?, block_time: local.as_secs() as i64 - offset, logged_at_ms })
     }
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn utc_date_time(unix: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    humantime::format_rfc3339_seconds(at).to_string().replace('T', " ").trim_end_matches('Z').to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

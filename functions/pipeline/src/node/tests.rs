@@ -35,11 +35,22 @@ fn other_lines_are_not_progress() {
 }
 
 #[test]
-fn days_from_civil_agrees_with_known_dates() {
-    assert_eq!(days_from_civil(1970, 1, 1), 0);
-    assert_eq!(days_from_civil(2009, 1, 3), 14_247);
-    assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-    assert_eq!(days_from_civil(1969, 12, 31), -1);
+fn dates_convert_both_ways() {
+    assert_eq!(utc_date_time(0), "1970-01-01 00:00:00");
+    assert_eq!(
+        Progress::parse(
+            "Processed 1 block in the last 10s (1 transaction, height 1, 2026-02-30 00:00:00 +0000 UTC)",
+            0
+        ),
+        None
+    );
+    assert_eq!(utc_date_time(1_781_816_492), "2026-06-18 21:01:32");
+    assert_eq!(utc_date_time(951_782_400), "2000-02-29 00:00:00");
+    for unix in [0, 1_231_473_279, 1_349_079_230, 4_102_444_799] {
+        let text =
+            format!("Processed 1 block in the last 10s (1 transaction, height 1, {} +0000 UTC)", utc_date_time(unix));
+        assert_eq!(Progress::parse(&text, 0).unwrap().block_time, unix, "{text}");
+    }
 }
 
 #[tokio::test]
