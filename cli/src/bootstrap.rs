@@ -68,6 +68,13 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     let release = artifacts::collect(checkout, &target.stack)?;
     let (account, bucket) = bucket_name(cloud, target).await?;
     println!("sigship up: stack {} in {} (account {account})", target.stack, cloud.region);
+    for (_, id) in parameters.iter().filter(|(key, value)| key == "ExistingFileSystemId" && !value.is_empty()) {
+        let current = stack::describe(&cloud.cloudformation(), &target.stack).await?;
+        let ours = current.as_ref().and_then(|s| s.output("ChainDataFileSystemId")) == Some(id.as_str());
+        if !ours {
+            check_existing_file_system(cloud, id).await?;
+        }
+    }
     let signers: Vec<&str> = trust.signers.iter().map(|s| s.label.as_str()).collect();
     println!(
         "trust root {}: {} of {} signers ({})",
@@ -130,6 +137,47 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     Ok(())
 }
 
+/// A file system to adopt must exist here and be mounted nowhere: EFS mounts a file system in
+/// one VPC at a time, and two nodes writing one chain would corrupt it.
+async fn check_existing_file_system(cloud: &Cloud, id: &str) -> Result<()> {
+    let described = cloud.efs().describe_file_systems().file_system_id(id).send().await.map_err(|e| {
+        if e.as_service_error().is_some_and(|s| s.is_file_system_not_found()) {
+            Error::Usage(format!("ExistingFileSystemId {id}: no such EFS file system in {}", cloud.region))
+        } else {
+            Error::aws("elasticfilesystem:DescribeFileSystems", e)
+        }
+    })?;
+    let Some(file_system) = described.file_systems().first() else {
+        return Err(Error::Usage(format!("ExistingFileSystemId {id}: no such EFS file system in {}", cloud.region)));
+    };
+    let mounted = file_system.number_of_mount_targets();
+    if mounted > 0 {
+        let stack_tag =
+            file_system.tags().iter().find(|t| t.key() == "aws:cloudformation:stack-name").map(|t| t.value());
+        return Err(Error::Usage(format!(
+            "ExistingFileSystemId {id}: it has {mounted} mount targets{}; a chain can be mounted by one stack at a time \
+             (tear that one down with `sigship down --keep-chain-data` first)",
+            stack_tag.map(|s| format!(" (stack {s})")).unwrap_or_default()
+        )));
+    }
+    let size = file_system.size_in_bytes().map(|s| s.value()).unwrap_or_default();
+    println!(
+        "chain data: mounting existing file system {id} ({}, {})",
+        bucket::human_size(size as usize),
+        file_system.life_cycle_state().as_str()
+    );
+    Ok(())
+}
+
+/// How to reuse or delete a file system `down` kept.
+fn print_kept_chain_data(stack: &str, region: &str, file_system: &str) {
+    println!("kept chain data: EFS file system {file_system} (it bills until deleted)");
+    println!(
+        "  reuse it:  sigship up --stack-name {stack} --region {region} --parameter ExistingFileSystemId={file_system}"
+    );
+    println!("  delete it: aws efs delete-file-system --region {region} --file-system-id {file_system}");
+}
+
 /// The chain data's daily AWS Backup recovery points outlive the file system and the stack.
 fn print_backups_left(region: &str, account: &str, file_system: &str) {
     let arn = format!("arn:aws:elasticfilesystem:{region}:{account}:file-system/{file_system}");
@@ -175,7 +223,7 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         removed_anything |= stack::delete(&cfn, &target.stack).await?;
         if let Some(file_system) = stack.output("ChainDataFileSystemId") {
             if keep_chain_data {
-                println!("kept chain data: EFS file system {file_system} (it bills until deleted)");
+                print_kept_chain_data(&target.stack, &cloud.region, file_system);
             }
             print_backups_left(&cloud.region, &account, file_system);
         }

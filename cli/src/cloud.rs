@@ -38,6 +38,10 @@ impl Cloud {
         aws_sdk_cloudformation::Client::new(&self.sdk)
     }
 
+    pub fn efs(&self) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::new(&self.sdk)
+    }
+
     pub fn step_functions(&self) -> aws_sdk_sfn::Client {
         aws_sdk_sfn::Client::new(&self.sdk)
     }

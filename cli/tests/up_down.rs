@@ -219,3 +219,109 @@ fn up_refuses_an_unusable_trust_root_or_missing_functions_before_touching_the_ac
     assert_eq!(code, Some(1));
     assert!(stderr.contains("stack name \"Sigship_Prod\": use 1-24 lower-case letters"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
+    const STACK: &str = "sigship-keep";
+    let options = Options::default();
+    let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{STACK}-{name}"), *name)).collect();
+    let services = Services::start(&options, &functions).await;
+    let work = tempfile::tempdir().unwrap();
+    function_zips(&work.path().join("lambda"), &options.binaries);
+    let trust = work.path().join("trust");
+    write_trust_root(&trust, &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
+    let root = workspace_root();
+    let up = |extra: &[&str]| {
+        let mut up = args(&[
+            "up",
+            "--stack-name",
+            STACK,
+            "--root",
+            root.to_str().unwrap(),
+            "--functions",
+            work.path().join("lambda").to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+        ]);
+        up.extend(args(extra));
+        up
+    };
+    let sdk = &services.sdk;
+    let efs = aws_sdk_efs::Client::new(sdk);
+    let (code, _, stderr) = sigship(&services, up(&[])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let kept = localcloud::Stack::describe(sdk, STACK).await.file_system_id;
+    services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;
+
+    // Down keeps the file system and says how to reuse it, delete it, and what backups remain.
+    let (code, stdout, stderr) = sigship(&services, args(&["down", "--stack-name", STACK, "--keep-chain-data"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    for expected in [
+        format!("kept chain data: EFS file system {kept} (it bills until deleted)"),
+        format!(
+            "  reuse it:  sigship up --stack-name {STACK} --region us-east-1 --parameter ExistingFileSystemId={kept}"
+        ),
+        format!("  delete it: aws efs delete-file-system --region us-east-1 --file-system-id {kept}"),
+        format!("left behind: EFS backups of {kept}"),
+    ] {
+        assert!(stdout.contains(&expected), "{expected:?} missing from:\n{stdout}");
+    }
+    let left = efs.describe_file_systems().send().await.unwrap();
+    assert_eq!(left.file_systems().len(), 1, "only the kept file system");
+    assert_eq!(left.file_systems()[0].number_of_mount_targets(), 0, "its mount targets went with the stack");
+
+    // A file system that is not there is refused before the stack is touched.
+    let (code, _, stderr) = sigship(&services, up(&["--parameter", "ExistingFileSystemId=fs-0123456789abcdef0"])).await;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("ExistingFileSystemId fs-0123456789abcdef0: no such EFS file system in us-east-1"),
+        "{stderr}"
+    );
+
+    // Up with the kept id mounts it: no new file system, mount targets and an access point on it,
+    // and register-task puts it in the task definition.
+    let adopt = format!("ExistingFileSystemId={kept}");
+    let (code, stdout, stderr) = sigship(&services, up(&["--parameter", &adopt])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("chain data: mounting existing file system {kept} (")), "{stdout}");
+    let stack = localcloud::Stack::describe(sdk, STACK).await;
+    assert_eq!(stack.file_system_id, kept);
+    assert_eq!(efs.describe_file_systems().send().await.unwrap().file_systems().len(), 1, "no second file system");
+    let mounts = efs.describe_mount_targets().file_system_id(&kept).send().await.unwrap();
+    assert_eq!(mounts.mount_targets().len(), 2);
+    let points = efs.describe_access_points().file_system_id(&kept).send().await.unwrap();
+    assert_eq!(points.access_points().len(), 1);
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let register = lambda.get_function_configuration().function_name(format!("{STACK}-register-task")).send().await;
+    let variables = register.unwrap().environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert_eq!(variables["SIGSHIP_FILE_SYSTEM_ID"], kept);
+    assert_eq!(variables["SIGSHIP_ACCESS_POINT_ID"], points.access_points()[0].access_point_id().unwrap());
+
+    // The same parameter again is this stack's own file system, not a conflict.
+    let (code, _, stderr) = sigship(&services, up(&["--parameter", &adopt])).await;
+    assert_eq!(code, 0, "{stderr}");
+    // Another stack cannot mount it while this one does.
+    let other = args(&[
+        "up",
+        "--stack-name",
+        "sigship-other",
+        "--root",
+        root.to_str().unwrap(),
+        "--functions",
+        work.path().join("lambda").to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--parameter",
+        &adopt,
+    ]);
+    let (code, _, stderr) = sigship(&services, other).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains(&format!("ExistingFileSystemId {kept}: it has 2 mount targets")), "{stderr}");
+
+    // Down without --keep-chain-data deletes it, adopted or not (it is sigship's, by its tag).
+    services.assume_function_roles(&stack).await;
+    let (code, stdout, stderr) = sigship(&services, args(&["down", "--stack-name", STACK])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("kept chain data"), "{stdout}");
+    assert!(efs.describe_file_systems().send().await.unwrap().file_systems().is_empty(), "{stdout}");
+}
