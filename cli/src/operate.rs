@@ -258,14 +258,25 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
     }
 }
 
-/// A duration in its two largest units: `45s`, `12m 3s`, `5h 12m`, `3d 4h`.
+/// A duration in its two largest units: `45s`, `12m 3s`, `5h 12m`, `3d 4h`, `14y 18d` (365-day years).
 fn span(seconds: i64) -> String {
+    const DAY: i64 = 86_400;
     let s = seconds.max(0);
     match s {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, s / 60 % 60),
-        _ => format!("{}d {}h", s / 86_400, s / 3600 % 24),
+        3600..DAY => format!("{}h {}m", s / 3600, s / 60 % 60),
+        DAY..31_536_000 => format!("{}d {}h", s / DAY, s / 3600 % 24),
+        _ => format!("{}y {}d", s / (365 * DAY), s / DAY % 365),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spans_read_in_their_two_largest_units() {
+        let spans: Vec<String> = [-5, 45, 723, 18_720, 273_600, 443_098_370].into_iter().map(super::span).collect();
+        assert_eq!(spans, ["0s", "45s", "12m 3s", "5h 12m", "3d 4h", "14y 18d"]);
     }
 }
 

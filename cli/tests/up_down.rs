@@ -1,7 +1,7 @@
 //! `sigship up` and `sigship down` against the local cloud: the real template deployed by moto's
 //! CloudFormation, the real destroy execution run by moto's Step Functions interpreter calling
 //! the real destroy binary. moto skips AWS::CodeBuild::Project and AWS::SecretsManager::Secret
-//! (see README); tests/template.rs checks those by inspecting the template instead.
+//! (see docs/local-cloud.md); tests/template.rs checks those by inspecting the template instead.
 
 use std::path::Path;
 use std::process::Command;

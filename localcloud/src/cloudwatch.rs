@@ -81,6 +81,20 @@ impl CloudWatch {
         answer["Datapoints"].as_array()?.iter().filter_map(|d| d[statistic].as_f64()).next()
     }
 
+    /// Waits (at most `within`) until `count` samples of the metric arrived over the last
+    /// `window`: a function's log lines reach CloudWatch Logs, and so its embedded metrics
+    /// CloudWatch, shortly after the invocation returns, as in AWS.
+    pub async fn wait_for_samples(&self, metric: &str, service: (&str, &str), count: usize, window: Duration) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = self.statistic(metric, service, "SampleCount", window).await.unwrap_or_default() as usize;
+            if seen >= count || std::time::Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Puts one datapoint (now) of each sigship metric of the service, as node-metrics' embedded metrics would.
     pub async fn put_metrics(&self, service: (&str, &str), metrics: &[(&str, f64)]) {
         let data: Vec<_> = metrics

@@ -93,6 +93,7 @@ async fn btcd_s_lines_become_metrics_and_the_alarms_stay_quiet_until_tasks_go_mi
     // The metrics CloudWatch made of the function's embedded-metric log line.
     let service = (cloud.stack.cluster.as_str(), cloud.stack.service.as_str());
     let window = Duration::from_secs(300);
+    assert_eq!(cloudwatch.wait_for_samples("BlockHeight", service, 2, window).await, 2, "both samples arrived");
     assert_eq!(cloudwatch.statistic("BlockHeight", service, "Maximum", window).await, Some(204_131.0));
     assert_eq!(cloudwatch.statistic("BlockHeight", service, "Minimum", window).await, Some(201_000.0));
     let lag = cloudwatch.statistic("SyncLagSeconds", service, "Maximum", window).await.unwrap();

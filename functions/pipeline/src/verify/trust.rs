@@ -1,5 +1,5 @@
 //! The trust root: a reviewable directory (or S3 prefix) holding `policy.toml` and the allowed
-//! signers' certificates. See the README's "Trust root" section for the format.
+//! signers' certificates. See docs/trust-root.md for the format.
 
 use std::collections::BTreeMap;
 use std::path::Path;
