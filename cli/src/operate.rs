@@ -271,14 +271,6 @@ fn span(seconds: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn spans_read_in_their_two_largest_units() {
-        let spans: Vec<String> = [-5, 45, 723, 18_720, 273_600, 443_098_370].into_iter().map(super::span).collect();
-        assert_eq!(spans, ["0s", "45s", "12m 3s", "5h 12m", "3d 4h", "14y 18d"]);
-    }
-}
 
 /// The functions' log lines written while the execution ran.
 pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, group_prefix: &str) -> Result<()> {
@@ -334,4 +326,13 @@ pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, g
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spans_read_in_their_two_largest_units() {
+        let spans: Vec<String> = [-5, 45, 723, 18_720, 273_600, 443_098_370].into_iter().map(super::span).collect();
+        assert_eq!(spans, ["0s", "45s", "12m 3s", "5h 12m", "3d 4h", "14y 18d"]);
+    }
 }

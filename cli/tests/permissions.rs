@@ -421,8 +421,11 @@ fn allowed(statements: &[Value], action: &str, resource: &str, context: &HashMap
     !denied && statements.iter().filter(|s| s["Effect"] == "Allow").any(|s| applies(&s))
 }
 
-/// Every grant as (principal, call, action, resource, context), the functions' logs and traces included.
-fn required(stack: &Stack) -> Vec<(Principal, String, String, String, HashMap<String, String>)> {
+/// (principal, call, action, resource, context) of one permission a call needs.
+type Required = (Principal, String, String, String, HashMap<String, String>);
+
+/// Every grant as a [`Required`] each, the functions' logs and traces included.
+fn required(stack: &Stack) -> Vec<Required> {
     let mut out = Vec::new();
     for grant in GRANTS {
         let context: HashMap<String, String> =
@@ -545,12 +548,12 @@ fn conditions_and_wildcards_are_evaluated_as_iam_does() {
     let statement = json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
         "Condition": {"StringLike": {"s3:prefix": "p/trust-root/*"}}});
     let context = |prefix: &str| HashMap::from([("s3:prefix".to_string(), prefix.to_string())]);
-    assert!(allowed(&[statement.clone()], "s3:ListBucket", "arn:aws:s3:::b", &context("p/trust-root/")));
-    assert!(!allowed(&[statement.clone()], "s3:ListBucket", "arn:aws:s3:::b", &context("p/other/")));
-    assert!(!allowed(&[statement.clone()], "s3:ListBucket", "arn:aws:s3:::b", &HashMap::new()), "a missing key fails");
+    assert!(allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/trust-root/")));
+    assert!(!allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/other/")));
+    assert!(!allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &HashMap::new()), "a missing key fails");
     assert!(!allowed(&[statement], "s3:ListBucket", "arn:aws:s3:::b2", &context("p/trust-root/")));
     let deny = json!({"Effect": "Deny", "Action": "s3:*", "Resource": "*"});
     let allow = json!({"Effect": "Allow", "Action": "S3:GetObject", "Resource": "arn:aws:s3:::b/*"});
-    assert!(allowed(&[allow.clone()], "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "actions ignore case");
+    assert!(allowed(std::slice::from_ref(&allow), "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "actions ignore case");
     assert!(!allowed(&[allow, deny], "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "an explicit deny wins");
 }

@@ -179,33 +179,6 @@ pub fn call_of(headers: &hyper::HeaderMap, method: &str, path_and_query: &str) -
     Some((service, operation))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_n_then_nothing_and_fractions_are_deterministic() {
-        let faults = Faults::default();
-        faults.on_call(Fault::new("ecs", Some("UpdateService"), Kind::Throttle, Often::Next(2)));
-        assert_eq!(faults.for_call("ecs", "DescribeServices"), None);
-        assert_eq!(faults.for_call("ecs", "UpdateService"), Some(Kind::Throttle));
-        assert_eq!(faults.for_call("ecs", "UpdateService"), Some(Kind::Throttle));
-        assert_eq!(faults.for_call("ecs", "UpdateService"), None);
-        faults.clear();
-        faults.on_call(Fault::new("ecr", None, Kind::ServerError(500), Often::Fraction(0.5)));
-        let hits: Vec<bool> = (0..4).map(|_| faults.for_call("ecr", "DescribeImages").is_some()).collect();
-        assert_eq!(hits, [false, true, false, true]);
-        assert_eq!(faults.injected.lock().unwrap().len(), 4);
-    }
-
-    #[test]
-    fn errors_speak_the_services_protocol() {
-        assert_eq!(error_response("lambda", &Kind::Throttle).0, 429);
-        let (status, _, body) = error_response("ecs", &Kind::Throttle);
-        assert_eq!((status, body.as_str()), (400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#));
-        assert!(error_response("sts", &Kind::ServerError(503)).2.contains("<Code>ServiceUnavailable</Code>"));
-    }
-}
 
 /// A TCP proxy in front of the git daemon: the stack's repository URL points here, so a test can
 /// make the remote stall or drop connections (see [`GitFault`]).
@@ -237,4 +210,32 @@ pub async fn git_proxy(target_port: u16, router: std::sync::Arc<crate::router::R
         }
     });
     port
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_n_then_nothing_and_fractions_are_deterministic() {
+        let faults = Faults::default();
+        faults.on_call(Fault::new("ecs", Some("UpdateService"), Kind::Throttle, Often::Next(2)));
+        assert_eq!(faults.for_call("ecs", "DescribeServices"), None);
+        assert_eq!(faults.for_call("ecs", "UpdateService"), Some(Kind::Throttle));
+        assert_eq!(faults.for_call("ecs", "UpdateService"), Some(Kind::Throttle));
+        assert_eq!(faults.for_call("ecs", "UpdateService"), None);
+        faults.clear();
+        faults.on_call(Fault::new("ecr", None, Kind::ServerError(500), Often::Fraction(0.5)));
+        let hits: Vec<bool> = (0..4).map(|_| faults.for_call("ecr", "DescribeImages").is_some()).collect();
+        assert_eq!(hits, [false, true, false, true]);
+        assert_eq!(faults.injected.lock().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn errors_speak_the_services_protocol() {
+        assert_eq!(error_response("lambda", &Kind::Throttle).0, 429);
+        let (status, _, body) = error_response("ecs", &Kind::Throttle);
+        assert_eq!((status, body.as_str()), (400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#));
+        assert!(error_response("sts", &Kind::ServerError(503)).2.contains("<Code>ServiceUnavailable</Code>"));
+    }
 }

@@ -48,7 +48,7 @@ impl Maintainer {
     }
 
     /// A detached, armored signature as `how` says: dated, hashed, or by a chosen key.
-    pub fn sign_with(&self, payload: &[u8], how: &Signing) -> Vec<u8> {
+    pub fn sign_with(&self, payload: &[u8], how: &Signing<'_>) -> Vec<u8> {
         let policy = StandardPolicy::new();
         let keys = self.cert.keys().with_policy(&policy, how.at).secret();
         let key = match &how.key {

@@ -23,7 +23,7 @@ fn payload() -> Vec<u8> {
         .into_bytes()
 }
 
-fn tag_signed(by: &Maintainer, how: &Signing) -> Vec<u8> {
+fn tag_signed(by: &Maintainer, how: &Signing<'_>) -> Vec<u8> {
     [payload(), by.sign_with(&payload(), how)].concat()
 }
 

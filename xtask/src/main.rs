@@ -65,6 +65,11 @@ fn test() -> Result<(), String> {
         &root,
     )?;
     check_compose(&root)?;
+    // The habits, enforced: unformatted code or any clippy warning fails the test command.
+    println!("xtask: cargo fmt --check");
+    tools::run(tools::cargo(), &["fmt", "--all", "--check"], &root)?;
+    println!("xtask: cargo clippy --workspace --all-targets -- -D warnings");
+    tools::run(tools::cargo(), &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &root)?;
     println!("xtask: building the function binaries");
     tools::build_functions(false)?;
     let (passed, failed) = cargo_test(&root)?;

@@ -152,7 +152,7 @@ impl VerificationHelper for Collector<'_> {
         Ok(self.certs.to_vec())
     }
 
-    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+    fn check(&mut self, structure: MessageStructure<'_>) -> openpgp::Result<()> {
         for layer in structure.into_iter() {
             let MessageLayer::SignatureGroup { results } = layer else { continue };
             for result in results {
