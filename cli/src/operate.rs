@@ -271,7 +271,6 @@ fn span(seconds: i64) -> String {
     }
 }
 
-
 /// The functions' log lines written while the execution ran.
 pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, group_prefix: &str) -> Result<()> {
     let arn = find_existing_execution(cloud, pipeline, execution).await?;

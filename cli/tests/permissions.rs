@@ -550,10 +550,16 @@ fn conditions_and_wildcards_are_evaluated_as_iam_does() {
     let context = |prefix: &str| HashMap::from([("s3:prefix".to_string(), prefix.to_string())]);
     assert!(allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/trust-root/")));
     assert!(!allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/other/")));
-    assert!(!allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &HashMap::new()), "a missing key fails");
+    assert!(
+        !allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &HashMap::new()),
+        "a missing key fails"
+    );
     assert!(!allowed(&[statement], "s3:ListBucket", "arn:aws:s3:::b2", &context("p/trust-root/")));
     let deny = json!({"Effect": "Deny", "Action": "s3:*", "Resource": "*"});
     let allow = json!({"Effect": "Allow", "Action": "S3:GetObject", "Resource": "arn:aws:s3:::b/*"});
-    assert!(allowed(std::slice::from_ref(&allow), "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "actions ignore case");
+    assert!(
+        allowed(std::slice::from_ref(&allow), "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()),
+        "actions ignore case"
+    );
     assert!(!allowed(&[allow, deny], "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "an explicit deny wins");
 }

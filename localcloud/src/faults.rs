@@ -179,7 +179,6 @@ pub fn call_of(headers: &hyper::HeaderMap, method: &str, path_and_query: &str) -
     Some((service, operation))
 }
 
-
 /// A TCP proxy in front of the git daemon: the stack's repository URL points here, so a test can
 /// make the remote stall or drop connections (see [`GitFault`]).
 pub async fn git_proxy(target_port: u16, router: std::sync::Arc<crate::router::Router>) -> u16 {
