@@ -198,8 +198,9 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         // What the pipeline created outside the stack (service, task definitions, images, chain
         // data) goes first, by the pipeline's own destroy path.
         if let Some(state_machine) = stack.output("StateMachineArn") {
-            let chain_data = if keep_chain_data { "keep" } else { "delete" };
-            let input = serde_json::json!({"destroy": "everything", "chainData": chain_data});
+            use pipeline::teardown::{ChainData, DestroyRequest, Scope};
+            let chain_data = if keep_chain_data { ChainData::Keep } else { ChainData::Delete };
+            let input = DestroyRequest { destroy: Scope::Everything, chain_data }.input();
             let name = format!("down-{}", crate::operate::unix_seconds());
             let sfn = cloud.step_functions();
             let arn = execution::start(&sfn, state_machine, &name, &input).await?;

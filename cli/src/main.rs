@@ -112,8 +112,9 @@ enum Command {
     Destroy {
         #[command(flatten)]
         at: Deployed,
-        #[arg(value_enum, default_value = "service")]
-        scope: Scope,
+        /// service, images or everything.
+        #[arg(default_value = "service")]
+        scope: pipeline::teardown::Scope,
         /// With `everything`: delete the chain data file system too.
         #[arg(long)]
         delete_chain_data: bool,
@@ -128,13 +129,6 @@ enum Command {
         #[arg(long)]
         log_group_prefix: Option<String>,
     },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Scope {
-    Service,
-    Images,
-    Everything,
 }
 
 fn parse_parameter(text: &str) -> std::result::Result<(String, String), String> {
@@ -178,18 +172,14 @@ fn main() -> ExitCode {
             operate::status(&cloud, &located, execution.as_deref(), follow, output).await
         }),
         Command::Destroy { at, scope, delete_chain_data } => runtime.block_on(async {
-            let scope = match scope {
-                Scope::Service => "service",
-                Scope::Images => "images",
-                Scope::Everything => "everything",
-            };
-            if delete_chain_data && scope != "everything" {
+            use pipeline::teardown::{ChainData, DestroyRequest, Scope};
+            if delete_chain_data && scope != Scope::Everything {
                 return Err(Error::Usage("--delete-chain-data goes with `everything`".into()));
             }
             let (cloud, _, located) = locate(at).await?;
-            let chain_data = if delete_chain_data { "delete" } else { "keep" };
-            let input = serde_json::json!({ "destroy": scope, "chainData": chain_data });
-            operate::start_and_follow(&cloud, &located, &operate::destroy_name(scope), input).await
+            let chain_data = if delete_chain_data { ChainData::Delete } else { ChainData::Keep };
+            let input = DestroyRequest { destroy: scope, chain_data }.input();
+            operate::start_and_follow(&cloud, &located, &operate::destroy_name(scope.name()), input).await
         }),
         Command::Logs { at, execution, log_group_prefix } => runtime.block_on(async {
             let (cloud, stack, located) = locate(at).await?;

@@ -96,10 +96,9 @@ async fn find_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&s
         if given.starts_with("arn:") {
             return Ok(Some(given.to_string()));
         }
-        return Ok(Some(format!(
-            "{}:{given}",
-            pipeline.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
-        )));
+        let arn = pipeline::queue::execution_arn(&pipeline.state_machine_arn, given)
+            .map_err(|e| Error::Usage(format!("--state-machine-arn: {e}")))?;
+        return Ok(Some(arn));
     }
     let listed = cloud
         .step_functions()

@@ -78,7 +78,7 @@ pub async fn deploy(cfn: &Client, name: &str, template_url: &str, parameters: &[
                 .template_url(template_url)
                 .set_parameters(Some(stack_parameters))
                 .capabilities(Capability::CapabilityIam)
-                .tags(Tag::builder().key("sigship:managed").value("true").build())
+                .tags(Tag::builder().key(pipeline::MANAGED_TAG).value("true").build())
                 .send()
                 .await
                 .map_err(|e| Error::aws("cloudformation:CreateStack", e))?;

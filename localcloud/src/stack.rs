@@ -35,7 +35,7 @@ pub struct Stack {
 impl Stack {
     /// The ARN of the state machine's execution called `name`.
     pub fn execution_arn(&self, name: &str) -> String {
-        format!("{}:{name}", self.state_machine_arn.replace(":stateMachine:", ":execution:"))
+        pipeline::queue::execution_arn(&self.state_machine_arn, name).expect("the stack's state machine ARN")
     }
 
     /// The deployed name of one of [`crate::FUNCTIONS`].

@@ -22,6 +22,10 @@ mod testing;
 
 pub use error::{Error, Result};
 
+/// The tag on everything sigship creates outside the stack (service, task definitions, images,
+/// chain data) and on the stack's own resources: destroy touches nothing without it.
+pub const MANAGED_TAG: &str = "sigship:managed";
+
 /// Every function package (and binary); the stack deploys each as `<stack>-<name>`.
 pub const FUNCTIONS: [&str; 9] =
     ["verify", "trigger-build", "register-task", "deploy", "destroy", "queue", "tag-push", "tag-watch", "node-metrics"];

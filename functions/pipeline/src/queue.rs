@@ -44,6 +44,17 @@ impl QueueConfig {
 }
 
 /// `arn:…:execution:<state machine>:<execution>` → `arn:…:stateMachine:<state machine>`.
+/// The ARN of `state_machine_arn`'s execution called `name` (the reverse of [`state_machine_of`]).
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> Result<String> {
+    let parts: Vec<&str> = state_machine_arn.split(':').collect();
+    match parts.as_slice() {
+        [arn, partition, "states", region, account, "stateMachine", machine] => {
+            Ok(format!("{arn}:{partition}:states:{region}:{account}:execution:{machine}:{name}"))
+        }
+        _ => Err(Error::InvalidInput(format!("{state_machine_arn:?} is not a state machine ARN"))),
+    }
+}
+
 pub fn state_machine_of(execution_arn: &str) -> Result<String> {
     let parts: Vec<&str> = execution_arn.split(':').collect();
     match parts.as_slice() {
@@ -118,6 +129,10 @@ mod tests {
         let machine = state_machine_of("arn:aws:states:us-east-1:123456789012:execution:sigship:tag-v1-0123").unwrap();
         assert_eq!(machine, "arn:aws:states:us-east-1:123456789012:stateMachine:sigship");
         assert_eq!(state_machine_of("sigship").unwrap_err().name(), "InvalidInput");
+        let execution = execution_arn(&machine, "tag-v1-0123").unwrap();
+        assert_eq!(execution, "arn:aws:states:us-east-1:123456789012:execution:sigship:tag-v1-0123");
+        assert_eq!(state_machine_of(&execution).unwrap(), machine, "one is the other's reverse");
+        assert_eq!(execution_arn("sigship", "x").unwrap_err().name(), "InvalidInput");
     }
 
     #[tokio::test]

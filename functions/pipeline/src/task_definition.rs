@@ -10,7 +10,7 @@ use crate::verify::VerifiedTag;
 pub const CONTAINER_NAME: &str = "btcd";
 pub const CHAIN_DATA_VOLUME: &str = "chain-data";
 pub const CHAIN_DATA_PATH: &str = "/data";
-pub const MANAGED_TAG: &str = "sigship:managed";
+pub use crate::MANAGED_TAG;
 /// Tag holding [`TaskSpec::fingerprint`]: a revision is reused only if everything in it matches.
 pub const SPEC_TAG: &str = "sigship:spec";
 /// The release tag and commit a revision was built from.

@@ -17,6 +17,30 @@ pub enum Scope {
     Everything,
 }
 
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Service, Scope::Images, Scope::Everything];
+
+    /// The name the execution input and the CLI use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Service => "service",
+            Scope::Images => "images",
+            Scope::Everything => "everything",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+
+    fn from_str(raw: &str) -> std::result::Result<Self, String> {
+        Scope::ALL.into_iter().find(|s| s.name() == raw).ok_or_else(|| {
+            let names: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
+            format!("{raw:?} is not a scope: {}", names.join(", "))
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChainData {
@@ -25,12 +49,20 @@ pub enum ChainData {
     Delete,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The destroy execution's input, e.g. `{"destroy": "everything", "chainData": "keep"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DestroyRequest {
     pub destroy: Scope,
     #[serde(default)]
     pub chain_data: ChainData,
+}
+
+impl DestroyRequest {
+    /// As JSON, the execution's input.
+    pub fn input(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +177,18 @@ async fn wait_until_stopped(config: &TeardownConfig, services: &impl Services, t
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_and_requests_read_back_what_they_write() {
+        for scope in Scope::ALL {
+            assert_eq!(scope.name().parse::<Scope>(), Ok(scope));
+        }
+        assert!("all".parse::<Scope>().unwrap_err().contains("service, images, everything"));
+        let request = DestroyRequest { destroy: Scope::Everything, chain_data: ChainData::Delete };
+        assert_eq!(request.input(), serde_json::json!({"destroy": "everything", "chainData": "delete"}));
+        let back: DestroyRequest = serde_json::from_value(request.input()).unwrap();
+        assert_eq!((back.destroy, back.chain_data), (Scope::Everything, ChainData::Delete));
+    }
     use crate::deployment::ServiceSpec;
     use crate::testing::{FakeServices, FakeTeardown};
 

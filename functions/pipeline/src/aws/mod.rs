@@ -68,5 +68,5 @@ impl Teardown for AwsTeardown {
 }
 
 fn tagged_managed<'a>(mut tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> bool {
-    tags.any(|(k, v)| k == Some(crate::task_definition::MANAGED_TAG) && v == Some("true"))
+    tags.any(|(k, v)| k == Some(crate::MANAGED_TAG) && v == Some("true"))
 }
