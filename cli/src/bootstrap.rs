@@ -202,8 +202,8 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             let chain_data = if keep_chain_data { ChainData::Keep } else { ChainData::Delete };
             let input = DestroyRequest { destroy: Scope::Everything, chain_data }.input();
             let name = format!("down-{}", crate::operate::unix_seconds());
-            let sfn = cloud.step_functions();
-            let arn = execution::start(&sfn, state_machine, &name, &input).await?;
+            let sfn = cloud.step_functions(state_machine);
+            let arn = execution::start(&sfn, &name, &input).await?;
             let finished = execution::follow(&sfn, &arn, &name).await.inspect_err(|_| {
                 eprintln!("sigship down: the destroy execution failed, so the stack and the bucket stay; see below");
             })?;

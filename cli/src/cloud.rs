@@ -42,8 +42,9 @@ impl Cloud {
         aws_sdk_efs::Client::new(&self.sdk)
     }
 
-    pub fn step_functions(&self) -> aws_sdk_sfn::Client {
-        aws_sdk_sfn::Client::new(&self.sdk)
+    /// The pipeline's state machine, through the library's adapter.
+    pub fn step_functions(&self, state_machine_arn: &str) -> pipeline::aws::StepFunctions {
+        pipeline::aws::StepFunctions::new(&self.sdk, state_machine_arn.to_string())
     }
 
     /// The account the credentials belong to; also proves they work before anything is changed.

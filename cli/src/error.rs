@@ -26,6 +26,8 @@ pub enum Error {
     Io(String),
     #[error("reading the node: {0}")]
     Node(pipeline::Error),
+    #[error("{0}")]
+    Pipeline(pipeline::Error),
 }
 
 fn failed_events(events: &[String]) -> String {

@@ -2,7 +2,7 @@
 //! machine from the stack's outputs (or `--state-machine-arn`), and following an execution can be
 //! interrupted with Ctrl-C without stopping it.
 
-use aws_sdk_sfn::types::ExecutionStatus;
+use pipeline::execution::{ExecutionHistory, Steps};
 
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
@@ -61,17 +61,16 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
 
 /// Starts an execution and follows it; Ctrl-C stops following, not the execution.
 pub async fn start_and_follow(cloud: &Cloud, pipeline: &Pipeline, name: &str, input: serde_json::Value) -> Result<()> {
-    let sfn = cloud.step_functions();
-    let arn = execution::start(&sfn, &pipeline.state_machine_arn, name, &input).await?;
-    follow_interruptibly(cloud, &arn, name).await?;
+    let sfn = cloud.step_functions(&pipeline.state_machine_arn);
+    let arn = execution::start(&sfn, name, &input).await?;
+    follow_interruptibly(&sfn, &arn, name).await?;
     print_node(cloud, pipeline).await;
     Ok(())
 }
 
-async fn follow_interruptibly(cloud: &Cloud, arn: &str, name: &str) -> Result<()> {
-    let sfn = cloud.step_functions();
+async fn follow_interruptibly(sfn: &pipeline::aws::StepFunctions, arn: &str, name: &str) -> Result<()> {
     tokio::select! {
-        finished = execution::follow(&sfn, arn, name) => finished.map(|_| ()),
+        finished = execution::follow(sfn, arn, name) => finished.map(|_| ()),
         _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { name: name.to_string() }),
     }
 }
@@ -100,15 +99,7 @@ async fn find_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&s
             .map_err(|e| Error::Usage(format!("--state-machine-arn: {e}")))?;
         return Ok(Some(arn));
     }
-    let listed = cloud
-        .step_functions()
-        .list_executions()
-        .state_machine_arn(&pipeline.state_machine_arn)
-        .max_results(1)
-        .send()
-        .await
-        .map_err(|e| Error::aws("states:ListExecutions", e))?;
-    Ok(listed.executions().first().map(|e| e.execution_arn().to_string()))
+    cloud.step_functions(&pipeline.state_machine_arn).newest().await.map_err(Error::Pipeline)
 }
 
 async fn find_existing_execution(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>) -> Result<String> {
@@ -131,32 +122,28 @@ pub async fn status(
     follow: bool,
     output: Output,
 ) -> Result<()> {
-    let sfn = cloud.step_functions();
+    let sfn = cloud.step_functions(&pipeline.state_machine_arn);
     let described = match find_execution(cloud, pipeline, execution).await? {
         None => None,
-        Some(arn) => Some(sfn.describe_execution().execution_arn(&arn).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) {
-                Error::Usage(format!("no execution {arn}"))
-            } else {
-                Error::aws("states:DescribeExecution", e)
-            }
-        })?),
+        Some(arn) => Some(
+            sfn.describe(&arn)
+                .await
+                .map_err(Error::Pipeline)?
+                .ok_or_else(|| Error::Usage(format!("no execution {arn}")))?,
+        ),
     };
     if output == Output::Json {
         let node = read_node(cloud, pipeline).await;
         let execution = described.as_ref().map(|d| {
-            let date = |d: &aws_sdk_sfn::primitives::DateTime| {
-                d.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime).unwrap_or_default()
-            };
             serde_json::json!({
-                "name": d.name(),
-                "arn": d.execution_arn(),
-                "status": d.status().as_str(),
-                "startDate": date(d.start_date()),
-                "stopDate": d.stop_date().map(date),
-                "input": d.input().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok()),
-                "error": d.error(),
-                "cause": d.cause().map(execution::readable_cause),
+                "name": d.name,
+                "arn": d.arn,
+                "status": d.status,
+                "startedAt": d.started_at,
+                "stoppedAt": d.stopped_at,
+                "input": d.input.as_deref().and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok()),
+                "error": d.error,
+                "cause": d.cause.as_deref().map(pipeline::execution::readable_cause),
             })
         });
         let mut document = serde_json::json!({ "execution": execution });
@@ -170,28 +157,29 @@ pub async fn status(
     match &described {
         None => println!("no executions yet: deploy a release with `sigship run <tag>`"),
         Some(described) => {
-            let arn = described.execution_arn().to_string();
-            let name = described.name().unwrap_or_default().to_string();
-            println!("execution {name}");
-            println!("  arn       {arn}");
-            println!("  status    {}", described.status().as_str());
+            println!("execution {}", described.name);
+            println!("  arn       {}", described.arn);
+            println!("  status    {}", described.status);
             println!(
-                "  started   {} ({} {})",
-                described.start_date().fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime).unwrap_or_default(),
-                if described.stop_date().is_some() { "ran" } else { "running for" },
+                "  started   {} UTC ({} {})",
+                pipeline::node::utc_date_time(described.started_at as i64),
+                if described.stopped_at.is_some() { "ran" } else { "running for" },
                 took(described)
             );
-            println!("  input     {}", described.input().unwrap_or("{}"));
-            if follow && described.status() == &ExecutionStatus::Running {
-                follow_interruptibly(cloud, &arn, &name).await?;
+            println!("  input     {}", described.input.as_deref().unwrap_or("{}"));
+            if follow && described.is_running() {
+                follow_interruptibly(&sfn, &described.arn, &described.name).await?;
             } else {
                 println!("states");
-                let mut progress = execution::Progress::default();
-                for event in execution::history(&sfn, &arn).await? {
-                    execution::print_event(&event, &mut progress);
+                let mut steps = Steps::default();
+                for event in sfn.history(&described.arn).await.map_err(Error::Pipeline)? {
+                    if let Some(step) = steps.read(&event) {
+                        println!("{step}");
+                    }
                 }
-                if let (Some(error), cause) = (described.error(), described.cause()) {
-                    println!("error {error}: {}", execution::readable_cause(cause.unwrap_or_default()));
+                if let Some(error) = &described.error {
+                    let cause = pipeline::execution::readable_cause(described.cause.as_deref().unwrap_or_default());
+                    println!("error {error}: {cause}");
                 }
             }
         }
@@ -274,14 +262,13 @@ fn span(seconds: i64) -> String {
 pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, group_prefix: &str) -> Result<()> {
     let arn = find_existing_execution(cloud, pipeline, execution).await?;
     let described = cloud
-        .step_functions()
-        .describe_execution()
-        .execution_arn(&arn)
-        .send()
+        .step_functions(&pipeline.state_machine_arn)
+        .describe(&arn)
         .await
-        .map_err(|e| Error::aws("states:DescribeExecution", e))?;
-    let from = described.start_date().to_millis().unwrap_or_default() - 1_000;
-    let to = described.stop_date().and_then(|d| d.to_millis().ok()).unwrap_or(i64::MAX - 1) + 1_000;
+        .map_err(Error::Pipeline)?
+        .ok_or_else(|| Error::Usage(format!("no execution {arn}")))?;
+    let from = (described.started_at * 1000.0) as i64 - 1_000;
+    let to = described.stopped_at.map_or(i64::MAX - 1_001, |at| (at * 1000.0) as i64) + 1_000;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cloud.sdk);
     let unreachable = |e: Error| Error::Usage(format!("CloudWatch Logs is not reachable: {e}"));
     let mut groups = Vec::new();
@@ -307,12 +294,7 @@ pub async fn logs(cloud: &Cloud, pipeline: &Pipeline, execution: Option<&str>, g
         }
     }
     lines.sort();
-    println!(
-        "logs of {} ({} log groups under {group_prefix}, {} lines)",
-        described.name().unwrap_or_default(),
-        groups.len(),
-        lines.len()
-    );
+    println!("logs of {} ({} log groups under {group_prefix}, {} lines)", described.name, groups.len(), lines.len());
     for (at, function, message) in lines {
         let secs = (at / 1000).rem_euclid(86_400);
         println!(

@@ -327,7 +327,12 @@ impl LocalCloud {
 
     /// Runs one execution to its end (as the administrator), printing each state as it enters and leaves.
     pub async fn run(&self, input: serde_json::Value, name: &str, print: bool) -> execution::Finished {
-        execution::run(&aws_sdk_sfn::Client::new(&self.sdk), &self.stack.state_machine_arn, name, &input, print).await
+        execution::run(&self.step_functions(), name, &input, print).await
+    }
+
+    /// The stack's state machine, through the library's adapter (as the administrator).
+    pub fn step_functions(&self) -> pipeline::aws::StepFunctions {
+        pipeline::aws::StepFunctions::new(&self.sdk, self.stack.state_machine_arn.clone())
     }
 
     /// The operator's environment: what `sigship run | status | logs | destroy` run with, holding

@@ -12,7 +12,7 @@ async fn execution_names(cloud: &LocalCloud) -> Vec<String> {
 
 async fn finish(cloud: &LocalCloud, name: &str) -> execution::Finished {
     let arn = cloud.stack.execution_arn(name);
-    execution::follow(&aws_sdk_sfn::Client::new(&cloud.sdk), &arn, name, true).await
+    execution::follow(&cloud.step_functions(), &arn, name, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -459,7 +459,7 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
     let first = watch().await?;
     let arn_of = |name: &str| cloud.stack.execution_arn(name);
     for name in &first {
-        expect_succeeded(&localcloud::execution::follow(&sfn, &arn_of(name), name, false).await)?;
+        expect_succeeded(&localcloud::execution::follow(&cloud.step_functions(), &arn_of(name), name, false).await)?;
     }
     for tag in ["v0.24.3", "v0.24.4"] {
         cloud.repository.commit("CHANGES", &format!("{tag}\n"), tag);
@@ -471,7 +471,7 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
     }
     let mut ends = Vec::new();
     for name in &started {
-        let run = localcloud::execution::follow(&sfn, &arn_of(name), name, false).await;
+        let run = localcloud::execution::follow(&cloud.step_functions(), &arn_of(name), name, false).await;
         expect_succeeded(&run)?;
         let history = sfn
             .get_execution_history()
@@ -511,8 +511,9 @@ async fn destroy_during_deploy(cloud: LocalCloud) -> Result<String, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     start("destroying", r#"{"destroy":"everything"}"#).await.map_err(|e| e.to_string())?;
     let arn = |name: &str| cloud.stack.execution_arn(name);
-    let deployed = localcloud::execution::follow(&sfn, &arn("deploying"), "deploying", false).await;
-    let destroyed = localcloud::execution::follow(&sfn, &arn("destroying"), "destroying", false).await;
+    let deployed = localcloud::execution::follow(&cloud.step_functions(), &arn("deploying"), "deploying", false).await;
+    let destroyed =
+        localcloud::execution::follow(&cloud.step_functions(), &arn("destroying"), "destroying", false).await;
     expect_succeeded(&deployed)?;
     expect_succeeded(&destroyed)?;
     let history = |name: &str| {

@@ -84,7 +84,7 @@ async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {
         println!("  → HTTP {status} {answer}");
         let name = answer["started"].as_str().ok_or(format!("the webhook started nothing: HTTP {status} {answer}"))?;
         let arn = answer["executionArn"].as_str().unwrap_or_default();
-        localcloud::execution::follow(&aws_sdk_sfn::Client::new(&cloud.sdk), arn, name, true).await
+        localcloud::execution::follow(&cloud.step_functions(), arn, name, true).await
     } else {
         cloud.run(serde_json::json!({ "tag": tag }), "local-run", true).await
     };

@@ -9,6 +9,7 @@ pub mod build;
 pub mod config;
 pub mod deployment;
 pub mod error;
+pub mod execution;
 pub mod lambda;
 pub mod node;
 pub mod queue;

@@ -1,9 +1,10 @@
-use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 
 use crate::error::{Error, Result};
+use crate::execution::{ExecutionHistory, ExecutionView, HistoryEntry, HistoryEvent};
 use crate::trigger::{Executions, Started};
 
-/// The pipeline's own state machine, as the triggers and the queue see it.
+/// The pipeline's own state machine, as the triggers, the queue and the CLI see it.
 pub struct StepFunctions {
     client: aws_sdk_sfn::Client,
     state_machine_arn: String,
@@ -12,6 +13,19 @@ pub struct StepFunctions {
 impl StepFunctions {
     pub fn new(config: &aws_config::SdkConfig, state_machine_arn: String) -> Self {
         StepFunctions { client: aws_sdk_sfn::Client::new(config), state_machine_arn }
+    }
+
+    /// The newest execution's ARN, if there is one.
+    pub async fn newest(&self) -> Result<Option<String>> {
+        let listed = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| Error::aws("states:ListExecutions", e))?;
+        Ok(listed.executions().first().map(|e| e.execution_arn().to_string()))
     }
 
     async fn list(&self, status: Option<ExecutionStatus>) -> Result<Vec<aws_sdk_sfn::types::ExecutionListItem>> {
@@ -61,5 +75,53 @@ impl Executions for StepFunctions {
             .into_iter()
             .map(|e| (e.execution_arn().to_string(), e.start_date().to_millis().unwrap_or_default()))
             .collect())
+    }
+}
+
+impl ExecutionHistory for StepFunctions {
+    async fn describe(&self, arn: &str) -> Result<Option<ExecutionView>> {
+        let described = match self.client.describe_execution().execution_arn(arn).send().await {
+            Ok(described) => described,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => return Ok(None),
+            Err(e) => return Err(Error::aws("states:DescribeExecution", e)),
+        };
+        Ok(Some(ExecutionView {
+            name: described.name().unwrap_or_default().to_string(),
+            arn: described.execution_arn().to_string(),
+            status: described.status().as_str().to_string(),
+            started_at: described.start_date().as_secs_f64(),
+            stopped_at: described.stop_date().map(|d| d.as_secs_f64()),
+            input: described.input().map(String::from),
+            output: described.output().and_then(|o| serde_json::from_str(o).ok()),
+            error: described.error().map(String::from),
+            cause: described.cause().map(String::from),
+        }))
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>> {
+        let mut events = Vec::new();
+        let mut pages =
+            self.client.get_execution_history().execution_arn(arn).max_results(1000).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("states:GetExecutionHistory", e))?;
+            events.extend(page.events().iter().map(|event| {
+                let entry = if let Some(state) = event.state_entered_event_details() {
+                    HistoryEntry::Entered(state.name().to_string())
+                } else if let Some(state) = event.state_exited_event_details() {
+                    HistoryEntry::Exited(state.name().to_string())
+                } else if let (HistoryEventType::TaskFailed, Some(failure)) =
+                    (event.r#type(), event.task_failed_event_details())
+                {
+                    HistoryEntry::TaskFailed {
+                        error: failure.error().unwrap_or("?").to_string(),
+                        cause: failure.cause().unwrap_or_default().to_string(),
+                    }
+                } else {
+                    HistoryEntry::Other
+                };
+                HistoryEvent { at: event.timestamp().as_secs_f64(), entry }
+            }));
+        }
+        Ok(events)
     }
 }
