@@ -76,6 +76,15 @@ pub enum Error {
     AccessDenied { operation: &'static str, message: String },
     #[error("AWS {operation} failed: {code}: {message}")]
     AwsService { operation: &'static str, code: String, message: String },
+    /// AWS answered without a field its API documents (a build id, an ARN): not retried.
+    #[error("AWS {operation} answered without {missing}")]
+    AwsAnswerIncomplete { operation: &'static str, missing: String },
+
+    // --- sigship itself ---
+    /// A request the SDK would not build, a temporary directory the environment would not give:
+    /// a defect or a broken environment, never the input's fault; not retried.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -111,6 +120,8 @@ impl Error {
             Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::AwsService { .. } => "AwsServiceError",
+            Error::AwsAnswerIncomplete { .. } => "AwsAnswerIncomplete",
+            Error::Internal(_) => "Internal",
         }
     }
 
@@ -161,6 +172,15 @@ impl From<Error> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_own_name() {
+        let incomplete = Error::AwsAnswerIncomplete { operation: "codebuild:StartBuild", missing: "a build id".into() };
+        assert_eq!(incomplete.name(), "AwsAnswerIncomplete");
+        assert_eq!(incomplete.to_string(), "AWS codebuild:StartBuild answered without a build id");
+        assert_eq!(Error::Internal("temporary directory: denied".into()).name(), "Internal");
+        assert!(!incomplete.is_transient() && !Error::Internal(String::new()).is_transient());
+    }
 
     #[test]
     fn diagnostic_carries_the_variant_name_and_message() {

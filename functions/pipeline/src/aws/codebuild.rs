@@ -24,7 +24,7 @@ impl BuildService for CodeBuild {
                     .value(value)
                     .r#type(EnvironmentVariableType::Plaintext)
                     .build()
-                    .map_err(|e| Error::InvalidInput(e.to_string()))
+                    .map_err(|e| Error::Internal(format!("CodeBuild request: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         let response = self
@@ -40,7 +40,7 @@ impl BuildService for CodeBuild {
             .build_value()
             .and_then(|b| b.id())
             .map(String::from)
-            .ok_or_else(|| Error::config("StartBuild returned no build id"))
+            .ok_or_else(|| Error::AwsAnswerIncomplete { operation: "codebuild:StartBuild", missing: "a build id".into() })
     }
 
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {

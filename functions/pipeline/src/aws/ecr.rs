@@ -91,6 +91,9 @@ impl ImageRegistry for Ecr {
             .first()
             .and_then(|r| r.repository_uri())
             .map(String::from)
-            .ok_or_else(|| Error::config(format!("ECR repository {} has no URI", self.repository)))
+            .ok_or_else(|| Error::AwsAnswerIncomplete {
+                operation: "ecr:DescribeRepositories",
+                missing: format!("the URI of repository {}", self.repository),
+            })
     }
 }

@@ -17,8 +17,9 @@ pub struct Ecs {
     client: aws_sdk_ecs::Client,
 }
 
+/// The SDK refused to build a request sigship made: a defect, not the input's fault.
 fn invalid(e: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(e.to_string())
+    Error::Internal(format!("ECS request: {e}"))
 }
 
 impl Ecs {
@@ -249,7 +250,10 @@ impl TaskDefinitions for Ecs {
             .task_definition()
             .and_then(|td| td.task_definition_arn())
             .map(String::from)
-            .ok_or_else(|| Error::config("RegisterTaskDefinition returned no ARN"))
+            .ok_or_else(|| Error::AwsAnswerIncomplete {
+                operation: "ecs:RegisterTaskDefinition",
+                missing: "the revision's ARN".into(),
+            })
     }
 }
 

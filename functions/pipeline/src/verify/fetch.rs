@@ -156,7 +156,7 @@ impl RemoteTags for GitRemote {
 
 /// A throw-away bare repository to fetch into; it lives as long as the returned directory.
 fn scratch_repository(url: &str) -> Result<(tempfile::TempDir, gix::Repository)> {
-    let scratch = tempfile::tempdir().map_err(|e| Error::config(format!("temporary directory: {e}")))?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::Internal(format!("temporary directory: {e}")))?;
     let repo = gix::init_bare(scratch.path())
         .map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?;
     Ok((scratch, repo))
@@ -168,7 +168,7 @@ fn only_refspec<'r>(repo: &'r gix::Repository, url: &str, refspec: &str) -> Resu
         .map_err(|e| Error::RepositoryUnreachable { url: url.into(), reason: e.to_string() })?
         .with_fetch_tags(Tags::None)
         .with_refspecs(Some(refspec), Direction::Fetch)
-        .map_err(|e| Error::InvalidInput(format!("{refspec:?}: {e}")))
+        .map_err(|e| Error::Internal(format!("refspec {refspec:?}: {e}")))
 }
 
 /// What a release-tag fetch asks for beyond the tag: its commit, without trees or blobs.
