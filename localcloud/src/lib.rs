@@ -18,7 +18,7 @@ pub mod git;
 mod http;
 mod http_backend;
 pub mod iam;
-pub mod keys;
+pub use testkit::keys;
 pub mod moto;
 pub mod router;
 pub mod runtime;
@@ -43,20 +43,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The trust root the local cloud deploys: a policy naming `signers` plus their certificates.
-pub fn trust_root_files(signers: &[&keys::Maintainer]) -> Vec<(String, Vec<u8>)> {
-    let mut policy = String::from("tag_patterns = ['v\\d+\\.\\d+\\.\\d+']\nthreshold = 1\n");
-    let mut files = Vec::new();
-    for signer in signers {
-        policy.push_str(&format!(
-            "\n[[signers]]\nlabel = \"{}\"\nfingerprint = \"{}\"\n",
-            signer.name,
-            signer.fingerprint()
-        ));
-        files.push((format!("{}.asc", signer.fingerprint()), signer.public_armored()));
-    }
-    files.push(("policy.toml".into(), policy.into_bytes()));
-    files
-}
+pub use testkit::trust_root_files;
 
 pub struct Options {
     /// Where the function binaries and `sigship` are (`target/debug` by default).

@@ -6,7 +6,6 @@ use localcloud::git::GitServer;
 use localcloud::keys::Maintainer;
 use localcloud::trust_root_files;
 use pipeline::verify::fetch::fetch_tag;
-use pipeline::verify::signature::verify_tag_object;
 use pipeline::verify::{verify, TagRequest, TrustRoot, VerifyConfig};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,92 +141,4 @@ async fn fetch_failures_are_named() {
     assert_eq!(err.name(), "RepositoryUnreachable", "{err}");
     let err = verify(&request("v0.1.0"), &config("http://example.org/btcd.git"), &trust).await.unwrap_err();
     assert_eq!(err.name(), "InsecureRepositoryUrl", "{err}");
-}
-
-/// Tag objects made by hand, checked without the network.
-mod objects {
-    use super::*;
-
-    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-
-    fn payload(tag: &str, kind: &str) -> Vec<u8> {
-        format!("object {COMMIT}\ntype {kind}\ntag {tag}\ntagger Alice <alice@example.org> 1760000000 +0000\n\nbtcd {tag}\n").into_bytes()
-    }
-
-    fn signed(payload: &[u8], by: &Maintainer) -> Vec<u8> {
-        let mut object = payload.to_vec();
-        object.extend(by.sign(payload));
-        object
-    }
-
-    #[test]
-    fn verdicts() {
-        let alice = Maintainer::generate("Alice Maintainer");
-        let mallory = Maintainer::generate("Mallory");
-        let trust = trust(&[&alice]);
-        let good = signed(&payload("v1.0.0", "commit"), &alice);
-        let verdict = verify_tag_object(&good, "v1.0.0", &trust).unwrap();
-        assert_eq!(verdict.commit, COMMIT);
-
-        let mut tampered = good.clone();
-        let at = tampered.windows(11).position(|w| w == b"btcd v1.0.0").unwrap();
-        tampered[at] = b'B';
-        let mut renamed = signed(&payload("v1.0.0", "commit"), &alice);
-        let header = renamed.windows(10).position(|w| w == b"tag v1.0.0").unwrap();
-        renamed[header + 9] = b'1';
-        // The object line re-pointed at another commit after signing.
-        let repointed = [b"object fedcba9876543210fedcba9876543210fedcba98".as_slice(), &good[47..]].concat();
-        let truncated = good[..good.len() - 40].to_vec();
-        let mut doubled = good.clone();
-        doubled.extend(alice.sign(&payload("v1.0.0", "commit")));
-        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-            ("v1.0.0", signed(&payload("v1.0.0", "commit"), &mallory), "UnknownSigner"),
-            ("v1.0.0", tampered, "BadSignature"),
-            ("v1.0.1", renamed, "BadSignature"),
-            ("v1.0.1", good.clone(), "TagMismatch"),
-            ("v1.0.0", signed(&payload("v1.0.0", "tree"), &alice), "TagMismatch"),
-            ("v1.0.0", payload("v1.0.0", "commit"), "Unsigned"),
-            ("v1.0.0", doubled, "BadSignature"),
-            ("v1.0.0", repointed, "BadSignature"),
-            ("v1.0.0", truncated, "BadSignature"),
-            (
-                "v1.0.0",
-                [payload("v1.0.0", "commit"), b"-----BEGIN PGP SIGNATURE-----\n\ngarbage\n".to_vec()].concat(),
-                "BadSignature",
-            ),
-            ("v1.0.0", b"not a tag object".to_vec(), "MalformedTag"),
-            ("v1.0.0-rc1", signed(&payload("v1.0.0-rc1", "commit"), &alice), "TagNameRejected"),
-        ];
-        for (tag, object, expected) in cases {
-            let err = verify_tag_object(&object, tag, &trust).unwrap_err();
-            assert_eq!(err.name(), expected, "{tag}: {err}");
-        }
-    }
-
-    #[test]
-    fn trust_root_errors_name_the_problem() {
-        let alice = Maintainer::generate("Alice Maintainer");
-        let mut files = trust_root_files(&[&alice]);
-        files.retain(|(name, _)| name == "policy.toml");
-        let err = TrustRoot::from_files(files).unwrap_err().to_string();
-        assert!(err.contains("has no certificate in the trust root"), "{err}");
-
-        let mut files = trust_root_files(&[&alice]);
-        files.push(("broken.asc".into(), b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n".to_vec()));
-        let err = TrustRoot::from_files(files).unwrap_err().to_string();
-        assert!(err.contains("broken.asc"), "{err}");
-
-        let err = TrustRoot::from_files(vec![("policy.toml".into(), b"signers = 3".to_vec())]).unwrap_err().to_string();
-        assert!(err.contains("policy.toml"), "{err}");
-    }
-
-    #[test]
-    fn several_versions_of_one_certificate_merge() {
-        let alice = Maintainer::generate("Alice Maintainer");
-        let mut files = trust_root_files(&[&alice]);
-        files.push(("alice-copy.asc".into(), alice.public_armored()));
-        let trust = TrustRoot::from_files(files).unwrap();
-        assert_eq!(trust.certs.len(), 1);
-        verify_tag_object(&signed(&payload("v1.0.0", "commit"), &alice), "v1.0.0", &trust).unwrap();
-    }
 }

@@ -36,11 +36,10 @@ impl BuildService for CodeBuild {
             .send()
             .await
             .map_err(|e| Error::aws("codebuild:StartBuild", e))?;
-        response
-            .build_value()
-            .and_then(|b| b.id())
-            .map(String::from)
-            .ok_or_else(|| Error::AwsAnswerIncomplete { operation: "codebuild:StartBuild", missing: "a build id".into() })
+        response.build_value().and_then(|b| b.id()).map(String::from).ok_or_else(|| Error::AwsAnswerIncomplete {
+            operation: "codebuild:StartBuild",
+            missing: "a build id".into(),
+        })
     }
 
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {

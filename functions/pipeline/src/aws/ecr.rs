@@ -86,14 +86,11 @@ impl ImageRegistry for Ecr {
             .send()
             .await
             .map_err(|e| Error::aws("ecr:DescribeRepositories", e))?;
-        found
-            .repositories()
-            .first()
-            .and_then(|r| r.repository_uri())
-            .map(String::from)
-            .ok_or_else(|| Error::AwsAnswerIncomplete {
+        found.repositories().first().and_then(|r| r.repository_uri()).map(String::from).ok_or_else(|| {
+            Error::AwsAnswerIncomplete {
                 operation: "ecr:DescribeRepositories",
                 missing: format!("the URI of repository {}", self.repository),
-            })
+            }
+        })
     }
 }

@@ -246,14 +246,9 @@ impl TaskDefinitions for Ecs {
             .send()
             .await
             .map_err(|e| Error::aws("ecs:RegisterTaskDefinition", e))?;
-        response
-            .task_definition()
-            .and_then(|td| td.task_definition_arn())
-            .map(String::from)
-            .ok_or_else(|| Error::AwsAnswerIncomplete {
-                operation: "ecs:RegisterTaskDefinition",
-                missing: "the revision's ARN".into(),
-            })
+        response.task_definition().and_then(|td| td.task_definition_arn()).map(String::from).ok_or_else(|| {
+            Error::AwsAnswerIncomplete { operation: "ecs:RegisterTaskDefinition", missing: "the revision's ARN".into() }
+        })
     }
 }
 

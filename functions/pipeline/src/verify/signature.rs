@@ -177,3 +177,6 @@ impl VerificationHelper for Collector<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

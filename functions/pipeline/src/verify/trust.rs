@@ -222,4 +222,36 @@ mod tests {
         assert_eq!(err.name(), "TrustRootInvalid");
         assert!(err.to_string().contains("v("), "{err}");
     }
+
+    use testkit::keys::Maintainer;
+    use testkit::trust_root_files;
+
+    #[test]
+    fn trust_root_errors_name_the_problem() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mut files = trust_root_files(&[&alice]);
+        files.retain(|(name, _)| name == "policy.toml");
+        let err = TrustRoot::from_files(files).unwrap_err().to_string();
+        assert!(err.contains("has no certificate in the trust root"), "{err}");
+
+        let mut files = trust_root_files(&[&alice]);
+        files.push(("broken.asc".into(), b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n".to_vec()));
+        let err = TrustRoot::from_files(files).unwrap_err().to_string();
+        assert!(err.contains("broken.asc"), "{err}");
+
+        let err = TrustRoot::from_files(vec![("policy.toml".into(), b"signers = 3".to_vec())]).unwrap_err().to_string();
+        assert!(err.contains("policy.toml"), "{err}");
+    }
+
+    #[test]
+    fn several_versions_of_one_certificate_merge() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mut files = trust_root_files(&[&alice]);
+        files.push(("alice-copy.asc".into(), alice.public_armored()));
+        let trust = TrustRoot::from_files(files).unwrap();
+        assert_eq!(trust.certs.len(), 1);
+        let payload = b"object 0123456789abcdef0123456789abcdef01234567\ntype commit\ntag v1.0.0\ntagger A <a@example.org> 1760000000 +0000\n\nbtcd v1.0.0\n";
+        let object = [payload.as_slice(), &alice.sign(payload)].concat();
+        crate::verify::signature::verify_tag_object(&object, "v1.0.0", &trust).unwrap();
+    }
 }

@@ -1,12 +1,13 @@
-//! Verification against keys as maintainers really have them: expired after signing, revoked
+//! Signature verification against keys as maintainers really have them: expired after signing, revoked
 //! hard or soft, re-issued with subkeys dropped, weak hashes, wrong key types, several signers.
 
 use std::time::{Duration, SystemTime};
 
-use localcloud::keys::{Maintainer, Signing};
-use localcloud::trust_root_files;
-use pipeline::verify::signature::verify_tag_object;
-use pipeline::verify::TrustRoot;
+use testkit::keys::{Maintainer, Signing};
+use testkit::trust_root_files;
+
+use super::verify_tag_object;
+use crate::verify::TrustRoot;
 use sequoia_openpgp::cert::{CertBuilder, CipherSuite};
 use sequoia_openpgp::policy::StandardPolicy;
 use sequoia_openpgp::types::{HashAlgorithm, ReasonForRevocation};
@@ -151,4 +152,63 @@ fn a_reissued_certificate_needs_its_older_version_for_old_signatures() {
     assert_eq!(verdict(&object, &TrustRoot::from_files(newest_only.clone()).unwrap()), Err("UnknownSigner"));
     let both = [newest_only, vec![("alice-2024.asc".into(), Maintainer::armored(&older))]].concat();
     assert_eq!(verdict(&object, &TrustRoot::from_files(both).unwrap()), Ok(1));
+}
+
+/// Tag objects made by hand: every way an object can be wrong has its own name.
+mod objects {
+    use super::*;
+
+    fn payload(tag: &str, kind: &str) -> Vec<u8> {
+        format!("object {COMMIT}\ntype {kind}\ntag {tag}\ntagger Alice <alice@example.org> 1760000000 +0000\n\nbtcd {tag}\n").into_bytes()
+    }
+
+    fn signed(payload: &[u8], by: &Maintainer) -> Vec<u8> {
+        let mut object = payload.to_vec();
+        object.extend(by.sign(payload));
+        object
+    }
+
+    #[test]
+    fn verdicts() {
+        let alice = Maintainer::generate("Alice Maintainer");
+        let mallory = Maintainer::generate("Mallory");
+        let trust = trust(&[&alice]);
+        let good = signed(&payload("v1.0.0", "commit"), &alice);
+        let verdict = verify_tag_object(&good, "v1.0.0", &trust).unwrap();
+        assert_eq!(verdict.commit, COMMIT);
+
+        let mut tampered = good.clone();
+        let at = tampered.windows(11).position(|w| w == b"btcd v1.0.0").unwrap();
+        tampered[at] = b'B';
+        let mut renamed = signed(&payload("v1.0.0", "commit"), &alice);
+        let header = renamed.windows(10).position(|w| w == b"tag v1.0.0").unwrap();
+        renamed[header + 9] = b'1';
+        // The object line re-pointed at another commit after signing.
+        let repointed = [b"object fedcba9876543210fedcba9876543210fedcba98".as_slice(), &good[47..]].concat();
+        let truncated = good[..good.len() - 40].to_vec();
+        let mut doubled = good.clone();
+        doubled.extend(alice.sign(&payload("v1.0.0", "commit")));
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("v1.0.0", signed(&payload("v1.0.0", "commit"), &mallory), "UnknownSigner"),
+            ("v1.0.0", tampered, "BadSignature"),
+            ("v1.0.1", renamed, "BadSignature"),
+            ("v1.0.1", good.clone(), "TagMismatch"),
+            ("v1.0.0", signed(&payload("v1.0.0", "tree"), &alice), "TagMismatch"),
+            ("v1.0.0", payload("v1.0.0", "commit"), "Unsigned"),
+            ("v1.0.0", doubled, "BadSignature"),
+            ("v1.0.0", repointed, "BadSignature"),
+            ("v1.0.0", truncated, "BadSignature"),
+            (
+                "v1.0.0",
+                [payload("v1.0.0", "commit"), b"-----BEGIN PGP SIGNATURE-----\n\ngarbage\n".to_vec()].concat(),
+                "BadSignature",
+            ),
+            ("v1.0.0", b"not a tag object".to_vec(), "MalformedTag"),
+            ("v1.0.0-rc1", signed(&payload("v1.0.0-rc1", "commit"), &alice), "TagNameRejected"),
+        ];
+        for (tag, object, expected) in cases {
+            let err = verify_tag_object(&object, tag, &trust).unwrap_err();
+            assert_eq!(err.name(), expected, "{tag}: {err}");
+        }
+    }
 }
