@@ -115,5 +115,5 @@ pub fn run() -> Result<(), String> {
     }
     println!();
     println!("bench: verification, sigship against git verify-tag (gpg)…");
-    tools::run(tools::cargo(), &["bench", "--quiet", "-p", "sigship-pipeline", "--bench", "verify_vs_gpg"], &root)
+    tools::run(tools::cargo(), &["bench", "--quiet", "-p", "pipeline", "--bench", "verify_vs_gpg"], &root)
 }

@@ -1,6 +1,6 @@
 //! Verification of one release tag, sigship against `git verify-tag` (gpg), on the same tag made
 //! by a real `git tag -s` with a gpg key: parse + verify, no network. Run by `cargo xtask bench`
-//! (`cargo bench -p sigship-pipeline --bench verify_vs_gpg`); needs git and gpg.
+//! (`cargo bench -p pipeline --bench verify_vs_gpg`); needs git and gpg.
 
 use std::path::Path;
 use std::process::Command;
