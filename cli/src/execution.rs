@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use pipeline::aws::StepFunctions;
-use pipeline::execution::{self, ExecutionView};
-use pipeline::trigger::{Executions, Started};
+use pipeline::execution::{self, ExecutionView, Executions, Started};
 
 use crate::error::{Error, Result};
 use crate::stack::elapsed;

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 pub use aws_sdk_sfn::types::ExecutionStatus;
 use pipeline::aws::StepFunctions;
-use pipeline::execution::{self, Step};
-use pipeline::trigger::{Executions, Started};
+use pipeline::execution::{self, Executions, Started, Step};
 
 #[derive(Debug)]
 pub struct Finished {

@@ -7,17 +7,53 @@ use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
 use crate::task_definition::RegisteredTask;
 
+/// A deployment's place in its service: the newest (PRIMARY), an older one still running
+/// (ACTIVE), or one that has finished draining (INACTIVE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentRole {
+    Primary,
+    Active,
+    Inactive,
+}
+
+/// How the deployment circuit breaker judges a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    /// Rolled back: the circuit breaker gave up on it.
+    Failed,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentView {
-    pub status: String,
+    pub role: DeploymentRole,
     pub task_definition: String,
-    pub rollout_state: Option<String>,
+    pub rollout_state: Option<RolloutState>,
     pub rollout_reason: Option<String>,
+}
+
+/// ECS's status of a service: deleted services stay visible as INACTIVE for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceStatus {
+    Active,
+    Draining,
+    Inactive,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Active => "ACTIVE",
+            ServiceStatus::Draining => "DRAINING",
+            ServiceStatus::Inactive => "INACTIVE",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceView {
-    pub status: String,
+    pub status: ServiceStatus,
     pub task_definition: String,
     pub desired_count: i32,
     pub running_count: i32,
@@ -26,7 +62,7 @@ pub struct ServiceView {
 
 impl ServiceView {
     pub fn is_active(&self) -> bool {
-        self.status == "ACTIVE"
+        self.status == ServiceStatus::Active
     }
 }
 
@@ -155,16 +191,16 @@ enum Progress {
 /// Stable: the service runs our revision, in one COMPLETED deployment, at its desired count.
 /// Rolled back: the circuit breaker failed our deployment or put another revision back.
 fn judge(view: &ServiceView, task_definition: &str) -> Progress {
-    let ours = view.deployments.iter().find(|d| d.status == "PRIMARY");
+    let ours = view.deployments.iter().find(|d| d.role == DeploymentRole::Primary);
     if let Some(primary) = ours {
-        if primary.rollout_state.as_deref() == Some("FAILED") {
+        if primary.rollout_state == Some(RolloutState::Failed) {
             return Progress::RolledBack(primary.rollout_reason.clone().unwrap_or_else(|| "rollout FAILED".into()));
         }
     }
     if view.task_definition != task_definition {
         return Progress::RolledBack(format!("service is back on {}", view.task_definition));
     }
-    let completed = ours.is_some_and(|d| d.rollout_state.as_deref() == Some("COMPLETED"));
+    let completed = ours.is_some_and(|d| d.rollout_state == Some(RolloutState::Completed));
     if completed && view.deployments.len() == 1 && view.running_count == view.desired_count {
         Progress::Stable
     } else {

@@ -1,11 +1,40 @@
-//! Following a pipeline execution: its history read as state changes, and how it ended. The CLI
-//! prints the changes and the local cloud records them; both read them here, through
-//! [`ExecutionHistory`] (Step Functions in `aws::StepFunctions`).
+//! The pipeline's executions: starting them and listing the running ones ([`Executions`], for the
+//! triggers and the queue), and following one — its history read as state changes, and how it
+//! ended ([`ExecutionHistory`], for the CLI and the local cloud). Step Functions is behind both in
+//! `aws::StepFunctions`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Started {
+    /// A new execution, by ARN.
+    New(String),
+    /// An execution with this name exists already (running or finished): nothing started.
+    AlreadyExists,
+}
+
+/// A running execution, as the queue orders them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningExecution {
+    pub arn: String,
+    /// Milliseconds since the epoch.
+    pub started_ms: i64,
+}
+
+/// The state machine's executions, as the triggers start them and the queue orders them.
+pub trait Executions {
+    /// Starts an execution named `name`; [`Started::AlreadyExists`] when the name is taken.
+    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<Started>;
+    /// The names of every execution still in the history (any status).
+    async fn names(&self) -> Result<Vec<String>>;
+    async fn running(&self) -> Result<Vec<RunningExecution>>;
+}
 
 /// One history event, as far as following an execution needs it.
 #[derive(Debug, Clone, PartialEq)]

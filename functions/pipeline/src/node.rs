@@ -260,7 +260,10 @@ pub async fn status(
     logs: &impl LogEvents,
     now_ms: i64,
 ) -> Result<NodeStatus> {
-    let service = services.describe(&config.cluster, &config.service).await?.filter(|s| s.status != "INACTIVE");
+    let service = services
+        .describe(&config.cluster, &config.service)
+        .await?
+        .filter(|s| s.status != crate::deployment::ServiceStatus::Inactive);
     let revision = match &service {
         Some(s) => revisions.deployed(&s.task_definition).await?,
         None => None,
@@ -269,7 +272,7 @@ pub async fn status(
     Ok(NodeStatus {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
-        service_status: service.as_ref().map(|s| s.status.clone()),
+        service_status: service.as_ref().map(|s| s.status.as_str().to_string()),
         desired_tasks: service.as_ref().map_or(0, |s| s.desired_count),
         running_tasks: service.as_ref().map_or(0, |s| s.running_count),
         revision,

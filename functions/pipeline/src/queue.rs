@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
-use crate::trigger::Executions;
+use crate::execution::Executions;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -68,15 +68,15 @@ pub fn state_machine_of(execution_arn: &str) -> Result<String> {
 pub async fn take_turn(request: QueueRequest, config: &QueueConfig, executions: &impl Executions) -> Result<Turn> {
     let attempt = request.previous.as_ref().map_or(0, |p| p.attempt) + 1;
     let running = executions.running().await?;
-    let mine = match running.iter().find(|(arn, _)| *arn == request.execution) {
-        Some((_, started)) => *started,
+    let mine = match running.iter().find(|r| r.arn == request.execution) {
+        Some(listed) => listed.started_ms,
         // Not listed yet (eventual consistency): its own start time, else now — it has just started.
         None => start_millis(&request.started_at),
     };
     let mut ahead: Vec<(i64, &String)> = running
         .iter()
-        .filter(|(arn, started)| *arn != request.execution && (*started, arn) < (mine, &request.execution))
-        .map(|(arn, started)| (*started, arn))
+        .filter(|r| r.arn != request.execution && (r.started_ms, &r.arn) < (mine, &request.execution))
+        .map(|r| (r.started_ms, &r.arn))
         .collect();
     ahead.sort();
     let ahead: Vec<String> = ahead.into_iter().map(|(_, arn)| arn.clone()).collect();

@@ -193,9 +193,16 @@ pub struct RegisterRequest {
     pub build: BuildState,
 }
 
+/// The newest ACTIVE revision of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestRevision {
+    pub arn: String,
+    /// Its [`SPEC_TAG`] value, if it has one (revisions from before the tag have none).
+    pub fingerprint: Option<String>,
+}
+
 pub trait TaskDefinitions {
-    /// The newest ACTIVE revision of `family` and its [`SPEC_TAG`] value, if it has one.
-    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>>;
+    async fn latest(&self, family: &str) -> Result<Option<LatestRevision>>;
     async fn register(&self, spec: &TaskSpec) -> Result<String>;
 }
 
@@ -266,7 +273,7 @@ pub async fn register(
     let image = format!("{repository}@{digest}");
     let mut spec = task_spec(config, image.clone(), &request.verified);
     let fingerprint = spec.fingerprint();
-    if let Some((arn, Some(latest))) = tasks.latest(&config.family).await? {
+    if let Some(LatestRevision { arn, fingerprint: Some(latest) }) = tasks.latest(&config.family).await? {
         if latest == fingerprint {
             tracing::info!(task_definition = %arn, %image, "latest revision already has this content; reusing it");
             return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false });

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::build::{BuildPhase, BuildService, BuildStart, ImageRegistry};
-use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
+use crate::deployment::{
+    DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
+};
 use crate::error::Result;
 use crate::task_definition::{TaskDefinitions, TaskSpec};
 use crate::teardown::Teardown;
@@ -81,12 +83,12 @@ pub struct FakeTaskDefinitions {
 }
 
 impl TaskDefinitions for FakeTaskDefinitions {
-    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>> {
+    async fn latest(&self, family: &str) -> Result<Option<crate::task_definition::LatestRevision>> {
         let registered = self.registered.lock().unwrap();
         Ok(registered.last().map(|spec| {
             let fingerprint =
                 spec.tags.iter().find(|(k, _)| k == crate::task_definition::SPEC_TAG).map(|(_, v)| v.clone());
-            (format!("{family}:{}", registered.len()), fingerprint)
+            crate::task_definition::LatestRevision { arn: format!("{family}:{}", registered.len()), fingerprint }
         }))
     }
 
@@ -121,7 +123,7 @@ impl FakeServices {
 
     /// Already running `previous`; any update fails and the circuit breaker restores `previous`.
     pub fn rolling_back(previous: &str) -> Self {
-        Self::new(Behaviour::RollBackTo(previous.into()), Some(view(previous, "COMPLETED", None)))
+        Self::new(Behaviour::RollBackTo(previous.into()), Some(view(previous, RolloutState::Completed, None)))
     }
 
     pub fn stuck() -> Self {
@@ -130,32 +132,35 @@ impl FakeServices {
 
     /// A settled service of `task_definition` running `running` of `desired` tasks.
     pub fn running(task_definition: &str, desired: i32, running: i32) -> Self {
-        let settled =
-            ServiceView { desired_count: desired, running_count: running, ..view(task_definition, "COMPLETED", None) };
+        let settled = ServiceView {
+            desired_count: desired,
+            running_count: running,
+            ..view(task_definition, RolloutState::Completed, None)
+        };
         Self::new(Behaviour::Settle, Some(settled))
     }
 
     fn apply(&self, task_definition: &str) {
         let next = match &self.behaviour {
-            Behaviour::Settle => view(task_definition, "COMPLETED", None),
-            Behaviour::RollBackTo(previous) => view(previous, "FAILED", Some("tasks failed to start")),
-            Behaviour::Stick => view(task_definition, "IN_PROGRESS", None),
+            Behaviour::Settle => view(task_definition, RolloutState::Completed, None),
+            Behaviour::RollBackTo(previous) => view(previous, RolloutState::Failed, Some("tasks failed to start")),
+            Behaviour::Stick => view(task_definition, RolloutState::InProgress, None),
         };
         *self.view.lock().unwrap() = Some(next);
     }
 }
 
-fn view(task_definition: &str, rollout: &str, reason: Option<&str>) -> ServiceView {
-    let running = if rollout == "COMPLETED" { 1 } else { 0 };
+fn view(task_definition: &str, rollout: RolloutState, reason: Option<&str>) -> ServiceView {
+    let running = if rollout == RolloutState::Completed { 1 } else { 0 };
     ServiceView {
-        status: "ACTIVE".into(),
+        status: ServiceStatus::Active,
         task_definition: task_definition.into(),
         desired_count: 1,
         running_count: running,
         deployments: vec![DeploymentView {
-            status: "PRIMARY".into(),
+            role: DeploymentRole::Primary,
             task_definition: task_definition.into(),
-            rollout_state: Some(rollout.into()),
+            rollout_state: Some(rollout),
             rollout_reason: reason.map(String::from),
         }],
     }
@@ -180,7 +185,7 @@ impl Services for FakeServices {
 
     async fn delete(&self, _cluster: &str, _service: &str) -> Result<()> {
         if let Some(view) = self.view.lock().unwrap().as_mut() {
-            view.status = "INACTIVE".into();
+            view.status = ServiceStatus::Inactive;
         }
         Ok(())
     }
@@ -241,12 +246,19 @@ impl Teardown for FakeTeardown {
 pub struct FakeExecutions {
     pub started: Mutex<Vec<(String, serde_json::Value)>>,
     pub existing: Mutex<Vec<String>>,
-    running: Vec<(String, i64)>,
+    running: Vec<crate::execution::RunningExecution>,
 }
 
 impl FakeExecutions {
     pub fn running(running: &[(&str, i64)]) -> Self {
-        FakeExecutions { running: running.iter().map(|(a, t)| (a.to_string(), *t)).collect(), ..Default::default() }
+        let running = running
+            .iter()
+            .map(|(arn, started_ms)| crate::execution::RunningExecution {
+                arn: arn.to_string(),
+                started_ms: *started_ms,
+            })
+            .collect();
+        FakeExecutions { running, ..Default::default() }
     }
 
     pub fn with_history(names: &[String]) -> Self {
@@ -254,22 +266,22 @@ impl FakeExecutions {
     }
 }
 
-impl crate::trigger::Executions for FakeExecutions {
-    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<crate::trigger::Started> {
+impl crate::execution::Executions for FakeExecutions {
+    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<crate::execution::Started> {
         let mut existing = self.existing.lock().unwrap();
         if existing.iter().any(|n| n == name) {
-            return Ok(crate::trigger::Started::AlreadyExists);
+            return Ok(crate::execution::Started::AlreadyExists);
         }
         existing.push(name.to_string());
         self.started.lock().unwrap().push((name.to_string(), input.clone()));
-        Ok(crate::trigger::Started::New(format!("arn:aws:states:us-east-1:123456789012:execution:sigship:{name}")))
+        Ok(crate::execution::Started::New(format!("arn:aws:states:us-east-1:123456789012:execution:sigship:{name}")))
     }
 
     async fn names(&self) -> Result<Vec<String>> {
         Ok(self.existing.lock().unwrap().clone())
     }
 
-    async fn running(&self) -> Result<Vec<(String, i64)>> {
+    async fn running(&self) -> Result<Vec<crate::execution::RunningExecution>> {
         Ok(self.running.clone())
     }
 }

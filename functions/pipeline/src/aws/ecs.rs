@@ -1,16 +1,18 @@
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
-    DeploymentConfiguration, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
-    EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration,
-    NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret, ServiceField, SortOrder, Tag,
-    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
+    DeploymentConfiguration, DeploymentRolloutState, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
+    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver, MountPoint,
+    NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret, ServiceField,
+    SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 
-use crate::deployment::{DeploymentView, ServiceSpec, ServiceView, Services};
+use crate::deployment::{
+    DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
+};
 use crate::error::{Error, Result};
 use crate::task_definition::{
-    TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME, HEALTH_CHECK,
-    MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
+    LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
+    HEALTH_CHECK, MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
 };
 
 pub struct Ecs {
@@ -149,7 +151,7 @@ impl Ecs {
 }
 
 impl TaskDefinitions for Ecs {
-    async fn latest(&self, family: &str) -> Result<Option<(String, Option<String>)>> {
+    async fn latest(&self, family: &str) -> Result<Option<LatestRevision>> {
         let Some(arn) = self.active_revisions(family).await?.into_iter().next() else { return Ok(None) };
         let described = self
             .client
@@ -161,7 +163,7 @@ impl TaskDefinitions for Ecs {
             .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
         let fingerprint =
             described.tags().iter().find(|t| t.key() == Some(SPEC_TAG)).and_then(|t| t.value()).map(String::from);
-        Ok(Some((arn, fingerprint)))
+        Ok(Some(LatestRevision { arn, fingerprint }))
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {
@@ -263,7 +265,11 @@ impl Services for Ecs {
             .await
             .map_err(|e| Error::aws("ecs:DescribeServices", e))?;
         Ok(described.services().first().map(|s| ServiceView {
-            status: s.status().unwrap_or_default().to_string(),
+            status: match s.status() {
+                Some("ACTIVE") => ServiceStatus::Active,
+                Some("DRAINING") => ServiceStatus::Draining,
+                _ => ServiceStatus::Inactive,
+            },
             task_definition: s.task_definition().unwrap_or_default().to_string(),
             desired_count: s.desired_count(),
             running_count: s.running_count(),
@@ -271,9 +277,18 @@ impl Services for Ecs {
                 .deployments()
                 .iter()
                 .map(|d| DeploymentView {
-                    status: d.status().unwrap_or_default().to_string(),
+                    role: match d.status() {
+                        Some("PRIMARY") => DeploymentRole::Primary,
+                        Some("ACTIVE") => DeploymentRole::Active,
+                        _ => DeploymentRole::Inactive,
+                    },
                     task_definition: d.task_definition().unwrap_or_default().to_string(),
-                    rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                    rollout_state: d.rollout_state().and_then(|r| match r {
+                        DeploymentRolloutState::InProgress => Some(RolloutState::InProgress),
+                        DeploymentRolloutState::Completed => Some(RolloutState::Completed),
+                        DeploymentRolloutState::Failed => Some(RolloutState::Failed),
+                        _ => None,
+                    }),
                     rollout_reason: d.rollout_state_reason().map(String::from),
                 })
                 .collect(),

@@ -1,8 +1,9 @@
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 
 use crate::error::{Error, Result};
-use crate::execution::{ExecutionHistory, ExecutionView, HistoryEntry, HistoryEvent};
-use crate::trigger::{Executions, Started};
+use crate::execution::{
+    ExecutionHistory, ExecutionView, Executions, HistoryEntry, HistoryEvent, RunningExecution, Started,
+};
 
 /// The pipeline's own state machine, as the triggers, the queue and the CLI see it.
 pub struct StepFunctions {
@@ -68,12 +69,15 @@ impl Executions for StepFunctions {
         Ok(self.list(None).await?.into_iter().map(|e| e.name().to_string()).collect())
     }
 
-    async fn running(&self) -> Result<Vec<(String, i64)>> {
+    async fn running(&self) -> Result<Vec<RunningExecution>> {
         Ok(self
             .list(Some(ExecutionStatus::Running))
             .await?
             .into_iter()
-            .map(|e| (e.execution_arn().to_string(), e.start_date().to_millis().unwrap_or_default()))
+            .map(|e| RunningExecution {
+                arn: e.execution_arn().to_string(),
+                started_ms: e.start_date().to_millis().unwrap_or_default(),
+            })
             .collect())
     }
 }

@@ -8,10 +8,9 @@ pub mod webhook;
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::config::Env;
 use crate::error::Result;
+use crate::execution::{Executions, Started};
 use crate::verify::GitRemote;
 
 pub const NAME_PREFIX: &str = "tag-";
@@ -40,25 +39,6 @@ pub fn tag_in_name(tag: &str) -> String {
 pub fn tag_of(execution_name: &str) -> Option<&str> {
     let (tag, object_id) = execution_name.strip_prefix(NAME_PREFIX)?.rsplit_once('-')?;
     (object_id.len() == OBJECT_ID_CHARS && object_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Started {
-    /// A new execution, by ARN.
-    New(String),
-    /// An execution with this name exists already (running or finished): nothing started.
-    AlreadyExists,
-}
-
-/// The state machine's executions, as the triggers and the queue need them.
-pub trait Executions {
-    /// Starts an execution named `name`; [`Started::AlreadyExists`] when the name is taken.
-    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<Started>;
-    /// The names of every execution still in the history (any status).
-    async fn names(&self) -> Result<Vec<String>>;
-    /// The running executions: (ARN, start time in milliseconds since the epoch).
-    async fn running(&self) -> Result<Vec<(String, i64)>>;
 }
 
 /// What tag-push and tag-watch read once per environment.

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{execution_name, start_for_tag, tag_in_name, tag_of, Executions, Started};
+use super::{execution_name, start_for_tag, tag_in_name, tag_of};
 use crate::error::Result;
+use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,8 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{start_for_tag, Executions, Started};
+use super::start_for_tag;
+use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTags, TagPolicy};
 
 /// What the Function URL answers.
