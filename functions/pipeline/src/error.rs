@@ -3,6 +3,11 @@
 
 use std::fmt::Display;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -134,17 +139,14 @@ impl Error {
         Error::Configuration(message.to_string())
     }
 
-    /// Classifies an AWS SDK failure: throttling is retried by the state machine, the rest is not.
-    pub fn aws<E>(operation: &'static str, err: aws_sdk_ecs::error::SdkError<E>) -> Self
+    /// Classifies an AWS SDK failure (any service's: the smithy runtime's error type they all
+    /// share): throttling is retried by the state machine, the rest is not.
+    pub fn aws<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
-        E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        use aws_sdk_ecs::error::ProvideErrorMetadata;
         let code = err.code().unwrap_or("Unknown").to_string();
-        let message = err
-            .message()
-            .map(str::to_string)
-            .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&err).to_string());
+        let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
         // ServiceUnavailable (503) is a server-side failure, not a rate: AwsUnavailable below.
         const THROTTLING: [&str; 4] =
             ["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"];
