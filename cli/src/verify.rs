@@ -30,8 +30,7 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
     let outcome = async {
         let trust = TrustRoot::from_dir(&trust)?;
         let config = VerifyConfig {
-            default_repository: None,
-            trust_root: String::new(),
+            default_repository_url: None,
             fetch_timeout: Duration::from_secs(timeout),
             allow_local_paths: true,
         };

@@ -15,12 +15,7 @@ fn trust(signers: &[&Maintainer]) -> TrustRoot {
 }
 
 fn config(url: &str) -> VerifyConfig {
-    VerifyConfig {
-        default_repository: Some(url.into()),
-        trust_root: "unused".into(),
-        fetch_timeout: TIMEOUT,
-        allow_local_paths: false,
-    }
+    VerifyConfig { default_repository_url: Some(url.into()), fetch_timeout: TIMEOUT, allow_local_paths: false }
 }
 
 fn request(tag: &str) -> TagRequest {

@@ -179,7 +179,7 @@ async fn poll(
             // A green build that pushed nothing must not pass: the next step pins this image.
             if images.digest_of(&state.image_tag).await?.is_none() {
                 return Err(Error::ImageMissing {
-                    repository: images.repository_uri().await?,
+                    repository_uri: images.repository_uri().await?,
                     image_tag: state.image_tag,
                 });
             }

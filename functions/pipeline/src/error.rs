@@ -57,8 +57,8 @@ pub enum Error {
     BuildWaitExceeded { build_id: String, attempts: u32 },
     #[error("waited {waited_seconds} s for earlier executions to finish, still running: {}", ahead.join(", "))]
     QueueTimedOut { waited_seconds: u64, ahead: Vec<String> },
-    #[error("image tag {image_tag} is not in repository {repository}")]
-    ImageMissing { repository: String, image_tag: String },
+    #[error("image tag {image_tag} is not in repository {repository_uri}")]
+    ImageMissing { repository_uri: String, image_tag: String },
 
     // --- deployment ---
     #[error("network {network} cannot run release {tag}: {reason}")]

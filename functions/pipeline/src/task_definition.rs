@@ -267,7 +267,7 @@ pub async fn register(
     config.network.check_release(&request.verified.tag)?;
     let repository = images.repository_uri().await?;
     let digest = images.digest_of(&request.build.image_tag).await?.ok_or_else(|| Error::ImageMissing {
-        repository: repository.clone(),
+        repository_uri: repository.clone(),
         image_tag: request.build.image_tag.clone(),
     })?;
     let image = format!("{repository}@{digest}");

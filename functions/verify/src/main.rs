@@ -6,8 +6,9 @@ use pipeline::{aws, config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let setup = || async {
-        let config = VerifyConfig::from_env(&Env::process())?;
-        let trust = aws::load_trust_root(&config.trust_root, &sdk).await?;
+        let env = Env::process();
+        let config = VerifyConfig::from_env(&env)?;
+        let trust = aws::load_trust_root(&verify::trust_root_location(&env)?, &sdk).await?;
         Ok((config, trust))
     };
     lambda::serve(

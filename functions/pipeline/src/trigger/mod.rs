@@ -44,7 +44,7 @@ pub fn tag_of(execution_name: &str) -> Option<&str> {
 /// What tag-push and tag-watch read once per environment.
 pub struct TriggerConfig {
     /// The daemon's repository: the only one whose tags start anything.
-    pub repository: String,
+    pub repository_url: String,
     pub trust_root: String,
     pub state_machine_arn: String,
     pub fetch_timeout: Duration,
@@ -55,15 +55,15 @@ impl TriggerConfig {
         let repository = env.required("SIGSHIP_REPOSITORY")?;
         crate::verify::fetch::check_remote_url(&repository, false)?;
         Ok(TriggerConfig {
-            repository,
-            trust_root: env.required("SIGSHIP_TRUST_ROOT")?,
+            repository_url: repository,
+            trust_root: crate::verify::trust_root_location(env)?,
             state_machine_arn: env.required("SIGSHIP_STATE_MACHINE_ARN")?,
             fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 20)?),
         })
     }
 
     pub fn remote(&self) -> GitRemote {
-        GitRemote { url: self.repository.clone(), timeout: self.fetch_timeout, allow_local_paths: false }
+        GitRemote { url: self.repository_url.clone(), timeout: self.fetch_timeout, allow_local_paths: false }
     }
 }
 

@@ -42,10 +42,11 @@ pub struct VerifiedSigner {
     pub fingerprint: String,
 }
 
+/// What [`verify`] needs besides the trust root (loaded once per environment from
+/// [`trust_root_location`]).
 pub struct VerifyConfig {
-    pub default_repository: Option<String>,
-    /// `s3://bucket/prefix` or a local directory.
-    pub trust_root: String,
+    /// The daemon's git URL, when the request names none.
+    pub default_repository_url: Option<String>,
     pub fetch_timeout: Duration,
     /// Local repository paths: for the operator CLI, never for the Lambda.
     pub allow_local_paths: bool,
@@ -54,12 +55,16 @@ pub struct VerifyConfig {
 impl VerifyConfig {
     pub fn from_env(env: &Env) -> Result<Self> {
         Ok(VerifyConfig {
-            default_repository: env.optional("SIGSHIP_REPOSITORY"),
-            trust_root: env.required("SIGSHIP_TRUST_ROOT")?,
+            default_repository_url: env.optional("SIGSHIP_REPOSITORY"),
             fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 30)?),
             allow_local_paths: false,
         })
     }
+}
+
+/// Where the trust root is: `s3://bucket/prefix/` or a local directory (SIGSHIP_TRUST_ROOT).
+pub fn trust_root_location(env: &Env) -> Result<String> {
+    env.required("SIGSHIP_TRUST_ROOT")
 }
 
 /// Verifies the requested tag; the one code path shared by the Lambda and the CLI.
@@ -67,7 +72,7 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
     let repository = request
         .repository
         .clone()
-        .or_else(|| config.default_repository.clone())
+        .or_else(|| config.default_repository_url.clone())
         .ok_or_else(|| Error::InvalidInput("no repository given and SIGSHIP_REPOSITORY is not set".into()))?;
     // Name policy first: a tag that could never deploy is refused without touching the network.
     trust.check_tag_name(&request.tag)?;
