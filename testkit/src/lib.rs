@@ -1,8 +1,11 @@
 //! Fixtures for sigship's tests, dev-only: maintainer keys made fresh per run with detached
-//! signatures in git's armored form ([`keys`]), and trust roots naming them. The pipeline's own
-//! verification tests and the local cloud both use them.
+//! signatures in git's armored form ([`keys`]), trust roots naming them, and canned AWS answers
+//! for request-level adapter tests ([`replay`]). The pipeline's own tests and the local cloud use
+//! them. The local cloud (and so xtask) depends on this crate normally, so a test build and
+//! `cargo build --workspace --bins` resolve the SDK's features alike and compile it once.
 
 pub mod keys;
+pub mod replay;
 
 /// The files of a trust root naming `signers` (threshold 1, release tags `vX.Y.Z`): their
 /// certificates plus `policy.toml`.

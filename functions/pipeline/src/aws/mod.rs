@@ -7,6 +7,8 @@ mod ecs;
 mod efs;
 mod logs;
 pub mod permissions;
+#[cfg(test)]
+mod replay;
 mod s3;
 mod secrets;
 mod sfn;

@@ -1,0 +1,78 @@
+//! Request-level tests of the adapters: each sends its real SDK requests to a client that
+//! answers from canned AWS responses (testkit::replay), and the test reads what was sent.
+
+use testkit::replay::{bodies, sdk, targets};
+
+use crate::deployment::{DeploymentRole, RolloutState, ServiceStatus, Services};
+use crate::execution::{Executions, Started};
+use crate::node::LogEvents;
+
+#[tokio::test]
+async fn log_events_are_filtered_by_the_term_and_read_across_pages() {
+    let (config, client) = sdk(&[
+        (200, r#"{"events":[{"timestamp":1000,"message":"Processed 1 block"}],"nextToken":"page-2"}"#),
+        (200, r#"{"events":[{"timestamp":2000,"message":"Processed 2 blocks"}]}"#),
+    ]);
+    let events = super::Logs::new(&config).matching("/sigship/btcd", "\"Processed\"", 500, 2500).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>(), [1000, 2000]);
+    let bodies = bodies(&client);
+    assert_eq!(targets(&client), ["Logs_20140328.FilterLogEvents", "Logs_20140328.FilterLogEvents"]);
+    assert_eq!(bodies[0]["logGroupName"], "/sigship/btcd");
+    assert_eq!(bodies[0]["filterPattern"], "\"Processed\"");
+    assert_eq!((bodies[0]["startTime"].as_i64(), bodies[0]["endTime"].as_i64()), (Some(500), Some(2500)));
+    assert_eq!(bodies[1]["nextToken"], "page-2");
+}
+
+#[tokio::test]
+async fn a_service_s_rollout_is_read_into_the_domain_s_terms() {
+    let (config, client) = sdk(&[(
+        200,
+        r#"{"services":[{"status":"ACTIVE","taskDefinition":"arn:td/btcd:4","desiredCount":1,"runningCount":0,
+            "deployments":[{"status":"PRIMARY","taskDefinition":"arn:td/btcd:4","rolloutState":"FAILED",
+                            "rolloutStateReason":"tasks failed to start"},
+                           {"status":"ACTIVE","taskDefinition":"arn:td/btcd:3","rolloutState":"COMPLETED"}]}],
+          "failures":[]}"#,
+    )]);
+    let view = super::Ecs::new(&config).describe("sigship", "btcd").await.unwrap().unwrap();
+    assert_eq!(targets(&client), ["AmazonEC2ContainerServiceV20141113.DescribeServices"]);
+    assert_eq!(bodies(&client)[0], serde_json::json!({"cluster": "sigship", "services": ["btcd"]}));
+    assert_eq!((view.status, view.desired_count, view.running_count), (ServiceStatus::Active, 1, 0));
+    assert_eq!(view.deployments[0].role, DeploymentRole::Primary);
+    assert_eq!(view.deployments[0].rollout_state, Some(RolloutState::Failed));
+    assert_eq!(view.deployments[0].rollout_reason.as_deref(), Some("tasks failed to start"));
+    assert_eq!(
+        (view.deployments[1].role, view.deployments[1].rollout_state),
+        (DeploymentRole::Active, Some(RolloutState::Completed))
+    );
+}
+
+#[tokio::test]
+async fn aws_errors_get_the_names_retry_and_catch_match() {
+    let throttled = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+    let denied = r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecs:DescribeServices"}"#;
+    let unknown = r#"{"__type":"ClusterNotFoundException","message":"Cluster not found."}"#;
+    for (status, body, name) in [
+        (400, throttled, "Throttled"),
+        (400, denied, "AccessDenied"),
+        (400, unknown, "AwsServiceError"),
+        (500, r#"{"__type":"ServerException","message":"boom"}"#, "AwsUnavailable"),
+    ] {
+        // The SDK retries throttling and 5xx itself (three attempts) before the adapter sees it.
+        let (config, _) = sdk(&[(status, body), (status, body), (status, body)]);
+        let err = super::Ecs::new(&config).describe("sigship", "btcd").await.unwrap_err();
+        assert_eq!(err.name(), name, "{status} {body}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn an_execution_name_already_taken_is_not_an_error() {
+    let (config, client) =
+        sdk(&[(400, r#"{"__type":"ExecutionAlreadyExists","message":"Execution Already Exists: 'arn:...:tag-v1'"}"#)]);
+    let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:sigship".to_string();
+    let sfn = super::StepFunctions::new(&config, machine.clone());
+    let started = sfn.start("tag-v1", &serde_json::json!({"tag": "v1"})).await.unwrap();
+    assert_eq!(started, Started::AlreadyExists);
+    let body = &bodies(&client)[0];
+    assert_eq!((body["stateMachineArn"].as_str(), body["name"].as_str()), (Some(machine.as_str()), Some("tag-v1")));
+    assert_eq!(body["input"], r#"{"tag":"v1"}"#);
+}
