@@ -22,32 +22,44 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// The local cloud's services with the functions of `stack`, the checkout's zips and a trust
+/// root in a temporary directory; `up(extra)` is `sigship up` of this checkout for `stack`.
+struct Checkout {
+    services: Services,
+    root: std::path::PathBuf,
+    work: tempfile::TempDir,
+}
+
+impl Checkout {
+    async fn start(stack: &str) -> Self {
+        let options = Options::default();
+        let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{stack}-{name}"), *name)).collect();
+        let services = Services::start(&options, &functions).await;
+        let work = tempfile::tempdir().unwrap();
+        function_zips(&work.path().join("lambda"), &options.binaries);
+        write_trust_root(&work.path().join("trust"), &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
+        Checkout { services, root: workspace_root(), work }
+    }
+
+    fn up(&self, stack: &str, extra: &[&str]) -> Vec<String> {
+        let mut up = args(&["up", "--stack-name", stack, "--root", self.root.to_str().unwrap()]);
+        up.extend(args(&["--functions", self.work.path().join("lambda").to_str().unwrap()]));
+        up.extend(args(&["--trust", self.work.path().join("trust").to_str().unwrap()]));
+        up.extend(args(extra));
+        up
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
-    let options = Options::default();
-    let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{STACK}-{name}"), *name)).collect();
-    let services = Services::start(&options, &functions).await;
-    let work = tempfile::tempdir().unwrap();
-    function_zips(&work.path().join("lambda"), &options.binaries);
-    let trust = work.path().join("trust");
-    write_trust_root(&trust, &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
-    let root = workspace_root();
-    let up = args(&[
-        "up",
-        "--stack-name",
-        STACK,
-        "--root",
-        root.to_str().unwrap(),
-        "--functions",
-        work.path().join("lambda").to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-    ]);
+    let checkout = Checkout::start(STACK).await;
+    let services = &checkout.services;
+    let up = checkout.up(STACK, &[]);
 
     // First run: bucket, uploads, stack creation.
     let mut first = up.clone();
     first.extend(args(&["--parameter", "Network=testnet3"]));
-    let (code, stdout, stderr) = sigship(&services, first).await;
+    let (code, stdout, stderr) = sigship(services, first).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(
@@ -115,7 +127,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert_eq!(file_systems.file_systems()[0].encrypted(), Some(true));
 
     // Second run on the same checkout: nothing uploaded, nothing changed, parameters kept.
-    let (code, stdout, stderr) = sigship(&services, up.clone()).await;
+    let (code, stdout, stderr) = sigship(services, up.clone()).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(", 0 uploaded"), "{stdout}");
     assert!(stdout.contains("stack sigship-test: up to date") || stdout.contains("UPDATE_COMPLETE"), "{stdout}");
@@ -127,7 +139,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;
     services.enforce_iam().await;
     let down = args(&["down", "--stack-name", STACK]);
-    let (code, stdout, stderr) = sigship(&services, down.clone()).await;
+    let (code, stdout, stderr) = sigship(services, down.clone()).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("→ Destroy") && stdout.contains("SUCCEEDED"), "{stdout}");
     assert!(stdout.contains(&format!("bucket {bucket}: deleted")), "{stdout}");
@@ -153,7 +165,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{:?}", clusters.clusters());
 
     // Down again: nothing to do, still success.
-    let (code, stdout, stderr) = sigship(&services, down).await;
+    let (code, stdout, stderr) = sigship(services, down).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("nothing to tear down"), "{stdout}");
 }
@@ -223,38 +235,18 @@ fn up_refuses_an_unusable_trust_root_or_missing_functions_before_touching_the_ac
 #[tokio::test(flavor = "multi_thread")]
 async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
     const STACK: &str = "sigship-keep";
-    let options = Options::default();
-    let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{STACK}-{name}"), *name)).collect();
-    let services = Services::start(&options, &functions).await;
-    let work = tempfile::tempdir().unwrap();
-    function_zips(&work.path().join("lambda"), &options.binaries);
-    let trust = work.path().join("trust");
-    write_trust_root(&trust, &trust_root_files(&[&Maintainer::generate("Alice Maintainer")]));
-    let root = workspace_root();
-    let up = |extra: &[&str]| {
-        let mut up = args(&[
-            "up",
-            "--stack-name",
-            STACK,
-            "--root",
-            root.to_str().unwrap(),
-            "--functions",
-            work.path().join("lambda").to_str().unwrap(),
-            "--trust",
-            trust.to_str().unwrap(),
-        ]);
-        up.extend(args(extra));
-        up
-    };
+    let checkout = Checkout::start(STACK).await;
+    let services = &checkout.services;
+    let up = |extra: &[&str]| checkout.up(STACK, extra);
     let sdk = &services.sdk;
     let efs = aws_sdk_efs::Client::new(sdk);
-    let (code, _, stderr) = sigship(&services, up(&[])).await;
+    let (code, _, stderr) = sigship(services, up(&[])).await;
     assert_eq!(code, 0, "{stderr}");
     let kept = localcloud::Stack::describe(sdk, STACK).await.file_system_id;
     services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;
 
     // Down keeps the file system and says how to reuse it, delete it, and what backups remain.
-    let (code, stdout, stderr) = sigship(&services, args(&["down", "--stack-name", STACK, "--keep-chain-data"])).await;
+    let (code, stdout, stderr) = sigship(services, args(&["down", "--stack-name", STACK, "--keep-chain-data"])).await;
     assert_eq!(code, 0, "{stderr}");
     for expected in [
         format!("kept chain data: EFS file system {kept} (it bills until deleted)"),
@@ -271,7 +263,7 @@ async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
     assert_eq!(left.file_systems()[0].number_of_mount_targets(), 0, "its mount targets went with the stack");
 
     // A file system that is not there is refused before the stack is touched.
-    let (code, _, stderr) = sigship(&services, up(&["--parameter", "ExistingFileSystemId=fs-0123456789abcdef0"])).await;
+    let (code, _, stderr) = sigship(services, up(&["--parameter", "ExistingFileSystemId=fs-0123456789abcdef0"])).await;
     assert_eq!(code, 1);
     assert!(
         stderr.contains("ExistingFileSystemId fs-0123456789abcdef0: no such EFS file system in us-east-1"),
@@ -281,7 +273,7 @@ async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
     // Up with the kept id mounts it: no new file system, mount targets and an access point on it,
     // and register-task puts it in the task definition.
     let adopt = format!("ExistingFileSystemId={kept}");
-    let (code, stdout, stderr) = sigship(&services, up(&["--parameter", &adopt])).await;
+    let (code, stdout, stderr) = sigship(services, up(&["--parameter", &adopt])).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(&format!("chain data: mounting existing file system {kept} (")), "{stdout}");
     let stack = localcloud::Stack::describe(sdk, STACK).await;
@@ -298,29 +290,17 @@ async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
     assert_eq!(variables["SIGSHIP_ACCESS_POINT_ID"], points.access_points()[0].access_point_id().unwrap());
 
     // The same parameter again is this stack's own file system, not a conflict.
-    let (code, _, stderr) = sigship(&services, up(&["--parameter", &adopt])).await;
+    let (code, _, stderr) = sigship(services, up(&["--parameter", &adopt])).await;
     assert_eq!(code, 0, "{stderr}");
     // Another stack cannot mount it while this one does.
-    let other = args(&[
-        "up",
-        "--stack-name",
-        "sigship-other",
-        "--root",
-        root.to_str().unwrap(),
-        "--functions",
-        work.path().join("lambda").to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-        "--parameter",
-        &adopt,
-    ]);
-    let (code, _, stderr) = sigship(&services, other).await;
+    let other = checkout.up("sigship-other", &["--parameter", &adopt]);
+    let (code, _, stderr) = sigship(services, other).await;
     assert_eq!(code, 1);
     assert!(stderr.contains(&format!("ExistingFileSystemId {kept}: it has 2 mount targets")), "{stderr}");
 
     // Down without --keep-chain-data deletes it, adopted or not (it is sigship's, by its tag).
     services.assume_function_roles(&stack).await;
-    let (code, stdout, stderr) = sigship(&services, args(&["down", "--stack-name", STACK])).await;
+    let (code, stdout, stderr) = sigship(services, args(&["down", "--stack-name", STACK])).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains("kept chain data"), "{stdout}");
     assert!(efs.describe_file_systems().send().await.unwrap().file_systems().is_empty(), "{stdout}");

@@ -18,6 +18,20 @@ pub struct Finished {
     pub states: Vec<(String, f64)>,
 }
 
+impl Finished {
+    /// Panics, naming the error, its cause and where the logs are, unless the execution succeeded.
+    pub fn assert_succeeded(&self, logs: &std::path::Path) {
+        assert_eq!(
+            self.status,
+            ExecutionStatus::Succeeded,
+            "{:?} {:?}; logs in {}",
+            self.error,
+            self.cause,
+            logs.display()
+        );
+    }
+}
+
 pub async fn run(sfn: &StepFunctions, name: &str, input: &serde_json::Value, print: bool) -> Finished {
     let arn = match sfn.start(name, input).await {
         Ok(Started::New(arn)) => arn,

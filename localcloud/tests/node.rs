@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use localcloud::{LocalCloud, Options};
 use serde_json::{json, Value};
 
@@ -38,14 +37,7 @@ async fn deployed_cloud() -> LocalCloud {
     assert_eq!(nothing, Value::Null, "no service yet: no sample");
     cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
     let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy", false).await;
-    assert_eq!(
-        run.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}; logs in {}",
-        run.error,
-        run.cause,
-        cloud.logs.display()
-    );
+    run.assert_succeeded(&cloud.logs);
     cloud
 }
 

@@ -45,14 +45,7 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
 
     // (a) happy path
     let run = cloud.run(json!({"tag": "v0.24.2"}), "deploy-1", true).await;
-    assert_eq!(
-        run.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}; logs in {}",
-        run.error,
-        run.cause,
-        cloud.logs.display()
-    );
+    run.assert_succeeded(&cloud.logs);
     let output = run.output.unwrap();
     assert_eq!(output["commit"], commit);
     assert_eq!(output["tagObjectId"], tag_object);
