@@ -123,7 +123,7 @@ async fn run_status_destroy_and_logs() {
 
     let (code, stdout, stderr) = cli.run(&["destroy", "service"]).await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("{\"chainData\":\"keep\",\"destroy\":\"service\"}"), "{stdout}");
+    assert!(stdout.contains("{\"destroy\":\"service\",\"chainData\":\"keep\"}"), "{stdout}");
     assert!(
         stdout.contains("✓ Destroy (") && stdout.contains("node btcd on cluster sigship: not deployed"),
         "{stdout}"

@@ -15,6 +15,12 @@ use crate::task_definition::{
     HEALTH_CHECK, MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
 };
 
+type DescribedRevision = aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+
+fn tag_value(described: &DescribedRevision, key: &str) -> Option<String> {
+    described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(String::from)
+}
+
 pub struct Ecs {
     client: aws_sdk_ecs::Client,
 }
@@ -54,17 +60,26 @@ impl Ecs {
         Ok(arns)
     }
 
+    /// One revision with its tags; None when ECS does not know it (a client error).
+    async fn revision(&self, arn: &str) -> Result<Option<DescribedRevision>> {
+        match self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+        {
+            Ok(described) => Ok(Some(described)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => Ok(None),
+            Err(e) => Err(Error::aws("ecs:DescribeTaskDefinition", e)),
+        }
+    }
+
     pub async fn deregister_managed(&self, family: &str) -> Result<Vec<String>> {
         let mut deregistered = Vec::new();
         for arn in self.active_revisions(family).await? {
-            let described = self
-                .client
-                .describe_task_definition()
-                .task_definition(&arn)
-                .include(TaskDefinitionField::Tags)
-                .send()
-                .await
-                .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
+            let Some(described) = self.revision(&arn).await? else { continue };
             if !super::tagged_managed(described.tags().iter().map(|t| (t.key(), t.value()))) {
                 continue;
             }
@@ -153,16 +168,8 @@ impl Ecs {
 impl TaskDefinitions for Ecs {
     async fn latest(&self, family: &str) -> Result<Option<LatestRevision>> {
         let Some(arn) = self.active_revisions(family).await?.into_iter().next() else { return Ok(None) };
-        let described = self
-            .client
-            .describe_task_definition()
-            .task_definition(&arn)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-            .map_err(|e| Error::aws("ecs:DescribeTaskDefinition", e))?;
-        let fingerprint =
-            described.tags().iter().find(|t| t.key() == Some(SPEC_TAG)).and_then(|t| t.value()).map(String::from);
+        let Some(described) = self.revision(&arn).await? else { return Ok(None) };
+        let fingerprint = tag_value(&described, SPEC_TAG);
         Ok(Some(LatestRevision { arn, fingerprint }))
     }
 
@@ -344,29 +351,15 @@ impl Services for Ecs {
 
 impl crate::node::Revisions for Ecs {
     async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
-        let described = match self
-            .client
-            .describe_task_definition()
-            .task_definition(task_definition)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-        {
-            Ok(described) => described,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(None),
-            Err(e) => return Err(Error::aws("ecs:DescribeTaskDefinition", e)),
-        };
-        let tag = |key: &str| {
-            described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(String::from)
-        };
+        let Some(described) = self.revision(task_definition).await? else { return Ok(None) };
         let Some(container) = described.task_definition().and_then(|t| t.container_definitions().first()) else {
             return Ok(None);
         };
         Ok(Some(crate::node::DeployedRevision {
             task_definition: task_definition.to_string(),
             image: container.image().unwrap_or_default().to_string(),
-            release_tag: tag(RELEASE_TAG),
-            commit: tag(COMMIT_TAG),
+            release_tag: tag_value(&described, RELEASE_TAG),
+            commit: tag_value(&described, COMMIT_TAG),
             network: crate::node::network_of(container.command()).name(),
         }))
     }
