@@ -1,161 +1,376 @@
-//! The one simulated step. moto's CodeBuild records builds but compiles nothing, and btcd cannot
-//! be compiled into an image here (no Docker engine). When a build starts, the simulator does what
-//! the buildspec's checks and push would: it confirms the requested commit exists in the served
-//! repository and equals SIGSHIP_COMMIT, then pushes an image manifest for SIGSHIP_IMAGE_TAG to
-//! moto's ECR, labelled as simulated. moto reports the build SUCCEEDED on its first poll.
+//! The local CodeBuild. moto records builds but runs none; here a StartBuild of the stack's
+//! project runs what the buildspec and the Dockerfile's build stage run, for real: it checks out
+//! `sourceVersion` (`<ref>^{<commit>}`) from the served repository, refuses unless HEAD is the
+//! verified commit, runs `go-version.sh` from the uploaded `source.zip` on that commit's go.mod, and
+//! compiles btcd and btcctl with the Dockerfile's RUN and ENV (`GOTOOLCHAIN=local`, this machine's
+//! GOARCH; modules through the Go proxy, cached in the user's Go caches between runs). Then it
+//! pushes the image to moto's ECR: the image assembly is SIMULATED (no Docker engine) — its root
+//! directory goes to the [`ImageStore`], its manifest names that directory's digest as the layer.
+//! BatchGetBuilds reports each build as CodeBuild would: IN_PROGRESS while it runs, then
+//! SUCCEEDED or FAILED with the failing phase's message.
 
-use std::path::PathBuf;
-
-use bytes::Bytes;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_ecr::error::ProvideErrorMetadata;
+use bytes::Bytes;
 use serde_json::Value;
 
+use crate::image::{directory_digest, Dockerfile, ImageConfig};
+
+/// Built images by layer digest: each a directory standing for the image's root file system, and
+/// its configuration. What ECR's manifests name, the task runner finds here.
+pub struct ImageStore {
+    root: PathBuf,
+}
+
+impl ImageStore {
+    pub fn new(root: PathBuf) -> Self {
+        std::fs::create_dir_all(&root).unwrap();
+        ImageStore { root }
+    }
+
+    /// Files a built root directory under its digest; returns the digest.
+    pub fn add(&self, built: &Path, config: &ImageConfig) -> Result<String, String> {
+        let digest = directory_digest(built);
+        let target = self.root.join(digest.replace(':', "-"));
+        if !target.exists() {
+            std::fs::rename(built, &target).map_err(|e| format!("image store: {e}"))?;
+        }
+        let config = serde_json::to_string(config).unwrap();
+        std::fs::write(target.with_extension("json"), config).map_err(|e| format!("image store: {e}"))?;
+        Ok(digest)
+    }
+
+    /// The root directory and configuration of the image whose layer is `digest`.
+    pub fn get(&self, digest: &str) -> Option<(PathBuf, ImageConfig)> {
+        let root = self.root.join(digest.replace(':', "-"));
+        let config = std::fs::read_to_string(root.with_extension("json")).ok()?;
+        Some((root, serde_json::from_str(&config).ok()?))
+    }
+
+    /// A scratch directory on the store's file system (renamed into place by [`add`](Self::add)).
+    pub fn scratch(&self) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(".build-").tempdir_in(&self.root).unwrap()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildStatus {
+    InProgress,
+    Succeeded {
+        digest: String,
+    },
+    /// The phase that failed and why.
+    Failed {
+        phase: &'static str,
+        reason: String,
+    },
+}
+
 #[derive(Debug, Clone)]
-pub struct SimulatedBuild {
+pub struct Build {
     pub build_id: String,
     pub commit: String,
     pub image_tag: String,
-    pub outcome: String,
+    pub status: BuildStatus,
     /// Why the build was made to fail (see [`crate::faults`]); None for a build that ran.
-    pub failure: Option<String>,
+    pub injected: Option<String>,
 }
 
-pub struct Simulator {
+pub struct CodeBuild {
+    /// As the project's service role.
     pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// The secondary source `sigship` (bucket, key of source.zip).
+    pub sigship_source: (String, String),
     pub repository: String,
-    /// The working copy the build would clone.
+    /// The repository the project's source location names (the local git server's).
     pub source: PathBuf,
-    pub builds: Mutex<Vec<SimulatedBuild>>,
+    pub images: Arc<ImageStore>,
+    /// Build logs (`codebuild-<id>.log`).
+    pub logs: PathBuf,
+    pub builds: Mutex<Vec<Build>>,
 }
 
-impl Simulator {
-    /// moto reports every build SUCCEEDED; the ones made to fail are reported as CodeBuild
-    /// reports a failed build: status FAILED, phase COMPLETED, the BUILD phase FAILED with why.
-    pub fn report_failures(&self, body: Bytes) -> Bytes {
-        let failed: Vec<(String, String)> =
-            self.builds.lock().unwrap().iter().filter_map(|b| Some((b.build_id.clone(), b.failure.clone()?))).collect();
-        if failed.is_empty() {
-            return body;
-        }
-        let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
-        for build in answer["builds"].as_array_mut().into_iter().flatten() {
-            let Some((_, reason)) = failed.iter().find(|(id, _)| build["id"] == id.as_str()) else { continue };
-            build["buildStatus"] = "FAILED".into();
-            build["currentPhase"] = "COMPLETED".into();
-            build["buildComplete"] = true.into();
-            build["phases"] = serde_json::json!([
-                {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"},
-                {"phaseType": "PRE_BUILD", "phaseStatus": "SUCCEEDED"},
-                {"phaseType": "BUILD", "phaseStatus": "FAILED",
-                 "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": reason}]},
-                {"phaseType": "COMPLETED"}
-            ]);
-        }
-        Bytes::from(answer.to_string())
-    }
-
-    pub async fn build(&self, request: &[u8], response: &[u8], failure: Option<String>) {
+impl CodeBuild {
+    /// Starts the build StartBuild asked for (its request and moto's answer) in the background.
+    pub fn start(self: &Arc<Self>, request: &[u8], response: &[u8], injected: Option<String>) {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
         let response: Value = serde_json::from_slice(response).unwrap_or_default();
         let build_id = response["build"]["id"].as_str().unwrap_or("?").to_string();
-        let source_version = request["sourceVersion"].as_str().unwrap_or_default().to_string();
-        let env: Vec<(String, String)> = request["environmentVariablesOverride"]
-            .as_array()
-            .map(|vars| {
-                vars.iter()
-                    .map(|v| {
-                        (v["name"].as_str().unwrap_or_default().into(), v["value"].as_str().unwrap_or_default().into())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(reason) = failure {
-            println!("  [SIMULATED CodeBuild] build {build_id}: FAILED (injected): {reason}");
-            // A build that ends FAILED (its BUILD phase, with `reason` as CodeBuild's context
-            // message): nothing is pushed.
-            self.builds.lock().unwrap().push(SimulatedBuild {
-                build_id,
-                commit: String::new(),
-                image_tag: String::new(),
-                outcome: format!("FAILED: {reason}"),
-                failure: Some(reason),
-            });
-            return;
-        }
-        let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let var = |name: &str| {
+            request["environmentVariablesOverride"]
+                .as_array()
+                .and_then(|vars| vars.iter().find(|v| v["name"] == name))
+                .and_then(|v| v["value"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         let (commit, image_tag, version) = (
             var(pipeline::build::BUILD_ENV_COMMIT),
             var(pipeline::build::BUILD_ENV_IMAGE_TAG),
             var(pipeline::build::BUILD_ENV_VERSION),
         );
-        let outcome = self.push(&source_version, &commit, &image_tag, &version).await;
-        println!(
-            "  [SIMULATED CodeBuild] build {build_id}: commit {commit} → {}:{image_tag}: {outcome}",
-            self.repository
-        );
-        self.builds.lock().unwrap().push(SimulatedBuild { build_id, commit, image_tag, outcome, failure: None });
+        let source_version = request["sourceVersion"].as_str().unwrap_or_default().to_string();
+        let build = Build {
+            build_id: build_id.clone(),
+            commit: commit.clone(),
+            image_tag: image_tag.clone(),
+            status: BuildStatus::InProgress,
+            injected: injected.clone(),
+        };
+        self.builds.lock().unwrap().push(build);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let status = match injected {
+                Some(reason) => {
+                    println!("  [local CodeBuild] build {build_id}: FAILED (injected): {reason}");
+                    BuildStatus::Failed { phase: "BUILD", reason }
+                }
+                None => this.run(&build_id, &source_version, &commit, &image_tag, &version).await,
+            };
+            for build in this.builds.lock().unwrap().iter_mut().filter(|b| b.build_id == build_id) {
+                build.status = status.clone();
+            }
+        });
     }
 
-    async fn push(&self, source_version: &str, commit: &str, image_tag: &str, version: &str) -> String {
-        // CodeBuild's `<ref>^{<commit>}`: fetch the ref, check out the commit, which the ref
-        // must reach (here: the commit the tag names). Anything else is not checked out.
-        let Some((reference, wanted)) =
-            source_version.strip_suffix('}').and_then(|v| v.split_once("^{")).filter(|(r, _)| r.starts_with("refs/"))
-        else {
-            return format!("not pushed: sourceVersion {source_version:?} is not <ref>^{{<commit>}}");
+    async fn run(&self, build_id: &str, source_version: &str, commit: &str, tag: &str, version: &str) -> BuildStatus {
+        let started = std::time::Instant::now();
+        let log_path = self.logs.join(format!("codebuild-{}.log", build_id.rsplit(':').next().unwrap_or(build_id)));
+        let sigship = match self.sigship_source().await {
+            Ok(dir) => dir,
+            Err(reason) => return BuildStatus::Failed { phase: "DOWNLOAD_SOURCE", reason },
         };
-        let resolved = std::process::Command::new("git")
-            .args(["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")])
-            .current_dir(&self.source)
-            .output();
-        let resolved =
-            resolved.ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        if resolved.as_deref() != Some(wanted) {
-            return format!("not pushed: {reference} gives {resolved:?}, not the requested {wanted}");
+        let (source, images) = (self.source.clone(), self.images.clone());
+        let (wanted, verified) = (source_version.to_string(), commit.to_string());
+        let compiled = tokio::task::spawn_blocking(move || {
+            let work = tempfile::tempdir().map_err(|e| ("BUILD", e.to_string()))?;
+            let result = compile(&source, &wanted, &verified, sigship.path(), work.path(), &images);
+            drop(sigship);
+            result
+        })
+        .await
+        .unwrap_or_else(|e| Err(("BUILD", e.to_string())));
+        let (log, outcome) = match compiled {
+            Ok((log, digest, config)) => {
+                let pushed = self.push(commit_of(&source_version), tag, version, &digest, &config).await;
+                (log, pushed.map_err(|e| ("POST_BUILD", e)))
+            }
+            Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
+        };
+        let _ = std::fs::write(&log_path, &log);
+        let seconds = started.elapsed().as_secs_f32();
+        match outcome {
+            Ok(digest) => {
+                println!(
+                    "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
+                     ({digest}; image assembly SIMULATED)",
+                    self.repository,
+                    commit_short = &commit_of(&source_version)[..12.min(commit_of(&source_version).len())]
+                );
+                BuildStatus::Succeeded { digest }
+            }
+            Err((phase, reason)) => {
+                println!(
+                    "  [local CodeBuild] build {build_id}: FAILED in {phase}: {reason} (log: {})",
+                    log_path.display()
+                );
+                BuildStatus::Failed { phase, reason }
+            }
         }
-        // The buildspec's guard: HEAD after checkout must be exactly the verified commit.
-        if wanted != commit || commit.is_empty() {
-            return format!("not pushed: HEAD would be {wanted}, the verified commit is {commit:?}");
-        }
-        // Real digests of what stands in for the image: a config carrying the OCI labels the
-        // Dockerfile sets, and one layer naming the commit (moto derives the image digest from
-        // the layer digests, so each commit gets its own).
+    }
+
+    /// The secondary source `sigship` (buildspec, Dockerfile, go-version.sh) as the build role
+    /// downloads it: `source.zip` from the artifacts bucket.
+    async fn sigship_source(&self) -> Result<tempfile::TempDir, String> {
+        let (bucket, key) = &self.sigship_source;
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        let bytes = object.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("{key}: {e}"))?;
+        archive.extract(dir.path()).map_err(|e| format!("{key}: {e}"))?;
+        Ok(dir)
+    }
+
+    async fn push(
+        &self,
+        commit: &str,
+        tag: &str,
+        version: &str,
+        digest: &str,
+        config: &ImageConfig,
+    ) -> Result<String, String> {
         let config = serde_json::json!({
-            "architecture": "arm64",
+            "architecture": crate::image::host_goarch(),
             "os": "linux",
-            "config": {"Labels": {"org.opencontainers.image.revision": commit, "org.opencontainers.image.version": version}}
+            "config": {
+                "User": format!("{}:{}", config.user.uid, config.user.gid),
+                "Entrypoint": config.entrypoint,
+                "Labels": {"org.opencontainers.image.revision": commit, "org.opencontainers.image.version": version}
+            }
         })
         .to_string();
-        let layer = format!("simulated build of {commit} ({version})");
         let sha = |bytes: &[u8]| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config.as_bytes()), "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer.as_bytes()), "size": layer.len()}],
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": 0}],
             "annotations": {
                 "org.opencontainers.image.revision": commit,
                 "org.opencontainers.image.version": version,
-                "dev.sigship.simulated": "local cloud: manifest only, btcd was not compiled"
+                "dev.sigship.local": "btcd compiled for real; image assembled as a directory (no Docker engine)"
             }
         });
-        match self
+        let pushed = self
             .ecr
             .put_image()
             .repository_name(&self.repository)
-            .image_tag(image_tag)
+            .image_tag(tag)
             .image_manifest(manifest.to_string())
             .image_manifest_media_type("application/vnd.oci.image.manifest.v1+json")
             .send()
             .await
-        {
-            Ok(pushed) => format!(
-                "pushed {}",
-                pushed.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or("?")
-            ),
-            Err(e) => format!("push failed: {}", e.code().unwrap_or("?")),
-        }
+            .map_err(|e| format!("push failed: {}", e.code().unwrap_or("?")))?;
+        Ok(pushed.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or("?").to_string())
     }
+
+    /// moto reports every build SUCCEEDED at once; this reports each as it is.
+    pub fn report(&self, body: Bytes) -> Bytes {
+        let builds = self.builds.lock().unwrap().clone();
+        let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+        for reported in answer["builds"].as_array_mut().into_iter().flatten() {
+            let Some(build) = builds.iter().find(|b| reported["id"] == b.build_id.as_str()) else { continue };
+            match &build.status {
+                BuildStatus::Succeeded { .. } => {}
+                BuildStatus::InProgress => {
+                    reported["buildStatus"] = "IN_PROGRESS".into();
+                    reported["currentPhase"] = "BUILD".into();
+                    reported["buildComplete"] = false.into();
+                    reported["phases"] = serde_json::json!([
+                        {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"},
+                        {"phaseType": "PRE_BUILD", "phaseStatus": "SUCCEEDED"},
+                        {"phaseType": "BUILD"}
+                    ]);
+                }
+                BuildStatus::Failed { phase, reason } => {
+                    reported["buildStatus"] = "FAILED".into();
+                    reported["currentPhase"] = "COMPLETED".into();
+                    reported["buildComplete"] = true.into();
+                    reported["phases"] = serde_json::json!([
+                        {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"},
+                        {"phaseType": phase, "phaseStatus": "FAILED",
+                         "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": reason}]},
+                        {"phaseType": "COMPLETED"}
+                    ]);
+                }
+            }
+        }
+        Bytes::from(answer.to_string())
+    }
+}
+
+/// `<ref>^{<commit>}` → the commit.
+fn commit_of(source_version: &str) -> &str {
+    source_version.strip_suffix('}').and_then(|v| v.split_once("^{")).map_or("", |(_, c)| c)
+}
+
+type Failure = (&'static str, String);
+
+/// Checkout, the buildspec's checks, the Dockerfile's build stage, the image's root directory.
+/// Ok: (the build's log, the image's layer digest, its configuration).
+fn compile(
+    repository: &Path,
+    source_version: &str,
+    verified: &str,
+    sigship: &Path,
+    work: &Path,
+    images: &ImageStore,
+) -> Result<(String, String, ImageConfig), Failure> {
+    let mut log = String::new();
+    let fail = |phase: &'static str, log: &str, why: String| Err((phase, format!("{log}{why}")));
+    // CodeBuild's `<ref>^{<commit>}`: fetch the ref, check out the commit, which the ref must reach.
+    let Some((reference, wanted)) =
+        source_version.strip_suffix('}').and_then(|v| v.split_once("^{")).filter(|(r, _)| r.starts_with("refs/"))
+    else {
+        return fail("DOWNLOAD_SOURCE", &log, format!("sourceVersion {source_version:?} is not <ref>^{{<commit>}}"));
+    };
+    let src = work.join("src");
+    let git = |args: &[&str], dir: &Path| -> Result<String, String> {
+        let out = Command::new("git").args(args).current_dir(dir).output().map_err(|e| format!("git: {e}"))?;
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            false => Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())),
+        }
+    };
+    let checkout = (|| {
+        git(&["clone", "--quiet", "--no-checkout", repository.to_str().unwrap(), src.to_str().unwrap()], work)?;
+        git(&["fetch", "--quiet", "origin", &format!("+{reference}:{reference}")], &src)?;
+        let reached = git(&["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")], &src)?;
+        if reached != wanted {
+            return Err(format!("{reference} gives {reached}, not the requested {wanted}"));
+        }
+        git(&["checkout", "--quiet", wanted], &src)
+    })();
+    if let Err(why) = checkout {
+        return fail("DOWNLOAD_SOURCE", &log, why);
+    }
+    // The buildspec's pre_build: HEAD must be exactly the verified commit.
+    let head = git(&["rev-parse", "HEAD"], &src).unwrap_or_default();
+    if head != verified {
+        return fail(
+            "PRE_BUILD",
+            &log,
+            format!("refusing to build: HEAD is {head}, the verified commit is {verified}"),
+        );
+    }
+    log.push_str(&format!("HEAD {head} is the verified commit\n"));
+    let go_version = Command::new("bash")
+        .arg(sigship.join("go-version.sh"))
+        .arg("go.mod")
+        .arg(sigship.join("Dockerfile"))
+        .current_dir(&src)
+        .output()
+        .map_err(|e| ("PRE_BUILD", format!("go-version.sh: {e}")))?;
+    if !go_version.status.success() {
+        return fail("PRE_BUILD", &log, String::from_utf8_lossy(&go_version.stderr).trim().to_string());
+    }
+    let pinned = String::from_utf8_lossy(&go_version.stdout).trim().to_string();
+    // The image golang:<pinned>-bookworm; here, this machine's Go must be that release.
+    let local = Command::new("go").args(["env", "GOVERSION"]).output().map_err(|e| ("BUILD", format!("go: {e}")))?;
+    let local = String::from_utf8_lossy(&local.stdout).trim().to_string();
+    if !(local == format!("go{pinned}") || local.starts_with(&format!("go{pinned}."))) {
+        return fail("BUILD", &log, format!("the Dockerfile pins Go {pinned}; this machine's Go is {local}"));
+    }
+    log.push_str(&format!("go-version.sh: Go {pinned} (this machine: {local})\n"));
+    let dockerfile = Dockerfile::read(&sigship.join("Dockerfile")).map_err(|e| ("BUILD", e))?;
+    let out = work.join("out");
+    std::fs::create_dir_all(&out).map_err(|e| ("BUILD", e.to_string()))?;
+    log.push_str(&dockerfile.compile(&src, &out).map_err(|e| ("BUILD", format!("{log}{e}")))?);
+    let root = images.scratch();
+    let config = dockerfile.assemble(&out, root.path()).map_err(|e| ("BUILD", e))?;
+    let digest = images.add(&root.keep(), &config).map_err(|e| ("BUILD", e))?;
+    Ok((log, digest, config))
+}
+
+/// Compiles `source` (btcd's source, a work tree) with `dockerfile`'s build stage and files the
+/// image in `images`, as a build does after its checks: for tests and the local cloud's own
+/// peer, which need a btcd before any pipeline runs. Returns the image's layer digest.
+pub fn compile_source(source: &Path, dockerfile: &Path, images: &ImageStore) -> Result<String, String> {
+    let dockerfile = Dockerfile::read(dockerfile)?;
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+    dockerfile.compile(source, out.path())?;
+    let root = images.scratch();
+    let config = dockerfile.assemble(out.path(), root.path())?;
+    images.add(&root.keep(), &config)
 }

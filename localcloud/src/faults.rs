@@ -1,6 +1,5 @@
 //! Faults the local cloud can inject, per test: AWS's own throttling and server errors, added
-//! latency and dropped connections on chosen AWS calls; a failed CodeBuild build; a rollout the
-//! deployment circuit breaker fails and rolls back; a function that crashes or overruns its
+//! latency and dropped connections on chosen AWS calls; a failed CodeBuild build; a function that crashes or overruns its
 //! timeout mid-invocation; a git remote that stalls or drops connections. Nothing is injected
 //! unless a test asks.
 
@@ -74,8 +73,6 @@ pub struct Faults {
     functions: Mutex<Vec<(String, FunctionFault)>>,
     /// Builds to fail, with the reason their log gives.
     pub failing_builds: Mutex<Vec<String>>,
-    /// Rollouts (UpdateService) the circuit breaker fails.
-    pub failing_rollouts: Mutex<u32>,
     pub git: Mutex<GitFault>,
     /// Every fault injected: (service or function, operation, kind).
     pub injected: Mutex<Vec<String>>,
@@ -94,10 +91,6 @@ impl Faults {
         self.failing_builds.lock().unwrap().push(reason.to_string());
     }
 
-    pub fn fail_next_rollout(&self) {
-        *self.failing_rollouts.lock().unwrap() += 1;
-    }
-
     pub fn git(&self, fault: GitFault) {
         *self.git.lock().unwrap() = fault;
     }
@@ -107,7 +100,6 @@ impl Faults {
         self.calls.lock().unwrap().clear();
         self.functions.lock().unwrap().clear();
         self.failing_builds.lock().unwrap().clear();
-        *self.failing_rollouts.lock().unwrap() = 0;
         *self.git.lock().unwrap() = GitFault::None;
     }
 

@@ -60,6 +60,73 @@ impl GitServer {
     }
 }
 
+impl GitServer {
+    /// Creates `name` holding btcd's real source at `release` (a module version such as
+    /// `v0.24.2`), as the Go module proxy serves it — the way Go users get btcd — in one commit on
+    /// `master` with fixed dates, so the commit (and Go's build cache) is the same on every run.
+    /// btcd's source is fetched at run time (`go mod download`), never kept in this repository.
+    pub fn create_btcd_repository(&self, name: &str, release: &str) -> Repository {
+        let template = btcd_template(release);
+        let path = self.root.path().join(name);
+        git_in(self.root.path(), &["clone", "-q", "--local", template.to_str().unwrap(), name], None);
+        let repo = Repository {
+            path,
+            url: format!("git://127.0.0.1:{}/{name}", self.port),
+            http_url: format!("http://127.0.0.1:{}/{name}", self.http_port),
+        };
+        repo.git(&["remote", "remove", "origin"]);
+        repo.git(&["config", "uploadpack.allowFilter", "true"]);
+        repo
+    }
+}
+
+/// btcd's module source at `release`, committed once per process into a scratch repository.
+fn btcd_template(release: &str) -> PathBuf {
+    static TEMPLATES: std::sync::Mutex<Vec<(String, tempfile::TempDir)>> = std::sync::Mutex::new(Vec::new());
+    let mut templates = TEMPLATES.lock().unwrap();
+    if let Some((_, dir)) = templates.iter().find(|(r, _)| r == release) {
+        return dir.path().to_path_buf();
+    }
+    let module = btcd_module_source(release).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp").arg("-r").arg(format!("{}/.", module.display())).arg(dir.path()).status();
+    assert!(status.is_ok_and(|s| s.success()), "copy btcd's source");
+    // The module cache is read-only; a work tree is not.
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(dir.path()).status();
+    git_in(dir.path(), &["init", "-q", "-b", "master"], None);
+    git_in(dir.path(), &["add", "-A"], None);
+    let date = "2025-01-01T00:00:00+0000";
+    let commit = Command::new("git")
+        .args(["-c", "user.name=btcd release", "-c", "user.email=release@example.org"])
+        .args(["commit", "-q", "-m", &format!("btcd {release} (source from the Go module proxy)")])
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .current_dir(dir.path())
+        .status();
+    assert!(commit.is_ok_and(|s| s.success()), "commit btcd's source");
+    let path = dir.path().to_path_buf();
+    templates.push((release.to_string(), dir));
+    path
+}
+
+/// Where `go mod download` put btcd's source at `release` (read-only, in the Go module cache).
+pub fn btcd_module_source(release: &str) -> Result<PathBuf, String> {
+    let out = Command::new("go")
+        .args(["mod", "download", "-json", &format!("github.com/btcsuite/btcd@{release}")])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .map_err(|e| format!("go (the Go toolchain is needed for btcd's source): {e}"))?;
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    match answer["Dir"].as_str() {
+        Some(dir) if out.status.success() => Ok(PathBuf::from(dir)),
+        _ => Err(format!(
+            "go mod download github.com/btcsuite/btcd@{release}: {} {}",
+            answer["Error"].as_str().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
+}
+
 impl Drop for GitServer {
     fn drop(&mut self) {
         let _ = self.daemon.kill();
@@ -106,6 +173,17 @@ impl Repository {
         }
         self.git(&["add", "-A"]);
         self.git(&["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q", "-m", "Source tree"]);
+        self.head()
+    }
+
+    /// Commits a btcd whose main exits 1 before anything else: a release that builds and never runs.
+    pub fn break_btcd_start(&self) -> String {
+        let main = self.path.join("btcd.go");
+        let source = std::fs::read_to_string(&main).expect("btcd.go: a btcd repository");
+        assert!(source.contains("func main() {"), "btcd.go has no main");
+        std::fs::write(&main, source.replace("func main() {", "func main() {\n\tos.Exit(1)")).unwrap();
+        self.git(&["add", "btcd.go"]);
+        self.git(&["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q", "-m", "exit at start"]);
         self.head()
     }
 

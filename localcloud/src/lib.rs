@@ -5,19 +5,24 @@
 //!
 //! Real here: the template and what `sigship up` uploads, the state machine and its interpreter
 //! (moto), the function binaries, each with its own role's credentials, and their AWS calls (to
-//! moto), git over the network, keys and signatures.
-//! Simulated: the compile in CodeBuild (see [`codebuild`]) and what CloudWatch does on its own:
-//! turning embedded metrics into metrics and evaluating alarms (`cloudwatch.py`, read through
-//! [`cloudwatch`]).
+//! moto), git over the network, keys and signatures; btcd's source (from the Go module proxy),
+//! its compile in CodeBuild (see [`codebuild`]) and the Fargate tasks that run it (see
+//! [`fargate`]), with a regtest peer to sync from (see [`chain`]).
+//! Simulated: the image assembly (no Docker engine: the image is a directory, see [`image`]) and
+//! what CloudWatch does on its own: turning embedded metrics into metrics and evaluating alarms
+//! (`cloudwatch.py`, read through [`cloudwatch`]).
 
+pub mod chain;
 pub mod cloudwatch;
 pub mod codebuild;
 pub mod execution;
+pub mod fargate;
 pub mod faults;
 pub mod git;
 mod http;
 mod http_backend;
 pub mod iam;
+pub mod image;
 pub use testkit::keys;
 pub mod moto;
 pub mod router;
@@ -31,6 +36,8 @@ use std::sync::{Arc, Mutex};
 pub use stack::{Stack, STACK_NAME};
 
 pub const REGION: &str = "us-east-1";
+/// The btcd release the local cloud's demo repository holds (and its regtest peer runs).
+pub const DEMO_RELEASE: &str = "v0.24.2";
 pub use pipeline::FUNCTIONS;
 
 /// A port nobody listens on right now.
@@ -83,8 +90,17 @@ pub struct Services {
     pub router: Arc<router::Router>,
     pub logs: PathBuf,
     pub binaries: PathBuf,
+    /// Built images (see [`codebuild::ImageStore`]).
+    pub images: Arc<codebuild::ImageStore>,
     administrator: aws_credential_types::Credentials,
     moto: moto::Moto,
+    _images: tempfile::TempDir,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.router.fargate.kill_all();
+    }
 }
 
 impl Services {
@@ -146,9 +162,24 @@ impl Services {
             .await;
             hosted.insert(name.to_string(), function);
         }
-        let router = Arc::new(router::Router::new(moto.port, hosted, &sdk));
+        // Image roots must be readable by the image's user, not only root.
+        let images_dir = tempfile::Builder::new().prefix("sigship-images-").tempdir().unwrap();
+        std::fs::set_permissions(images_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let images = Arc::new(codebuild::ImageStore::new(images_dir.path().join("store")));
+        let fargate = fargate::Fargate::new(&sdk, moto.port, images.clone(), logs.clone());
+        let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate));
         http::serve(listener, router.clone(), router::route);
-        Services { sdk, endpoint, router, logs, binaries: options.binaries.clone(), administrator, moto }
+        Services {
+            sdk,
+            endpoint,
+            router,
+            logs,
+            binaries: options.binaries.clone(),
+            images,
+            administrator,
+            moto,
+            _images: images_dir,
+        }
     }
 
     /// The environment a process needs to call this cloud as `credentials`' principal.
@@ -206,6 +237,8 @@ pub struct LocalCloud {
     pub logs: PathBuf,
     /// What GitHub would be configured with: the stack's generated webhook secret.
     pub webhook_secret: String,
+    /// The deployed node's regtest peer (mines on request).
+    pub peer: chain::Peer,
     operator: aws_credential_types::Credentials,
     services: Services,
     _work: tempfile::TempDir,
@@ -225,7 +258,16 @@ impl LocalCloud {
             FUNCTIONS.iter().map(|name| (format!("{STACK_NAME}-{name}"), *name)).collect();
         let services = Services::start(&options, &functions).await;
         let git = git::GitServer::start();
-        let mut repository = git.create_repository("btcd");
+        let mut repository = git.create_btcd_repository("btcd", DEMO_RELEASE);
+        // The node's peer: the same release, compiled as the Dockerfile compiles it (which also
+        // fills Go's build cache for the pipeline's build of the same commit).
+        let dockerfile = options.checkout.join("source/Dockerfile");
+        let peer_image =
+            tokio::task::block_in_place(|| codebuild::compile_source(&repository.path, &dockerfile, &services.images))
+                .map_err(|e| format!("compiling btcd {DEMO_RELEASE} for the regtest peer: {e}"))?;
+        let (peer_root, _) = services.images.get(&peer_image).expect("the image just filed");
+        let peer = tokio::task::block_in_place(|| chain::Peer::start(&peer_root, &services.logs.join("peer.log")))?;
+        services.router.fargate.forward(peer.p2p_port);
         // The stack reaches the daemon through a proxy that can be told to misbehave.
         let proxy = faults::git_proxy(git.port, services.router.clone()).await;
         repository.url = repository.url.replace(&format!(":{}/", git.port), &format!(":{proxy}/"));
@@ -236,6 +278,7 @@ impl LocalCloud {
         stack::function_zips(&zips, &options.binaries);
         stack::write_trust_root(&trust, &trust_root_files(&[&maintainer]));
         let repository_parameter = format!("RepositoryUrl={}", repository.url);
+        let peer_parameter = format!("BtcdArgs=--addpeer=127.0.0.1:{}", peer.p2p_port);
         let up = [
             "up",
             "--stack-name",
@@ -248,8 +291,14 @@ impl LocalCloud {
             trust.to_str().unwrap(),
             "--parameter",
             &repository_parameter,
+            // A private chain whose only peer is the local one: nothing leaves this machine.
             "--parameter",
-            "Network=signet",
+            "Network=regtest",
+            "--parameter",
+            &peer_parameter,
+            // A new task is healthy at its first check: 5 s (ECS's least) instead of 30.
+            "--parameter",
+            "HealthCheckIntervalSeconds=5",
             // One-second polls: a run takes seconds; the bounds (poll counts) stay as in AWS.
             "--parameter",
             "BuildPollSeconds=1",
@@ -272,22 +321,39 @@ impl LocalCloud {
         let stack = Stack::describe(&services.sdk, STACK_NAME).await;
         services.assume_function_roles(&stack).await;
 
-        // The simulated compile runs as CodeBuild would: with the project's service role.
+        // The compile runs as CodeBuild would: with the project's service role.
         let codebuild = aws_sdk_codebuild::Client::new(&services.sdk);
         let project = codebuild.batch_get_projects().names(&stack.build_project).send().await.unwrap();
         let build_role = project.projects().first().and_then(|p| p.service_role()).expect("build role").to_string();
         let build_credentials = iam::assume(&aws_sdk_sts::Client::new(&services.sdk), &build_role, "codebuild").await;
-        let ecr_config = aws_sdk_ecr::config::Builder::from(&services.sdk)
+        let as_build_role = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new(REGION))
             .endpoint_url(format!("http://127.0.0.1:{}", services.moto.port))
-            .credentials_provider(build_credentials)
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(build_credentials))
             .build();
-        let simulator = codebuild::Simulator {
-            ecr: aws_sdk_ecr::Client::from_conf(ecr_config),
+        let prefix = stack.parameters.get("ArtifactsPrefix").cloned().unwrap_or_default();
+        let s3 = aws_sdk_s3::config::Builder::from(&as_build_role).force_path_style(true).build();
+        let local_codebuild = codebuild::CodeBuild {
+            ecr: aws_sdk_ecr::Client::new(&as_build_role),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            sigship_source: (stack.artifacts_bucket.clone(), format!("{prefix}source.zip")),
             repository: stack.ecr_repository.clone(),
             source: repository.path.clone(),
+            images: services.images.clone(),
+            logs: services.logs.clone(),
             builds: Mutex::new(Vec::new()),
         };
-        let _ = services.router.simulator.set(simulator);
+        let _ = services.router.codebuild.set(Arc::new(local_codebuild));
+
+        // The task execution role, as ECS assumes it (register-task names it in every revision).
+        let lambda = aws_sdk_lambda::Client::new(&services.sdk);
+        let register = lambda.get_function_configuration().function_name(stack.function("register-task")).send().await;
+        let execution_role = register
+            .ok()
+            .and_then(|c| c.environment()?.variables()?.get("SIGSHIP_EXECUTION_ROLE_ARN").cloned())
+            .expect("register-task names the task execution role");
+        services.router.fargate.assume_role(&aws_sdk_sts::Client::new(&services.sdk), &execution_role).await;
 
         let iam_client = aws_sdk_iam::Client::new(&services.sdk);
         let operator = iam::user(&iam_client, "sigship-operator", &[&stack.operator_policy_arn]).await;
@@ -306,6 +372,7 @@ impl LocalCloud {
             router: services.router.clone(),
             logs: services.logs.clone(),
             webhook_secret,
+            peer,
             operator,
             services,
             _work: work,
@@ -326,6 +393,12 @@ impl LocalCloud {
     /// only the stack's OperatorPolicy.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
         self.services.env_for(&self.operator)
+    }
+
+    /// Runs `sigship` as the operator (holding only the stack's OperatorPolicy).
+    pub async fn sigship_as_operator(&self, args: &[&str]) -> (i32, String, String) {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        stack::sigship(&self.services.binaries.join("sigship"), args, self.client_env()).await
     }
 
     /// Delivers a webhook to the tag-push function's URL; returns the status and the JSON answer.
@@ -397,7 +470,20 @@ impl LocalCloud {
             .unwrap();
     }
 
-    pub fn simulated_builds(&self) -> Vec<codebuild::SimulatedBuild> {
-        self.router.simulator.get().map(|s| s.builds.lock().unwrap().clone()).unwrap_or_default()
+    /// Every message in the daemon's log group, oldest first (as the administrator).
+    pub async fn daemon_log_lines(&self) -> Vec<String> {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
+        let events = logs.filter_log_events().log_group_name(&self.stack.daemon_log_group).send().await;
+        events.map(|e| e.events().iter().filter_map(|e| e.message().map(String::from)).collect()).unwrap_or_default()
+    }
+
+    /// The builds the local CodeBuild ran.
+    pub fn builds(&self) -> Vec<codebuild::Build> {
+        self.router.codebuild.get().map(|c| c.builds.lock().unwrap().clone()).unwrap_or_default()
+    }
+
+    /// The service's tasks, running or recently stopped.
+    pub fn tasks(&self) -> Vec<Arc<fargate::Task>> {
+        self.router.fargate.tasks()
     }
 }

@@ -30,7 +30,6 @@ impl Moto {
             .args(["-c", PATCHED_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", callback_port.to_string())
             // Services report their tasks running, so a deployment can complete.
-            .env("MOTO_ECS_SERVICE_RUNNING", "1")
             .env("SIGSHIP_ALARM_EVALUATION_SECONDS", ALARM_EVALUATION_SECONDS)
             .stdout(log.try_clone().unwrap())
             .stderr(log)

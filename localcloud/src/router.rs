@@ -1,6 +1,7 @@
 //! The router listens where moto's Step Functions interpreter (and every function's SDK) sends
-//! AWS calls. Lambda `Invoke` goes to the runtime host, `CodeBuild.StartBuild` also triggers the
-//! simulated compile, everything else passes through to moto unchanged — unless a test injected
+//! AWS calls. Lambda `Invoke` goes to the runtime host; everything else passes through to moto,
+//! and what moto only records is then done for real: a StartBuild compiles (see
+//! [`crate::codebuild`]), a service's tasks run (see [`crate::fargate`]) — unless a test injected
 //! a fault (see [`crate::faults`]), which the router applies here.
 
 use std::collections::HashMap;
@@ -12,7 +13,8 @@ use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
-use crate::codebuild::Simulator;
+use crate::codebuild::CodeBuild;
+use crate::fargate::Fargate;
 use crate::faults::{self, Faults, Kind};
 use crate::http::{dropped, reply, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
@@ -21,30 +23,31 @@ pub struct Router {
     pub moto_port: u16,
     pub functions: HashMap<String, Arc<Function>>,
     pub lambda: aws_sdk_lambda::Client,
-    /// The simulated compile, when the cloud has a source repository to build from.
-    pub simulator: OnceLock<Simulator>,
+    /// The local CodeBuild, once the cloud has a stack and a source repository to build from.
+    pub codebuild: OnceLock<Arc<CodeBuild>>,
+    /// The local Fargate: the services' tasks.
+    pub fargate: Arc<Fargate>,
     client: Client<HttpConnector, Full<Bytes>>,
     pub invocations: Mutex<Vec<(String, bool)>>,
     /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
     pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
     pub faults: Faults,
-    /// ECS as the circuit breaker acts on it (straight to moto, as the administrator).
-    ecs: aws_sdk_ecs::Client,
-    /// Services whose last rollout the (simulated) circuit breaker failed, with its reason.
-    rolled_back: Mutex<HashMap<String, String>>,
 }
 
 impl Router {
-    pub fn new(moto_port: u16, functions: HashMap<String, Arc<Function>>, sdk: &aws_config::SdkConfig) -> Self {
-        let ecs = aws_sdk_ecs::config::Builder::from(sdk).endpoint_url(format!("http://127.0.0.1:{moto_port}")).build();
+    pub fn new(
+        moto_port: u16,
+        functions: HashMap<String, Arc<Function>>,
+        sdk: &aws_config::SdkConfig,
+        fargate: Arc<Fargate>,
+    ) -> Self {
         Router {
-            ecs: aws_sdk_ecs::Client::from_conf(ecs),
             lambda: aws_sdk_lambda::Client::new(sdk),
             faults: Faults::default(),
-            rolled_back: Mutex::new(HashMap::new()),
             moto_port,
             functions,
-            simulator: OnceLock::new(),
+            codebuild: OnceLock::new(),
+            fargate,
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
             credentials: Mutex::new(HashMap::new()),
@@ -210,14 +213,9 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
         None => {}
     }
     let request_body = req.body().clone();
-    let rollout_fails = service == "ecs" && operation == "UpdateService" && take_one(&router.faults.failing_rollouts);
-    let previous = match rollout_fails {
-        true => current_task_definition(&router.ecs, &request_body).await,
-        false => None,
-    };
     match router.forward(req).await {
         Ok((status, headers, body)) => {
-            let body = after_moto(&router, &service, &operation, status, &request_body, body, previous).await;
+            let body = after_moto(&router, &service, &operation, status, &request_body, body);
             let mut response = reply(status, body);
             *response.headers_mut() = headers;
             response.headers_mut().remove("content-length");
@@ -227,92 +225,38 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
     }
 }
 
-fn take_one(counter: &Mutex<u32>) -> bool {
-    let mut left = counter.lock().unwrap();
-    let take = *left > 0;
-    *left = left.saturating_sub(take as u32);
-    take
-}
-
-/// The service's task definition before an UpdateService (`{cluster, service}` of its request).
-async fn current_task_definition(ecs: &aws_sdk_ecs::Client, request: &[u8]) -> Option<(String, String, String)> {
-    let request: serde_json::Value = serde_json::from_slice(request).ok()?;
-    let (cluster, service) = (request["cluster"].as_str()?.to_string(), request["service"].as_str()?.to_string());
-    let described = ecs.describe_services().cluster(&cluster).services(&service).send().await.ok()?;
-    let current = described.services().first()?.task_definition()?.to_string();
-    Some((cluster, service, current))
-}
-
-/// What the local cloud does once moto answered: the simulated compile on StartBuild, and the
-/// faults that act on answers (a failed build, a rollout the circuit breaker rolled back).
-async fn after_moto(
+/// What the local cloud does once moto answered: the real compile on StartBuild and its status
+/// on BatchGetBuilds; the services' tasks on the ECS calls that change or read them.
+fn after_moto(
     router: &Router,
     service: &str,
     operation: &str,
     status: StatusCode,
     request: &Bytes,
     body: Bytes,
-    rolled_back_from: Option<(String, String, String)>,
 ) -> Bytes {
     if !status.is_success() {
         return body;
     }
     match (service, operation) {
         ("codebuild", "StartBuild") => {
-            if let Some(simulator) = router.simulator.get() {
+            if let Some(codebuild) = router.codebuild.get() {
                 let failure = router.faults.failing_builds.lock().unwrap().pop();
-                simulator.build(request, &body, failure).await;
+                codebuild.start(request, &body, failure);
             }
             body
         }
-        ("codebuild", "BatchGetBuilds") => match router.simulator.get() {
-            Some(simulator) => simulator.report_failures(body),
+        ("codebuild", "BatchGetBuilds") => match router.codebuild.get() {
+            Some(codebuild) => codebuild.report(body),
             None => body,
         },
-        ("ecs", "CreateService" | "UpdateService") => {
-            let request: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
-            let name = request["service"].as_str().or(request["serviceName"].as_str()).unwrap_or_default().to_string();
-            match rolled_back_from {
-                // As the circuit breaker does: the new revision's tasks never turn healthy, the
-                // deployment is FAILED and the service goes back to the revision it ran.
-                Some((cluster, service, previous)) => {
-                    let _ = router
-                        .ecs
-                        .update_service()
-                        .cluster(&cluster)
-                        .service(&service)
-                        .task_definition(&previous)
-                        .send()
-                        .await;
-                    let reason = format!(
-                        "ECS deployment circuit breaker: tasks failed to start. Rolling back to task definition {previous}"
-                    );
-                    println!("  [FAULT] rollout of {service} failed; back on {previous}");
-                    router.rolled_back.lock().unwrap().insert(service, reason);
-                }
-                None => {
-                    router.rolled_back.lock().unwrap().remove(&name);
-                }
-            }
+        ("ecs", "CreateService" | "UpdateService" | "DeleteService") => {
+            router.fargate.service_changed(operation, request);
             body
         }
-        ("ecs", "DescribeServices") => {
-            let rolled_back = router.rolled_back.lock().unwrap().clone();
-            if rolled_back.is_empty() {
-                return body;
-            }
-            let mut described: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            for service in described["services"].as_array_mut().into_iter().flatten() {
-                let Some(reason) = service["serviceName"].as_str().and_then(|n| rolled_back.get(n)) else { continue };
-                for deployment in service["deployments"].as_array_mut().into_iter().flatten() {
-                    if deployment["status"] == "PRIMARY" {
-                        deployment["rolloutState"] = "FAILED".into();
-                        deployment["rolloutStateReason"] = reason.clone().into();
-                    }
-                }
-            }
-            Bytes::from(described.to_string())
-        }
+        ("ecs", "DescribeServices") => router.fargate.describe_services(body),
+        ("ecs", "ListTasks") => router.fargate.list_tasks(request, body),
+        ("ecs", "DescribeTasks") => router.fargate.describe_tasks(request, body),
         _ => body,
     }
 }

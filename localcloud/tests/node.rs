@@ -1,5 +1,8 @@
-//! Operating the node on the local cloud: btcd's own progress lines, written into the daemon's log
-//! group as ECS ships them, become node-metrics' metrics in CloudWatch, and the stack's alarms
+//! Operating the node on the local cloud. First the real thing: the deployed btcd syncs the blocks
+//! its regtest peer mines, its own progress lines reach the daemon's log group through the awslogs
+//! driver, and node-metrics and `sigship status` report its height. Then the alarms over hours of
+//! history, which no test can wait for: progress lines written into the log group with past
+//! timestamps (btcd's format, as the real lines show it) become metrics, and the stack's alarms
 //! (evaluated by the simulated CloudWatch) fire on a stalled node and stay quiet otherwise.
 
 use std::time::Duration;
@@ -43,6 +46,35 @@ async fn deployed_cloud() -> LocalCloud {
 
 fn near(value: &Value, expected: i64, slack: i64) -> bool {
     value.as_i64().is_some_and(|v| (v - expected).abs() <= slack)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_deployed_btcd_syncs_from_its_peer_and_reports_its_height() {
+    let cloud = deployed_cloud().await;
+    // btcd logs progress only for blocks from a peer, at most once per 10 s since its start or
+    // its previous line: a few blocks, a quiet 11 s, then one more block is logged at once.
+    cloud.peer.mine(3).expect("the peer mines");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let tip = cloud.peer.mine(1).expect("the peer mines");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let lines = cloud.daemon_log_lines().await;
+        if let Some(line) = lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).find(|p| p.height == tip)
+        {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress line at height {tip} in 30 s: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"]["height"], tip, "{sample}");
+    assert_eq!(sample["sync"]["blockTime"], line.block_time);
+    assert!(near(&sample["sync"]["syncLagSeconds"], 0, 60), "blocks mined just now: {sample}");
+    assert_eq!((sample["desiredTasks"].as_i64(), sample["runningTasks"].as_i64()), (Some(1), Some(1)));
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("height    {tip} ")), "{stdout}");
+    assert!(stdout.contains("regtest"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,5 +1,6 @@
 //! The whole pipeline through moto's interpreter running `statemachine/sigship.asl.json`, with
-//! the real function binaries behind the runtime host. Only the compile is simulated.
+//! the real function binaries behind the runtime host. btcd's real source is compiled by the local
+//! CodeBuild and run by the local Fargate; only the image assembly is simulated.
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use localcloud::{keys::Maintainer, LocalCloud, Options};
@@ -49,7 +50,7 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let output = run.output.unwrap();
     assert_eq!(output["commit"], commit);
     assert_eq!(output["tagObjectId"], tag_object);
-    // The stack runs on signet: flag, port and health check all say so.
+    // The stack runs on regtest: flag, port and health check all say so.
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     let task_definition = output["taskDefinitionArn"].as_str().unwrap();
     let described = ecs.describe_task_definition().task_definition(task_definition).send().await.unwrap();
@@ -58,12 +59,12 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
         .command()
         .iter()
         .map(String::as_str)
-        .filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c))
+        .filter(|c| ["--testnet", "--testnet4", "--signet", "--regtest"].contains(c))
         .collect();
-    assert_eq!(network_flags, ["--signet"], "{:?}", container.command());
-    assert_eq!(container.port_mappings()[0].container_port(), Some(38333));
+    assert_eq!(network_flags, ["--regtest"], "{:?}", container.command());
+    assert_eq!(container.port_mappings()[0].container_port(), Some(18444));
     let health = container.health_check().unwrap().command().join(" ");
-    assert!(health.contains("--rpcserver=127.0.0.1:38332 "), "{health}");
+    assert!(health.contains("--rpcserver=127.0.0.1:18334 "), "{health}");
     assert_eq!(output["signers"][0]["fingerprint"], cloud.maintainer.fingerprint());
     assert_eq!(output["buildSkipped"], false);
     let image_tag = format!("v0.24.2-{}", &commit[..12]);
@@ -72,9 +73,19 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     assert!(image.ends_with(&format!("@{digest}")), "service image {image} is not pinned to {digest}");
     assert_eq!(output["image"], image);
     assert_eq!(build_count(&cloud).await, 1);
-    let builds = cloud.simulated_builds();
+    let builds = cloud.builds();
     assert_eq!(builds.len(), 1);
     assert_eq!(builds[0].commit, commit);
+    // The real btcd of that commit runs: one task, healthy by its own health check, its output in
+    // the daemon's log group as the awslogs driver ships it.
+    let tasks = cloud.tasks();
+    assert_eq!(tasks.len(), 1, "one btcd per service");
+    assert!(tasks[0].is_running());
+    assert_eq!(tasks[0].health(), localcloud::fargate::Health::Healthy);
+    assert_eq!(tasks[0].task_definition, task_definition);
+    let shipped = cloud.daemon_log_lines().await;
+    assert!(shipped.iter().any(|l| l.contains("BTCD: Version 0.24.2-beta")), "{shipped:?}");
+    assert!(shipped.iter().any(|l| l.contains("RPC server listening on 127.0.0.1:18334")), "{shipped:?}");
 
     // (c) the same tag again: no second build, same digest, same task definition
     let again = cloud.run(json!({"tag": "v0.24.2"}), "deploy-2", true).await;
@@ -97,6 +108,7 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let services =
         ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await.unwrap();
     assert!(services.services().iter().all(|s| s.status() != Some("ACTIVE")));
+    assert!(cloud.tasks().iter().all(|t| !t.is_running()), "destroy waited for btcd to stop");
 
     let twice = cloud.run(json!({"destroy": "everything"}), "destroy-2", true).await;
     assert_eq!(twice.status, ExecutionStatus::Succeeded, "{:?} {:?}", twice.error, twice.cause);
@@ -120,7 +132,7 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
     let states: Vec<&str> = run.states.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(states, ["Validate", "Hold", "Queue", "MyTurn?", "Proceed", "Route", "Verify"]);
     assert_eq!(build_count(&cloud).await, 0);
-    assert!(cloud.simulated_builds().is_empty());
+    assert!(cloud.builds().is_empty());
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     let families = ecs.list_task_definitions().send().await.unwrap();
     assert!(families.task_definition_arns().is_empty());

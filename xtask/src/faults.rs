@@ -113,7 +113,7 @@ fn cases() -> Vec<Case> {
             run: |c| Box::pin(build_fails(c)),
         },
         Case {
-            fault: "the rollout fails (circuit breaker)",
+            fault: "the new release's btcd exits at start (circuit breaker)",
             expected: "FAILED DeploymentRolledBack, service on the previous digest",
             run: |c| Box::pin(rollout_fails(c)),
         },
@@ -363,9 +363,10 @@ async fn build_fails(cloud: LocalCloud) -> Result<String, String> {
 async fn rollout_fails(cloud: LocalCloud) -> Result<String, String> {
     cloud.run(json!({"tag": "v0.24.2"}), "first", false).await;
     let before = left(&cloud).await.service_image.ok_or("the first release did not deploy")?;
-    cloud.repository.commit("CHANGES", "v0.24.3\n", "v0.24.3");
+    // A real failure: a release whose btcd exits at start; its tasks end, the circuit breaker
+    // counts them and rolls back.
+    cloud.repository.break_btcd_start();
     cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
-    cloud.router.faults.fail_next_rollout();
     let run = cloud.run(json!({"tag": "v0.24.3"}), "second", false).await;
     expect_failed(&run, "DeploymentRolledBack")?;
     let after = left(&cloud).await;
@@ -413,8 +414,8 @@ async fn git_fault(cloud: LocalCloud, fault: GitFault) -> Result<String, String>
     let run = deploy(&cloud, "git-drops").await;
     expect_failed(&run, "RepositoryUnreachable")?;
     let calls = invocations_of(&cloud, "verify");
-    if calls != 3 || !cloud.simulated_builds().is_empty() {
-        return Err(format!("verify ran {calls} times (expected 3), {} builds", cloud.simulated_builds().len()));
+    if calls != 3 || !cloud.builds().is_empty() {
+        return Err(format!("verify ran {calls} times (expected 3), {} builds", cloud.builds().len()));
     }
     Ok(format!(
         "FAILED RepositoryUnreachable after {calls} verify calls in {:.0} s; {}",
@@ -562,7 +563,7 @@ async fn trust_root_broken(cloud: LocalCloud, corrupt: Option<&str>) -> Result<S
     changed?;
     let run = deploy(&cloud, "trust-root").await;
     expect_failed(&run, "TrustRootInvalid")?;
-    if !cloud.simulated_builds().is_empty() {
+    if !cloud.builds().is_empty() {
         return Err("something was built".into());
     }
     Ok(format!(

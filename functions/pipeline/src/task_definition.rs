@@ -25,10 +25,13 @@ pub enum Network {
     Testnet3,
     Testnet4,
     Signet,
+    /// A private chain: no DNS seeds, blocks mined on request; peers come from `--addpeer`/`--connect`.
+    Regtest,
 }
 
 impl Network {
-    pub const ALL: [Network; 4] = [Network::Mainnet, Network::Testnet3, Network::Testnet4, Network::Signet];
+    pub const ALL: [Network; 5] =
+        [Network::Mainnet, Network::Testnet3, Network::Testnet4, Network::Signet, Network::Regtest];
 
     pub fn parse(raw: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|network| network.name() == raw).ok_or_else(|| {
@@ -42,6 +45,7 @@ impl Network {
             Network::Testnet3 => "testnet3",
             Network::Testnet4 => "testnet4",
             Network::Signet => "signet",
+            Network::Regtest => "regtest",
         }
     }
 
@@ -52,6 +56,7 @@ impl Network {
             Network::Testnet3 => Some("--testnet"),
             Network::Testnet4 => Some("--testnet4"),
             Network::Signet => Some("--signet"),
+            Network::Regtest => Some("--regtest"),
         }
     }
 
@@ -61,6 +66,7 @@ impl Network {
             Network::Testnet3 => 18333,
             Network::Testnet4 => 48333,
             Network::Signet => 38333,
+            Network::Regtest => 18444,
         }
     }
 
@@ -73,15 +79,16 @@ impl Network {
             Network::Testnet3 => 18334,
             Network::Testnet4 => 48334,
             Network::Signet => 38332,
+            Network::Regtest => 18334,
         }
     }
 
     /// The first btcd release whose daemon knows this network's flag.
     pub fn first_release(self) -> Option<(u32, u32, u32)> {
         match self {
-            Network::Mainnet | Network::Testnet3 => None,
+            Network::Mainnet | Network::Testnet3 | Network::Regtest => None,
             Network::Signet => Some((0, 22, 0)),
-            Network::Testnet4 => Some((0, 26, 0)),
+            Network::Testnet4 => Some((0, 25, 0)),
         }
     }
 
@@ -118,6 +125,21 @@ pub struct HealthCheckTiming {
 pub const HEALTH_CHECK: HealthCheckTiming =
     HealthCheckTiming { interval: 30, timeout: 10, retries: 3, start_period: 300 };
 
+impl HealthCheckTiming {
+    /// HEALTH_CHECK with the interval of SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS: 5 (ECS's least)
+    /// to 30. Never longer than HEALTH_CHECK's, which the deploy wait is derived from.
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let interval: u32 = env.parsed_or("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", HEALTH_CHECK.interval)?;
+        if !(5..=HEALTH_CHECK.interval).contains(&interval) {
+            return Err(Error::config(format!(
+                "SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS={interval} is not valid: 5 to {} seconds",
+                HEALTH_CHECK.interval
+            )));
+        }
+        Ok(HealthCheckTiming { interval, ..HEALTH_CHECK })
+    }
+}
+
 pub struct TaskConfig {
     pub family: String,
     pub cpu: String,
@@ -130,6 +152,7 @@ pub struct TaskConfig {
     pub access_point_id: String,
     pub network: Network,
     pub extra_args: Vec<String>,
+    pub health_check_timing: HealthCheckTiming,
     /// Secrets Manager secret with `username` and `password` keys for btcd's RPC.
     pub rpc_secret_arn: String,
 }
@@ -151,6 +174,7 @@ impl TaskConfig {
                 .optional("SIGSHIP_BTCD_ARGS")
                 .map(|a| a.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
+            health_check_timing: HealthCheckTiming::from_env(env)?,
             rpc_secret_arn: env.required("SIGSHIP_RPC_SECRET_ARN")?,
         })
     }
@@ -168,6 +192,7 @@ pub struct TaskSpec {
     pub command: Vec<String>,
     pub p2p_port: u16,
     pub health_check: Vec<String>,
+    pub health_check_timing: HealthCheckTiming,
     /// (variable name, Secrets Manager `valueFrom`): injected by ECS, never stored in the definition.
     pub secrets: Vec<(String, String)>,
     pub log_group: String,
@@ -245,6 +270,7 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
                 config.network.rpc_port()
             ),
         ],
+        health_check_timing: config.health_check_timing,
         secrets: vec![("BTCD_RPCUSER".into(), secret("username")), ("BTCD_RPCPASS".into(), secret("password"))],
         log_group: config.log_group.clone(),
         log_region: config.region.clone(),
@@ -304,6 +330,7 @@ mod tests {
             access_point_id: "fsap-1".into(),
             network: Network::Testnet3,
             extra_args: vec!["--maxpeers=16".into()],
+            health_check_timing: HEALTH_CHECK,
             rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
         }
     }
@@ -332,6 +359,7 @@ mod tests {
             (Network::Testnet3, Some("--testnet"), 18333, 18334),
             (Network::Testnet4, Some("--testnet4"), 48333, 48334),
             (Network::Signet, Some("--signet"), 38333, 38332),
+            (Network::Regtest, Some("--regtest"), 18444, 18334),
         ] {
             assert_eq!(Network::parse(network.name()).unwrap(), network);
             let spec = task_spec(&TaskConfig { network, ..config() }, "img@sha256:0".into(), &verified_tag("v0.26.0"));
@@ -345,7 +373,7 @@ mod tests {
                 .command
                 .iter()
                 .map(String::as_str)
-                .filter(|c| ["--testnet", "--testnet4", "--signet"].contains(c))
+                .filter(|c| Network::ALL.iter().any(|n| n.flag() == Some(c)))
                 .collect();
             assert_eq!(flags, flag.into_iter().collect::<Vec<_>>(), "{network:?}: exactly its own flag");
         }
@@ -356,15 +384,17 @@ mod tests {
     #[test]
     fn a_release_older_than_the_network_is_refused_by_name() {
         for (network, tag, ok) in [
-            (Network::Testnet4, "v0.26.0", true),
-            (Network::Testnet4, "v0.25.9", false),
+            // v0.25.0 is testnet4's first release (`--testnet4` in its config.go; run and seen).
+            (Network::Testnet4, "v0.25.0", true),
+            (Network::Testnet4, "v0.24.2", false),
+            (Network::Regtest, "v0.20.1", true),
             (Network::Testnet4, "v1.0.0", true),
             (Network::Signet, "v0.22.0", true),
             (Network::Signet, "v0.21.5", false),
             (Network::Mainnet, "v0.20.1", true),
             (Network::Testnet3, "anything", true),
             (Network::Testnet4, "release-2026", false),
-            (Network::Testnet4, "v0.26", false),
+            (Network::Testnet4, "v0.25", false),
         ] {
             let checked = network.check_release(tag);
             assert_eq!(checked.is_ok(), ok, "{network:?} {tag}: {checked:?}");

@@ -12,7 +12,7 @@ use crate::deployment::{
 use crate::error::{Error, Result};
 use crate::task_definition::{
     LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
-    HEALTH_CHECK, MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
+    MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
 };
 
 type DescribedRevision = aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
@@ -193,10 +193,10 @@ impl TaskDefinitions for Ecs {
             .health_check(
                 HealthCheck::builder()
                     .set_command(Some(spec.health_check.clone()))
-                    .interval(HEALTH_CHECK.interval as i32)
-                    .timeout(HEALTH_CHECK.timeout as i32)
-                    .retries(HEALTH_CHECK.retries as i32)
-                    .start_period(HEALTH_CHECK.start_period as i32)
+                    .interval(spec.health_check_timing.interval as i32)
+                    .timeout(spec.health_check_timing.timeout as i32)
+                    .retries(spec.health_check_timing.retries as i32)
+                    .start_period(spec.health_check_timing.start_period as i32)
                     .build()
                     .map_err(invalid)?,
             )

@@ -113,5 +113,6 @@ fn the_network_is_read_from_the_command() {
     assert_eq!(network_of(&command(&["--datadir=/data/btcd", "--signet"])), Network::Signet);
     assert_eq!(network_of(&command(&["--testnet4"])), Network::Testnet4);
     assert_eq!(network_of(&command(&["--testnet"])), Network::Testnet3);
+    assert_eq!(network_of(&command(&["--regtest", "--addpeer=10.0.0.9:18444"])), Network::Regtest);
     assert_eq!(network_of(&command(&["--notls"])), Network::Mainnet);
 }
