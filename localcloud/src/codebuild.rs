@@ -156,7 +156,7 @@ impl CodeBuild {
         .unwrap_or_else(|e| Err(("BUILD", e.to_string())));
         let (log, outcome) = match compiled {
             Ok((log, digest, config)) => {
-                let pushed = self.push(commit_of(&source_version), tag, version, &digest, &config).await;
+                let pushed = self.push(commit_of(source_version), tag, version, &digest, &config).await;
                 (log, pushed.map_err(|e| ("POST_BUILD", e)))
             }
             Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
@@ -169,7 +169,7 @@ impl CodeBuild {
                     "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
                      ({digest}; image assembly SIMULATED)",
                     self.repository,
-                    commit_short = &commit_of(&source_version)[..12.min(commit_of(&source_version).len())]
+                    commit_short = &commit_of(source_version)[..12.min(commit_of(source_version).len())]
                 );
                 BuildStatus::Succeeded { digest }
             }

@@ -464,11 +464,10 @@ impl Fargate {
         }
 
         // The id, its folders, the volume.
-        let id = {
-            let mut next = self.next_id.lock().unwrap();
-            *next += 1;
-            format!("{:016x}{:016x}", now() as u64, *next)
-        };
+        // Unique across every local cloud on this machine (namespaces are machine-wide).
+        static TASKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("{:016x}{:08x}{:08x}", now() as u64, std::process::id(), n);
         let cluster = service.split('/').next().unwrap_or_default();
         let arn = format!("arn:aws:ecs:{}:123456789012:task/{cluster}/{id}", crate::REGION);
         let task_dir = self.root.join(&id);
@@ -498,7 +497,7 @@ impl Fargate {
         argv.extend(container.command().iter().map(|a| translate(a)));
 
         // Its own network namespace, with the forwarded peers.
-        let namespace = format!("sigship-{}", &id[id.len() - 12..]);
+        let namespace = format!("sigship-{}", &id[16..]);
         run("ip", &["netns", "add", &namespace])?;
         run("ip", &["-n", &namespace, "link", "set", "lo", "up"])?;
         for port in self.forwards.lock().unwrap().clone() {
@@ -648,7 +647,7 @@ impl Fargate {
             if let Some(pid) = task.pid.filter(|_| task.state().running) {
                 let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
             }
-            if !task.namespace.is_empty() {
+            if !task.namespace.is_empty() && Path::new("/run/netns").join(&task.namespace).exists() {
                 let _ = std::process::Command::new("ip").args(["netns", "delete", &task.namespace]).status();
             }
         }

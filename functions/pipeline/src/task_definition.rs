@@ -382,6 +382,17 @@ mod tests {
     }
 
     #[test]
+    fn the_health_check_interval_is_ecs_s_least_to_the_default() {
+        let timing =
+            |raw: &str| HealthCheckTiming::from_env(&Env::from_pairs([("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", raw)]));
+        assert_eq!(timing("5").unwrap(), HealthCheckTiming { interval: 5, ..HEALTH_CHECK });
+        assert_eq!(HealthCheckTiming::from_env(&Env::from_pairs([])).unwrap(), HEALTH_CHECK);
+        for bad in ["4", "31", "soon"] {
+            assert!(timing(bad).unwrap_err().to_string().contains("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS"), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_release_older_than_the_network_is_refused_by_name() {
         for (network, tag, ok) in [
             // v0.25.0 is testnet4's first release (`--testnet4` in its config.go; run and seen).
