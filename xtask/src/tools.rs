@@ -51,9 +51,15 @@ fn apt_install(package: &str) -> Result<(), String> {
         .map_err(|e| format!("{e}; install the Debian package {package} and run again"))
 }
 
-/// Python that can make venvs, and git (the local cloud's git server).
+/// Python that can make venvs, git (the local cloud's git server), and what the local Fargate
+/// runs tasks with: `ip` (network namespaces) and `nsenter`; Go comes with this project's machines.
 fn ensure_python_and_git() -> Result<(), String> {
     ensure_command("git", "git")?;
+    ensure_command("ip", "iproute2")?;
+    ensure_command("nsenter", "util-linux")?;
+    if !have("go") {
+        return Err("go is missing: the local cloud compiles btcd with the Go release source/Dockerfile pins".into());
+    }
     ensure_command("python3", "python3")?;
     let can_make_venvs = Command::new("python3").args(["-c", "import venv, ensurepip"]).status();
     if !can_make_venvs.is_ok_and(|s| s.success()) {
