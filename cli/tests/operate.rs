@@ -71,7 +71,7 @@ async fn run_status_destroy_and_logs() {
     assert!(stdout.contains("status    SUCCEEDED") && stdout.contains("✓ RegisterTask ("), "{stdout}");
     for expected in [
         "node btcd on cluster sigship: ACTIVE, 1 of 1 tasks running",
-        "  network   signet",
+        "  network   regtest",
         "  release   v0.24.2 (commit ",
         "  height    201377 (newest block 2012-10-01 08:13:50 UTC, ",
         "  progress  last block processed 4",
@@ -87,7 +87,7 @@ async fn run_status_destroy_and_logs() {
     let status: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
     assert_eq!(status["execution"]["name"], run_name.as_str());
     assert_eq!(status["execution"]["status"], "SUCCEEDED");
-    assert_eq!(status["node"]["revision"]["network"], "signet");
+    assert_eq!(status["node"]["revision"]["network"], "regtest");
     assert_eq!(status["node"]["revision"]["releaseTag"], "v0.24.2");
     assert!(status["node"]["revision"]["image"].as_str().unwrap().contains("@sha256:"), "{status}");
     assert_eq!((status["node"]["runningTasks"].as_i64(), status["node"]["desiredTasks"].as_i64()), (Some(1), Some(1)));

@@ -419,7 +419,7 @@ mod tests {
     #[tokio::test]
     async fn register_task_refuses_a_release_that_cannot_run_the_network() {
         let mut request = request();
-        request.verified.tag = "v0.25.0".into();
+        request.verified.tag = "v0.24.2".into();
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
         let config = TaskConfig { network: Network::Testnet4, ..config() };
