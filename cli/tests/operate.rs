@@ -93,7 +93,8 @@ async fn run_status_destroy_and_logs() {
     assert_eq!((status["node"]["runningTasks"].as_i64(), status["node"]["desiredTasks"].as_i64()), (Some(1), Some(1)));
     assert_eq!(status["node"]["sync"]["height"], 201_377);
     assert_eq!(status["node"]["sync"]["blockTime"], 1_349_079_230);
-    assert_eq!(status["node"]["lastLogMs"], logged);
+    // The real btcd keeps logging after the progress line written above: the newest line is its own.
+    assert!(status["node"]["lastLogMs"].as_i64().is_some_and(|ms| ms >= logged), "{status}");
     let (code, _, stderr) = cli.run(&["status", "--json", "--follow"]).await;
     assert_eq!(code, 2, "clap refuses the pair: {stderr}");
 
