@@ -353,24 +353,26 @@ fn compile(
         return fail("BUILD", &log, format!("the Dockerfile pins Go {pinned}; this machine's Go is {local}"));
     }
     log.push_str(&format!("go-version.sh: Go {pinned} (this machine: {local})\n"));
-    let dockerfile = Dockerfile::read(&sigship.join("Dockerfile")).map_err(|e| ("BUILD", e))?;
-    let out = work.join("out");
-    std::fs::create_dir_all(&out).map_err(|e| ("BUILD", e.to_string()))?;
-    log.push_str(&dockerfile.compile(&src, &out).map_err(|e| ("BUILD", format!("{log}{e}")))?);
-    let root = images.scratch();
-    let config = dockerfile.assemble(&out, root.path()).map_err(|e| ("BUILD", e))?;
-    let digest = images.add(&root.keep(), &config).map_err(|e| ("BUILD", e))?;
+    let (built, digest, config) =
+        build_image(&src, &sigship.join("Dockerfile"), images).map_err(|e| ("BUILD", format!("{log}{e}")))?;
+    log.push_str(&built);
     Ok((log, digest, config))
 }
 
-/// Compiles `source` (btcd's source, a work tree) with `dockerfile`'s build stage and files the
-/// image in `images`, as a build does after its checks: for tests and the local cloud's own
-/// peer, which need a btcd before any pipeline runs. Returns the image's layer digest.
-pub fn compile_source(source: &Path, dockerfile: &Path, images: &ImageStore) -> Result<String, String> {
+/// Compiles `source` (btcd's source, a work tree) with the Dockerfile's build stage and files the
+/// image in `images`: what a build does after its checks, and what the local cloud's own peer
+/// needs before any pipeline runs. Ok: (the compile's output, the image's layer digest, its
+/// configuration).
+pub fn build_image(
+    source: &Path,
+    dockerfile: &Path,
+    images: &ImageStore,
+) -> Result<(String, String, ImageConfig), String> {
     let dockerfile = Dockerfile::read(dockerfile)?;
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
-    dockerfile.compile(source, out.path())?;
+    let log = dockerfile.compile(source, out.path())?;
     let root = images.scratch();
     let config = dockerfile.assemble(out.path(), root.path())?;
-    images.add(&root.keep(), &config)
+    let digest = images.add(&root.keep(), &config)?;
+    Ok((log, digest, config))
 }

@@ -192,9 +192,8 @@ impl Fargate {
     pub fn service_changed(&self, operation: &str, request: &[u8]) {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
         let name = request["service"].as_str().or(request["serviceName"].as_str()).unwrap_or_default().to_string();
-        let name = name.rsplit('/').next().unwrap_or_default().to_string();
-        let cluster =
-            request["cluster"].as_str().unwrap_or("default").rsplit('/').next().unwrap_or_default().to_string();
+        let name = last_segment(&name);
+        let cluster = last_segment(request["cluster"].as_str().unwrap_or("default"));
         let mut services = self.services.lock().unwrap();
         let key = format!("{cluster}/{name}");
         let breaker = &request["deploymentConfiguration"]["deploymentCircuitBreaker"];
@@ -256,7 +255,7 @@ impl Fargate {
         let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
         let services = self.services.lock().unwrap();
         for described in answer["services"].as_array_mut().into_iter().flatten() {
-            let cluster = described["clusterArn"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default();
+            let cluster = last_segment(described["clusterArn"].as_str().unwrap_or_default());
             let name = described["serviceName"].as_str().unwrap_or_default();
             let Some(service) = services.get(&format!("{cluster}/{name}")) else { continue };
             let running = |deployment: &str| {
@@ -304,9 +303,8 @@ impl Fargate {
     /// ListTasks: the tasks of the cluster (and service, and desired status) the request names.
     pub fn list_tasks(&self, request: &[u8], body: Bytes) -> Bytes {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
-        let cluster =
-            request["cluster"].as_str().unwrap_or("default").rsplit('/').next().unwrap_or_default().to_string();
-        let service = request["serviceName"].as_str().map(|s| s.rsplit('/').next().unwrap_or_default().to_string());
+        let cluster = last_segment(request["cluster"].as_str().unwrap_or("default"));
+        let service = request["serviceName"].as_str().map(last_segment);
         let stopped = request["desiredStatus"].as_str() == Some("STOPPED");
         let services = self.services.lock().unwrap();
         let arns: Vec<String> = services
@@ -589,7 +587,7 @@ impl Fargate {
                 watched.id,
                 state.stopped_reason.clone().unwrap_or_default()
             );
-            let _ = std::process::Command::new("ip").args(["netns", "delete", &watched.namespace]).status();
+            delete_namespace(&watched.namespace);
         });
         Ok(task)
     }
@@ -647,9 +645,7 @@ impl Fargate {
             if let Some(pid) = task.pid.filter(|_| task.state().running) {
                 let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
             }
-            if !task.namespace.is_empty() && Path::new("/run/netns").join(&task.namespace).exists() {
-                let _ = std::process::Command::new("ip").args(["netns", "delete", &task.namespace]).status();
-            }
+            delete_namespace(&task.namespace);
         }
     }
 }
@@ -965,6 +961,18 @@ async fn resolve_secret(secrets: &aws_sdk_secretsmanager::Client, value_from: &s
     }
     let document: Value = serde_json::from_str(text).map_err(|e| format!("secret {arn} is not JSON: {e}"))?;
     document[key].as_str().map(String::from).ok_or(format!("secret {arn} has no key {key}"))
+}
+
+/// Removes a task's network namespace, once: the exit watcher and `kill_all` may both ask.
+fn delete_namespace(namespace: &str) {
+    if !namespace.is_empty() && Path::new("/run/netns").join(namespace).exists() {
+        let _ = std::process::Command::new("ip").args(["netns", "delete", namespace]).status();
+    }
+}
+
+/// The name at the end of an ECS ARN, or the name itself (`cluster`, `service` in requests).
+fn last_segment(name_or_arn: &str) -> String {
+    name_or_arn.rsplit('/').next().unwrap_or_default().to_string()
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {

@@ -262,8 +262,8 @@ impl LocalCloud {
         // The node's peer: the same release, compiled as the Dockerfile compiles it (which also
         // fills Go's build cache for the pipeline's build of the same commit).
         let dockerfile = options.checkout.join("source/Dockerfile");
-        let peer_image =
-            tokio::task::block_in_place(|| codebuild::compile_source(&repository.path, &dockerfile, &services.images))
+        let (_, peer_image, _) =
+            tokio::task::block_in_place(|| codebuild::build_image(&repository.path, &dockerfile, &services.images))
                 .map_err(|e| format!("compiling btcd {DEMO_RELEASE} for the regtest peer: {e}"))?;
         let (peer_root, _) = services.images.get(&peer_image).expect("the image just filed");
         let peer = tokio::task::block_in_place(|| chain::Peer::start(&peer_root, &services.logs.join("peer.log")))?;
@@ -475,6 +475,28 @@ impl LocalCloud {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk);
         let events = logs.filter_log_events().log_group_name(&self.stack.daemon_log_group).send().await;
         events.map(|e| e.events().iter().filter_map(|e| e.message().map(String::from)).collect()).unwrap_or_default()
+    }
+
+    /// Lets the peer mine until the deployed btcd logs a progress line at the peer's tip: btcd
+    /// logs progress only for blocks from a peer, at most once per 10 s since its start or its
+    /// previous line, so a few blocks, a quiet 11 s, then one more block is logged at once.
+    /// Returns that line and every line of the daemon's log group; Err if none came in 30 s.
+    pub async fn sync_with_peer(&self) -> Result<(pipeline::node::Progress, Vec<String>), String> {
+        self.peer.mine(3)?;
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+        let tip = self.peer.mine(1)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let lines = self.daemon_log_lines().await;
+            let progress = lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).find(|p| p.height == tip);
+            if let Some(progress) = progress {
+                return Ok((progress, lines));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("no progress line at height {tip} in 30 s: {lines:?}"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
     }
 
     /// The builds the local CodeBuild ran.

@@ -51,21 +51,8 @@ fn near(value: &Value, expected: i64, slack: i64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_deployed_btcd_syncs_from_its_peer_and_reports_its_height() {
     let cloud = deployed_cloud().await;
-    // btcd logs progress only for blocks from a peer, at most once per 10 s since its start or
-    // its previous line: a few blocks, a quiet 11 s, then one more block is logged at once.
-    cloud.peer.mine(3).expect("the peer mines");
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let tip = cloud.peer.mine(1).expect("the peer mines");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let line = loop {
-        let lines = cloud.daemon_log_lines().await;
-        if let Some(line) = lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).find(|p| p.height == tip)
-        {
-            break line;
-        }
-        assert!(std::time::Instant::now() < deadline, "no progress line at height {tip} in 30 s: {lines:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let (line, _) = cloud.sync_with_peer().await.unwrap();
+    let tip = line.height;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
     assert_eq!(sample["sync"]["height"], tip, "{sample}");
     assert_eq!(sample["sync"]["blockTime"], line.block_time);

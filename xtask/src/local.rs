@@ -99,20 +99,9 @@ async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {
     }
     let output = run.output.unwrap_or_default();
     println!("{}", serde_json::to_string_pretty(&output).unwrap());
-    // The node syncs what its peer mines: a few blocks, then one after btcd's 10 s log window.
-    cloud.peer.mine(3)?;
-    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    let tip = cloud.peer.mine(1)?;
-    println!("the regtest peer mined {tip} blocks; waiting for the node's progress line…");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let lines = loop {
-        let lines = cloud.daemon_log_lines().await;
-        let synced = lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).any(|p| p.height == tip);
-        if synced || std::time::Instant::now() > deadline {
-            break lines;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    println!("the regtest peer mines blocks; waiting for the node's progress line…");
+    let (progress, lines) = cloud.sync_with_peer().await?;
+    println!("the node synced to height {} from its peer", progress.height);
     let version = lines.iter().find(|l| l.contains("BTCD: Version")).cloned().unwrap_or_default();
     println!("btcd's log (daemon log group): {version}");
     let (code, status, stderr) = cloud.sigship_as_operator(&["status"]).await;
