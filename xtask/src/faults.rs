@@ -129,7 +129,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             fault: "StartBuild's function crashes once",
-            expected: "FAILED Runtime.ExitError (not retried); rerun SUCCEEDED",
+            expected: "FAILED Runtime.ExitError (not retried); rerun SUCCEEDED on the same build",
             run: |c| Box::pin(start_build_crashes(c)),
         },
         Case {
@@ -401,10 +401,20 @@ async fn start_build_crashes(cloud: LocalCloud) -> Result<String, String> {
     let after = left(&cloud).await;
     let rerun = deploy(&cloud, "after-crash").await;
     expect_succeeded(&rerun).map_err(|e| format!("rerun: {e}"))?;
+    // The crashed start's build ran on: the rerun skips it (image pushed) or follows it (still
+    // running). A second build of the same commit would fail at its push (immutable tags).
+    let builds = cloud.builds().len();
+    if builds != 1 {
+        return Err(format!("rerun: {builds} builds of one commit"));
+    }
     let skipped = rerun.output.as_ref().and_then(|o| o["buildSkipped"].as_bool()).unwrap_or(false);
     Ok(format!(
-        "FAILED Runtime.ExitError, {after}; rerun SUCCEEDED ({})",
-        if skipped { "the crashed start's build had pushed the image: skipped" } else { "built" }
+        "FAILED Runtime.ExitError, {after}; rerun SUCCEEDED, one build ({})",
+        if skipped {
+            "the crashed start's build had pushed the image: skipped"
+        } else {
+            "followed the crashed start's build"
+        }
     ))
 }
 

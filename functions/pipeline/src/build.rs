@@ -41,6 +41,8 @@ pub trait BuildService {
     /// Starts a build and returns its id.
     async fn start(&self, start: &BuildStart) -> Result<String>;
     async fn phase(&self, build_id: &str) -> Result<BuildPhase>;
+    /// A build of `project` at `source_version` still in progress, if there is one.
+    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>>;
 }
 
 pub trait ImageRegistry {
@@ -139,10 +141,20 @@ async fn start(
         tracing::info!(%image_tag, %digest, "image already built for this commit; skipping the build");
         return Ok(state);
     }
+    state.status = BuildStatus::InProgress;
+    state.skipped = false;
+    // A build of this commit still running (an earlier execution's start whose answer was lost):
+    // follow it. A second build would fail at its push, the image tag being immutable.
+    let source_version = source_version(&verified.tag, &verified.commit);
+    if let Some(build_id) = builds.running(&config.project, &source_version).await? {
+        tracing::info!(%build_id, %image_tag, "a build of this commit is already running; following it");
+        state.build_id = Some(build_id);
+        return Ok(state);
+    }
     let build_id = builds
         .start(&BuildStart {
             project: config.project.clone(),
-            source_version: source_version(&verified.tag, &verified.commit),
+            source_version,
             environment: vec![
                 (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
                 (BUILD_ENV_VERSION.into(), verified.tag.clone()),
@@ -151,9 +163,7 @@ async fn start(
         })
         .await?;
     tracing::info!(%build_id, commit = %verified.commit, %image_tag, "build started");
-    state.status = BuildStatus::InProgress;
     state.build_id = Some(build_id);
-    state.skipped = false;
     Ok(state)
 }
 
@@ -268,6 +278,22 @@ mod tests {
         assert!(state.skipped);
         assert_eq!(state.status, BuildStatus::Succeeded);
         assert!(builds.started.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn follows_a_build_of_the_same_commit_still_running_instead_of_starting_another() {
+        let (builds, images) = (FakeBuilds::default(), FakeRegistry::default());
+        let verified = verified_tag("v0.24.2");
+        let first =
+            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
+        let again = handle(BuildRequest::Start { verified }, &config(), &builds, &images).await.unwrap();
+        assert_eq!(builds.started.lock().unwrap().len(), 1, "one build of one commit");
+        assert_eq!(again.build_id, first.build_id);
+        assert_eq!((again.status, again.skipped), (BuildStatus::InProgress, false));
+        // Another release tag is another build.
+        let other = BuildRequest::Start { verified: verified_tag("v0.24.3") };
+        let other = handle(other, &config(), &builds, &images).await.unwrap();
+        assert_ne!(other.build_id, first.build_id);
     }
 
     #[tokio::test]

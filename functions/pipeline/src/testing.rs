@@ -50,6 +50,16 @@ impl BuildService for FakeBuilds {
     async fn phase(&self, _build_id: &str) -> Result<BuildPhase> {
         Ok(self.answer.clone())
     }
+
+    /// Every build this fake started is still running while it answers InProgress.
+    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>> {
+        let started = self.started.lock().unwrap();
+        let running = self.answer == BuildPhase::InProgress;
+        Ok(started
+            .iter()
+            .position(|s| running && s.project == project && s.source_version == source_version)
+            .map(|i| format!("{project}:{}", i + 1)))
+    }
 }
 
 #[derive(Default)]

@@ -42,6 +42,42 @@ impl BuildService for CodeBuild {
         })
     }
 
+    /// ListBuildsForProject orders by build id, not time: every page is looked at (100 ids, and
+    /// one BatchGetBuilds, per page), up to the newest 1,000 builds the project keeps listing.
+    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>> {
+        let mut next: Option<String> = None;
+        for _ in 0..10 {
+            let listed = self
+                .client
+                .list_builds_for_project()
+                .project_name(project)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
+            if !listed.ids().is_empty() {
+                let described = self
+                    .client
+                    .batch_get_builds()
+                    .set_ids(Some(listed.ids().to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
+                let running = described.builds().iter().find(|b| {
+                    b.build_status() == Some(&StatusType::InProgress) && b.source_version() == Some(source_version)
+                });
+                if let Some(id) = running.and_then(|b| b.id()) {
+                    return Ok(Some(id.to_string()));
+                }
+            }
+            match listed.next_token() {
+                Some(token) => next = Some(token.to_string()),
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {
         let response = self
             .client

@@ -92,8 +92,8 @@ pub const GRANTS: &[Grant] = &[
     // trigger-build: CodeBuild::start / phase, Ecr::digest_of
     grant(
         Function("trigger-build"),
-        "CodeBuild::start, CodeBuild::phase",
-        &["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+        "CodeBuild::start, CodeBuild::phase, CodeBuild::running",
+        &["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject"],
         "arn:{partition}:codebuild:{region}:{account}:project/{SIGSHIP_BUILD_PROJECT}",
     ),
     grant(
