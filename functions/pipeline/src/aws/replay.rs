@@ -76,3 +76,37 @@ async fn an_execution_name_already_taken_is_not_an_error() {
     assert_eq!((body["stateMachineArn"].as_str(), body["name"].as_str()), (Some(machine.as_str()), Some("tag-v1")));
     assert_eq!(body["input"], r#"{"tag":"v1"}"#);
 }
+
+#[tokio::test]
+async fn a_running_build_of_the_same_source_version_is_found_across_pages() {
+    use crate::build::BuildService;
+    let wanted = "refs/tags/v0.24.2^{1e74b9948d17}";
+    let (config, client) = sdk(&[
+        (200, r#"{"ids":["btcd:a","btcd:b"],"nextToken":"page-2"}"#),
+        (
+            200,
+            r#"{"builds":[{"id":"btcd:a","buildStatus":"IN_PROGRESS","sourceVersion":"refs/tags/v0.24.1^{0}"},
+                          {"id":"btcd:b","buildStatus":"FAILED","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}"}]}"#,
+        ),
+        (200, r#"{"ids":["btcd:c"]}"#),
+        (
+            200,
+            r#"{"builds":[{"id":"btcd:c","buildStatus":"IN_PROGRESS","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}"}]}"#,
+        ),
+    ]);
+    let running = super::CodeBuild::new(&config).running("btcd", wanted).await.unwrap();
+    assert_eq!(running.as_deref(), Some("btcd:c"), "in progress and of this source version, on page 2");
+    assert_eq!(
+        targets(&client),
+        [
+            "CodeBuild_20161006.ListBuildsForProject",
+            "CodeBuild_20161006.BatchGetBuilds",
+            "CodeBuild_20161006.ListBuildsForProject",
+            "CodeBuild_20161006.BatchGetBuilds"
+        ]
+    );
+    let bodies = bodies(&client);
+    assert_eq!(bodies[0]["projectName"], "btcd");
+    assert_eq!(bodies[1]["ids"], serde_json::json!(["btcd:a", "btcd:b"]));
+    assert_eq!(bodies[2]["nextToken"], "page-2");
+}
