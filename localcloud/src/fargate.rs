@@ -639,7 +639,8 @@ impl Drop for Fargate {
 }
 
 impl Fargate {
-    /// Ends every task at once (SIGKILL) and removes its namespace: the local cloud is going away.
+    /// Ends every task at once (SIGKILL), removes its namespace and the folders: the local cloud is
+    /// going away.
     pub fn kill_all(&self) {
         for task in self.services.lock().unwrap().values().flat_map(|s| s.tasks.iter()) {
             if let Some(pid) = task.pid.filter(|_| task.state().running) {
@@ -647,6 +648,8 @@ impl Fargate {
             }
             delete_namespace(&task.namespace);
         }
+        // The tasks' folders and the access points' stand-ins (the chain data) go with the cloud.
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
