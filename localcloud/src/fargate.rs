@@ -36,6 +36,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
 use crate::codebuild::ImageStore;
+use crate::image::ImageConfig;
 
 /// The ECS clients the scheduler uses: as the administrator for what ECS itself knows, and a
 /// way to get clients as a task's execution role.
@@ -461,134 +462,36 @@ impl Fargate {
             env.push((secret.name().to_string(), resolve_secret(&secrets, secret.value_from()).await?));
         }
 
-        // The id, its folders, the volume.
-        // Unique across every local cloud on this machine (namespaces are machine-wide).
-        static TASKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let id = format!("{:016x}{:08x}{:08x}", now() as u64, std::process::id(), n);
-        let cluster = service.split('/').next().unwrap_or_default();
-        let arn = format!("arn:aws:ecs:{}:123456789012:task/{cluster}/{id}", crate::REGION);
-        let task_dir = self.root.join(&id);
-        let home = crate::image::inside(&task_dir, &config.user.home);
-        std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
-        set_mode(&task_dir, 0o755);
-        chown(&home, config.user.uid, config.user.gid);
-        let mut paths: Vec<(String, PathBuf)> = Vec::new();
+        let mut volumes = Vec::new();
         for mount in container.mount_points() {
             let volume = definition.volumes().iter().find(|v| v.name() == mount.source_volume()).ok_or("no volume")?;
-            let local = self.access_point_folder(volume).await?;
-            paths.push((mount.container_path().unwrap_or_default().to_string(), local));
+            volumes.push((
+                mount.container_path().unwrap_or_default().to_string(),
+                self.access_point_folder(volume).await?,
+            ));
         }
-        let translate = |value: &str| {
-            paths.iter().fold(value.to_string(), |v, (container, local)| {
-                v.replace(&format!("={container}"), &format!("={}", local.display()))
-            })
+        let launch = Launch {
+            container,
+            image_root: &image_root,
+            image: &config,
+            env,
+            volumes,
+            forwards: self.forwards.lock().unwrap().clone(),
         };
-        let image_path: Vec<String> =
-            config.path.iter().map(|p| crate::image::inside(&image_root, p).display().to_string()).collect();
-        env.push(("PATH".into(), format!("{}:/usr/bin:/bin", image_path[0])));
-        env.push(("HOME".into(), home.display().to_string()));
-        env.push(("HOSTNAME".into(), id[..12].to_string()));
-        let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, translate(&v))).collect();
-        let mut argv: Vec<String> =
-            config.entrypoint.iter().map(|p| crate::image::inside(&image_root, p).display().to_string()).collect();
-        argv.extend(container.command().iter().map(|a| translate(a)));
-
-        // Its own network namespace, with the forwarded peers.
-        let namespace = format!("sigship-{}", &id[16..]);
-        run("ip", &["netns", "add", &namespace])?;
-        run("ip", &["-n", &namespace, "link", "set", "lo", "up"])?;
-        for port in self.forwards.lock().unwrap().clone() {
-            forward_into(&namespace, port)?;
-        }
-        let user = (config.user.uid, config.user.gid);
-        let mut process = in_namespace(&namespace, user, &argv, &env);
-        process.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(false);
-        let mut child = process.spawn().map_err(|e| format!("CannotStartContainerError: {e}"))?;
-        let task = Arc::new(Task {
-            arn,
-            id: id.clone(),
-            task_definition: task_definition.to_string(),
-            deployment: deployment.to_string(),
-            started_at: now(),
-            state: Mutex::new(TaskState {
-                health: Health::Unknown,
-                running: true,
-                desired_running: true,
-                stopped_reason: None,
-                exit_code: None,
-                stopped_at: None,
-            }),
-            pid: child.id(),
-            namespace: namespace.clone(),
-            stop_timeout: Duration::from_secs(container.stop_timeout().unwrap_or(30) as u64),
-            counted: Default::default(),
-        });
-        println!(
-            "  [local Fargate] {service}: task {id} started: {} (uid {}, netns {namespace})",
-            container.command().join(" "),
-            user.0
-        );
+        let (task, lines) = launch.start(&self.root, service, task_definition, deployment)?;
 
         // awslogs: stdout and stderr, line by line, to the group's stream for this task.
         let log_options = container.log_configuration().and_then(|l| l.options()).cloned().unwrap_or_default();
         let group = log_options.get("awslogs-group").cloned().unwrap_or_default();
         let stream = format!(
-            "{}/{}/{id}",
+            "{}/{}/{}",
             log_options.get("awslogs-stream-prefix").cloned().unwrap_or_default(),
-            container.name().unwrap_or_default()
+            container.name().unwrap_or_default(),
+            task.id
         );
-        let (lines, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
-        for pipe in [child.stdout.take().map(Pipe::Out), child.stderr.take().map(Pipe::Err)].into_iter().flatten() {
-            let lines = lines.clone();
-            tokio::spawn(async move {
-                let mut reader = pipe.lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    let _ = lines.send(line);
-                }
-            });
-        }
-        drop(lines);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&as_role);
-        let local_log = self.logs.join(format!("task-{id}.log"));
-        tokio::spawn(ship_logs(logs, group, stream, receiver, local_log));
-
-        // The health check, on its interval from the start.
-        if let Some(check) = container.health_check() {
-            let command = check.command().to_vec();
-            let shell = match command.first().map(String::as_str) {
-                Some("CMD-SHELL") => vec!["/bin/sh".to_string(), "-c".into(), command[1..].join(" ")],
-                _ => command[1..].to_vec(),
-            };
-            let timing = (
-                check.interval().unwrap_or(30),
-                check.timeout().unwrap_or(5),
-                check.retries().unwrap_or(3),
-                check.start_period().unwrap_or(0),
-            );
-            tokio::spawn(health_checks(task.clone(), shell, env.clone(), user, timing));
-        }
-
-        // The exit.
-        let watched = task.clone();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let code = status.ok().and_then(|s| s.code());
-            let mut state = watched.state.lock().unwrap();
-            state.running = false;
-            state.exit_code = code;
-            state.stopped_at = Some(now());
-            if state.desired_running {
-                state.desired_running = false;
-                state.stopped_reason = Some(format!("Essential container in task exited (exit code {code:?})"));
-            }
-            println!(
-                "  [local Fargate] task {}: stopped ({})",
-                watched.id,
-                state.stopped_reason.clone().unwrap_or_default()
-            );
-            delete_namespace(&watched.namespace);
-        });
+        let local_log = self.logs.join(format!("task-{}.log", task.id));
+        tokio::spawn(ship_logs(logs, group, stream, lines, local_log));
         Ok(task)
     }
 
@@ -650,6 +553,153 @@ impl Fargate {
         }
         // The tasks' folders and the access points' stand-ins (the chain data) go with the cloud.
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A container ready to start: what [`Fargate::start_task`] gathers from ECS, ECR and Secrets
+/// Manager — or what a test makes of the library's container definition and an image it built.
+pub struct Launch<'a> {
+    pub container: &'a aws_sdk_ecs::types::ContainerDefinition,
+    pub image_root: &'a Path,
+    pub image: &'a ImageConfig,
+    /// The container's environment with its secrets resolved.
+    pub env: Vec<(String, String)>,
+    /// (container path, local folder) of each mount point.
+    pub volumes: Vec<(String, PathBuf)>,
+    /// Host loopback ports reachable from inside the task.
+    pub forwards: Vec<u16>,
+}
+
+impl Launch<'_> {
+    /// Starts the container under `root` as a task of `service` (`cluster/name`): its own
+    /// folder and network namespace, its health check and exit watched. Answers the task and
+    /// its output, line by line, for the log driver.
+    pub fn start(
+        self,
+        root: &Path,
+        service: &str,
+        task_definition: &str,
+        deployment: &str,
+    ) -> Result<(Arc<Task>, tokio::sync::mpsc::UnboundedReceiver<String>), String> {
+        let container = self.container;
+        // The id, its folders, the volume.
+        // Unique across every local cloud on this machine (namespaces are machine-wide).
+        static TASKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = format!("{:016x}{:08x}{:08x}", now() as u64, std::process::id(), n);
+        let cluster = service.split('/').next().unwrap_or_default();
+        let arn = format!("arn:aws:ecs:{}:123456789012:task/{cluster}/{id}", crate::REGION);
+        let task_dir = root.join(&id);
+        let home = crate::image::inside(&task_dir, &self.image.user.home);
+        std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+        set_mode(&task_dir, 0o755);
+        chown(&home, self.image.user.uid, self.image.user.gid);
+        let translate = |value: &str| {
+            self.volumes.iter().fold(value.to_string(), |v, (container, local)| {
+                v.replace(&format!("={container}"), &format!("={}", local.display()))
+            })
+        };
+        let image_path: Vec<String> =
+            self.image.path.iter().map(|p| crate::image::inside(self.image_root, p).display().to_string()).collect();
+        let mut env = self.env;
+        env.push(("PATH".into(), format!("{}:/usr/bin:/bin", image_path[0])));
+        env.push(("HOME".into(), home.display().to_string()));
+        env.push(("HOSTNAME".into(), id[..12].to_string()));
+        let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, translate(&v))).collect();
+        let mut argv: Vec<String> = self
+            .image
+            .entrypoint
+            .iter()
+            .map(|p| crate::image::inside(self.image_root, p).display().to_string())
+            .collect();
+        argv.extend(container.command().iter().map(|a| translate(a)));
+
+        // Its own network namespace, with the forwarded peers.
+        let namespace = format!("sigship-{}", &id[16..]);
+        run("ip", &["netns", "add", &namespace])?;
+        run("ip", &["-n", &namespace, "link", "set", "lo", "up"])?;
+        for &port in &self.forwards {
+            forward_into(&namespace, port)?;
+        }
+        let user = (self.image.user.uid, self.image.user.gid);
+        let mut process = in_namespace(&namespace, user, &argv, &env);
+        process.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(false);
+        let mut child = process.spawn().map_err(|e| format!("CannotStartContainerError: {e}"))?;
+        let task = Arc::new(Task {
+            arn,
+            id: id.clone(),
+            task_definition: task_definition.to_string(),
+            deployment: deployment.to_string(),
+            started_at: now(),
+            state: Mutex::new(TaskState {
+                health: Health::Unknown,
+                running: true,
+                desired_running: true,
+                stopped_reason: None,
+                exit_code: None,
+                stopped_at: None,
+            }),
+            pid: child.id(),
+            namespace: namespace.clone(),
+            stop_timeout: Duration::from_secs(container.stop_timeout().unwrap_or(30) as u64),
+            counted: Default::default(),
+        });
+        println!(
+            "  [local Fargate] {service}: task {id} started: {} (uid {}, netns {namespace})",
+            container.command().join(" "),
+            user.0
+        );
+
+        // stdout and stderr, line by line, for the log driver.
+        let (lines, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+        for pipe in [child.stdout.take().map(Pipe::Out), child.stderr.take().map(Pipe::Err)].into_iter().flatten() {
+            let lines = lines.clone();
+            tokio::spawn(async move {
+                let mut reader = pipe.lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    let _ = lines.send(line);
+                }
+            });
+        }
+        drop(lines);
+
+        // The health check, on its interval from the start.
+        if let Some(check) = container.health_check() {
+            let command = check.command().to_vec();
+            let shell = match command.first().map(String::as_str) {
+                Some("CMD-SHELL") => vec!["/bin/sh".to_string(), "-c".into(), command[1..].join(" ")],
+                _ => command[1..].to_vec(),
+            };
+            let timing = (
+                check.interval().unwrap_or(30),
+                check.timeout().unwrap_or(5),
+                check.retries().unwrap_or(3),
+                check.start_period().unwrap_or(0),
+            );
+            tokio::spawn(health_checks(task.clone(), shell, env.clone(), user, timing));
+        }
+
+        // The exit.
+        let watched = task.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = status.ok().and_then(|s| s.code());
+            let mut state = watched.state.lock().unwrap();
+            state.running = false;
+            state.exit_code = code;
+            state.stopped_at = Some(now());
+            if state.desired_running {
+                state.desired_running = false;
+                state.stopped_reason = Some(format!("Essential container in task exited (exit code {code:?})"));
+            }
+            println!(
+                "  [local Fargate] task {}: stopped ({})",
+                watched.id,
+                state.stopped_reason.clone().unwrap_or_default()
+            );
+            delete_namespace(&watched.namespace);
+        });
+        Ok((task, receiver))
     }
 }
 
@@ -786,6 +836,11 @@ impl Task {
 
     pub fn is_running(&self) -> bool {
         self.state().running
+    }
+
+    /// The container's exit code once it has exited (None while running, or killed by a signal).
+    pub fn exit_code(&self) -> Option<i32> {
+        self.state().exit_code
     }
 
     fn stopped_recently(&self) -> bool {

@@ -21,6 +21,47 @@ fn tag_value(described: &DescribedRevision, key: &str) -> Option<String> {
     described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(String::from)
 }
 
+/// The btcd container of a revision, as registered; the local cloud's Fargate starts exactly this.
+pub fn container_definition(spec: &TaskSpec) -> Result<ContainerDefinition> {
+    let secrets = spec
+        .secrets
+        .iter()
+        .map(|(name, from)| Secret::builder().name(name).value_from(from).build().map_err(invalid))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ContainerDefinition::builder()
+        .name(CONTAINER_NAME)
+        .image(&spec.image)
+        .essential(true)
+        .set_command(Some(spec.command.clone()))
+        .port_mappings(
+            PortMapping::builder().container_port(i32::from(spec.p2p_port)).protocol(TransportProtocol::Tcp).build(),
+        )
+        .health_check(
+            HealthCheck::builder()
+                .set_command(Some(spec.health_check.clone()))
+                .interval(spec.health_check_timing.interval as i32)
+                .timeout(spec.health_check_timing.timeout as i32)
+                .retries(spec.health_check_timing.retries as i32)
+                .start_period(spec.health_check_timing.start_period as i32)
+                .build()
+                .map_err(invalid)?,
+        )
+        .set_secrets(Some(secrets))
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", &spec.log_group)
+                .options("awslogs-region", &spec.log_region)
+                .options("awslogs-stream-prefix", CONTAINER_NAME)
+                .build()
+                .map_err(invalid)?,
+        )
+        .mount_points(MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build())
+        // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
+        .stop_timeout(120)
+        .build())
+}
+
 pub struct Ecs {
     client: aws_sdk_ecs::Client,
 }
@@ -174,48 +215,7 @@ impl TaskDefinitions for Ecs {
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {
-        let secrets = spec
-            .secrets
-            .iter()
-            .map(|(name, from)| Secret::builder().name(name).value_from(from).build().map_err(invalid))
-            .collect::<Result<Vec<_>>>()?;
-        let container = ContainerDefinition::builder()
-            .name(CONTAINER_NAME)
-            .image(&spec.image)
-            .essential(true)
-            .set_command(Some(spec.command.clone()))
-            .port_mappings(
-                PortMapping::builder()
-                    .container_port(i32::from(spec.p2p_port))
-                    .protocol(TransportProtocol::Tcp)
-                    .build(),
-            )
-            .health_check(
-                HealthCheck::builder()
-                    .set_command(Some(spec.health_check.clone()))
-                    .interval(spec.health_check_timing.interval as i32)
-                    .timeout(spec.health_check_timing.timeout as i32)
-                    .retries(spec.health_check_timing.retries as i32)
-                    .start_period(spec.health_check_timing.start_period as i32)
-                    .build()
-                    .map_err(invalid)?,
-            )
-            .set_secrets(Some(secrets))
-            .log_configuration(
-                LogConfiguration::builder()
-                    .log_driver(LogDriver::Awslogs)
-                    .options("awslogs-group", &spec.log_group)
-                    .options("awslogs-region", &spec.log_region)
-                    .options("awslogs-stream-prefix", CONTAINER_NAME)
-                    .build()
-                    .map_err(invalid)?,
-            )
-            .mount_points(
-                MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build(),
-            )
-            // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
-            .stop_timeout(120)
-            .build();
+        let container = container_definition(spec)?;
         let volume = Volume::builder()
             .name(CHAIN_DATA_VOLUME)
             .efs_volume_configuration(

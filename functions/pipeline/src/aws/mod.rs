@@ -15,7 +15,7 @@ mod sfn;
 
 pub use codebuild::CodeBuild;
 pub use ecr::Ecr;
-pub use ecs::Ecs;
+pub use ecs::{container_definition, Ecs};
 pub use efs::Efs;
 pub use logs::Logs;
 pub use s3::load_trust_root;

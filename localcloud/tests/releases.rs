@@ -1,0 +1,178 @@
+//! The release matrix: btcd v0.24.2, v0.25.0 and v0.26.0, each built from the Go module proxy
+//! with the pinned Go and the Dockerfile's build stage, started exactly as register-task's
+//! container definition says (command, health check, secrets as environment, the image's user
+//! and entrypoint) on every network, each task in a network namespace of its own (no internet,
+//! no other node). Where the library lets a release run on a network, btcd answers RPC on that
+//! network's port, its health check passes, and SIGTERM ends it cleanly — after flushing its UTXO
+//! cache of the size the command asks for. Where the library refuses, that release's btcd would
+//! indeed refuse the network's flag: the gate, which register-task applies before registering
+//! anything, is exactly as wide as btcd.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use localcloud::codebuild::{build_image, ImageStore};
+use localcloud::fargate::{Health, Launch, Task};
+use pipeline::task_definition::{task_spec, Network, TaskConfig, HEALTH_CHECK};
+use pipeline::verify::VerifiedTag;
+
+const RELEASES: [&str; 3] = ["v0.24.2", "v0.25.0", "v0.26.0"];
+/// btcd's `--utxocachemaxsize` (MiB), passed as the stack's BtcdArgs pass it.
+const UTXO_CACHE_MIB: &str = "64";
+
+fn checkout() -> PathBuf {
+    localcloud::Options::default().checkout
+}
+
+fn config(network: Network) -> TaskConfig {
+    TaskConfig {
+        family: "btcd".into(),
+        cpu: "1024".into(),
+        memory: "4096".into(),
+        execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
+        task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
+        log_group: "/sigship/btcd".into(),
+        region: localcloud::REGION.into(),
+        file_system_id: "fs-1".into(),
+        access_point_id: "fsap-1".into(),
+        network,
+        extra_args: vec![format!("--utxocachemaxsize={UTXO_CACHE_MIB}")],
+        health_check_timing: pipeline::task_definition::HealthCheckTiming { interval: 5, ..HEALTH_CHECK },
+        rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
+    }
+}
+
+fn verified(release: &str) -> VerifiedTag {
+    VerifiedTag {
+        repository: "https://github.com/btcsuite/btcd.git".into(),
+        tag: release.into(),
+        tag_object_id: "0".repeat(40),
+        commit: "0".repeat(40),
+        signers: Vec::new(),
+        signed_at: "2026-12-02T00:00:00Z".into(),
+    }
+}
+
+struct Running {
+    network: Network,
+    task: Arc<Task>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn logged(&self, text: &str) -> bool {
+        self.output().iter().any(|l| l.contains(text))
+    }
+}
+
+/// The task register-task's definition describes, started from the image at `root`.
+fn start(release: &str, network: Network, root: &Path, image: &localcloud::image::ImageConfig, data: &Path) -> Running {
+    let spec = task_spec(&config(network), format!("local/btcd@{release}"), &verified(release));
+    let container = pipeline::aws::container_definition(&spec).unwrap();
+    let env = spec.secrets.iter().map(|(name, _)| (name.clone(), format!("{name}-of-the-secret"))).collect();
+    let folder = data.join(network.name());
+    std::fs::create_dir_all(&folder).unwrap();
+    let _ = std::os::unix::fs::chown(&folder, Some(image.user.uid), Some(image.user.gid));
+    let volumes = vec![(pipeline::task_definition::CHAIN_DATA_PATH.to_string(), folder)];
+    let launch = Launch { container: &container, image_root: root, image, env, volumes, forwards: Vec::new() };
+    let (task, mut receiver) = launch.start(&data.join("tasks"), "matrix/btcd", release, network.name()).unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let collected = lines.clone();
+    tokio::spawn(async move {
+        while let Some(line) = receiver.recv().await {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    Running { network, task, lines }
+}
+
+async fn until(what: &str, timeout: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The release's btcd, asked for `flag` outside any task: how it answers.
+fn btcd_answer(root: &Path, flag: &str, home: &Path) -> (bool, String) {
+    let out = std::process::Command::new(localcloud::image::inside(root, "/usr/local/bin/btcd"))
+        .args([flag, "--nodnsseed", "--rpcuser=u", "--rpcpass=p", &format!("--appdata={}", home.display())])
+        .env("HOME", home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_release_runs_on_the_networks_the_library_allows_and_btcd_refuses_the_rest() {
+    let dockerfile = checkout().join("source/Dockerfile");
+    let go_version = checkout().join("source/go-version.sh");
+    let scratch = tempfile::tempdir().unwrap();
+    let images = ImageStore::new(scratch.path().join("images"));
+    for release in RELEASES {
+        let source = localcloud::git::btcd_module_source(release).unwrap();
+        // The buildspec's check: the release's go.mod asks for no newer Go than the pinned one.
+        let pinned = std::process::Command::new("bash")
+            .arg(&go_version)
+            .args([source.join("go.mod"), dockerfile.clone()])
+            .output()
+            .unwrap();
+        assert!(pinned.status.success(), "{release}: {}", String::from_utf8_lossy(&pinned.stderr));
+        let started = Instant::now();
+        let (_, digest, image) = build_image(&source, &dockerfile, &images).unwrap_or_else(|e| panic!("{release}: {e}"));
+        let (root, _) = images.get(&digest).unwrap();
+        println!(
+            "{release}: built with Go {} in {:.0} s ({digest})",
+            String::from_utf8_lossy(&pinned.stdout).trim(),
+            started.elapsed().as_secs_f64()
+        );
+
+        let data = scratch.path().join(release);
+        let mut running = Vec::new();
+        for network in Network::ALL {
+            match network.check_release(release) {
+                Ok(()) => running.push(start(release, network, &root, &image, &data)),
+                Err(refused) => {
+                    assert!(matches!(refused, pipeline::Error::NetworkUnsupported { .. }), "{refused:?}");
+                    let flag = network.flag().unwrap();
+                    let (started, answer) = btcd_answer(&root, flag, scratch.path());
+                    assert!(!started && answer.contains("unknown flag"), "{release} {flag}: {answer}");
+                    println!("{release} on {}: refused, as btcd refuses {flag}", network.name());
+                }
+            }
+        }
+        let expected = if release == "v0.24.2" { 4 } else { Network::ALL.len() };
+        assert_eq!(running.len(), expected, "{release}: networks it runs on");
+
+        let version = format!("BTCD: Version {}-beta", &release[1..]);
+        for node in &running {
+            let what = format!("{release} on {}", node.network.name());
+            until(&format!("{what}: healthy"), Duration::from_secs(90), || {
+                assert!(node.task.is_running(), "{what} exited: {:?}", node.output());
+                node.task.health() == Health::Healthy
+            })
+            .await;
+            assert!(node.logged(&version), "{what}: {:?}", node.output());
+            let rpc = format!("RPC server listening on 127.0.0.1:{}", node.network.rpc_port());
+            assert!(node.logged(&rpc), "{what}: {:?}", node.output());
+        }
+        for node in &running {
+            node.task.stop("the matrix is done");
+        }
+        for node in &running {
+            let what = format!("{release} on {}", node.network.name());
+            until(&format!("{what}: stopped"), Duration::from_secs(60), || !node.task.is_running()).await;
+            assert_eq!(node.task.exit_code(), Some(0), "{what}: {:?}", node.output());
+            assert!(node.logged("Flushing UTXO cache"), "{what}: {:?}", node.output());
+            assert!(node.logged("Shutdown complete"), "{what}: {:?}", node.output());
+            println!("{what}: healthy, RPC on {}, stopped cleanly by SIGTERM", node.network.rpc_port());
+        }
+    }
+}
