@@ -237,6 +237,14 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         }
         None => println!("  height    unknown: no progress line in btcd's log in the last 6 h"),
     }
+    if let Some(waiting) = node.seconds_without_blocks.filter(|s| *s > 0) {
+        println!(
+            "  blocks    none received since btcd started {} ago; if this lasts, it reaches no peer: outbound \
+             traffic blocked (security group, route, NAT), DNS seeds unreachable, or --connect/--addpeer \
+             naming a node that is down or on another network",
+            span(waiting)
+        );
+    }
     match node.last_log_ms {
         Some(at) => {
             println!("  last log  {} UTC ({} ago)", pipeline::node::utc_date_time(at / 1000), span(now - at / 1000))

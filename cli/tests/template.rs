@@ -286,10 +286,15 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
         desired_tasks: 1,
         running_tasks: 1,
         sync: Some(SyncReading { height: 1, block_time: 1, sync_lag_seconds: 1, progress_age_seconds: 1 }),
+        seconds_without_blocks: Some(1),
     };
     let published: Vec<&str> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();
     let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
-    assert_eq!(alarms.len(), 4, "failed executions, node stalled, tasks missing, node-metrics failing");
+    assert_eq!(
+        alarms.len(),
+        5,
+        "failed executions, node stalled, node not syncing, tasks missing, node-metrics failing"
+    );
     for (name, alarm) in alarms {
         let properties = &alarm["Properties"];
         assert_eq!(properties["AlarmActions"], json!([{"Ref": "FailureTopic"}]), "{name}");
@@ -311,9 +316,13 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
         stalled["Metrics"][2]["Expression"]["Fn::Sub"],
         "IF(flat >= ${StallMinutes} * 60 AND lag >= ${StallLagMinutes} * 60, 1, 0)"
     );
-    // The stall window must fit in the six hours node-metrics looks back for a progress line.
-    let longest = template["Parameters"]["StallMinutes"]["MaxValue"].as_i64().unwrap();
-    assert!(longest * 60 * 1000 < pipeline::node::LOOKBACK_MS, "{longest} min");
+    let not_syncing = &template["Resources"]["NodeNotSyncing"]["Properties"];
+    assert_eq!(not_syncing["Metrics"][1]["Expression"]["Fn::Sub"], "IF(waiting >= ${NotSyncingMinutes} * 60, 1, 0)");
+    // Both windows must fit in the six hours node-metrics looks back for a progress or start line.
+    for parameter in ["StallMinutes", "NotSyncingMinutes"] {
+        let longest = template["Parameters"][parameter]["MaxValue"].as_i64().unwrap();
+        assert!(longest * 60 * 1000 < pipeline::node::LOOKBACK_MS, "{parameter}: {longest} min");
+    }
     // The schedule invokes node-metrics every minute: the alarms' periods.
     let schedule = &template["Resources"]["NodeMetricsSchedule"]["Properties"];
     assert_eq!(schedule["ScheduleExpression"], "rate(1 minute)");

@@ -299,6 +299,9 @@ impl LocalCloud {
             // A new task is healthy at its first check: 5 s (ECS's least) instead of 30.
             "--parameter",
             "HealthCheckIntervalSeconds=5",
+            // A node that gets no block in its first minute is not syncing (the least; AWS default 60).
+            "--parameter",
+            "NotSyncingMinutes=1",
             // One-second polls: a run takes seconds; the bounds (poll counts) stay as in AWS.
             "--parameter",
             "BuildPollSeconds=1",
@@ -477,25 +480,32 @@ impl LocalCloud {
         events.map(|e| e.events().iter().filter_map(|e| e.message().map(String::from)).collect()).unwrap_or_default()
     }
 
-    /// Lets the peer mine until the deployed btcd logs a progress line at the peer's tip: btcd
-    /// logs progress only for blocks from a peer, at most once per 10 s since its start or its
-    /// previous line, so a few blocks, a quiet 11 s, then one more block is logged at once.
-    /// Returns that line and every line of the daemon's log group; Err if none came in 30 s.
+    /// Lets the peer mine until the deployed btcd logs a progress line at the peer's tip (btcd
+    /// logs progress only for blocks from a peer). Returns that line and every line of the
+    /// daemon's log group; Err if none came in 120 s.
     pub async fn sync_with_peer(&self) -> Result<(pipeline::node::Progress, Vec<String>), String> {
+        use std::time::{Duration, Instant};
         self.peer.mine(3)?;
-        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-        let tip = self.peer.mine(1)?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        // btcd logs a block at most once per 10 s, and a node whose peer had nothing to give it
+        // drops that peer for a while (real btcd: every 30 s, back 5 s later): a block every 11 s
+        // until one arrives while connected and is logged as the tip.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let lines = self.daemon_log_lines().await;
-            let progress = lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).find(|p| p.height == tip);
-            if let Some(progress) = progress {
-                return Ok((progress, lines));
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            let tip = self.peer.mine(1)?;
+            let waited = Instant::now();
+            while waited.elapsed() < Duration::from_secs(5) {
+                let lines = self.daemon_log_lines().await;
+                let progress =
+                    lines.iter().filter_map(|l| pipeline::node::Progress::parse(l, 0)).find(|p| p.height == tip);
+                if let Some(progress) = progress {
+                    return Ok((progress, lines));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            if std::time::Instant::now() > deadline {
-                return Err(format!("no progress line at height {tip} in 30 s: {lines:?}"));
+            if Instant::now() > deadline {
+                return Err(format!("no progress line at the tip in 120 s: {:?}", self.daemon_log_lines().await));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 

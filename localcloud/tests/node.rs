@@ -51,6 +51,21 @@ fn near(value: &Value, expected: i64, slack: i64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_deployed_btcd_syncs_from_its_peer_and_reports_its_height() {
     let cloud = deployed_cloud().await;
+    let cloudwatch = cloud.cloudwatch();
+    let not_syncing = format!("{}-node-not-syncing", cloud.stack.name);
+
+    // Its peer has mined nothing yet: btcd logs its start and no block. A minute on (the
+    // stack's NotSyncingMinutes here; node-metrics samples once a minute, as its schedule does),
+    // the not-syncing alarm fires and status says what may be wrong.
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["sync"], Value::Null, "no block yet: {sample}");
+    assert!(sample["secondsWithoutBlocks"].as_i64().is_some_and(|s| s >= 60), "{sample}");
+    assert_eq!(cloudwatch.wait_for_state(&not_syncing, "ALARM", Duration::from_secs(20)).await, "ALARM");
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("blocks    none received since btcd started 1m"), "{stdout}");
+
     let (line, _) = cloud.sync_with_peer().await.unwrap();
     let tip = line.height;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
@@ -62,6 +77,10 @@ async fn the_deployed_btcd_syncs_from_its_peer_and_reports_its_height() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(&format!("height    {tip} ")), "{stdout}");
     assert!(stdout.contains("regtest"), "{stdout}");
+    assert!(!stdout.contains("none received"), "{stdout}");
+    // Blocks arrived: the alarm clears.
+    assert_eq!(sample["secondsWithoutBlocks"], 0, "{sample}");
+    assert_eq!(cloudwatch.wait_for_state(&not_syncing, "OK", Duration::from_secs(20)).await, "OK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -17,6 +17,8 @@ pub const SERVICE_DIMENSION: &str = "ServiceName";
 
 /// CloudWatch Logs filter for the progress lines; each match is then parsed strictly.
 pub const PROGRESS_FILTER: &str = "\"Processed\"";
+/// CloudWatch Logs filter for btcd's first line, `[INF] BTCD: Version 0.24.2-beta`: when it started.
+pub const START_FILTER: &str = "\"BTCD: Version\"";
 /// Where the newest progress line is looked for: the last ten minutes (a syncing node logs every
 /// 10 s, a synced one at every block), then back to six hours (a stalled node). The stall alarm's
 /// window must fit in the longer one.
@@ -75,20 +77,52 @@ pub trait LogEvents {
     async fn last_event_ms(&self, log_group: &str) -> Result<Option<i64>>;
 }
 
-/// The newest progress line of the last [`LOOKBACK_MS`], looking at the recent minutes first.
-pub async fn newest_progress(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result<Option<Progress>> {
+/// The newest of the lines matching `filter` that `parse` accepts in the last [`LOOKBACK_MS`],
+/// looking at the recent minutes first; `order` says which is newest.
+async fn newest_line<T, K: Ord>(
+    logs: &impl LogEvents,
+    log_group: &str,
+    filter: &str,
+    now_ms: i64,
+    parse: impl Fn(&LogEvent) -> Option<T>,
+    order: impl Fn(&T) -> K,
+) -> Result<Option<T>> {
     let windows = [(now_ms - RECENT_MS, now_ms + 1), (now_ms - LOOKBACK_MS, now_ms - RECENT_MS)];
     for (start, end) in windows {
-        let events = logs.matching(log_group, PROGRESS_FILTER, start, end).await?;
-        let newest = events
-            .iter()
-            .filter_map(|e| Progress::parse(&e.message, e.timestamp_ms))
-            .max_by_key(|p| (p.logged_at_ms, p.height));
+        let events = logs.matching(log_group, filter, start, end).await?;
+        let newest = events.iter().filter_map(&parse).max_by_key(&order);
         if newest.is_some() {
             return Ok(newest);
         }
     }
     Ok(None)
+}
+
+/// The newest progress line of the last [`LOOKBACK_MS`].
+pub async fn newest_progress(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result<Option<Progress>> {
+    let parse = |e: &LogEvent| Progress::parse(&e.message, e.timestamp_ms);
+    newest_line(logs, log_group, PROGRESS_FILTER, now_ms, parse, |p| (p.logged_at_ms, p.height)).await
+}
+
+/// When btcd last started (its version line) in the last [`LOOKBACK_MS`], Unix milliseconds.
+pub async fn newest_start(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result<Option<i64>> {
+    static LINE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    let line =
+        LINE.get_or_init(|| regex_lite::Regex::new(r"\[INF\] BTCD: Version \d+\.\d+\.\d+").expect("a valid pattern"));
+    let parse = |e: &LogEvent| line.is_match(&e.message).then_some(e.timestamp_ms);
+    newest_line(logs, log_group, START_FILTER, now_ms, parse, |at| *at).await
+}
+
+/// How long btcd has run without receiving a block: now minus its newest start when no progress
+/// line followed it, 0 when one did; None when neither is in the log (nothing to say). A node
+/// that finds no peer logs nothing after its start, so this is what tells it from a quiet one.
+pub fn seconds_without_blocks(start_ms: Option<i64>, progress: Option<&Progress>, now_ms: i64) -> Option<i64> {
+    match (start_ms, progress) {
+        (Some(start), None) => Some((now_ms - start).div_euclid(1000).max(0)),
+        (Some(start), Some(p)) if p.logged_at_ms < start => Some((now_ms - start).div_euclid(1000).max(0)),
+        (_, Some(_)) => Some(0),
+        (None, None) => None,
+    }
 }
 
 /// How far the node has synced, at `now_ms`.
@@ -141,6 +175,8 @@ pub struct NodeSample {
     pub desired_tasks: i32,
     pub running_tasks: i32,
     pub sync: Option<SyncReading>,
+    /// See [`seconds_without_blocks`].
+    pub seconds_without_blocks: Option<i64>,
 }
 
 /// The metrics request: a scheduled event, whose content does not matter.
@@ -158,12 +194,14 @@ pub async fn sample(
         return Ok(None);
     };
     let progress = newest_progress(logs, &config.log_group, now_ms).await?;
+    let start = newest_start(logs, &config.log_group, now_ms).await?;
     Ok(Some(NodeSample {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
         desired_tasks: service.desired_count,
         running_tasks: service.running_count,
         sync: progress.map(|p| SyncReading::at(p, now_ms)),
+        seconds_without_blocks: seconds_without_blocks(start, progress.as_ref(), now_ms),
     }))
 }
 
@@ -180,6 +218,9 @@ impl NodeSample {
                 ("SyncLagSeconds", sync.sync_lag_seconds as f64, "Seconds"),
                 ("ProgressAgeSeconds", sync.progress_age_seconds as f64, "Seconds"),
             ]);
+        }
+        if let Some(seconds) = self.seconds_without_blocks {
+            metrics.push(("SecondsWithoutBlocks", seconds as f64, "Seconds"));
         }
         metrics
     }
@@ -250,6 +291,8 @@ pub struct NodeStatus {
     pub running_tasks: i32,
     pub revision: Option<DeployedRevision>,
     pub sync: Option<SyncReading>,
+    /// See [`seconds_without_blocks`].
+    pub seconds_without_blocks: Option<i64>,
     pub last_log_ms: Option<i64>,
 }
 
@@ -269,6 +312,7 @@ pub async fn status(
         None => None,
     };
     let progress = newest_progress(logs, &config.log_group, now_ms).await?;
+    let start = newest_start(logs, &config.log_group, now_ms).await?;
     Ok(NodeStatus {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
@@ -277,6 +321,7 @@ pub async fn status(
         running_tasks: service.as_ref().map_or(0, |s| s.running_count),
         revision,
         sync: progress.map(|p| SyncReading::at(p, now_ms)),
+        seconds_without_blocks: seconds_without_blocks(start, progress.as_ref(), now_ms),
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
     })
 }

@@ -92,7 +92,10 @@ async fn a_sample_measures_lag_and_flat_time_at_now() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["DesiredTasks", "RunningTasks", "BlockHeight", "SyncLagSeconds", "ProgressAgeSeconds"]);
+    assert_eq!(
+        names,
+        ["DesiredTasks", "RunningTasks", "BlockHeight", "SyncLagSeconds", "ProgressAgeSeconds", "SecondsWithoutBlocks"]
+    );
     assert_eq!(emf["BlockHeight"], 201_377.0);
     assert_eq!(emf["ServiceName"], "btcd");
 }
@@ -105,6 +108,42 @@ async fn no_service_no_sample_and_no_progress_publishes_only_the_task_counts() {
     let starting = sample(&config, &FakeServices::running("btcd:1", 1, 1), &FakeLogs::default(), at(10)).await.unwrap();
     let names: Vec<_> = starting.unwrap().metrics().into_iter().map(|(name, _, _)| name).collect();
     assert_eq!(names, ["DesiredTasks", "RunningTasks"]);
+}
+
+/// btcd's first line (btcd.go), as the real v0.24.2 logs it.
+const STARTED: &str = "2026-12-02 15:10:01.512 [INF] BTCD: Version 0.24.2-beta";
+
+#[tokio::test]
+async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
+    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
+    let running = FakeServices::running("btcd:1", 1, 1);
+    let now = at(1_781_816_000);
+    let no_peer = FakeLogs::with(&[
+        (now - at(40 * 60), STARTED),
+        (now - at(40 * 60 - 1), "2026-12-02 15:10:01.700 [INF] CMGR: Server listening on 0.0.0.0:8333"),
+    ]);
+    let sample = sample(&config, &running, &no_peer, now).await.unwrap().unwrap();
+    assert_eq!((sample.sync, sample.seconds_without_blocks), (None, Some(40 * 60)));
+    let names: Vec<_> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();
+    assert_eq!(names, ["DesiredTasks", "RunningTasks", "SecondsWithoutBlocks"]);
+
+    // Restarted after syncing: the old height stays known, the wait counts from the restart.
+    let restarted = FakeLogs::with(&[(now - at(3600), SYNCING), (now - at(600), STARTED)]);
+    let sample = sample_of(&config, &running, &restarted, now).await;
+    assert_eq!((sample.sync.unwrap().height, sample.seconds_without_blocks), (201_377, Some(600)));
+    // A block since: nothing to wait for.
+    let syncing = FakeLogs::with(&[(now - at(600), STARTED), (now - at(5), SYNCING)]);
+    assert_eq!(sample_of(&config, &running, &syncing, now).await.seconds_without_blocks, Some(0));
+    // Started over six hours ago, blocks since: still syncing.
+    let long_running = FakeLogs::with(&[(now - at(5), SYNCED)]);
+    assert_eq!(sample_of(&config, &running, &long_running, now).await.seconds_without_blocks, Some(0));
+    // Other lines naming a version are not btcd's start.
+    let other = FakeLogs::with(&[(now - at(5), "2026-12-02 15:10:01.512 [INF] RPCS: Version 2 of the API")]);
+    assert_eq!(sample_of(&config, &running, &other, now).await.seconds_without_blocks, None);
+}
+
+async fn sample_of(config: &NodeConfig, services: &FakeServices, logs: &FakeLogs, now: i64) -> NodeSample {
+    sample(config, services, logs, now).await.unwrap().unwrap()
 }
 
 #[test]
