@@ -5,7 +5,7 @@
 use pipeline::verify::TrustRoot;
 
 use crate::artifacts::{self, Checkout, TEMPLATE_KEY};
-use crate::bucket::{self, Removed};
+use crate::bucket::{self, Bucket, Removed};
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
 use crate::execution;
@@ -13,7 +13,7 @@ use crate::stack::{self, Change};
 
 pub struct Target {
     pub stack: String,
-    /// None: `<stack>-artifacts-<account>-<region>`.
+    /// None: the stack's own, else `<stack>-<account>-<region>-an` (account regional namespace).
     pub bucket: Option<String>,
 }
 
@@ -52,9 +52,22 @@ pub fn check_repository_url(url: &str) -> Result<()> {
     }
 }
 
-async fn bucket_name(cloud: &Cloud, target: &Target) -> Result<(String, String)> {
+/// The account, and the stack's artifacts bucket: the one `--bucket` names, else the one the
+/// stack was deployed from, else the default in the account regional namespace.
+async fn artifacts_bucket(cloud: &Cloud, target: &Target) -> Result<(String, Bucket)> {
     let account = cloud.account().await?;
-    let bucket = target.bucket.clone().unwrap_or_else(|| bucket::default_name(&target.stack, &account, &cloud.region));
+    let deployed_from = match &target.bucket {
+        Some(_) => None,
+        None => stack::describe(&cloud.cloudformation(), &target.stack)
+            .await?
+            .and_then(|s| s.parameter("ArtifactsBucket").map(str::to_string)),
+    };
+    let name = target
+        .bucket
+        .clone()
+        .or(deployed_from)
+        .unwrap_or_else(|| bucket::default_name(&target.stack, &account, &cloud.region));
+    let bucket = Bucket::new(cloud.s3(), &name, &account);
     Ok((account, bucket))
 }
 
@@ -66,7 +79,8 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         check_repository_url(url)?;
     }
     let release = artifacts::collect(checkout, &target.stack)?;
-    let (account, bucket) = bucket_name(cloud, target).await?;
+    let (account, artifacts) = artifacts_bucket(cloud, target).await?;
+    let bucket = artifacts.name.clone();
     println!("sigship up: stack {} in {} (account {account})", target.stack, cloud.region);
     for (_, id) in parameters.iter().filter(|(key, value)| key == "ExistingFileSystemId" && !value.is_empty()) {
         let current = stack::describe(&cloud.cloudformation(), &target.stack).await?;
@@ -84,13 +98,12 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         signers.join(", ")
     );
 
-    let s3 = cloud.s3();
     let tls = cloud.endpoint.as_deref().is_none_or(|e| e.starts_with("https://"));
-    if bucket::ensure(&s3, &bucket, &cloud.region, &target.stack, tls).await? {
+    if artifacts.ensure(&cloud.region, &target.stack, tls).await? {
         let access = if tls { "TLS only" } else { "plain-http endpoint, so no TLS-only policy" };
         println!("bucket {bucket}: created (private, encrypted, {access})");
     }
-    let uploaded = bucket::upload(&s3, &bucket, &release).await?;
+    let uploaded = artifacts.upload(&release).await?;
     println!(
         "artifacts s3://{bucket}/{}: {} files, {}, {uploaded} uploaded",
         release.prefix,
@@ -109,13 +122,14 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     }
 
     // Older releases are unreferenced once the stack settled on this one.
-    let stale: Vec<String> = bucket::keys_under(&s3, &bucket, &format!("{}/", target.stack))
+    let stale: Vec<String> = artifacts
+        .keys_under(&format!("{}/", target.stack))
         .await?
         .into_iter()
         .filter(|key| !key.starts_with(&release.prefix))
         .collect();
     if !stale.is_empty() {
-        bucket::delete_keys(&s3, &bucket, &stale).await?;
+        artifacts.delete_keys(&stale).await?;
         println!("artifacts: removed {} files of earlier releases", stale.len());
     }
 
@@ -190,7 +204,8 @@ fn print_backups_left(region: &str, account: &str, file_system: &str) {
 }
 
 pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Result<()> {
-    let (account, bucket) = bucket_name(cloud, target).await?;
+    let (account, artifacts) = artifacts_bucket(cloud, target).await?;
+    let bucket = artifacts.name.clone();
     println!("sigship down: stack {} in {} (account {account})", target.stack, cloud.region);
     let cfn = cloud.cloudformation();
     let mut removed_anything = false;
@@ -229,7 +244,7 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             print_backups_left(&cloud.region, &account, file_system);
         }
     }
-    match bucket::remove(&cloud.s3(), &bucket, &target.stack).await? {
+    match artifacts.remove(&target.stack).await? {
         Removed::Bucket { objects } => {
             println!("bucket {bucket}: deleted with {objects} objects");
             removed_anything = true;

@@ -8,6 +8,17 @@ pub enum Error {
     Usage(String),
     #[error("trust root refused: {0}")]
     TrustRoot(pipeline::Error),
+    #[error(
+        "bucket {bucket} exists and is not account {account}'s (or these credentials cannot read it): sigship \
+         will not upload to or read from it; name a bucket of this account with --bucket"
+    )]
+    BucketNotOurs { bucket: String, account: String },
+    #[error(
+        "bucket {bucket} is this account's but not tagged sigship:stack={stack} ({}): sigship up did not make it \
+         for this stack; tag it so if it is meant for it, or name another with --bucket",
+        .tagged.as_deref().map_or("no such tag".to_string(), |t| format!("tagged for {t}"))
+    )]
+    BucketNotTagged { bucket: String, stack: String, tagged: Option<String> },
     #[error("artifact missing: {0}")]
     ArtifactMissing(String),
     #[error("{operation}: {message}")]

@@ -57,7 +57,7 @@ enum Command {
     Up {
         #[command(flatten)]
         connection: Connection,
-        /// Artifacts bucket [default: <stack>-artifacts-<account>-<region>].
+        /// Artifacts bucket [default: the stack's, else <stack>-<account>-<region>-an, in the account regional namespace].
         #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
         bucket: Option<String>,
         /// The sigship checkout (infrastructure/, statemachine/, source/).
@@ -77,7 +77,7 @@ enum Command {
     Down {
         #[command(flatten)]
         connection: Connection,
-        /// Artifacts bucket [default: <stack>-artifacts-<account>-<region>].
+        /// Artifacts bucket [default: the stack's, else <stack>-<account>-<region>-an, in the account regional namespace].
         #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
         bucket: Option<String>,
         /// Keep the chain data file system (it keeps billing; the stack retains it).

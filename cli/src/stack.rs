@@ -17,10 +17,15 @@ const POLL: Duration = Duration::from_secs(5);
 pub struct Stack {
     pub status: StackStatus,
     pub outputs: Vec<Output>,
-    pub parameter_keys: Vec<String>,
+    /// (key, value) of each parameter; NoEcho values are masked by CloudFormation.
+    pub parameters: Vec<(String, String)>,
 }
 
 impl Stack {
+    pub fn parameter(&self, key: &str) -> Option<&str> {
+        self.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     pub fn output(&self, key: &str) -> Option<&str> {
         self.outputs.iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value())
     }
@@ -37,7 +42,13 @@ pub async fn describe(cfn: &Client, name: &str) -> Result<Option<Stack>> {
         Ok(found) => Ok(found.stacks().first().map(|stack| Stack {
             status: stack.stack_status().cloned().unwrap_or(StackStatus::from("UNKNOWN")),
             outputs: stack.outputs().to_vec(),
-            parameter_keys: stack.parameters().iter().filter_map(|p| p.parameter_key().map(str::to_string)).collect(),
+            parameters: stack
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((p.parameter_key()?.to_string(), p.parameter_value().unwrap_or_default().to_string()))
+                })
+                .collect(),
         })),
         Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(Error::aws("cloudformation:DescribeStacks", e)),
@@ -85,7 +96,7 @@ pub async fn deploy(cfn: &Client, name: &str, template_url: &str, parameters: &[
             Change::Created
         }
         Some(stack) => {
-            for key in stack.parameter_keys.iter().filter(|k| !given(k)) {
+            for (key, _) in stack.parameters.iter().filter(|(k, _)| !given(k)) {
                 stack_parameters.push(Parameter::builder().parameter_key(key).use_previous_value(true).build());
             }
             println!("stack {name}: updating");

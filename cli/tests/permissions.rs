@@ -31,7 +31,7 @@ impl<'a> Resolver<'a> {
         let mut parameters = HashMap::new();
         for (name, parameter) in template["Parameters"].as_object().unwrap() {
             let value = match name.as_str() {
-                "ArtifactsBucket" => json!("sigship-artifacts-123456789012-us-east-1"),
+                "ArtifactsBucket" => json!("sigship-123456789012-us-east-1-an"),
                 "ArtifactsPrefix" => json!("sigship/0123456789abcdef/"),
                 _ => parameter["Default"].clone(),
             };

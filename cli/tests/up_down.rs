@@ -63,7 +63,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(
-            "bucket sigship-test-artifacts-123456789012-us-east-1: created (private, encrypted, plain-http endpoint"
+            "bucket sigship-test-123456789012-us-east-1-an: created (private, encrypted, plain-http endpoint"
         ),
         "{stdout}"
     );
@@ -304,4 +304,57 @@ async fn chain_data_kept_by_down_is_mounted_by_the_next_up() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains("kept chain data"), "{stdout}");
     assert!(efs.describe_file_systems().send().await.unwrap().file_systems().is_empty(), "{stdout}");
+}
+
+/// Bucket sniping: another account creates the artifacts bucket's name first, open to everyone,
+/// to receive and swap what `up` uploads. The account regional namespace keeps the default name
+/// out of its reach; a name in the global namespace (`--bucket`) it can take, and `up` refuses
+/// it — as every S3 request carries `ExpectedBucketOwner` — before uploading anything. A bucket
+/// of this account not tagged for the stack is refused too.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_refuses_an_artifacts_bucket_of_another_account_or_another_stack_and_uploads_nothing() {
+    let checkout = Checkout::start(STACK).await;
+    let services = &checkout.services;
+    let sdk = &services.sdk;
+    let s3_of = |sdk: &aws_config::SdkConfig| {
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+    };
+    let attacker =
+        localcloud::iam::assume(&aws_sdk_sts::Client::new(sdk), "arn:aws:iam::222222222222:role/attacker", "attacker")
+            .await;
+    let attacker = s3_of(
+        &sdk.to_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(attacker))
+            .build(),
+    );
+
+    // The default name is the victim's account regional name: no other account can create it.
+    let regional = format!("{STACK}-123456789012-us-east-1-an");
+    let taken = attacker.create_bucket().bucket(&regional).send().await;
+    assert!(taken.is_err(), "another account created {regional}");
+
+    // A global name, taken first and opened to everyone.
+    let global = format!("{STACK}-artifacts-123456789012-us-east-1");
+    attacker.create_bucket().bucket(&global).send().await.unwrap();
+    let open = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+        "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{global}"), format!("arn:aws:s3:::{global}/*")]}]});
+    attacker.put_bucket_policy().bucket(&global).policy(open.to_string()).send().await.unwrap();
+    let (code, stdout, stderr) = sigship(services, checkout.up(STACK, &["--bucket", &global])).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.contains(&format!("bucket {global} exists and is not account 123456789012's")), "{stderr}");
+    assert!(!stdout.contains("upload"), "{stdout}");
+    let received = attacker.list_objects_v2().bucket(&global).send().await.unwrap();
+    assert_eq!(received.key_count(), Some(0), "the attacker's bucket received nothing");
+    // S3 itself refuses a request that names the victim as the owner (the functions' reads too).
+    let victim = s3_of(sdk);
+    let read = victim.list_objects_v2().bucket(&global).expected_bucket_owner("123456789012").send().await;
+    assert_eq!(read.unwrap_err().raw_response().map(|r| r.status().as_u16()), Some(403));
+
+    // This account's bucket, made by someone else for something else.
+    victim.create_bucket().bucket("unrelated-bucket").send().await.unwrap();
+    let (code, _, stderr) = sigship(services, checkout.up(STACK, &["--bucket", "unrelated-bucket"])).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is this account's but not tagged sigship:stack=sigship-test (no such tag)"), "{stderr}");
+    let stacks = aws_sdk_cloudformation::Client::new(sdk).describe_stacks().send().await;
+    assert!(stacks.map(|s| s.stacks().is_empty()).unwrap_or(true), "no stack was created");
 }

@@ -408,3 +408,50 @@ def _raise_access_denied_in_the_service_protocol(self):
 IAMRequest._raise_access_denied = _raise_access_denied_in_the_service_protocol
 IAMRequestBase._create_aws_request = _request_as_sent
 IAMRequestBase.check_signature = _signature_of_the_path_as_requested
+
+
+# S3's bucket-owner condition: a request with `x-amz-expected-bucket-owner` whose bucket belongs to
+# another account fails with 403 AccessDenied, as AWS documents ("Verifying bucket ownership with
+# bucket owner condition"); moto 5.2.5 ignores the header. And the account regional namespace:
+# only the account a name's `-<account>-<region>-an` suffix names can create it, with the
+# account-regional header; moto checks the suffix only when the header is sent.
+from moto.s3.exceptions import InvalidBucketName, S3AccessDeniedError  # noqa: E402
+from moto.s3.responses import S3Response  # noqa: E402
+from moto.s3.models import s3_backends as _s3_backends  # noqa: E402
+import re as _re  # noqa: E402
+
+_REGIONAL_NAME = _re.compile(r"-(\d{12})-([a-z0-9-]+)-an$")
+
+
+class _WrongBucketOwner(S3AccessDeniedError):
+    code = 403
+
+
+def _owner_checked(handler):
+    def checked(self, request, full_url, *args, **kwargs):
+        expected = request.headers.get("x-amz-expected-bucket-owner")
+        bucket = self.parse_bucket_name_from_url(request, full_url)
+        if expected and bucket in _s3_backends.bucket_accounts:
+            _, owner = _s3_backends.bucket_accounts[bucket]
+            if owner != expected:
+                raise _WrongBucketOwner()
+        return handler(self, request, full_url, *args, **kwargs)
+
+    return checked
+
+
+def _regional_names_reserved(handler):
+    def create(self, request, bucket_name, querystring, *args, **kwargs):
+        regional = _REGIONAL_NAME.search(bucket_name or "")
+        if regional and not querystring and request.method == "PUT":
+            header = request.headers.get("x-amz-bucket-namespace")
+            if header != "account-regional" or regional.group(1) != self.get_current_account():
+                raise InvalidBucketName()
+        return handler(self, request, bucket_name, querystring, *args, **kwargs)
+
+    return create
+
+
+S3Response._bucket_response = _owner_checked(S3Response._bucket_response)
+S3Response._key_response = _owner_checked(S3Response._key_response)
+S3Response._bucket_response_put = _regional_names_reserved(S3Response._bucket_response_put)

@@ -45,7 +45,7 @@ pub fn tag_of(execution_name: &str) -> Option<&str> {
 pub struct TriggerConfig {
     /// The daemon's repository: the only one whose tags start anything.
     pub repository_url: String,
-    pub trust_root: String,
+    pub trust_root: crate::verify::TrustRootLocation,
     pub state_machine_arn: String,
     pub fetch_timeout: Duration,
 }

@@ -62,9 +62,26 @@ impl VerifyConfig {
     }
 }
 
-/// Where the trust root is: `s3://bucket/prefix/` or a local directory (SIGSHIP_TRUST_ROOT).
-pub fn trust_root_location(env: &Env) -> Result<String> {
-    env.required("SIGSHIP_TRUST_ROOT")
+/// Where the trust root is: `s3://bucket/prefix/` or a local directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustRootLocation {
+    pub location: String,
+    /// The account that must own the bucket (S3's `ExpectedBucketOwner`): a bucket of the same
+    /// name in any other account is refused by S3 itself.
+    pub expected_owner: Option<String>,
+}
+
+/// SIGSHIP_TRUST_ROOT, and for an `s3://` one the account that owns its bucket,
+/// SIGSHIP_ARTIFACTS_OWNER (the stack sets it to its own account).
+pub fn trust_root_location(env: &Env) -> Result<TrustRootLocation> {
+    let location = env.required("SIGSHIP_TRUST_ROOT")?;
+    let expected_owner = env.optional("SIGSHIP_ARTIFACTS_OWNER");
+    if location.starts_with("s3://") && expected_owner.is_none() {
+        return Err(Error::config(format!(
+            "SIGSHIP_TRUST_ROOT={location} needs SIGSHIP_ARTIFACTS_OWNER: the account whose bucket it must be"
+        )));
+    }
+    Ok(TrustRootLocation { location, expected_owner })
 }
 
 /// Verifies the requested tag; the one code path shared by the Lambda and the CLI.
@@ -90,4 +107,22 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
             .collect(),
         signed_at: humantime::format_rfc3339_seconds(verdict.signed_at).to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_trust_root_is_read_only_from_the_named_owner_s_bucket() {
+        let s3 = "s3://sigship-123456789012-us-east-1-an/sigship/abc/trust-root/";
+        let refused = trust_root_location(&Env::from_pairs([("SIGSHIP_TRUST_ROOT", s3)])).unwrap_err();
+        assert!(refused.to_string().contains("needs SIGSHIP_ARTIFACTS_OWNER"), "{refused}");
+        let owned = Env::from_pairs([("SIGSHIP_TRUST_ROOT", s3), ("SIGSHIP_ARTIFACTS_OWNER", "123456789012")]);
+        let location = trust_root_location(&owned).unwrap();
+        assert_eq!(location.expected_owner.as_deref(), Some("123456789012"));
+        // A local directory (the CLI's) has no bucket to own.
+        let local = trust_root_location(&Env::from_pairs([("SIGSHIP_TRUST_ROOT", "/etc/sigship/trust")])).unwrap();
+        assert_eq!(local.expected_owner, None);
+    }
 }
