@@ -94,6 +94,9 @@ enum Command {
         /// Fetch the tag from this repository instead of the stack's.
         #[arg(long)]
         repository: Option<String>,
+        /// Deploy it even if it is older than the running release (refused otherwise, as `Downgrade`).
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// Show an execution (default: the newest), its states, and the node: release, tasks, sync height and lag.
     Status {
@@ -158,12 +161,10 @@ fn main() -> ExitCode {
             let (cloud, stack) = connect(connection).await?;
             bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
         }),
-        Command::Run { at, tag, repository } => runtime.block_on(async {
+        Command::Run { at, tag, repository, allow_downgrade } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;
-            let mut input = serde_json::json!({ "tag": tag });
-            if let Some(repository) = repository {
-                input["repository"] = repository.into();
-            }
+            let request = pipeline::verify::TagRequest { tag: tag.clone(), repository, allow_downgrade };
+            let input = serde_json::to_value(&request).expect("a request serialises");
             operate::start_and_follow(&cloud, &located, &operate::run_name(&tag), input).await
         }),
         Command::Status { at, execution, follow, json } => runtime.block_on(async {

@@ -34,7 +34,12 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
             fetch_timeout: Duration::from_secs(timeout),
             allow_local_paths: true,
         };
-        verify::verify(&TagRequest { tag: tag.clone(), repository: Some(repository) }, &config, &trust).await
+        verify::verify(
+            &TagRequest { tag: tag.clone(), repository: Some(repository), allow_downgrade: false },
+            &config,
+            &trust,
+        )
+        .await
     }
     .await;
     match outcome {

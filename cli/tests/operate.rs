@@ -122,6 +122,25 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no execution "), "{stderr}");
 
+    // An older release, signed by the maintainer: refused where it would replace the running one,
+    // unless the operator says so. (The webhook and the watch never can.)
+    // (Its own commit and bytes: a tag on the running commit would name the running revision.)
+    cloud.repository.change_btcd_build("v0.24.1");
+    cloud.repository.signed_tag("v0.24.1", &cloud.maintainer);
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.1"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("✗ Downgrade: release v0.24.1 (commit ")
+            && stdout.contains("is older than the running v0.24.2"),
+        "{stdout}"
+    );
+    let (_, status, _) = cli.run(&["status"]).await;
+    assert!(status.contains("  release   v0.24.2 (commit "), "still running: {status}");
+    let (code, stdout, stderr2) = cli.run(&["run", "--tag", "v0.24.1", "--allow-downgrade"]).await;
+    assert_eq!(code, 0, "{stderr} {stderr2}");
+    assert!(stdout.contains("started with input {\"tag\":\"v0.24.1\",\"allowDowngrade\":true}"), "{stdout}");
+    assert!(stdout.contains("  release   v0.24.1 (commit "), "{stdout}");
+
     let (code, stdout, stderr) = cli.run(&["destroy", "service"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("{\"destroy\":\"service\",\"chainData\":\"keep\"}"), "{stdout}");

@@ -187,6 +187,20 @@ impl Repository {
         self.head()
     }
 
+    /// Commits a btcd that runs as before but compiles to other bytes (another image digest):
+    /// another release of the same daemon.
+    pub fn change_btcd_build(&self, marker: &str) -> String {
+        let file = self.path.join("sigship_marker.go");
+        let source = format!(
+            "package main\n\nimport \"os\"\n\nfunc init() {{ _ = os.Getenv(\"SIGSHIP_MARKER_{}\") }}\n",
+            marker.replace(['.', '-'], "_")
+        );
+        std::fs::write(&file, source).unwrap();
+        self.git(&["add", "sigship_marker.go"]);
+        self.git(&["-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q", "-m", marker]);
+        self.head()
+    }
+
     /// Serve as a server without partial-fetch support does (git's own default).
     pub fn refuse_filters(&self) {
         self.git(&["config", "uploadpack.allowFilter", "false"]);

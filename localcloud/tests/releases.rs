@@ -51,6 +51,7 @@ fn verified(release: &str) -> VerifiedTag {
         commit: "0".repeat(40),
         signers: Vec::new(),
         signed_at: "2026-12-02T00:00:00Z".into(),
+        allow_downgrade: false,
     }
 }
 

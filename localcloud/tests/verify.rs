@@ -19,7 +19,7 @@ fn config(url: &str) -> VerifyConfig {
 }
 
 fn request(tag: &str) -> TagRequest {
-    TagRequest { tag: tag.into(), repository: None }
+    TagRequest { tag: tag.into(), repository: None, allow_downgrade: false }
 }
 
 #[tokio::test]

@@ -7,6 +7,5 @@ use pipeline::{config::Env, lambda};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let setup = || async { DeployConfig::from_env(&Env::process()).map(|config| (config, Ecs::new(&sdk))) };
-    lambda::serve(setup, |(config, services), request: DeployRequest| deployment::handle(request, config, services))
-        .await
+    lambda::serve(setup, |(config, ecs), request: DeployRequest| deployment::handle(request, config, ecs, ecs)).await
 }

@@ -5,7 +5,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
+use crate::node::{DeployedRevision, Revisions};
 use crate::task_definition::RegisteredTask;
+use crate::trigger::watch::compare_versions;
+
+/// Refuses to replace the running release with an older one (version order), or with the same
+/// version built from another commit, unless `allowed`. Revisions without sigship's release tags
+/// (made by hand) are not judged.
+pub fn check_not_a_downgrade(running: &DeployedRevision, requested: &DeployedRevision, allowed: bool) -> Result<()> {
+    let (Some(running_tag), Some(requested_tag)) = (&running.release_tag, &requested.release_tag) else {
+        return Ok(());
+    };
+    let older = match compare_versions(requested_tag, running_tag) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => running.commit != requested.commit,
+        std::cmp::Ordering::Greater => false,
+    };
+    let name = |tag: &str, commit: &Option<String>| {
+        format!("{tag} (commit {})", commit.as_deref().map_or("?", |c| &c[..c.len().min(12)]))
+    };
+    if older && !allowed {
+        return Err(Error::Downgrade {
+            running: name(running_tag, &running.commit),
+            requested: name(requested_tag, &requested.commit),
+        });
+    }
+    if older {
+        tracing::warn!(running = %running_tag, requested = %requested_tag, "downgrade, as the execution asked");
+    }
+    Ok(())
+}
 
 /// A deployment's place in its service: the newest (PRIMARY), an older one still running
 /// (ACTIVE), or one that has finished draining (INACTIVE).
@@ -212,9 +241,10 @@ pub async fn handle(
     request: DeployRequest,
     config: &DeployConfig,
     services: &impl Services,
+    revisions: &impl Revisions,
 ) -> Result<DeploymentState> {
     let mut state = match request {
-        DeployRequest::Start { task } => start(&task.task_definition_arn, config, services).await?,
+        DeployRequest::Start { task } => start(&task, config, services, revisions).await?,
         DeployRequest::Poll { mut deployment } => {
             deployment.attempt += 1;
             deployment
@@ -238,7 +268,13 @@ pub async fn handle(
     Ok(state)
 }
 
-async fn start(task_definition: &str, config: &DeployConfig, services: &impl Services) -> Result<DeploymentState> {
+async fn start(
+    task: &RegisteredTask,
+    config: &DeployConfig,
+    services: &impl Services,
+    revisions: &impl Revisions,
+) -> Result<DeploymentState> {
+    let task_definition = task.task_definition_arn.as_str();
     let spec = config.spec(task_definition);
     let existing = services.describe(&config.cluster, &config.service).await?.filter(ServiceView::is_active);
     let change = match existing {
@@ -247,7 +283,14 @@ async fn start(task_definition: &str, config: &DeployConfig, services: &impl Ser
             "created"
         }
         Some(view) if view.task_definition == task_definition => "unchanged",
-        Some(_) => {
+        Some(view) => {
+            // Judged against what runs now, not when the execution started: an older execution
+            // queued behind a newer one meets the newer release here.
+            let running = revisions.deployed(&view.task_definition).await?;
+            let requested = revisions.deployed(task_definition).await?;
+            if let (Some(running), Some(requested)) = (running, requested) {
+                check_not_a_downgrade(&running, &requested, task.allow_downgrade)?;
+            }
             services.update(&spec).await?;
             "updated"
         }
@@ -267,7 +310,7 @@ async fn start(task_definition: &str, config: &DeployConfig, services: &impl Ser
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::FakeServices;
+    use crate::testing::{FakeRevisions, FakeServices};
 
     fn config() -> DeployConfig {
         DeployConfig {
@@ -281,7 +324,12 @@ mod tests {
     }
 
     fn task(arn: &str) -> RegisteredTask {
-        RegisteredTask { task_definition_arn: arn.into(), image: "repo@sha256:aa".into(), registered: true }
+        RegisteredTask {
+            task_definition_arn: arn.into(),
+            image: "repo@sha256:aa".into(),
+            registered: true,
+            allow_downgrade: false,
+        }
     }
 
     #[test]
@@ -311,11 +359,19 @@ mod tests {
     #[tokio::test]
     async fn creates_then_updates_then_leaves_alone() {
         let services = FakeServices::settling();
-        let created = handle(DeployRequest::Start { task: task("td:1") }, &config(), &services).await.unwrap();
+        let created =
+            handle(DeployRequest::Start { task: task("td:1") }, &config(), &services, &FakeRevisions::default())
+                .await
+                .unwrap();
         assert_eq!((created.change.as_str(), created.status), ("created", DeploymentStatus::Stable));
-        let updated = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap();
+        let updated =
+            handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
+                .await
+                .unwrap();
         assert_eq!(updated.change, "updated");
-        let same = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap();
+        let same = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
+            .await
+            .unwrap();
         assert_eq!(same.change, "unchanged");
         assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1", "update td:2"]);
     }
@@ -323,18 +379,58 @@ mod tests {
     #[tokio::test]
     async fn a_circuit_breaker_rollback_is_a_named_error() {
         let services = FakeServices::rolling_back("td:1");
-        let err = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services).await.unwrap_err();
+        let err = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.name(), "DeploymentRolledBack");
     }
 
     #[tokio::test]
     async fn waiting_for_stability_is_bounded() {
         let services = FakeServices::stuck();
-        let first = handle(DeployRequest::Start { task: task("td:1") }, &config(), &services).await.unwrap();
+        let first =
+            handle(DeployRequest::Start { task: task("td:1") }, &config(), &services, &FakeRevisions::default())
+                .await
+                .unwrap();
         assert_eq!(first.status, DeploymentStatus::InProgress);
-        let second = handle(DeployRequest::Poll { deployment: first }, &config(), &services).await.unwrap();
+        let second = handle(DeployRequest::Poll { deployment: first }, &config(), &services, &FakeRevisions::default())
+            .await
+            .unwrap();
         assert_eq!((second.attempt, second.status), (1, DeploymentStatus::InProgress));
-        let err = handle(DeployRequest::Poll { deployment: second }, &config(), &services).await.unwrap_err();
+        let err = handle(DeployRequest::Poll { deployment: second }, &config(), &services, &FakeRevisions::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.name(), "DeploymentTimedOut");
+    }
+
+    #[tokio::test]
+    async fn an_older_release_is_refused_unless_the_execution_allows_it() {
+        let services = FakeServices::settling();
+        let revisions = FakeRevisions(vec![
+            ("td:1", "v0.24.2", "2222222222222222"),
+            ("td:2", "v0.24.0", "0000000000000000"),
+            ("td:3", "v0.24.2", "3333333333333333"),
+            ("td:4", "v0.25.0", "5555555555555555"),
+        ]);
+        let config = config();
+        let start = |task| handle(DeployRequest::Start { task }, &config, &services, &revisions);
+        start(task("td:1")).await.unwrap();
+        let older = start(task("td:2")).await.unwrap_err();
+        assert_eq!(older.name(), "Downgrade");
+        assert!(
+            older.to_string().starts_with(
+                "release v0.24.0 (commit 000000000000) is older than the running v0.24.2 (commit 222222222222)"
+            ),
+            "{older}"
+        );
+        let rebuilt = start(task("td:3")).await.unwrap_err();
+        assert_eq!(rebuilt.name(), "Downgrade", "the same version from another commit");
+        assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1"], "nothing changed");
+
+        let allowed = start(RegisteredTask { allow_downgrade: true, ..task("td:2") }).await.unwrap();
+        assert_eq!(allowed.change, "updated");
+        assert_eq!(start(task("td:4")).await.unwrap().change, "updated", "newer: no question asked");
+        // A revision without sigship's tags (registered by hand) is not judged.
+        assert_eq!(start(task("td:9")).await.unwrap().change, "updated");
     }
 }

@@ -63,6 +63,11 @@ pub enum Error {
     // --- deployment ---
     #[error("network {network} cannot run release {tag}: {reason}")]
     NetworkUnsupported { network: &'static str, tag: String, reason: String },
+    #[error(
+        "release {requested} is older than the running {running}; a downgrade runs only when the execution \
+         asks for it (`sigship run --allow-downgrade`, input `allowDowngrade: true`)"
+    )]
+    Downgrade { running: String, requested: String },
     #[error("service {service} rolled back: {reason}")]
     DeploymentRolledBack { service: String, reason: String },
     #[error("service {service} not stable after {attempts} checks")]
@@ -118,6 +123,7 @@ impl Error {
             Error::ImageMissing { .. } => "ImageMissing",
             Error::QueueTimedOut { .. } => "QueueTimedOut",
             Error::NetworkUnsupported { .. } => "NetworkUnsupported",
+            Error::Downgrade { .. } => "Downgrade",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::TeardownTimedOut { .. } => "TeardownTimedOut",

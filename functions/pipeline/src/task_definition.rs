@@ -209,6 +209,9 @@ pub struct RegisteredTask {
     pub image: String,
     /// False when the latest revision already had exactly this content and was reused.
     pub registered: bool,
+    /// The execution asked to deploy it even if it is older than the running release.
+    #[serde(default)]
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,17 +301,18 @@ pub async fn register(
     })?;
     let image = format!("{repository}@{digest}");
     let mut spec = task_spec(config, image.clone(), &request.verified);
+    let allow_downgrade = request.verified.allow_downgrade;
     let fingerprint = spec.fingerprint();
     if let Some(LatestRevision { arn, fingerprint: Some(latest) }) = tasks.latest(&config.family).await? {
         if latest == fingerprint {
             tracing::info!(task_definition = %arn, %image, "latest revision already has this content; reusing it");
-            return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false });
+            return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false, allow_downgrade });
         }
     }
     spec.tags.push((SPEC_TAG.into(), fingerprint));
     let arn = tasks.register(&spec).await?;
     tracing::info!(task_definition = %arn, %image, "task definition registered");
-    Ok(RegisteredTask { task_definition_arn: arn, image, registered: true })
+    Ok(RegisteredTask { task_definition_arn: arn, image, registered: true, allow_downgrade })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub fn verified_tag(tag: &str) -> VerifiedTag {
         commit: "0123456789abcdef0123456789abcdef01234567".into(),
         signers: vec![VerifiedSigner { label: "Test Maintainer".into(), fingerprint: "AB".repeat(20) }],
         signed_at: "2026-01-01T00:00:00Z".into(),
+        allow_downgrade: false,
     }
 }
 
@@ -198,6 +199,24 @@ impl Services for FakeServices {
             view.status = ServiceStatus::Inactive;
         }
         Ok(())
+    }
+}
+
+/// Task definitions and the release each carries in its tags (task definition, tag, commit).
+#[derive(Default)]
+pub struct FakeRevisions(pub Vec<(&'static str, &'static str, &'static str)>);
+
+impl crate::node::Revisions for FakeRevisions {
+    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
+        Ok(self.0.iter().find(|(arn, _, _)| *arn == task_definition).map(|(arn, tag, commit)| {
+            crate::node::DeployedRevision {
+                task_definition: arn.to_string(),
+                image: String::new(),
+                release_tag: Some(tag.to_string()),
+                commit: Some(commit.to_string()),
+                network: "mainnet",
+            }
+        }))
     }
 }
 

@@ -146,6 +146,12 @@ pub const GRANTS: &[Grant] = &[
         &["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService", "ecs:TagResource"],
         SERVICE,
     ),
+    grant(
+        Function("deploy"),
+        "Revisions::deployed of the running and the new revision (no downgrade; no resource-level permissions)",
+        &["ecs:DescribeTaskDefinition"],
+        "*",
+    ),
     // destroy: Ecs::delete / service_is_managed / deregister_managed, Ecr::delete_all_images, Efs::delete_managed
     grant(
         Function("destroy"),

@@ -14,12 +14,17 @@ use crate::error::{Error, Result};
 pub use fetch::{GitRemote, RemoteTag, RemoteTags};
 pub use trust::{TagPolicy, TrustRoot};
 
-#[derive(Debug, Clone, Deserialize)]
+/// A release execution's input: `{"tag": "v0.24.2"}`, optionally `repository` and `allowDowngrade`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TagRequest {
     pub tag: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// Deploy this release even when it is older than the running one. Only an operator's
+    /// explicit run says so; the webhook and the watch never do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_downgrade: bool,
 }
 
 /// What the rest of the pipeline builds on: exactly one commit, vouched for by allowed signers.
@@ -33,6 +38,9 @@ pub struct VerifiedTag {
     pub signers: Vec<VerifiedSigner>,
     /// RFC 3339, the newest of the counted signatures.
     pub signed_at: String,
+    /// The request's [`TagRequest::allow_downgrade`], carried to deploy.
+    #[serde(default)]
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +114,7 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
             .map(|s| VerifiedSigner { label: s.label, fingerprint: s.fingerprint.to_hex() })
             .collect(),
         signed_at: humantime::format_rfc3339_seconds(verdict.signed_at).to_string(),
+        allow_downgrade: request.allow_downgrade,
     })
 }
 
