@@ -292,9 +292,12 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
     let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
     assert_eq!(
         alarms.len(),
-        5,
-        "failed executions, node stalled, node not syncing, tasks missing, node-metrics failing"
+        6,
+        "failed executions, unverified release tags, node stalled, node not syncing, tasks missing, node-metrics failing"
     );
+    let unverified = &template["Resources"]["UnverifiedReleaseTags"]["Properties"];
+    assert_eq!(unverified["MetricName"], pipeline::trigger::watch::UNVERIFIED_METRIC);
+    assert_eq!(unverified["Dimensions"][0]["Name"], pipeline::trigger::watch::REPOSITORY_DIMENSION);
     for (name, alarm) in alarms {
         let properties = &alarm["Properties"];
         assert_eq!(properties["AlarmActions"], json!([{"Ref": "FailureTopic"}]), "{name}");

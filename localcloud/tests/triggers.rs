@@ -53,7 +53,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_watch_starts_a_new_signed_tag_once_between_runs() {
+async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let cloud = LocalCloud::start(Options::default()).await;
     let first_tag = cloud.repository.signed_tag("v0.24.0", &cloud.maintainer);
     let watch = || async { cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await.unwrap() };
@@ -72,9 +72,26 @@ async fn the_watch_starts_a_new_signed_tag_once_between_runs() {
     assert_eq!(report["started"], serde_json::json!([second]), "{report}");
     assert_eq!(finish(&cloud, &second).await.status, ExecutionStatus::Succeeded);
     assert_eq!(watch().await["started"], serde_json::json!([]));
+
+    // An unsigned v99.0.0, pushed by someone without a key: never started, reported, alarmed —
+    // and it does not become "the newest that ran": the next signed release still deploys.
+    let unsigned = cloud.repository.tag_payload("v99.0.0", &cloud.repository.head(), "Mallory");
+    cloud.repository.write_tag("v99.0.0", &unsigned);
+    let report = watch().await;
+    assert_eq!(report["started"], serde_json::json!([]), "{report}");
+    assert_eq!(report["unverified"], serde_json::json!([{"tag": "v99.0.0", "error": "Unsigned"}]), "{report}");
+    let alarm = format!("{}-release-tags-unverified", cloud.stack.name);
+    let state = cloud.cloudwatch().wait_for_state(&alarm, "ALARM", std::time::Duration::from_secs(20)).await;
+    assert_eq!(state, "ALARM");
+    cloud.repository.commit("CHANGES", "v0.24.2\n", "release v0.24.2");
+    let third_tag = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let report = watch().await;
+    let third = format!("tag-v0.24.2-{}", &third_tag[..16]);
+    assert_eq!(report["started"], serde_json::json!([third]), "{report}");
+    assert_eq!(finish(&cloud, &third).await.status, ExecutionStatus::Succeeded);
     let mut names = execution_names(&cloud).await;
     names.sort();
-    assert_eq!(names, [first, second]);
+    assert_eq!(names, [first, second, third], "the unsigned tag never started an execution");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

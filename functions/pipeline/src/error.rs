@@ -136,6 +136,23 @@ impl Error {
         }
     }
 
+    /// The verification's judgement of a tag (as opposed to not reaching the remote or AWS).
+    pub fn is_verdict(&self) -> bool {
+        matches!(
+            self,
+            Error::TagNotFound { .. }
+                | Error::NotAnnotatedTag { .. }
+                | Error::TagTooLarge { .. }
+                | Error::MalformedTag { .. }
+                | Error::TagMismatch { .. }
+                | Error::Unsigned { .. }
+                | Error::UnknownSigner { .. }
+                | Error::BadSignature { .. }
+                | Error::KeyNotValid { .. }
+                | Error::TagNameRejected { .. }
+        )
+    }
+
     /// A failure a later attempt may not meet: throttling, or AWS unavailable.
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Throttled { .. } | Error::AwsUnavailable { .. })

@@ -100,9 +100,30 @@ fn init_tracing() {
     }
 }
 
+/// lambda_runtime logs every raw event at TRACE ("raw JSON event received from Lambda"): the
+/// webhook's headers carry GitLab's token, which is the webhook secret. Its targets never log
+/// below INFO, whatever level is asked for.
+const RAW_EVENT_TARGETS: [&str; 2] = ["lambda_runtime", "lambda_runtime_api_client"];
+
 /// Lambda's log level (a level name) wins over `RUST_LOG` (directives such as `info,gix=warn`);
-/// whatever does not parse, or names no default, logs at info rather than nothing.
+/// whatever does not parse, or names no default, logs at info rather than nothing. The runtime's
+/// own targets are clamped to INFO at most (see [`RAW_EVENT_TARGETS`]).
 fn log_filter(lambda_level: Option<String>, rust_log: Option<String>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    let asked = requested_filter(lambda_level, rust_log);
+    let default = asked.default_level().unwrap_or(LevelFilter::INFO);
+    let mut clamped: tracing_subscriber::filter::Targets = asked
+        .into_iter()
+        .filter(|(target, _)| !RAW_EVENT_TARGETS.iter().any(|quiet| target.starts_with(quiet)))
+        .collect();
+    clamped = clamped.with_default(default);
+    for target in RAW_EVENT_TARGETS {
+        clamped = clamped.with_target(target, default.min(LevelFilter::INFO));
+    }
+    clamped
+}
+
+fn requested_filter(lambda_level: Option<String>, rust_log: Option<String>) -> tracing_subscriber::filter::Targets {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     let info = Targets::new().with_default(tracing::Level::INFO);
     if let Some(level) = lambda_level {
@@ -137,5 +158,21 @@ mod tests {
         assert_eq!(level(None, Some("info,gix=warn"), "pipeline"), Some(Level::INFO));
         assert_eq!(level(Some("loud"), None, "pipeline"), Some(Level::INFO), "unparsable: info, not silence");
         assert_eq!(level(None, Some("loud"), "pipeline"), Some(Level::INFO), "no default: info, not silence");
+    }
+
+    #[test]
+    fn the_runtime_never_logs_raw_events_whatever_the_level() {
+        let traced = |lambda: Option<&str>, rust_log: Option<&str>, target: &str| {
+            log_filter(lambda.map(String::from), rust_log.map(String::from)).would_enable(target, &Level::TRACE)
+        };
+        // lambda_runtime logs each raw event at TRACE from this module.
+        let raw = "lambda_runtime::layers::api_response";
+        assert!(!traced(Some("TRACE"), None, raw));
+        assert!(!traced(None, Some("trace"), raw));
+        assert!(!traced(None, Some("info,lambda_runtime=trace"), raw));
+        assert!(!traced(Some("TRACE"), None, "lambda_runtime_api_client"));
+        assert!(traced(Some("TRACE"), None, "pipeline"), "everything else at the level asked for");
+        let quiet = log_filter(Some("ERROR".into()), None);
+        assert!(!quiet.would_enable(raw, &Level::INFO), "never louder than asked either");
     }
 }

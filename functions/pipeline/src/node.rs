@@ -228,24 +228,31 @@ impl NodeSample {
     /// The sample in CloudWatch's embedded metric format: printed as one log line, CloudWatch
     /// Logs turns it into the metrics, so the function needs no PutMetricData call or permission.
     pub fn embedded_metrics(&self, now_ms: i64) -> serde_json::Value {
-        let metrics = self.metrics();
-        let mut document = serde_json::json!({
-            "_aws": {
-                "Timestamp": now_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [[CLUSTER_DIMENSION, SERVICE_DIMENSION]],
-                    "Metrics": metrics.iter().map(|(name, _, unit)| serde_json::json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
-                }],
-            },
-            CLUSTER_DIMENSION: self.cluster,
-            SERVICE_DIMENSION: self.service,
-        });
-        for (name, value, _) in metrics {
-            document[name] = serde_json::json!(value);
-        }
-        document
+        let dimensions = [(CLUSTER_DIMENSION, self.cluster.as_str()), (SERVICE_DIMENSION, self.service.as_str())];
+        embedded_metrics(now_ms, &dimensions, &self.metrics())
     }
+}
+
+/// `metrics` (name, value, unit) with `dimensions` (name, value) in namespace [`NAMESPACE`], in
+/// CloudWatch's embedded metric format: one JSON document, printed as a line of its own.
+pub fn embedded_metrics(now_ms: i64, dimensions: &[(&str, &str)], metrics: &[(&str, f64, &str)]) -> serde_json::Value {
+    let mut document = serde_json::json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions.iter().map(|(name, _)| *name).collect::<Vec<_>>()],
+                "Metrics": metrics.iter().map(|(name, _, unit)| serde_json::json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        },
+    });
+    for (name, value) in dimensions {
+        document[*name] = serde_json::json!(value);
+    }
+    for (name, value, _) in metrics {
+        document[*name] = serde_json::json!(value);
+    }
+    document
 }
 
 /// The node-metrics function: sample, print the sample as embedded metrics, answer with it.

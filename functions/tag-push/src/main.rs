@@ -8,8 +8,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
     let setup = || async {
-        let (policy, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        let policy = trust.tag_policy;
         let secret = aws::secret_string(&sdk, &env.required("SIGSHIP_WEBHOOK_SECRET_ARN")?).await?;
+        webhook::check_secret(&secret)?;
         Ok((policy, secret, remote, executions))
     };
     lambda::serve(setup, |(policy, secret, remote, executions), request: LambdaFunctionUrlRequest| async move {

@@ -1,6 +1,6 @@
-//! tag-watch: on a schedule, starts the pipeline for release tags of the upstream repository
-//! that have not run yet.
-use pipeline::trigger::watch::{self, WatchRequest};
+//! tag-watch: on a schedule, starts the pipeline for the maintainer-signed release tags of the
+//! upstream repository that have not run yet.
+use pipeline::trigger::watch::{self, ReleaseVerifier, WatchRequest};
 use pipeline::{aws, config::Env, lambda};
 
 #[tokio::main]
@@ -9,11 +9,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::process();
     let setup = || async {
         let mode = watch::mode_from_env(&env)?;
-        let (policy, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
-        Ok((mode, policy, remote, executions))
+        let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        Ok((mode, ReleaseVerifier { remote, trust }, executions))
     };
-    lambda::serve(setup, |(mode, policy, remote, executions), request: WatchRequest| {
-        watch::watch(request, *mode, policy, remote, executions)
+    lambda::serve(setup, |(mode, verifier, executions), request: WatchRequest| {
+        watch::watch(request, *mode, &verifier.trust.tag_policy, &verifier.remote, verifier, executions)
     })
     .await
 }

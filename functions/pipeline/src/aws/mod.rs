@@ -25,15 +25,15 @@ pub use sfn::StepFunctions;
 use crate::error::Result;
 use crate::teardown::Teardown;
 
-/// What both triggers set up once per environment: the trust policy's tag patterns, the repository, and
-/// the state machine they start.
+/// What both triggers set up once per environment: the trust root (the webhook uses its tag
+/// patterns, the watch verifies with all of it), the repository, and the state machine they start.
 pub async fn trigger_setup(
     sdk: &aws_config::SdkConfig,
     env: &crate::config::Env,
-) -> Result<(crate::verify::TagPolicy, crate::verify::GitRemote, StepFunctions)> {
+) -> Result<(crate::verify::TrustRoot, crate::verify::GitRemote, StepFunctions)> {
     let config = crate::trigger::TriggerConfig::from_env(env)?;
     let trust = load_trust_root(&config.trust_root, sdk).await?;
-    Ok((trust.tag_policy, config.remote(), StepFunctions::new(sdk, config.state_machine_arn)))
+    Ok((trust, config.remote(), StepFunctions::new(sdk, config.state_machine_arn)))
 }
 
 pub async fn sdk_config() -> aws_config::SdkConfig {

@@ -13,6 +13,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::start_for_tag;
+use crate::error::Result;
 use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTags, TagPolicy};
 
@@ -87,6 +88,22 @@ pub async fn handle(
         Ok((name, Started::AlreadyExists)) => Reply::new(200, json!({"duplicate": name, "tag": tag})),
         Err(err) => server_error(&err),
     }
+}
+
+/// The shortest webhook secret accepted: GitLab sends it verbatim as the token, so an empty or
+/// short one is a guessable password for starting executions.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// Refuses an empty or short webhook secret before any delivery is judged with it.
+pub fn check_secret(secret: &str) -> Result<()> {
+    let chars = secret.trim().chars().count();
+    if chars < MIN_SECRET_CHARS {
+        return Err(crate::Error::config(format!(
+            "the webhook secret has {chars} characters, fewer than {MIN_SECRET_CHARS}: set a long random one in \
+             Secrets Manager (the stack generates 40) and in the repository's webhook"
+        )));
+    }
+    Ok(())
 }
 
 /// The Function URL side: the request as Lambda delivers it (body base64-encoded or not), the
@@ -219,6 +236,16 @@ fn parse(forge: &Forge, delivery: &Delivery<'_>) -> Result<Event, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_or_short_secret_is_refused() {
+        for refused in ["", "   ", &"s".repeat(MIN_SECRET_CHARS - 1)] {
+            let err = check_secret(refused).unwrap_err();
+            assert_eq!(err.name(), "Configuration");
+            assert!(err.to_string().contains("fewer than 32"), "{err}");
+        }
+        assert!(check_secret(&"s".repeat(40)).is_ok());
+    }
 
     fn github(event: &str, body: &str, secret: &str) -> (Vec<(String, String)>, Vec<u8>) {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
