@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use localcloud::codebuild::{build_image, ImageStore};
 use localcloud::fargate::{Health, Launch, Task};
-use pipeline::task_definition::{task_spec, Network, TaskConfig, HEALTH_CHECK};
+use pipeline::task_definition::{task_spec, Network, TaskConfig};
 use pipeline::verify::VerifiedTag;
 
 const RELEASES: [&str; 3] = ["v0.24.2", "v0.25.0", "v0.26.0"];
@@ -25,22 +25,22 @@ fn checkout() -> PathBuf {
     localcloud::Options::default().checkout
 }
 
+/// register-task's configuration, read as the function reads the environment the stack gives it.
 fn config(network: Network) -> TaskConfig {
-    TaskConfig {
-        family: "btcd".into(),
-        cpu: "1024".into(),
-        memory: "4096".into(),
-        execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
-        task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
-        log_group: "/sigship/btcd".into(),
-        region: localcloud::REGION.into(),
-        file_system_id: "fs-1".into(),
-        access_point_id: "fsap-1".into(),
-        network,
-        extra_args: vec![format!("--utxocachemaxsize={UTXO_CACHE_MIB}")],
-        health_check_timing: pipeline::task_definition::HealthCheckTiming { interval: 5, ..HEALTH_CHECK },
-        rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
-    }
+    let cache = format!("--utxocachemaxsize={UTXO_CACHE_MIB}");
+    TaskConfig::from_env(&pipeline::config::Env::from_pairs([
+        ("SIGSHIP_EXECUTION_ROLE_ARN", "arn:aws:iam::123456789012:role/exec"),
+        ("SIGSHIP_TASK_ROLE_ARN", "arn:aws:iam::123456789012:role/task"),
+        ("SIGSHIP_LOG_GROUP", "/sigship/btcd"),
+        ("AWS_REGION", localcloud::REGION),
+        ("SIGSHIP_FILE_SYSTEM_ID", "fs-1"),
+        ("SIGSHIP_ACCESS_POINT_ID", "fsap-1"),
+        ("SIGSHIP_NETWORK", network.name()),
+        ("SIGSHIP_BTCD_ARGS", &cache),
+        ("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", "5"),
+        ("SIGSHIP_RPC_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc"),
+    ]))
+    .unwrap()
 }
 
 fn verified(release: &str) -> VerifiedTag {
