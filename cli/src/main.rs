@@ -91,9 +91,6 @@ enum Command {
         /// The release tag, e.g. v0.24.2.
         #[arg(long)]
         tag: String,
-        /// Fetch the tag from this repository instead of the stack's.
-        #[arg(long)]
-        repository: Option<String>,
         /// Deploy it even if it is older than the running release (refused otherwise, as `Downgrade`).
         #[arg(long)]
         allow_downgrade: bool,
@@ -161,9 +158,10 @@ fn main() -> ExitCode {
             let (cloud, stack) = connect(connection).await?;
             bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
         }),
-        Command::Run { at, tag, repository, allow_downgrade } => runtime.block_on(async {
+        Command::Run { at, tag, allow_downgrade } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;
-            let request = pipeline::verify::TagRequest { tag: tag.clone(), repository, allow_downgrade };
+            // The stack's repository: the only one its build project builds.
+            let request = pipeline::verify::TagRequest { tag: tag.clone(), repository: None, allow_downgrade };
             let input = serde_json::to_value(&request).expect("a request serialises");
             operate::start_and_follow(&cloud, &located, &operate::run_name(&tag), input).await
         }),

@@ -53,7 +53,8 @@ pub struct VerifiedSigner {
 /// What [`verify`] needs besides the trust root (loaded once per environment from
 /// [`trust_root_location`]).
 pub struct VerifyConfig {
-    /// The daemon's git URL, when the request names none.
+    /// The daemon's git URL (the stack's): used when the request names none, and the only one a
+    /// request may name when set — the build project builds that repository, nothing else.
     pub default_repository_url: Option<String>,
     pub fetch_timeout: Duration,
     /// Local repository paths: for the operator CLI, never for the Lambda.
@@ -99,6 +100,11 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
         .clone()
         .or_else(|| config.default_repository_url.clone())
         .ok_or_else(|| Error::InvalidInput("no repository given and SIGSHIP_REPOSITORY is not set".into()))?;
+    if let Some(stack) = config.default_repository_url.as_deref().filter(|stack| *stack != repository) {
+        return Err(Error::InvalidInput(format!(
+            "repository {repository} is not the stack's ({stack}): the pipeline verifies and builds only its own repository"
+        )));
+    }
     // Name policy first: a tag that could never deploy is refused without touching the network.
     trust.check_tag_name(&request.tag)?;
     let fetched = fetch::fetch_tag(&repository, &request.tag, config.fetch_timeout, config.allow_local_paths).await?;
@@ -121,6 +127,25 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_request_may_name_only_the_stack_s_repository() {
+        let config = VerifyConfig {
+            default_repository_url: Some("https://github.com/btcsuite/btcd.git".into()),
+            fetch_timeout: Duration::from_secs(1),
+            allow_local_paths: false,
+        };
+        let trust =
+            TrustRoot::from_files(testkit::trust_root_files(&[&testkit::keys::Maintainer::generate("A")])).unwrap();
+        let elsewhere = TagRequest {
+            tag: "v0.24.2".into(),
+            repository: Some("https://github.com/someone/btcd.git".into()),
+            allow_downgrade: false,
+        };
+        let refused = verify(&elsewhere, &config, &trust).await.unwrap_err();
+        assert_eq!(refused.name(), "InvalidInput");
+        assert!(refused.to_string().contains("is not the stack's (https://github.com/btcsuite/btcd.git)"), "{refused}");
+    }
 
     #[test]
     fn an_s3_trust_root_is_read_only_from_the_named_owner_s_bucket() {
