@@ -417,7 +417,6 @@ IAMRequestBase.check_signature = _signature_of_the_path_as_requested
 # account-regional header; moto checks the suffix only when the header is sent.
 from moto.s3.exceptions import InvalidBucketName, S3AccessDeniedError  # noqa: E402
 from moto.s3.responses import S3Response  # noqa: E402
-from moto.s3.models import s3_backends as _s3_backends  # noqa: E402
 import re as _re  # noqa: E402
 
 _REGIONAL_NAME = _re.compile(r"-(\d{12})-([a-z0-9-]+)-an$")
@@ -431,8 +430,8 @@ def _owner_checked(handler):
     def checked(self, request, full_url, *args, **kwargs):
         expected = request.headers.get("x-amz-expected-bucket-owner")
         bucket = self.parse_bucket_name_from_url(request, full_url)
-        if expected and bucket in _s3_backends.bucket_accounts:
-            _, owner = _s3_backends.bucket_accounts[bucket]
+        if expected and bucket in s3_backends.bucket_accounts:
+            _, owner = s3_backends.bucket_accounts[bucket]
             if owner != expected:
                 raise _WrongBucketOwner()
         return handler(self, request, full_url, *args, **kwargs)

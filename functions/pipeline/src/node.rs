@@ -118,11 +118,21 @@ pub async fn newest_start(logs: &impl LogEvents, log_group: &str, now_ms: i64) -
 /// that finds no peer logs nothing after its start, so this is what tells it from a quiet one.
 pub fn seconds_without_blocks(start_ms: Option<i64>, progress: Option<&Progress>, now_ms: i64) -> Option<i64> {
     match (start_ms, progress) {
-        (Some(start), None) => Some((now_ms - start).div_euclid(1000).max(0)),
-        (Some(start), Some(p)) if p.logged_at_ms < start => Some((now_ms - start).div_euclid(1000).max(0)),
+        (Some(start), progress) if progress.is_none_or(|p| p.logged_at_ms < start) => {
+            Some((now_ms - start).div_euclid(1000).max(0))
+        }
         (_, Some(_)) => Some(0),
-        (None, None) => None,
+        _ => None,
     }
+}
+
+/// What btcd's own log says at `now_ms`: how far it has synced, and how long it has waited for
+/// a block since it started. node-metrics and `sigship status` read the same.
+async fn read_log(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result<(Option<SyncReading>, Option<i64>)> {
+    let progress = newest_progress(logs, log_group, now_ms).await?;
+    let start = newest_start(logs, log_group, now_ms).await?;
+    let waited = seconds_without_blocks(start, progress.as_ref(), now_ms);
+    Ok((progress.map(|p| SyncReading::at(p, now_ms)), waited))
 }
 
 /// How far the node has synced, at `now_ms`.
@@ -193,15 +203,14 @@ pub async fn sample(
     let Some(service) = services.describe(&config.cluster, &config.service).await?.filter(|s| s.is_active()) else {
         return Ok(None);
     };
-    let progress = newest_progress(logs, &config.log_group, now_ms).await?;
-    let start = newest_start(logs, &config.log_group, now_ms).await?;
+    let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
     Ok(Some(NodeSample {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
         desired_tasks: service.desired_count,
         running_tasks: service.running_count,
-        sync: progress.map(|p| SyncReading::at(p, now_ms)),
-        seconds_without_blocks: seconds_without_blocks(start, progress.as_ref(), now_ms),
+        sync,
+        seconds_without_blocks,
     }))
 }
 
@@ -318,8 +327,7 @@ pub async fn status(
         Some(s) => revisions.deployed(&s.task_definition).await?,
         None => None,
     };
-    let progress = newest_progress(logs, &config.log_group, now_ms).await?;
-    let start = newest_start(logs, &config.log_group, now_ms).await?;
+    let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
     Ok(NodeStatus {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
@@ -327,8 +335,8 @@ pub async fn status(
         desired_tasks: service.as_ref().map_or(0, |s| s.desired_count),
         running_tasks: service.as_ref().map_or(0, |s| s.running_count),
         revision,
-        sync: progress.map(|p| SyncReading::at(p, now_ms)),
-        seconds_without_blocks: seconds_without_blocks(start, progress.as_ref(), now_ms),
+        sync,
+        seconds_without_blocks,
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
     })
 }

@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{execution_name, start_for_tag, tag_in_name, tag_of};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
-use crate::verify::fetch::fetch_tag;
-use crate::verify::signature::verify_tag_object;
-use crate::verify::{GitRemote, RemoteTag, RemoteTags, TagPolicy, TrustRoot};
+use crate::verify::{verify, GitRemote, RemoteTag, RemoteTags, TagPolicy, TagRequest, TrustRoot, VerifyConfig};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,8 +49,8 @@ pub trait ReleaseCheck {
     async fn check(&self, tag: &RemoteTag) -> Result<()>;
 }
 
-/// The real check: the tag object as the remote serves it now, verified against the trust root
-/// exactly as the verify function does, and still the object the listing advertised.
+/// The real check: the verify function's own [`verify`] of the tag as the remote serves it now,
+/// and still the object the listing advertised.
 pub struct ReleaseVerifier {
     pub remote: GitRemote,
     pub trust: TrustRoot,
@@ -61,14 +59,20 @@ pub struct ReleaseVerifier {
 impl ReleaseCheck for ReleaseVerifier {
     async fn check(&self, tag: &RemoteTag) -> Result<()> {
         let remote = &self.remote;
-        let fetched = fetch_tag(&remote.url, &tag.name, remote.timeout, remote.allow_local_paths).await?;
-        if fetched.tag_object_id != tag.object_id {
+        let config = VerifyConfig {
+            default_repository_url: Some(remote.url.clone()),
+            fetch_timeout: remote.timeout,
+            allow_local_paths: remote.allow_local_paths,
+        };
+        let request = TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false };
+        let verified = verify(&request, &config, &self.trust).await?;
+        if verified.tag_object_id != tag.object_id {
             return Err(crate::Error::TagMismatch {
                 tag: tag.name.clone(),
-                reason: format!("moved from {} to {} while the watch looked", tag.object_id, fetched.tag_object_id),
+                reason: format!("moved from {} to {} while the watch looked", tag.object_id, verified.tag_object_id),
             });
         }
-        verify_tag_object(&fetched.raw, &tag.name, &self.trust).map(|_| ())
+        Ok(())
     }
 }
 
