@@ -223,6 +223,19 @@ fn the_state_machine_times_out_after_its_worst_case_and_not_much_later() {
 }
 
 #[test]
+fn the_watch_outlasts_its_slowest_remote() {
+    // The watch verifies each tag it may start: one listing, up to MAX_UNVERIFIED_PER_RUN tags
+    // that fail, then the newest signed one, each fetch running into the fetch timeout.
+    let template = template();
+    let function = &template["Resources"]["TagWatchFunction"]["Properties"];
+    let fetch: u64 =
+        function["Environment"]["Variables"]["SIGSHIP_FETCH_TIMEOUT_SECONDS"].as_str().unwrap().parse().unwrap();
+    let fetches = 1 + pipeline::trigger::watch::MAX_UNVERIFIED_PER_RUN as u64 + 1;
+    let timeout = function["Timeout"].as_u64().unwrap();
+    assert!(timeout >= fetches * fetch, "Timeout {timeout} s < {fetches} fetches of {fetch} s");
+}
+
+#[test]
 fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_function_timeout() {
     let asl = asl();
     for (name, state) in asl["States"].as_object().unwrap().iter().filter(|(_, s)| s["Type"] == "Task") {
