@@ -61,6 +61,28 @@ pub fn referenced_keys(template: &str) -> Vec<String> {
     keys
 }
 
+/// The template parameter that pins an artifact's S3 object version, for the artifacts read
+/// from the bucket after `sigship up` (Lambda code, the state machine, the build's source):
+/// `functions/tag-push.zip` → `TagPushCodeVersion`. The trust root is pinned by its SHA-256
+/// instead (`TrustRootSha256`: the functions read a directory of files), the template by the
+/// version in its URL.
+pub fn version_parameter(key: &str) -> Option<String> {
+    if let Some(name) = key.strip_prefix("functions/").and_then(|k| k.strip_suffix(".zip")) {
+        let camel: String = name.split('-').map(|word| word[..1].to_uppercase() + &word[1..]).collect();
+        return Some(format!("{camel}CodeVersion"));
+    }
+    match key {
+        "source.zip" => Some("BuildSourceVersion".into()),
+        "statemachine/sigship.asl.json" => Some("StateMachineVersion".into()),
+        _ => None,
+    }
+}
+
+/// The SHA-256 of the trust root the stack pins (`TrustRootSha256`), as the functions compute it.
+pub fn trust_root_sha256(checkout: &Checkout) -> Result<String> {
+    Ok(pipeline::verify::trust::digest(&files_in(&checkout.trust_root)?))
+}
+
 /// Reads everything the template references from the checkout.
 pub fn collect(checkout: &Checkout, stack: &str) -> Result<Release> {
     let template_path = checkout.template_path();
@@ -149,9 +171,18 @@ mod tests {
         for name in pipeline::FUNCTIONS {
             assert!(keys.contains(&format!("functions/{name}.zip")), "{keys:?}");
         }
-        for key in ["trust-root/", "source.zip", "source/buildspec.yml", "statemachine/sigship.asl.json"] {
+        for key in ["trust-root/", "source.zip", "statemachine/sigship.asl.json"] {
             assert!(keys.contains(&key.to_string()), "{key} not in {keys:?}");
         }
+        // Everything read from the bucket after `up` is pinned: each artifact but the trust root
+        // (pinned by digest) and the template (by its URL) names its version parameter, which
+        // the template declares and uses.
+        for key in keys.iter().filter(|k| *k != "trust-root/") {
+            let parameter = version_parameter(key).unwrap_or_else(|| panic!("{key} is not pinned"));
+            assert!(template.contains(&format!("\n  {parameter}:\n    Type: String\n")), "{parameter} not declared");
+            assert!(template.contains(&format!("!Ref {parameter}\n")), "{parameter} not used");
+        }
+        assert!(template.contains("SIGSHIP_TRUST_ROOT_SHA256: !Ref TrustRootSha256"));
         // Every other key must be a file in the checkout (the last rule of `produce`).
         for key in keys.iter().filter(|k| !k.starts_with("functions/") && *k != "trust-root/" && !k.ends_with(".zip")) {
             assert!(root.join(key).is_file(), "the template references {key}, which is not in the checkout");

@@ -103,7 +103,7 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         let access = if tls { "TLS only" } else { "plain-http endpoint, so no TLS-only policy" };
         println!("bucket {bucket}: created (private, encrypted, {access})");
     }
-    let uploaded = artifacts.upload(&release).await?;
+    let (versions, uploaded) = artifacts.upload(&release).await?;
     println!(
         "artifacts s3://{bucket}/{}: {} files, {}, {uploaded} uploaded",
         release.prefix,
@@ -111,9 +111,22 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         bucket::human_size(release.size())
     );
 
-    let template_url = format!("https://{bucket}.s3.{}.amazonaws.com/{}{TEMPLATE_KEY}", cloud.region, release.prefix);
-    let mut all_parameters =
-        vec![("ArtifactsBucket".to_string(), bucket.clone()), ("ArtifactsPrefix".to_string(), release.prefix.clone())];
+    // Everything the stack reads from the bucket is named at the version just checked or
+    // uploaded: a write to the bucket after this changes nothing that runs.
+    let template_url = format!(
+        "https://{bucket}.s3.{}.amazonaws.com/{}{TEMPLATE_KEY}?versionId={}",
+        cloud.region,
+        release.prefix,
+        versions.get(TEMPLATE_KEY).map(String::as_str).unwrap_or_default()
+    );
+    let mut all_parameters = vec![
+        ("ArtifactsBucket".to_string(), bucket.clone()),
+        ("ArtifactsPrefix".to_string(), release.prefix.clone()),
+        ("TrustRootSha256".to_string(), artifacts::trust_root_sha256(checkout)?),
+    ];
+    all_parameters.extend(
+        versions.iter().filter_map(|(key, version)| Some((artifacts::version_parameter(key)?, version.clone()))),
+    );
     all_parameters.extend(parameters.iter().cloned());
     let cfn = cloud.cloudformation();
     let change = stack::deploy(&cfn, &target.stack, &template_url, &all_parameters).await?;
@@ -122,15 +135,15 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     }
 
     // Older releases are unreferenced once the stack settled on this one.
-    let stale: Vec<String> = artifacts
-        .keys_under(&format!("{}/", target.stack))
+    let stale: Vec<_> = artifacts
+        .versions_under(&format!("{}/", target.stack))
         .await?
         .into_iter()
-        .filter(|key| !key.starts_with(&release.prefix))
+        .filter(|object| !object.key().starts_with(&release.prefix))
         .collect();
     if !stale.is_empty() {
-        artifacts.delete_keys(&stale).await?;
-        println!("artifacts: removed {} files of earlier releases", stale.len());
+        artifacts.delete_versions(&stale).await?;
+        println!("artifacts: removed {} object versions of earlier releases", stale.len());
     }
 
     let stack = stack::describe(&cfn, &target.stack).await?.ok_or_else(|| Error::StackFailed {

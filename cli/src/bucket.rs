@@ -3,14 +3,23 @@
 //! namespace, where no other account can create the name first — and refuses one that another
 //! account owns or that is not tagged for this stack. Every request names the expected owner
 //! (`ExpectedBucketOwner`), so S3 itself refuses a bucket that changed hands.
-//! `sigship down` empties the stack's keys and deletes the bucket only when this stack created it.
+//! Versioning is on: `sigship up` pins the object version of every artifact it deploys (and the
+//! trust root's SHA-256), so a later overwrite changes nothing that runs; an artifact whose stored
+//! bytes are not the checkout's is uploaded again rather than trusted.
+//! `sigship down` empties the stack's keys (every version) and deletes the bucket only when this
+//! stack created it.
 
 use aws_sdk_s3::primitives::ByteStream;
+use std::collections::BTreeMap;
+
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketNamespace, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, BucketNamespace, BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode,
+    CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    VersioningConfiguration,
 };
+use base64::Engine;
+use sha2::{Digest, Sha256};
 
 use crate::artifacts::Release;
 use crate::error::{Error, Result};
@@ -75,6 +84,7 @@ impl Bucket {
     /// that refuses plain-http requests (off only for a plain-http endpoint such as the local cloud).
     pub async fn ensure(&self, region: &str, stack: &str, tls_only: bool) -> Result<bool> {
         if self.check_ours(stack).await? {
+            self.ensure_versioning().await?;
             return Ok(false);
         }
         let mut create = self.s3.create_bucket().bucket(&self.name);
@@ -130,6 +140,7 @@ impl Bucket {
         if tls_only {
             self.put_tls_only_policy().await?;
         }
+        self.ensure_versioning().await?;
         let tag = Tag::builder().key(OWNER_TAG).value(stack).build().map_err(|e| Error::Usage(e.to_string()))?;
         self.s3
             .put_bucket_tagging()
@@ -140,6 +151,23 @@ impl Bucket {
             .await
             .map_err(|e| Error::aws("s3:PutBucketTagging", e))?;
         Ok(true)
+    }
+
+    /// Versioning on (a bucket made before sigship pinned versions gets it now): the stack names
+    /// object versions, which exist only in a versioned bucket.
+    async fn ensure_versioning(&self) -> Result<()> {
+        // Idempotent: cheaper to say it again than to ask first.
+        self.s3
+            .put_bucket_versioning()
+            .bucket(&self.name)
+            .expected_bucket_owner(&self.owner)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::aws("s3:PutBucketVersioning", e))?;
+        Ok(())
     }
 
     async fn put_tls_only_policy(&self) -> Result<()> {
@@ -163,51 +191,104 @@ impl Bucket {
         Ok(())
     }
 
-    /// Uploads the release's artifacts that are not there yet; returns how many it uploaded.
-    /// Keys are content-addressed, so an existing key already holds these bytes.
-    pub async fn upload(&self, release: &Release) -> Result<usize> {
-        let present = self.keys_under(&release.prefix).await?;
+    /// Uploads the release's artifacts that are not there with these bytes; returns each
+    /// artifact's object version (its key relative to the release prefix → version id) and how
+    /// many it uploaded. A stored object is trusted only when S3's SHA-256 of it is the
+    /// checkout's: anything else (written by someone else, or before checksums) is uploaded again.
+    pub async fn upload(&self, release: &Release) -> Result<(BTreeMap<String, String>, usize)> {
+        let mut versions = BTreeMap::new();
         let mut uploaded = 0;
         for artifact in &release.artifacts {
             let key = format!("{}{}", release.prefix, artifact.key);
-            if present.contains(&key) {
-                continue;
-            }
-            println!("  upload  {key} ({})", human_size(artifact.bytes.len()));
-            self.s3
-                .put_object()
+            let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&artifact.bytes));
+            let stored = match self.stored(&key).await? {
+                Some((checksum, version)) if checksum.as_deref() == Some(sha256.as_str()) => version,
+                Some(_) => {
+                    println!("  replace {key}: its stored bytes are not the checkout's");
+                    None
+                }
+                None => None,
+            };
+            let version = match stored {
+                Some(version) => version,
+                None => {
+                    println!("  upload  {key} ({})", human_size(artifact.bytes.len()));
+                    uploaded += 1;
+                    self.s3
+                        .put_object()
+                        .bucket(&self.name)
+                        .expected_bucket_owner(&self.owner)
+                        .key(&key)
+                        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                        .checksum_sha256(&sha256)
+                        .body(ByteStream::from(artifact.bytes.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws("s3:PutObject", e))?
+                        .version_id()
+                        .map(str::to_string)
+                        .ok_or_else(|| Error::Usage(format!("s3://{}: versioning is off", self.name)))?
+                }
+            };
+            versions.insert(artifact.key.clone(), version);
+        }
+        Ok((versions, uploaded))
+    }
+
+    /// A stored object's SHA-256 (base64, when S3 has one) and version, or None when absent.
+    async fn stored(&self, key: &str) -> Result<Option<(Option<String>, Option<String>)>> {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&self.name)
+            .expected_bucket_owner(&self.owner)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        match head {
+            Ok(head) => Ok(Some((head.checksum_sha256().map(str::to_string), head.version_id().map(str::to_string)))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(Error::aws("s3:HeadObject", e)),
+        }
+    }
+
+    /// Every version and delete marker under `prefix`.
+    pub async fn versions_under(&self, prefix: &str) -> Result<Vec<ObjectIdentifier>> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
                 .bucket(&self.name)
                 .expected_bucket_owner(&self.owner)
-                .key(&key)
-                .body(ByteStream::from(artifact.bytes.clone()))
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| Error::aws("s3:PutObject", e))?;
-            uploaded += 1;
+                .map_err(|e| Error::aws("s3:ListObjectVersions", e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            for (key, version) in versions.chain(markers) {
+                let Some(key) = key else { continue };
+                let id = ObjectIdentifier::builder().key(key).set_version_id(version.map(str::to_string));
+                found.push(id.build().map_err(|e| Error::Usage(e.to_string()))?);
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                return Ok(found);
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
         }
-        Ok(uploaded)
     }
 
-    pub async fn keys_under(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut keys = Vec::new();
-        let list = self.s3.list_objects_v2().bucket(&self.name).expected_bucket_owner(&self.owner).prefix(prefix);
-        let mut pages = list.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("s3:ListObjectsV2", e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-        }
-        Ok(keys)
-    }
-
-    /// Deletes `keys` in batches of 1000 (DeleteObjects' limit).
-    pub async fn delete_keys(&self, keys: &[String]) -> Result<()> {
-        for batch in keys.chunks(1000) {
-            let objects = batch
-                .iter()
-                .map(|key| ObjectIdentifier::builder().key(key).build().map_err(|e| Error::Usage(e.to_string())))
-                .collect::<Result<Vec<_>>>()?;
+    /// Deletes these object versions for good, in batches of 1000 (DeleteObjects' limit).
+    pub async fn delete_versions(&self, objects: &[ObjectIdentifier]) -> Result<()> {
+        for batch in objects.chunks(1000) {
             let delete = Delete::builder()
-                .set_objects(Some(objects))
+                .set_objects(Some(batch.to_vec()))
                 .quiet(true)
                 .build()
                 .map_err(|e| Error::Usage(e.to_string()))?;
@@ -229,15 +310,15 @@ impl Bucket {
         if !self.exists().await? {
             return Ok(Removed::Nothing);
         }
-        let keys = self.keys_under(&format!("{stack}/")).await?;
-        self.delete_keys(&keys).await?;
+        let keys = self.versions_under(&format!("{stack}/")).await?;
+        self.delete_versions(&keys).await?;
         if self.tagged_stack().await?.as_deref() != Some(stack) {
             return Ok(Removed::KeysOnly {
                 objects: keys.len(),
                 reason: format!("it is not tagged {OWNER_TAG}={stack}"),
             });
         }
-        let others = self.keys_under("").await?;
+        let others = self.versions_under("").await?;
         if !others.is_empty() {
             return Ok(Removed::KeysOnly {
                 objects: keys.len(),

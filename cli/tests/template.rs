@@ -16,17 +16,15 @@ fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Val
 }
 
 #[test]
-fn the_build_project_builds_arm64_from_the_daemon_repository_with_the_uploaded_buildspec() {
+fn the_build_project_builds_arm64_from_the_daemon_repository_with_pinned_sources_and_no_stored_buildspec() {
     let template = template();
     let project = &template["Resources"]["BuildProject"]["Properties"];
     assert_eq!(project["Environment"]["Type"], "ARM_CONTAINER");
     assert_eq!(project["Environment"]["PrivilegedMode"], true, "docker build needs it");
     assert!(project["Environment"]["Image"].as_str().unwrap().contains("aarch64"));
     assert_eq!(project["Source"]["Location"], json!({"Ref": "RepositoryUrl"}));
-    assert_eq!(
-        project["Source"]["BuildSpec"]["Fn::Sub"],
-        "arn:${AWS::Partition}:s3:::${ArtifactsBucket}/${ArtifactsPrefix}source/buildspec.yml"
-    );
+    // trigger-build sends the buildspec compiled into it; none is read from the bucket.
+    assert!(project["Source"].get("BuildSpec").is_none(), "{}", project["Source"]);
     assert_eq!(
         project["SecondarySources"][0]["SourceIdentifier"], "sigship",
         "the buildspec reads $CODEBUILD_SRC_DIR_sigship"
@@ -34,6 +32,11 @@ fn the_build_project_builds_arm64_from_the_daemon_repository_with_the_uploaded_b
     assert_eq!(
         project["SecondarySources"][0]["Location"]["Fn::Sub"],
         "${ArtifactsBucket}/${ArtifactsPrefix}source.zip"
+    );
+    assert_eq!(
+        project["SecondarySourceVersions"],
+        json!([{"SourceIdentifier": "sigship", "SourceVersion": {"Ref": "BuildSourceVersion"}}]),
+        "source.zip is read at the version sigship up uploaded"
     );
     assert_eq!(project["ServiceRole"], json!({"Fn::GetAtt": ["BuildRole", "Arn"]}));
     let env: Vec<&str> = project["Environment"]["EnvironmentVariables"]
@@ -43,6 +46,29 @@ fn the_build_project_builds_arm64_from_the_daemon_repository_with_the_uploaded_b
         .map(|v| v["Name"].as_str().unwrap())
         .collect();
     assert_eq!(env, ["IMAGE_REPO_URI", "SOURCE_URL"], "the buildspec's project-level variables");
+}
+
+#[test]
+fn only_the_build_role_pushes_to_the_image_repository() {
+    let template = template();
+    let policy = &template["Resources"]["Images"]["Properties"]["RepositoryPolicyText"];
+    let statement = &policy["Statement"][0];
+    assert_eq!((&statement["Effect"], &statement["Principal"]), (&json!("Deny"), &json!("*")));
+    let mut denied = actions(statement);
+    denied.sort();
+    assert_eq!(denied, ["ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"]);
+    assert_eq!(
+        statement["Condition"],
+        json!({"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["BuildRole", "Arn"]}}})
+    );
+    // Every push action any role is granted is one BuildRole holds.
+    for (name, role) in resources_of(&template, "AWS::IAM::Role") {
+        for statement in statements(role) {
+            if actions(statement).iter().any(|a| denied.contains(a)) {
+                assert_eq!(name, "BuildRole", "{name} may push images");
+            }
+        }
+    }
 }
 
 #[test]

@@ -134,6 +134,23 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let network = localcloud::Stack::describe(sdk, STACK).await.parameters["Network"].clone();
     assert_eq!(network, "testnet3", "an update must keep parameters it is not given");
 
+    // What the stack reads is pinned: the trust root by digest, every other artifact by version.
+    assert_eq!(env["verify"]["SIGSHIP_TRUST_ROOT_SHA256"], deployed.parameters["TrustRootSha256"]);
+    let verify_zip = format!("{prefix}functions/verify.zip");
+    let head = s3.head_object().bucket(&bucket).key(&verify_zip).send().await.unwrap();
+    assert_eq!(head.version_id(), Some(deployed.parameters["VerifyCodeVersion"].as_str()));
+    // An in-account writer replaces a zip under its content-addressed key: the next `up` does
+    // not trust it, uploads the checkout's bytes again and pins that version.
+    s3.put_object().bucket(&bucket).key(&verify_zip).body(b"not sigship".to_vec().into()).send().await.unwrap();
+    let (code, stdout, stderr) = sigship(services, up.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("replace {verify_zip}: its stored bytes are not the checkout's")), "{stdout}");
+    assert!(stdout.contains(", 1 uploaded"), "{stdout}");
+    let repinned = localcloud::Stack::describe(sdk, STACK).await.parameters["VerifyCodeVersion"].clone();
+    let newest = s3.head_object().bucket(&bucket).key(&verify_zip).send().await.unwrap();
+    assert_eq!(Some(repinned.as_str()), newest.version_id());
+    assert_ne!(repinned, deployed.parameters["VerifyCodeVersion"]);
+
     // Down, with IAM enforced from here on: the destroy execution through the real destroy binary
     // with its own role (chain data included), then the stack and the bucket, as the administrator.
     services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;

@@ -83,8 +83,9 @@ pub struct CodeBuild {
     /// As the project's service role.
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,
-    /// The secondary source `sigship` (bucket, key of source.zip).
-    pub sigship_source: (String, String),
+    /// The secondary source `sigship`: source.zip's bucket, key and the object version the
+    /// project pins (SecondarySourceVersions).
+    pub sigship_source: (String, String, String),
     pub repository: String,
     /// The repository the project's source location names (the local git server's).
     pub source: PathBuf,
@@ -114,6 +115,13 @@ impl CodeBuild {
             var(pipeline::build::BUILD_ENV_VERSION),
         );
         let source_version = request["sourceVersion"].as_str().unwrap_or_default().to_string();
+        // btcd's source holds no buildspec.yml and the project names none: a build runs only
+        // with the one trigger-build sends, which is what this local CodeBuild carries out.
+        let refused = match request["buildspecOverride"].as_str() {
+            Some(buildspec) if buildspec == pipeline::build::BUILDSPEC => None,
+            Some(_) => Some("YAML_FILE_ERROR: a buildspec other than sigship's source/buildspec.yml".to_string()),
+            None => Some("YAML_FILE_ERROR: no buildspec (the project names none; btcd's source has none)".into()),
+        };
         let build = Build {
             build_id: build_id.clone(),
             commit: commit.clone(),
@@ -124,12 +132,16 @@ impl CodeBuild {
         self.builds.lock().unwrap().push(build);
         let this = self.clone();
         tokio::spawn(async move {
-            let status = match injected {
-                Some(reason) => {
+            let status = match (refused, injected) {
+                (Some(reason), _) => {
+                    println!("  [local CodeBuild] build {build_id}: FAILED in DOWNLOAD_SOURCE: {reason}");
+                    BuildStatus::Failed { phase: "DOWNLOAD_SOURCE", reason }
+                }
+                (None, Some(reason)) => {
                     println!("  [local CodeBuild] build {build_id}: FAILED (injected): {reason}");
                     BuildStatus::Failed { phase: "BUILD", reason }
                 }
-                None => this.run(&build_id, &source_version, &commit, &image_tag, &version).await,
+                (None, None) => this.run(&build_id, &source_version, &commit, &image_tag, &version).await,
             };
             for build in this.builds.lock().unwrap().iter_mut().filter(|b| b.build_id == build_id) {
                 build.status = status.clone();
@@ -186,12 +198,13 @@ impl CodeBuild {
     /// The secondary source `sigship` (buildspec, Dockerfile, go-version.sh) as the build role
     /// downloads it: `source.zip` from the artifacts bucket.
     async fn sigship_source(&self) -> Result<tempfile::TempDir, String> {
-        let (bucket, key) = &self.sigship_source;
+        let (bucket, key, version) = &self.sigship_source;
         let object = self
             .s3
             .get_object()
             .bucket(bucket)
             .key(key)
+            .version_id(version)
             .send()
             .await
             .map_err(|e| format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
@@ -252,7 +265,11 @@ impl CodeBuild {
         for reported in answer["builds"].as_array_mut().into_iter().flatten() {
             let Some(build) = builds.iter().find(|b| reported["id"] == b.build_id.as_str()) else { continue };
             match &build.status {
-                BuildStatus::Succeeded { .. } => {}
+                // The buildspec's exported-variables.
+                BuildStatus::Succeeded { digest } => {
+                    reported["exportedEnvironmentVariables"] =
+                        serde_json::json!([{"name": pipeline::build::BUILD_EXPORTED_DIGEST, "value": digest}]);
+                }
                 BuildStatus::InProgress => {
                     reported["buildStatus"] = "IN_PROGRESS".into();
                     reported["currentPhase"] = "BUILD".into();

@@ -340,7 +340,11 @@ impl LocalCloud {
         let local_codebuild = codebuild::CodeBuild {
             ecr: aws_sdk_ecr::Client::new(&as_build_role),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            sigship_source: (stack.artifacts_bucket.clone(), format!("{prefix}source.zip")),
+            sigship_source: (
+                stack.artifacts_bucket.clone(),
+                format!("{prefix}source.zip"),
+                stack.parameters.get("BuildSourceVersion").cloned().unwrap_or_default(),
+            ),
             repository: stack.ecr_repository.clone(),
             source: repository.path.clone(),
             images: services.images.clone(),

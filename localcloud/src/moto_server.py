@@ -48,6 +48,52 @@ def _access_point_with_numeric_ids(cls, resource_name, cloudformation_json, acco
 AccessPoint.create_from_cloudformation_json = classmethod(_access_point_with_numeric_ids)
 
 
+# AWS reads an S3 object at the version a template, a Lambda function's code or a stack's
+# TemplateURL names (sigship up pins every artifact so); moto 5.2.5 reads the newest version and
+# ignores the one named. A version that does not exist is an error, as in AWS.
+def _object_at_version(account_id, bucket, key, version):
+    found = s3_backends[account_id]["aws"].get_object(bucket, key, version_id=version or None)
+    if found is None:
+        raise ValueError(f"s3://{bucket}/{key} has no version {version}")
+    return found.value
+
+
+import moto.awslambda.models as _lambda_models  # noqa: E402
+import moto.cloudformation.models as _cloudformation_models  # noqa: E402
+import moto.cloudformation.responses as _cloudformation_responses  # noqa: E402
+from urllib.parse import parse_qs, urlparse  # noqa: E402
+
+_validate_code_location = _lambda_models._validate_s3_bucket_and_key
+
+
+def _code_at_its_version(account_id, partition, data):
+    if data.get("S3ObjectVersion"):
+        return s3_backends[account_id][partition].get_object(
+            data["S3Bucket"], data["S3Key"], version_id=data["S3ObjectVersion"]
+        )
+    return _validate_code_location(account_id, partition, data)
+
+
+_lambda_models._validate_s3_bucket_and_key = _code_at_its_version
+_template_from_url = _cloudformation_responses.get_stack_from_s3_url
+
+
+def _template_at_its_version(template_url, account_id, partition):
+    url = urlparse(template_url)
+    version = parse_qs(url.query).get("versionId", [None])[0]
+    if version is None:
+        return _template_from_url(template_url, account_id=account_id, partition=partition)
+    if "localhost" in template_url or url.netloc.startswith("s3"):  # path style, as moto reads it
+        bucket, key = url.path.lstrip("/").split("/", 1)
+    else:  # virtual-hosted style: <bucket>.s3.<region>.amazonaws.com/<key>
+        bucket, key = url.netloc.split(".")[0], url.path.lstrip("/")
+    return _object_at_version(account_id, bucket, key, version).decode("utf-8")
+
+
+_cloudformation_responses.get_stack_from_s3_url = _template_at_its_version
+_cloudformation_models.get_stack_from_s3_url = _template_at_its_version
+
+
 # AWS::StepFunctions::StateMachine: moto 5.2.5 reads only DefinitionString (not Definition,
 # DefinitionS3Location or DefinitionSubstitutions), and creates the machine in the backend
 # without execution support even when `execute_state_machine` is on, so the API never sees it.
@@ -58,7 +104,7 @@ def _definition(props, account_id):
         text = json.dumps(props["Definition"])
     elif "DefinitionS3Location" in props:
         location = props["DefinitionS3Location"]
-        text = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"]).value.decode()
+        text = _object_at_version(account_id, location["Bucket"], location["Key"], location.get("Version")).decode()
     else:
         text = ""
     for key, value in props.get("DefinitionSubstitutions", {}).items():
@@ -454,3 +500,20 @@ def _regional_names_reserved(handler):
 S3Response._bucket_response = _owner_checked(S3Response._bucket_response)
 S3Response._key_response = _owner_checked(S3Response._key_response)
 S3Response._bucket_response_put = _regional_names_reserved(S3Response._bucket_response_put)
+
+
+# AWS: UpdateStack with UsePreviousValue keeps the value a parameter had, its template default
+# included. moto 5.2.5 looks it up among the values given at creation only, and fails with a
+# KeyError (HTTP 500) for a parameter that was left at its default.
+_resolve_update_parameters = _cloudformation_models.CloudFormationBackend._resolve_update_parameters
+
+
+def _previous_values_include_defaults(self, instance, incoming_params):
+    kept = [
+        p for p in incoming_params
+        if not p.get("UsePreviousValue", False) or p["ParameterKey"] in instance.parameters
+    ]
+    return _resolve_update_parameters(self, instance, kept)
+
+
+_cloudformation_models.CloudFormationBackend._resolve_update_parameters = _previous_values_include_defaults

@@ -158,14 +158,25 @@ fn cases() -> Vec<Case> {
             run: |c| Box::pin(destroy_during_deploy(c)),
         },
         Case {
-            fault: "the trust root's policy is missing in S3",
-            expected: "FAILED TrustRootInvalid, nothing built",
-            run: |c| Box::pin(trust_root_broken(c, None)),
+            fault: "someone pushes an image under the release's image tag before it is built",
+            expected: "FAILED ImageNotRecorded, nothing built, nothing deployed",
+            run: |c| Box::pin(image_pushed_by_someone_else(c)),
         },
         Case {
-            fault: "the trust root's policy is corrupt in S3",
-            expected: "FAILED TrustRootInvalid, nothing built",
-            run: |c| Box::pin(trust_root_broken(c, Some("threshold = [[["))),
+            fault: "the trust root's policy is deleted from S3 after up",
+            expected: "FAILED TrustRootChanged, nothing built",
+            run: |c| Box::pin(trust_root_rewritten(c, "policy.toml", None)),
+        },
+        Case {
+            fault: "an in-account writer adds a signer's certificate to the trust root after up",
+            expected: "FAILED TrustRootChanged, nothing built",
+            run: |c| {
+                Box::pin(trust_root_rewritten(
+                    c,
+                    "writer.asc",
+                    Some(localcloud::keys::Maintainer::generate("Writer").public_armored()),
+                ))
+            },
         },
     ]
 }
@@ -553,17 +564,17 @@ async fn destroy_during_deploy(cloud: LocalCloud) -> Result<String, String> {
     Ok(format!("destroy waited, went on after the deploy ended; {after}"))
 }
 
-async fn trust_root_broken(cloud: LocalCloud, corrupt: Option<&str>) -> Result<String, String> {
+async fn trust_root_rewritten(cloud: LocalCloud, file: &str, text: Option<Vec<u8>>) -> Result<String, String> {
     let s3 =
         aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cloud.sdk).force_path_style(true).build());
-    let key = format!("{}trust-root/policy.toml", cloud.stack.parameters["ArtifactsPrefix"]);
+    let key = format!("{}trust-root/{file}", cloud.stack.parameters["ArtifactsPrefix"]);
     let bucket = &cloud.stack.artifacts_bucket;
-    let changed = match corrupt {
+    let changed = match text {
         Some(text) => s3
             .put_object()
             .bucket(bucket)
             .key(&key)
-            .body(text.as_bytes().to_vec().into())
+            .body(text.into())
             .send()
             .await
             .map(|_| ())
@@ -572,12 +583,43 @@ async fn trust_root_broken(cloud: LocalCloud, corrupt: Option<&str>) -> Result<S
     };
     changed?;
     let run = deploy(&cloud, "trust-root").await;
-    expect_failed(&run, "TrustRootInvalid")?;
+    expect_failed(&run, "TrustRootChanged")?;
     if !cloud.builds().is_empty() {
         return Err("something was built".into());
     }
     Ok(format!(
-        "FAILED TrustRootInvalid: {}; {}",
+        "FAILED TrustRootChanged: {}; {}",
+        run.cause.unwrap_or_default().chars().take(80).collect::<String>(),
+        left(&cloud).await
+    ))
+}
+
+/// An image under the release's predictable tag that the build did not push is not deployed,
+/// and nothing is built over it (the tag is immutable): the execution names it and the fix.
+async fn image_pushed_by_someone_else(cloud: LocalCloud) -> Result<String, String> {
+    let commit = cloud.repository.git(&["rev-parse", "v0.24.2^{commit}"]);
+    let image_tag = pipeline::build::image_tag("v0.24.2", commit.trim());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", "e".repeat(64)), "size": 2},
+        "layers": []
+    });
+    aws_sdk_ecr::Client::new(&cloud.sdk)
+        .put_image()
+        .repository_name(&cloud.stack.ecr_repository)
+        .image_tag(&image_tag)
+        .image_manifest(manifest.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("pushing {image_tag}: {e:?}"))?;
+    let run = deploy(&cloud, "pre-pushed").await;
+    expect_failed(&run, "ImageNotRecorded")?;
+    if !cloud.builds().is_empty() {
+        return Err("something was built".into());
+    }
+    Ok(format!(
+        "FAILED ImageNotRecorded: {}; {}",
         run.cause.unwrap_or_default().chars().take(80).collect::<String>(),
         left(&cloud).await
     ))

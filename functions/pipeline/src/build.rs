@@ -1,5 +1,6 @@
 //! Build: start CodeBuild on exactly the verified commit, skip it when ECR already holds the
-//! image, and poll it from the state machine's bounded wait loop.
+//! image an earlier build of that commit pushed, and poll it from the state machine's bounded
+//! wait loop.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,11 @@ pub const BUILD_ENV_COMMIT: &str = "SIGSHIP_COMMIT";
 pub const BUILD_ENV_VERSION: &str = "SIGSHIP_VERSION";
 pub const BUILD_ENV_IMAGE_TAG: &str = "SIGSHIP_IMAGE_TAG";
 pub const BUILD_ENVIRONMENT: [&str; 3] = [BUILD_ENV_COMMIT, BUILD_ENV_VERSION, BUILD_ENV_IMAGE_TAG];
+/// What a build exports (`env.exported-variables`): the digest of the image it pushed.
+pub const BUILD_EXPORTED_DIGEST: &str = "SIGSHIP_IMAGE_DIGEST";
+/// The buildspec every StartBuild sends (`buildspecOverride`): part of this code, pinned with
+/// it, so no object in the artifacts bucket decides what a build runs.
+pub const BUILDSPEC: &str = include_str!("../../../source/buildspec.yml");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BuildPhase {
@@ -28,6 +34,8 @@ pub struct BuildStart {
     /// What CodeBuild checks out: see [`source_version`].
     pub source_version: String,
     pub environment: Vec<(String, String)>,
+    /// Always [`BUILDSPEC`].
+    pub buildspec: &'static str,
 }
 
 /// CodeBuild's documented form for "this commit, fetched through this ref":
@@ -43,6 +51,9 @@ pub trait BuildService {
     async fn phase(&self, build_id: &str) -> Result<BuildPhase>;
     /// A build of `project` at `source_version` still in progress, if there is one.
     async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>>;
+    /// The image digest the newest successful build of `project` at `source_version` exported
+    /// ([`BUILD_EXPORTED_DIGEST`]), if there is one.
+    async fn recorded_image(&self, project: &str, source_version: &str) -> Result<Option<String>>;
 }
 
 pub trait ImageRegistry {
@@ -137,7 +148,19 @@ async fn start(
         attempt: 0,
         poll_seconds: config.polling.interval_seconds,
     };
+    let source_version = source_version(&verified.tag, &verified.commit);
     if let Some(digest) = images.digest_of(&image_tag).await? {
+        // Only an image our build pushed: anyone who could push to the repository could
+        // otherwise pre-push the predictable tag and have it deployed.
+        if builds.recorded_image(&config.project, &source_version).await?.as_deref() != Some(digest.as_str()) {
+            let uri = images.repository_uri().await?;
+            return Err(Error::ImageNotRecorded {
+                project: config.project.clone(),
+                repository: uri.rsplit('/').next().unwrap_or(&uri).to_string(),
+                image_tag,
+                digest,
+            });
+        }
         tracing::info!(%image_tag, %digest, "image already built for this commit; skipping the build");
         return Ok(state);
     }
@@ -145,7 +168,6 @@ async fn start(
     state.skipped = false;
     // A build of this commit still running (an earlier execution's start whose answer was lost):
     // follow it. A second build would fail at its push, the image tag being immutable.
-    let source_version = source_version(&verified.tag, &verified.commit);
     if let Some(build_id) = builds.running(&config.project, &source_version).await? {
         tracing::info!(%build_id, %image_tag, "a build of this commit is already running; following it");
         state.build_id = Some(build_id);
@@ -160,6 +182,7 @@ async fn start(
                 (BUILD_ENV_VERSION.into(), verified.tag.clone()),
                 (BUILD_ENV_IMAGE_TAG.into(), image_tag.clone()),
             ],
+            buildspec: BUILDSPEC,
         })
         .await?;
     tracing::info!(%build_id, commit = %verified.commit, %image_tag, "build started");
@@ -212,22 +235,25 @@ mod tests {
         }
     }
 
-    /// The buildspec reads exactly the SIGSHIP_* variables trigger-build sends, and declares each.
+    /// The buildspec reads exactly the SIGSHIP_* variables trigger-build sends plus the digest it
+    /// exports, and declares each.
     #[test]
     fn buildspec_reads_exactly_what_trigger_build_sends() {
-        let buildspec = include_str!("../../../source/buildspec.yml");
         let code: String =
-            buildspec.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+            BUILDSPEC.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
         let read: std::collections::BTreeSet<&str> = regex_lite::Regex::new(r"\$\{?(SIGSHIP_[A-Z_]+)")
             .unwrap()
             .captures_iter(&code)
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
         let sent: std::collections::BTreeSet<&str> = BUILD_ENVIRONMENT.into_iter().collect();
-        assert_eq!(read, sent);
-        for name in BUILD_ENVIRONMENT {
+        let mut expected = sent.clone();
+        expected.insert(BUILD_EXPORTED_DIGEST);
+        assert_eq!(read, expected);
+        for name in BUILD_ENVIRONMENT.into_iter().chain([BUILD_EXPORTED_DIGEST]) {
             assert!(code.contains(&format!("    {name}: \"\"")), "{name} is not declared in env.variables");
         }
+        assert!(code.contains(&format!("  exported-variables:\n    - {BUILD_EXPORTED_DIGEST}\n")), "{code}");
         let started = start_environment();
         assert_eq!(started.iter().map(|(k, _)| k.as_str()).collect::<std::collections::BTreeSet<_>>(), sent);
     }
@@ -267,17 +293,38 @@ mod tests {
         assert_eq!(started[0].source_version, format!("refs/tags/v0.24.2^{{{}}}", verified.commit));
         assert!(started[0].environment.contains(&(BUILD_ENV_IMAGE_TAG.into(), state.image_tag.clone())));
         assert!(started[0].environment.contains(&(BUILD_ENV_COMMIT.into(), verified.commit.clone())));
+        assert_eq!(started[0].buildspec, BUILDSPEC);
     }
 
     #[tokio::test]
-    async fn skips_the_build_when_the_image_exists() {
-        let builds = FakeBuilds::default();
+    async fn skips_the_build_only_for_the_image_an_earlier_build_of_the_commit_recorded() {
         let verified = verified_tag("v0.24.2");
+        let source = source_version(&verified.tag, &verified.commit);
         let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
-        let state = handle(BuildRequest::Start { verified }, &config(), &builds, &images).await.unwrap();
+        let builds = FakeBuilds::default();
+        builds.record(&source, "sha256:aa");
+        let state =
+            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
         assert!(state.skipped);
         assert_eq!(state.status, BuildStatus::Succeeded);
         assert!(builds.started.lock().unwrap().is_empty());
+
+        // Pushed by someone else under the expected tag: no build recorded it, or another digest.
+        for recorded in [None, Some("sha256:bb")] {
+            let builds = FakeBuilds::default();
+            if let Some(digest) = recorded {
+                builds.record(&source, digest);
+            }
+            let err = handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images)
+                .await
+                .unwrap_err();
+            assert_eq!(err.name(), "ImageNotRecorded", "{recorded:?}");
+            assert!(
+                err.to_string().contains("batch-delete-image --repository-name btcd --image-ids imageTag=v0.24.2-"),
+                "{err}"
+            );
+            assert!(builds.started.lock().unwrap().is_empty(), "nothing is built over a pushed tag");
+        }
     }
 
     #[tokio::test]

@@ -19,8 +19,8 @@ impl Env {
         Env { lookup: Box::new(|name| std::env::var(name).ok().filter(|v| !v.is_empty())) }
     }
 
-    pub fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Self {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Env { lookup: Box::new(move |name| map.get(name).cloned()) }
     }
 

@@ -19,6 +19,13 @@ pub enum Error {
     Configuration(String),
     #[error("trust root: {0}")]
     TrustRootInvalid(String),
+    /// The trust root read is not the one `sigship up` deployed (its SHA-256 is pinned in the
+    /// stack): someone wrote to the artifacts bucket after deployment.
+    #[error(
+        "trust root {location} changed since it was deployed: SHA-256 {found}, the stack pins {pinned}; \
+         run `sigship up` again to restore it from the checkout, and find out who wrote to the bucket"
+    )]
+    TrustRootChanged { location: String, pinned: String, found: String },
 
     // --- tag verification ---
     #[error("repository URL {url} refused: {reason}")]
@@ -59,6 +66,14 @@ pub enum Error {
     QueueTimedOut { waited_seconds: u64, ahead: Vec<String> },
     #[error("image tag {image_tag} is not in repository {repository_uri}")]
     ImageMissing { repository_uri: String, image_tag: String },
+    /// The repository holds the image tag, but no build of the project recorded that image:
+    /// something other than the pipeline's build pushed it.
+    #[error(
+        "image {repository}:{image_tag} ({digest}) was not pushed by a build of {project}; it is not deployed. \
+         Delete it (aws ecr batch-delete-image --repository-name {repository} --image-ids imageTag={image_tag}) \
+         and run the release again to build it"
+    )]
+    ImageNotRecorded { project: String, repository: String, image_tag: String, digest: String },
 
     // --- deployment ---
     #[error("network {network} cannot run release {tag}: {reason}")]
@@ -104,6 +119,7 @@ impl Error {
             Error::InvalidInput(_) => "InvalidInput",
             Error::Configuration(_) => "Configuration",
             Error::TrustRootInvalid(_) => "TrustRootInvalid",
+            Error::TrustRootChanged { .. } => "TrustRootChanged",
             Error::InsecureRepositoryUrl { .. } => "InsecureRepositoryUrl",
             Error::RepositoryUnreachable { .. } => "RepositoryUnreachable",
             Error::TagNotFound { .. } => "TagNotFound",
@@ -121,6 +137,7 @@ impl Error {
             Error::BuildTimedOut { .. } => "BuildTimedOut",
             Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
             Error::ImageMissing { .. } => "ImageMissing",
+            Error::ImageNotRecorded { .. } => "ImageNotRecorded",
             Error::QueueTimedOut { .. } => "QueueTimedOut",
             Error::NetworkUnsupported { .. } => "NetworkUnsupported",
             Error::Downgrade { .. } => "Downgrade",

@@ -27,6 +27,8 @@ pub fn verified_tag(tag: &str) -> VerifiedTag {
 pub struct FakeBuilds {
     pub started: Mutex<Vec<BuildStart>>,
     answer: BuildPhase,
+    /// (source version, exported image digest) of finished successful builds.
+    recorded: Mutex<Vec<(String, String)>>,
 }
 
 impl Default for FakeBuilds {
@@ -37,7 +39,12 @@ impl Default for FakeBuilds {
 
 impl FakeBuilds {
     pub fn answering(answer: BuildPhase) -> Self {
-        FakeBuilds { started: Mutex::new(Vec::new()), answer }
+        FakeBuilds { started: Mutex::new(Vec::new()), answer, recorded: Mutex::new(Vec::new()) }
+    }
+
+    /// A successful build of `source_version` that pushed `digest`.
+    pub fn record(&self, source_version: &str, digest: &str) {
+        self.recorded.lock().unwrap().push((source_version.into(), digest.into()));
     }
 }
 
@@ -60,6 +67,11 @@ impl BuildService for FakeBuilds {
             .iter()
             .position(|s| running && s.project == project && s.source_version == source_version)
             .map(|i| format!("{project}:{}", i + 1)))
+    }
+
+    async fn recorded_image(&self, _project: &str, source_version: &str) -> Result<Option<String>> {
+        let recorded = self.recorded.lock().unwrap();
+        Ok(recorded.iter().rev().find(|(source, _)| source == source_version).map(|(_, digest)| digest.clone()))
     }
 }
 

@@ -1,6 +1,6 @@
-use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType, StatusType};
+use aws_sdk_codebuild::types::{Build, EnvironmentVariable, EnvironmentVariableType, SortOrderType, StatusType};
 
-use crate::build::{BuildPhase, BuildService, BuildStart};
+use crate::build::{BuildPhase, BuildService, BuildStart, BUILD_EXPORTED_DIGEST};
 use crate::error::{Error, Result};
 
 pub struct CodeBuild {
@@ -32,6 +32,7 @@ impl BuildService for CodeBuild {
             .start_build()
             .project_name(&start.project)
             .source_version(&start.source_version)
+            .buildspec_override(start.buildspec)
             .set_environment_variables_override(Some(environment))
             .send()
             .await
@@ -42,40 +43,18 @@ impl BuildService for CodeBuild {
         })
     }
 
-    /// ListBuildsForProject orders by build id, not time: every page is looked at (100 ids, and
-    /// one BatchGetBuilds, per page), up to the newest 1,000 builds the project keeps listing.
     async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>> {
-        let mut next: Option<String> = None;
-        for _ in 0..10 {
-            let listed = self
-                .client
-                .list_builds_for_project()
-                .project_name(project)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
-            if !listed.ids().is_empty() {
-                let described = self
-                    .client
-                    .batch_get_builds()
-                    .set_ids(Some(listed.ids().to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
-                let running = described.builds().iter().find(|b| {
-                    b.build_status() == Some(&StatusType::InProgress) && b.source_version() == Some(source_version)
-                });
-                if let Some(id) = running.and_then(|b| b.id()) {
-                    return Ok(Some(id.to_string()));
-                }
-            }
-            match listed.next_token() {
-                Some(token) => next = Some(token.to_string()),
-                None => break,
-            }
-        }
-        Ok(None)
+        let running =
+            |b: &Build| b.build_status() == Some(&StatusType::InProgress) && b.source_version() == Some(source_version);
+        Ok(self.find(project, running).await?.and_then(|b| b.id().map(str::to_string)))
+    }
+
+    async fn recorded_image(&self, project: &str, source_version: &str) -> Result<Option<String>> {
+        let succeeded =
+            |b: &Build| b.build_status() == Some(&StatusType::Succeeded) && b.source_version() == Some(source_version);
+        let Some(build) = self.find(project, succeeded).await? else { return Ok(None) };
+        let exported = build.exported_environment_variables().iter().find(|v| v.name() == Some(BUILD_EXPORTED_DIGEST));
+        Ok(exported.and_then(|v| v.value()).filter(|digest| !digest.is_empty()).map(str::to_string))
     }
 
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {
@@ -111,5 +90,42 @@ impl BuildService for CodeBuild {
             Some(StatusType::TimedOut) => BuildPhase::TimedOut,
             Some(_) => BuildPhase::Failed { phase },
         })
+    }
+}
+
+impl CodeBuild {
+    /// The newest of the project's builds that `wanted` accepts. Newest first (by build
+    /// number): every page is looked at (100 ids, and one BatchGetBuilds, per
+    /// page), up to the newest 1,000 builds.
+    async fn find(&self, project: &str, wanted: impl Fn(&Build) -> bool) -> Result<Option<Build>> {
+        let mut next: Option<String> = None;
+        for _ in 0..10 {
+            let listed = self
+                .client
+                .list_builds_for_project()
+                .project_name(project)
+                .sort_order(SortOrderType::Descending)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
+            if !listed.ids().is_empty() {
+                let described = self
+                    .client
+                    .batch_get_builds()
+                    .set_ids(Some(listed.ids().to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
+                if let Some(found) = described.builds().iter().find(|b| wanted(b)) {
+                    return Ok(Some(found.clone()));
+                }
+            }
+            match listed.next_token() {
+                Some(token) => next = Some(token.to_string()),
+                None => break,
+            }
+        }
+        Ok(None)
     }
 }

@@ -312,15 +312,9 @@ pub const GRANTS: &[Grant] = &[
     ),
     grant(
         CodeBuild,
-        "sigship's source (secondary source)",
+        "sigship's source (secondary source, at its pinned version; the buildspec comes with StartBuild)",
         &["s3:GetObject", "s3:GetObjectVersion"],
         "arn:{partition}:s3:::{ArtifactsBucket}/{ArtifactsPrefix}source.zip",
-    ),
-    grant(
-        CodeBuild,
-        "the buildspec",
-        &["s3:GetObject"],
-        "arn:{partition}:s3:::{ArtifactsBucket}/{ArtifactsPrefix}source/buildspec.yml",
     ),
     grant(
         CodeBuild,

@@ -41,5 +41,6 @@ pub async fn load_trust_root(at: &TrustRootLocation, config: &aws_config::SdkCon
             files.push((format!("s3://{bucket}/{key}"), body.into_bytes().to_vec()));
         }
     }
+    at.check_pinned(&files)?;
     TrustRoot::from_files(files)
 }

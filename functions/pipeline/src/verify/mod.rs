@@ -78,19 +78,37 @@ pub struct TrustRootLocation {
     /// The account that must own the bucket (S3's `ExpectedBucketOwner`): a bucket of the same
     /// name in any other account is refused by S3 itself.
     pub expected_owner: Option<String>,
+    /// [`trust::digest`] of the files `sigship up` deployed: what is read must match it, so a
+    /// later write to the bucket changes nothing that verifies.
+    pub pinned_sha256: Option<String>,
 }
 
 /// SIGSHIP_TRUST_ROOT, and for an `s3://` one the account that owns its bucket,
-/// SIGSHIP_ARTIFACTS_OWNER (the stack sets it to its own account).
+/// SIGSHIP_ARTIFACTS_OWNER (the stack sets it to its own account), and the files' digest,
+/// SIGSHIP_TRUST_ROOT_SHA256.
 pub fn trust_root_location(env: &Env) -> Result<TrustRootLocation> {
     let location = env.required("SIGSHIP_TRUST_ROOT")?;
     let expected_owner = env.optional("SIGSHIP_ARTIFACTS_OWNER");
-    if location.starts_with("s3://") && expected_owner.is_none() {
+    let pinned_sha256 = env.optional("SIGSHIP_TRUST_ROOT_SHA256");
+    if location.starts_with("s3://") && (expected_owner.is_none() || pinned_sha256.is_none()) {
         return Err(Error::config(format!(
-            "SIGSHIP_TRUST_ROOT={location} needs SIGSHIP_ARTIFACTS_OWNER: the account whose bucket it must be"
+            "SIGSHIP_TRUST_ROOT={location} needs SIGSHIP_ARTIFACTS_OWNER (the account whose bucket it must be) \
+             and SIGSHIP_TRUST_ROOT_SHA256 (the digest of the files deployed)"
         )));
     }
-    Ok(TrustRootLocation { location, expected_owner })
+    Ok(TrustRootLocation { location, expected_owner, pinned_sha256 })
+}
+
+impl TrustRootLocation {
+    /// Refuses files that are not the pinned ones, before anything parses them.
+    pub fn check_pinned(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
+        let Some(pinned) = &self.pinned_sha256 else { return Ok(()) };
+        let found = trust::digest(files);
+        if &found != pinned {
+            return Err(Error::TrustRootChanged { location: self.location.clone(), pinned: pinned.clone(), found });
+        }
+        Ok(())
+    }
 }
 
 /// Verifies the requested tag; the one code path shared by the Lambda and the CLI.
@@ -148,13 +166,32 @@ mod tests {
     }
 
     #[test]
-    fn an_s3_trust_root_is_read_only_from_the_named_owner_s_bucket() {
+    fn an_s3_trust_root_is_read_only_from_the_named_owner_s_bucket_and_only_as_pinned() {
         let s3 = "s3://sigship-123456789012-us-east-1-an/sigship/abc/trust-root/";
-        let refused = trust_root_location(&Env::from_pairs([("SIGSHIP_TRUST_ROOT", s3)])).unwrap_err();
-        assert!(refused.to_string().contains("needs SIGSHIP_ARTIFACTS_OWNER"), "{refused}");
-        let owned = Env::from_pairs([("SIGSHIP_TRUST_ROOT", s3), ("SIGSHIP_ARTIFACTS_OWNER", "123456789012")]);
+        let pinned = "ab".repeat(32);
+        for partial in [
+            vec![("SIGSHIP_TRUST_ROOT", s3)],
+            vec![("SIGSHIP_TRUST_ROOT", s3), ("SIGSHIP_ARTIFACTS_OWNER", "123456789012")],
+            vec![("SIGSHIP_TRUST_ROOT", s3), ("SIGSHIP_TRUST_ROOT_SHA256", pinned.as_str())],
+        ] {
+            let refused = trust_root_location(&Env::from_pairs(partial)).unwrap_err();
+            assert!(refused.to_string().contains("needs SIGSHIP_ARTIFACTS_OWNER"), "{refused}");
+            assert!(refused.to_string().contains("SIGSHIP_TRUST_ROOT_SHA256"), "{refused}");
+        }
+        let owned = Env::from_pairs([
+            ("SIGSHIP_TRUST_ROOT", s3),
+            ("SIGSHIP_ARTIFACTS_OWNER", "123456789012"),
+            ("SIGSHIP_TRUST_ROOT_SHA256", pinned.as_str()),
+        ]);
         let location = trust_root_location(&owned).unwrap();
         assert_eq!(location.expected_owner.as_deref(), Some("123456789012"));
+        // What is read must be what was pinned, before anything parses it.
+        let files = vec![("s3://b/trust-root/policy.toml".to_string(), b"threshold = 1".to_vec())];
+        let changed = location.check_pinned(&files).unwrap_err();
+        assert_eq!(changed.name(), "TrustRootChanged");
+        assert!(changed.to_string().contains(&format!("the stack pins {pinned}")), "{changed}");
+        let deployed = TrustRootLocation { pinned_sha256: Some(trust::digest(&files)), ..location };
+        assert!(deployed.check_pinned(&files).is_ok());
         // A local directory (the CLI's) has no bucket to own.
         let local = trust_root_location(&Env::from_pairs([("SIGSHIP_TRUST_ROOT", "/etc/sigship/trust")])).unwrap();
         assert_eq!(local.expected_owner, None);

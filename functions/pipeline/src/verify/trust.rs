@@ -88,6 +88,23 @@ impl TagPolicy {
     }
 }
 
+/// The SHA-256 a stack pins for its trust root: over every file's base name and bytes, in name
+/// order, so a changed, added or removed file changes it. `sigship up` computes it from the
+/// checkout; the functions recompute it from what they read.
+pub fn digest(files: &[(String, Vec<u8>)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut named: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (base_name(name), bytes.as_slice())).collect();
+    named.sort();
+    let mut hash = Sha256::new();
+    for (name, bytes) in named {
+        hash.update((name.len() as u64).to_be_bytes());
+        hash.update(name.as_bytes());
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    }
+    hex::encode(hash.finalize())
+}
+
 impl TrustRoot {
     /// Loads a trust root from a local directory.
     pub fn from_dir(dir: &Path) -> Result<Self> {
@@ -201,6 +218,29 @@ fn is_cert_file(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pinned_digest_changes_with_any_file_and_not_with_where_the_files_are() {
+        let files = |entries: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            entries.iter().map(|(name, text)| (name.to_string(), text.as_bytes().to_vec())).collect()
+        };
+        let deployed = digest(&files(&[("policy.toml", "threshold = 1"), ("a.asc", "A")]));
+        assert_eq!(deployed.len(), 64);
+        // The same files read from S3 (other order, keys with a prefix) pin the same digest.
+        let from_s3 = files(&[
+            ("s3://b/s/0123/trust-root/a.asc", "A"),
+            ("s3://b/s/0123/trust-root/policy.toml", "threshold = 1"),
+        ]);
+        assert_eq!(digest(&from_s3), deployed);
+        for changed in [
+            files(&[("policy.toml", "threshold = 2"), ("a.asc", "A")]),
+            files(&[("policy.toml", "threshold = 1"), ("a.asc", "A"), ("b.asc", "B")]),
+            files(&[("policy.toml", "threshold = 1")]),
+            files(&[("policy.toml", "threshold = 1"), ("b.asc", "A")]),
+        ] {
+            assert_ne!(digest(&changed), deployed, "{changed:?}");
+        }
+    }
 
     #[test]
     fn tag_patterns_match_whole_ascii_names_only() {
