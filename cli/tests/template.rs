@@ -249,16 +249,19 @@ fn the_state_machine_times_out_after_its_worst_case_and_not_much_later() {
 }
 
 #[test]
-fn the_watch_outlasts_its_slowest_remote() {
+fn the_triggers_outlast_their_slowest_remote() {
     // The watch verifies each tag it may start: one listing, up to MAX_UNVERIFIED_PER_RUN tags
-    // that fail, then the newest signed one, each fetch running into the fetch timeout.
+    // that fail, then the newest signed one. The webhook: the tag's id, then its verification,
+    // within GitHub's 10 s for an answer. Each fetch may run into the fetch timeout.
     let template = template();
-    let function = &template["Resources"]["TagWatchFunction"]["Properties"];
-    let fetch: u64 =
-        function["Environment"]["Variables"]["SIGSHIP_FETCH_TIMEOUT_SECONDS"].as_str().unwrap().parse().unwrap();
-    let fetches = 1 + pipeline::trigger::watch::MAX_UNVERIFIED_PER_RUN as u64 + 1;
-    let timeout = function["Timeout"].as_u64().unwrap();
-    assert!(timeout >= fetches * fetch, "Timeout {timeout} s < {fetches} fetches of {fetch} s");
+    let watch_fetches = 1 + pipeline::trigger::watch::MAX_UNVERIFIED_PER_RUN as u64 + 1;
+    for (function, fetches) in [("TagWatchFunction", watch_fetches), ("TagPushFunction", 2)] {
+        let function = &template["Resources"][function]["Properties"];
+        let fetch: u64 =
+            function["Environment"]["Variables"]["SIGSHIP_FETCH_TIMEOUT_SECONDS"].as_str().unwrap().parse().unwrap();
+        let timeout = function["Timeout"].as_u64().unwrap();
+        assert!(timeout >= fetches * fetch, "Timeout {timeout} s < {fetches} fetches of {fetch} s");
+    }
 }
 
 #[test]

@@ -48,6 +48,13 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
     assert!(answer["ignored"].as_str().unwrap().contains("not a tag"), "{answer}");
     let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", "{"), "{").await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("MalformedDelivery")), "{answer}");
+    // An authentic delivery of a tag nobody with a key signed: verified before anything is
+    // queued, so it starts nothing (it used to queue an execution that failed at verify).
+    let unsigned = cloud.repository.tag_payload("v99.0.0", &cloud.repository.head(), "Mallory");
+    cloud.repository.write_tag("v99.0.0", &unsigned);
+    let junk = r#"{"ref":"refs/tags/v99.0.0","deleted":false}"#;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", junk), junk).await;
+    assert_eq!((status, answer["error"].as_str()), (422, Some("Unsigned")), "{answer}");
 
     assert_eq!(execution_names(&cloud).await, [name], "exactly one execution, whatever was delivered");
 }

@@ -62,6 +62,11 @@ pub enum Error {
     BuildTimedOut { build_id: String },
     #[error("gave up waiting for build {build_id} after {attempts} checks")]
     BuildWaitExceeded { build_id: String, attempts: u32 },
+    #[error(
+        "{running} executions are running, the most the triggers start ({limit}); this tag starts with a later \
+         delivery or watch run, or `sigship run`"
+    )]
+    TooManyExecutions { running: usize, limit: usize },
     #[error("waited {waited_seconds} s for earlier executions to finish, still running: {}", ahead.join(", "))]
     QueueTimedOut { waited_seconds: u64, ahead: Vec<String> },
     #[error("image tag {image_tag} is not in repository {repository_uri}")]
@@ -139,6 +144,7 @@ impl Error {
             Error::ImageMissing { .. } => "ImageMissing",
             Error::ImageNotRecorded { .. } => "ImageNotRecorded",
             Error::QueueTimedOut { .. } => "QueueTimedOut",
+            Error::TooManyExecutions { .. } => "TooManyExecutions",
             Error::NetworkUnsupported { .. } => "NetworkUnsupported",
             Error::Downgrade { .. } => "Downgrade",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",

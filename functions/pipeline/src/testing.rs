@@ -327,6 +327,18 @@ impl crate::execution::Executions for FakeExecutions {
     }
 }
 
+/// Every release tag verifies except those named (as an unsigned tag would fail).
+pub struct Verdicts(pub &'static [&'static str]);
+
+impl crate::trigger::ReleaseCheck for Verdicts {
+    async fn check(&self, tag: &crate::verify::RemoteTag) -> Result<()> {
+        match self.0.contains(&tag.name.as_str()) {
+            true => Err(crate::Error::Unsigned { tag: tag.name.clone() }),
+            false => Ok(()),
+        }
+    }
+}
+
 /// A remote's tags, in memory.
 pub struct FakeRemote(pub Vec<crate::verify::RemoteTag>);
 

@@ -1,6 +1,6 @@
 //! tag-push: the webhook behind a Lambda Function URL; starts the pipeline for a pushed release tag.
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use pipeline::trigger::webhook;
+use pipeline::trigger::{webhook, ReleaseVerifier};
 use pipeline::{aws, config::Env, lambda};
 
 #[tokio::main]
@@ -9,13 +9,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::process();
     let setup = || async {
         let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
-        let policy = trust.tag_policy;
         let secret = aws::secret_string(&sdk, &env.required("SIGSHIP_WEBHOOK_SECRET_ARN")?).await?;
         webhook::check_secret(&secret)?;
-        Ok((policy, secret, remote, executions))
+        Ok((secret, ReleaseVerifier { remote, trust }, executions))
     };
-    lambda::serve(setup, |(policy, secret, remote, executions), request: LambdaFunctionUrlRequest| async move {
-        Ok(webhook::respond(&request, secret, policy, remote, executions).await)
+    lambda::serve(setup, |(secret, release, executions), request: LambdaFunctionUrlRequest| async move {
+        let (policy, remote) = (&release.trust.tag_policy, &release.remote);
+        Ok(webhook::respond(&request, secret, policy, remote, release, executions).await)
     })
     .await
 }

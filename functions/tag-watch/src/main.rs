@@ -1,6 +1,7 @@
 //! tag-watch: on a schedule, starts the pipeline for the maintainer-signed release tags of the
 //! upstream repository that have not run yet.
-use pipeline::trigger::watch::{self, ReleaseVerifier, WatchRequest};
+use pipeline::trigger::watch::{self, WatchRequest};
+use pipeline::trigger::ReleaseVerifier;
 use pipeline::{aws, config::Env, lambda};
 
 #[tokio::main]

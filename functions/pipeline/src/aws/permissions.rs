@@ -211,8 +211,13 @@ pub const GRANTS: &[Grant] = &[
     ),
     // queue: StepFunctions::running
     grant(Function("queue"), "StepFunctions::running", &["states:ListExecutions"], STATE_MACHINE),
-    // tag-push: StepFunctions::start, aws::secret_string
-    grant(Function("tag-push"), "StepFunctions::start", &["states:StartExecution"], "{SIGSHIP_STATE_MACHINE_ARN}"),
+    // tag-push: StepFunctions::start / running (the triggers' bound), aws::secret_string
+    grant(
+        Function("tag-push"),
+        "StepFunctions::start, StepFunctions::running",
+        &["states:StartExecution", "states:ListExecutions"],
+        "{SIGSHIP_STATE_MACHINE_ARN}",
+    ),
     grant(
         Function("tag-push"),
         "secret_string (webhook secret)",
@@ -222,7 +227,7 @@ pub const GRANTS: &[Grant] = &[
     // tag-watch: StepFunctions::start / names; Lambda delivers failed scheduled runs to the topic
     grant(
         Function("tag-watch"),
-        "StepFunctions::start, StepFunctions::names",
+        "StepFunctions::start, StepFunctions::names, StepFunctions::running",
         &["states:StartExecution", "states:ListExecutions"],
         "{SIGSHIP_STATE_MACHINE_ARN}",
     ),

@@ -9,9 +9,9 @@ pub mod webhook;
 use std::time::Duration;
 
 use crate::config::Env;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::execution::{Executions, Started};
-use crate::verify::GitRemote;
+use crate::verify::{verify, GitRemote, RemoteTag, TagRequest, TrustRoot, VerifyConfig};
 
 pub const NAME_PREFIX: &str = "tag-";
 /// Object-id characters kept in the name: 64 bits, and room for long tag names within 80.
@@ -67,9 +67,54 @@ impl TriggerConfig {
     }
 }
 
-/// Starts the pipeline for one tag object, once.
+/// Whether a release tag is maintainer-signed: the pipeline's own verification, run by the watch
+/// before it starts anything (read-only: one fetch of the tag object and its commit).
+pub trait ReleaseCheck {
+    async fn check(&self, tag: &RemoteTag) -> Result<()>;
+}
+
+/// The real check: the verify function's own [`verify`] of the tag as the remote serves it now,
+/// and still the object the listing advertised.
+pub struct ReleaseVerifier {
+    pub remote: GitRemote,
+    pub trust: TrustRoot,
+}
+
+impl ReleaseCheck for ReleaseVerifier {
+    async fn check(&self, tag: &RemoteTag) -> Result<()> {
+        let remote = &self.remote;
+        let config = VerifyConfig {
+            default_repository_url: Some(remote.url.clone()),
+            fetch_timeout: remote.timeout,
+            allow_local_paths: remote.allow_local_paths,
+        };
+        let request = TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false };
+        let verified = verify(&request, &config, &self.trust).await?;
+        if verified.tag_object_id != tag.object_id {
+            return Err(Error::TagMismatch {
+                tag: tag.name.clone(),
+                reason: format!("moved from {} to {} while the watch looked", tag.object_id, verified.tag_object_id),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Executions the triggers let run (and wait in the queue) at once: a flood of tag pushes cannot
+/// push a real release past the queue's bounded wait. An operator's `sigship run` is not bound.
+pub const MAX_RUNNING_FROM_TRIGGERS: usize = 4;
+
+/// Starts the pipeline for one tag object, once — unless [`MAX_RUNNING_FROM_TRIGGERS`]
+/// executions run already (`TooManyExecutions`; the tag is started by a later delivery or watch).
 pub async fn start_for_tag(executions: &impl Executions, tag: &str, object_id: &str) -> Result<(String, Started)> {
     let name = execution_name(tag, object_id);
+    let running = executions.running().await?;
+    if running.iter().any(|r| r.arn.rsplit(':').next() == Some(name.as_str())) {
+        return Ok((name, Started::AlreadyExists));
+    }
+    if running.len() >= MAX_RUNNING_FROM_TRIGGERS {
+        return Err(Error::TooManyExecutions { running: running.len(), limit: MAX_RUNNING_FROM_TRIGGERS });
+    }
     let started = executions.start(&name, &serde_json::json!({ "tag": tag })).await?;
     Ok((name, started))
 }

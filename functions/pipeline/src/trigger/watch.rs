@@ -8,10 +8,10 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{execution_name, start_for_tag, tag_in_name, tag_of};
+use super::{execution_name, start_for_tag, tag_in_name, tag_of, ReleaseCheck};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
-use crate::verify::{verify, GitRemote, RemoteTag, RemoteTags, TagPolicy, TagRequest, TrustRoot, VerifyConfig};
+use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,39 +43,6 @@ pub struct WatchRequest {
     pub mode: Option<Mode>,
 }
 
-/// Whether a release tag is maintainer-signed: the pipeline's own verification, run by the watch
-/// before it starts anything (read-only: one fetch of the tag object and its commit).
-pub trait ReleaseCheck {
-    async fn check(&self, tag: &RemoteTag) -> Result<()>;
-}
-
-/// The real check: the verify function's own [`verify`] of the tag as the remote serves it now,
-/// and still the object the listing advertised.
-pub struct ReleaseVerifier {
-    pub remote: GitRemote,
-    pub trust: TrustRoot,
-}
-
-impl ReleaseCheck for ReleaseVerifier {
-    async fn check(&self, tag: &RemoteTag) -> Result<()> {
-        let remote = &self.remote;
-        let config = VerifyConfig {
-            default_repository_url: Some(remote.url.clone()),
-            fetch_timeout: remote.timeout,
-            allow_local_paths: remote.allow_local_paths,
-        };
-        let request = TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false };
-        let verified = verify(&request, &config, &self.trust).await?;
-        if verified.tag_object_id != tag.object_id {
-            return Err(crate::Error::TagMismatch {
-                tag: tag.name.clone(),
-                reason: format!("moved from {} to {} while the watch looked", tag.object_id, verified.tag_object_id),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// Tags that fail verification tried per run at most, newest first: a flood of junk tags costs a
 /// bounded number of fetches (and hides older releases only until the junk is deleted).
 pub const MAX_UNVERIFIED_PER_RUN: usize = 5;
@@ -100,6 +67,9 @@ pub struct WatchReport {
     pub started: Vec<String>,
     /// Chosen, but an execution with the name existed (started concurrently by the webhook).
     pub already_started: Vec<String>,
+    /// Chosen, but not started: as many executions ran as the triggers allow
+    /// ([`super::MAX_RUNNING_FROM_TRIGGERS`]); a later run starts them.
+    pub deferred: Vec<String>,
     /// Release tags newer than the newest signed one that fail verification: never started, and
     /// counted by the `UnverifiedReleaseTags` metric the stack alarms on.
     pub unverified: Vec<UnverifiedTag>,
@@ -140,17 +110,24 @@ pub async fn watch(
         release_tags: releases.len(),
         started: Vec::new(),
         already_started: Vec::new(),
+        deferred: Vec::new(),
         unverified,
     };
     for tag in chosen {
-        match start_for_tag(executions, &tag.name, &tag.object_id).await? {
-            (name, Started::New(_)) => report.started.push(name),
-            (name, Started::AlreadyExists) => report.already_started.push(name),
+        if !report.deferred.is_empty() {
+            report.deferred.push(tag.name);
+            continue;
+        }
+        match start_for_tag(executions, &tag.name, &tag.object_id).await {
+            Ok((name, Started::New(_))) => report.started.push(name),
+            Ok((name, Started::AlreadyExists)) => report.already_started.push(name),
+            Err(crate::Error::TooManyExecutions { .. }) => report.deferred.push(tag.name),
+            Err(other) => return Err(other),
         }
     }
     // stdout, not tracing: CloudWatch reads embedded metrics only from a top-level JSON line.
     println!("{}", report.embedded_metrics(crate::lambda::now_ms()));
-    tracing::info!(started = ?report.started, unverified = ?report.unverified, release_tags = report.release_tags, "watched");
+    tracing::info!(started = ?report.started, deferred = ?report.deferred, unverified = ?report.unverified, release_tags = report.release_tags, "watched");
     Ok(report)
 }
 
@@ -232,6 +209,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Verdicts;
 
     fn tag(name: &str, id: &str) -> RemoteTag {
         RemoteTag { name: name.into(), object_id: id.repeat(40 / id.len()) }
@@ -246,18 +224,6 @@ mod tests {
         let mut tags = vec!["v0.10.0", "v0.9.1", "v0.24.2", "v0.9.0", "v0.24.0"];
         tags.sort_by(|a, b| compare_versions(a, b));
         assert_eq!(tags, ["v0.9.0", "v0.9.1", "v0.10.0", "v0.24.0", "v0.24.2"]);
-    }
-
-    /// Every tag verifies except those named (as an unsigned tag would fail).
-    struct Verdicts(&'static [&'static str]);
-
-    impl ReleaseCheck for Verdicts {
-        async fn check(&self, tag: &RemoteTag) -> Result<()> {
-            match self.0.contains(&tag.name.as_str()) {
-                true => Err(crate::Error::Unsigned { tag: tag.name.clone() }),
-                false => Ok(()),
-            }
-        }
     }
 
     async fn choose(tags: &[RemoteTag], ran: &[String], mode: Mode, junk: &'static [&'static str]) -> Vec<String> {
@@ -336,5 +302,21 @@ mod tests {
         let next = watch(WatchRequest::default(), Mode::All, &policy, &remote, &check, &executions).await.unwrap();
         assert_eq!(next.started, ["tag-v0.24.2-bbbbbbbbbbbbbbbb"]);
         assert_eq!(executions.started.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn with_the_triggers_bound_of_executions_running_the_watch_defers_and_starts_nothing() {
+        use crate::testing::{FakeExecutions, FakeRemote};
+        let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
+        let arns: Vec<String> = (0..crate::trigger::MAX_RUNNING_FROM_TRIGGERS)
+            .map(|i| format!("arn:aws:states:::execution:s:junk-{i}"))
+            .collect();
+        let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
+        let executions = FakeExecutions::running(&running);
+        let remote = FakeRemote(vec![tag("v0.24.2", "b")]);
+        let report =
+            watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &executions).await.unwrap();
+        assert_eq!((report.started.len(), report.deferred.clone()), (0, vec!["v0.24.2".to_string()]));
+        assert!(executions.started.lock().unwrap().is_empty());
     }
 }

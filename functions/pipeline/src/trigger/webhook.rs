@@ -12,10 +12,10 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::start_for_tag;
+use super::{start_for_tag, ReleaseCheck};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
-use crate::verify::{RemoteTags, TagPolicy};
+use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
 
 /// What the Function URL answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,13 +54,16 @@ enum Event {
     Ignored(String),
 }
 
-/// Handles one delivery: 401 unless authentic, 400 if malformed, 2xx otherwise ("ignored" for
+/// Handles one delivery: 401 unless authentic, 400 if malformed, 422 for a release tag that
+/// fails verification (checked before anything is queued: an unsigned tag starts nothing),
+/// 429 when the triggers' bound of running executions is reached, 2xx otherwise ("ignored" for
 /// events that are not a new release tag, "duplicate" when the execution exists already).
 pub async fn handle(
     delivery: &Delivery<'_>,
     secret: &str,
     policy: &TagPolicy,
     remote: &impl RemoteTags,
+    release: &impl ReleaseCheck,
     executions: &impl Executions,
 ) -> Reply {
     let forge = match authenticate(delivery, secret) {
@@ -80,12 +83,23 @@ pub async fn handle(
         Ok(None) => return Reply::new(200, json!({"ignored": format!("{tag} is not a tag of {}", remote.url())})),
         Err(err) => return server_error(&err),
     };
+    match release.check(&RemoteTag { name: tag.clone(), object_id: object_id.clone() }).await {
+        Ok(()) => {}
+        Err(refused) if refused.is_verdict() => {
+            tracing::warn!(tag, error_type = refused.name(), "release tag refused");
+            return Reply::new(422, json!({"refused": tag, "error": refused.name(), "message": refused.to_string()}));
+        }
+        Err(err) => return server_error(&err),
+    }
     match start_for_tag(executions, &tag, &object_id).await {
         Ok((name, Started::New(arn))) => {
             tracing::info!(tag, execution = name, "started");
             Reply::new(202, json!({"started": name, "executionArn": arn, "tag": tag}))
         }
         Ok((name, Started::AlreadyExists)) => Reply::new(200, json!({"duplicate": name, "tag": tag})),
+        Err(busy @ crate::Error::TooManyExecutions { .. }) => {
+            Reply::new(429, json!({"error": busy.name(), "message": busy.to_string(), "tag": tag}))
+        }
         Err(err) => server_error(&err),
     }
 }
@@ -113,6 +127,7 @@ pub async fn respond(
     secret: &str,
     policy: &TagPolicy,
     remote: &impl RemoteTags,
+    release: &impl ReleaseCheck,
     executions: &impl Executions,
 ) -> LambdaFunctionUrlResponse {
     let raw = request.body.clone().unwrap_or_default();
@@ -131,7 +146,7 @@ pub async fn respond(
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
         .collect();
-    response(&handle(&Delivery { headers, body: &body }, secret, policy, remote, executions).await)
+    response(&handle(&Delivery { headers, body: &body }, secret, policy, remote, release, executions).await)
 }
 
 fn response(reply: &Reply) -> LambdaFunctionUrlResponse {
@@ -319,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_execution_per_tag_object_however_often_it_is_delivered() {
-        use crate::testing::{FakeExecutions, FakeRemote};
+        use crate::testing::{FakeExecutions, FakeRemote, Verdicts};
         use crate::verify::RemoteTag;
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let remote = FakeRemote(vec![RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) }]);
@@ -330,27 +345,62 @@ mod tests {
         };
 
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
-        let first = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        let first =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
         assert_eq!(first.status, 202, "{:?}", first.body);
         assert_eq!(first.body["started"], "tag-v0.24.2-abababababababab");
         // GitHub also sends `create` for the same push, and redelivers on timeouts.
         let (headers, body) = deliver("create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s");
-        let again = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        let again =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
         assert_eq!((again.status, again.body["duplicate"].as_str()), (200, Some("tag-v0.24.2-abababababababab")));
 
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "guessed");
-        let forged = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        let forged =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
         assert_eq!(forged.status, 401);
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v9.9.9"}"#, "s");
-        let elsewhere = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        let elsewhere =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
         assert_eq!(elsewhere.status, 200);
         assert!(elsewhere.body["ignored"].as_str().unwrap().contains("is not a tag of"), "{:?}", elsewhere.body);
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s");
-        let not_a_release = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &executions).await;
+        let not_a_release =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
         assert_eq!(not_a_release.status, 200);
 
         let started = executions.started.lock().unwrap();
         assert_eq!(started.len(), 1);
         assert_eq!(started[0].1, serde_json::json!({"tag": "v0.24.2"}));
+    }
+
+    /// Verification runs before anything is queued: an unsigned tag pushed by someone without a
+    /// key starts nothing, and a flood of them cannot fill the queue; nor can the webhook start
+    /// more than the triggers' bound of executions.
+    #[tokio::test]
+    async fn an_unverified_tag_or_a_full_queue_starts_nothing() {
+        use crate::testing::{FakeExecutions, FakeRemote, Verdicts};
+        use crate::verify::RemoteTag;
+        let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
+        let remote = FakeRemote(vec![
+            RemoteTag { name: "v99.0.0".into(), object_id: "cd".repeat(20) },
+            RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) },
+        ]);
+        let (headers, body) = github("push", r#"{"ref":"refs/tags/v99.0.0"}"#, "s");
+        let executions = FakeExecutions::default();
+        let junk =
+            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&["v99.0.0"]), &executions)
+                .await;
+        assert_eq!((junk.status, junk.body["error"].as_str()), (422, Some("Unsigned")), "{:?}", junk.body);
+        assert!(executions.started.lock().unwrap().is_empty());
+
+        let arns: Vec<String> =
+            (0..super::super::MAX_RUNNING_FROM_TRIGGERS).map(|i| format!("arn:x:execution:s:e{i}")).collect();
+        let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
+        let full = FakeExecutions::running(&running);
+        let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
+        let busy = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &full).await;
+        assert_eq!((busy.status, busy.body["error"].as_str()), (429, Some("TooManyExecutions")), "{:?}", busy.body);
+        assert!(full.started.lock().unwrap().is_empty());
     }
 }
