@@ -49,6 +49,25 @@ fn the_build_project_builds_arm64_from_the_daemon_repository_with_pinned_sources
 }
 
 #[test]
+fn destroy_may_delete_the_stack_s_access_point_and_no_other() {
+    let template = template();
+    let granted: Vec<&Value> = statements(&template["Resources"]["DestroyRole"])
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("elasticfilesystem:")))
+        .collect();
+    for statement in &granted {
+        assert!(!statement["Resource"].to_string().contains("access-point/*"), "{statement}");
+    }
+    let delete = granted.iter().find(|s| actions(s) == ["elasticfilesystem:DeleteAccessPoint"]).unwrap();
+    assert_eq!(
+        delete["Resource"]["Fn::Sub"],
+        "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:access-point/${ChainDataAccessPoint}"
+    );
+    let env = &template["Resources"]["DestroyFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SIGSHIP_ACCESS_POINT_ID"], json!({"Ref": "ChainDataAccessPoint"}));
+}
+
+#[test]
 fn only_the_build_role_pushes_to_the_image_repository() {
     let template = template();
     let policy = &template["Resources"]["Images"]["Properties"]["RepositoryPolicyText"];

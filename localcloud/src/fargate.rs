@@ -593,7 +593,12 @@ impl Launch<'_> {
         let home = crate::image::inside(&task_dir, &self.image.user.home);
         std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
         set_mode(&task_dir, 0o755);
-        chown(&home, self.image.user.uid, self.image.user.gid);
+        // The home as the image has it (its config files), the user's; read-only when the task
+        // definition makes the root file system read-only, as the container would find it.
+        let read_only = container.readonly_root_filesystem() == Some(true);
+        let in_image = crate::image::inside(self.image_root, &self.image.user.home);
+        home_from_image(&in_image, &home, (self.image.user.uid, self.image.user.gid), read_only)
+            .map_err(|e| format!("home {}: {e}", self.image.user.home))?;
         let translate = |value: &str| {
             self.volumes.iter().fold(value.to_string(), |v, (container, local)| {
                 v.replace(&format!("={container}"), &format!("={}", local.display()))
@@ -1041,6 +1046,28 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+/// Copies `image_home` (if the image has one) into `home`, owned by `user`; with `read_only`,
+/// nothing under `home` is writable (the process runs as `user`, without capabilities).
+fn home_from_image(image_home: &Path, home: &Path, user: (u32, u32), read_only: bool) -> std::io::Result<()> {
+    if image_home.is_dir() {
+        for entry in std::fs::read_dir(image_home)? {
+            let entry = entry?;
+            let target = home.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                std::fs::create_dir_all(&target)?;
+                home_from_image(&entry.path(), &target, user, read_only)?;
+            } else {
+                std::fs::copy(entry.path(), &target)?;
+                chown(&target, user.0, user.1);
+                set_mode(&target, if read_only { 0o444 } else { 0o644 });
+            }
+        }
+    }
+    chown(home, user.0, user.1);
+    set_mode(home, if read_only { 0o555 } else { 0o755 });
+    Ok(())
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) {

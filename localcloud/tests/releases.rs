@@ -8,6 +8,7 @@
 //! indeed refuse the network's flag: the gate, which register-task applies before registering
 //! anything, is exactly as wide as btcd.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,10 +72,14 @@ impl Running {
     }
 }
 
-/// The task register-task's definition describes, started from the image at `root`.
+/// The task register-task's definition describes, started from the image at `root`: with a
+/// read-only root file system and no Linux capability, as in AWS.
 fn start(release: &str, network: Network, root: &Path, image: &localcloud::image::ImageConfig, data: &Path) -> Running {
     let spec = task_spec(&config(network), format!("local/btcd@{release}"), &verified(release));
     let container = pipeline::aws::container_definition(&spec).unwrap();
+    assert_eq!(container.readonly_root_filesystem(), Some(true));
+    let dropped = container.linux_parameters().and_then(|l| l.capabilities()).map(|c| c.drop().to_vec());
+    assert_eq!(dropped, Some(vec!["ALL".to_string()]));
     let env = spec.secrets.iter().map(|(name, _)| (name.clone(), format!("{name}-of-the-secret"))).collect();
     let folder = data.join(network.name());
     std::fs::create_dir_all(&folder).unwrap();
@@ -174,7 +179,16 @@ async fn every_release_runs_on_the_networks_the_library_allows_and_btcd_refuses_
             assert_eq!(node.task.exit_code(), Some(0), "{what}: {:?}", node.output());
             assert!(node.logged("Flushing UTXO cache"), "{what}: {:?}", node.output());
             assert!(node.logged("Shutdown complete"), "{what}: {:?}", node.output());
-            println!("{what}: healthy, RPC on {}, stopped cleanly by SIGTERM", node.network.rpc_port());
+            // The root file system was read-only and btcd, btcctl wrote nothing outside the
+            // volume: the home holds exactly the image's two config files.
+            let home = data.join("tasks").join(&node.task.id).join(image.user.home.trim_start_matches('/'));
+            assert_eq!(std::fs::metadata(&home).unwrap().permissions().mode() & 0o777, 0o555, "{what}");
+            let mut files = Vec::new();
+            for dir in [".btcd", ".btcctl"] {
+                files.extend(std::fs::read_dir(home.join(dir)).unwrap().map(|e| e.unwrap().file_name()));
+            }
+            assert_eq!(files, ["btcd.conf", "btcctl.conf"], "{what}: the home changed");
+            println!("{what}: healthy, RPC on {}, stopped cleanly by SIGTERM, read-only root", node.network.rpc_port());
         }
     }
 }

@@ -81,7 +81,9 @@ pub trait Teardown {
     async fn deregister_task_definitions(&self, family: &str) -> Result<Vec<String>>;
     /// Deletes the sigship-tagged file system (mount targets and access points first); returns
     /// its id, or None when it is already gone.
-    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>>;
+    /// Deletes the chain data file system, and first the stack's access point on it (the only
+    /// one its role may delete) and its mount targets.
+    async fn delete_chain_data(&self, file_system_id: &str, access_point_id: Option<&str>) -> Result<Option<String>>;
     /// Whether the service carries the `sigship:managed` tag.
     async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool>;
     /// The service's tasks not STOPPED yet (running, or still stopping): their network
@@ -94,6 +96,8 @@ pub struct TeardownConfig {
     pub service: String,
     pub family: String,
     pub file_system_id: Option<String>,
+    /// The stack's access point on it.
+    pub access_point_id: Option<String>,
     /// How often and how long to wait for a deleted service's tasks to stop.
     pub drain: Polling,
 }
@@ -105,6 +109,7 @@ impl TeardownConfig {
             service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
             file_system_id: env.optional("SIGSHIP_FILE_SYSTEM_ID"),
+            access_point_id: env.optional("SIGSHIP_ACCESS_POINT_ID"),
             // A task gets the container's stop timeout (120 s) and then gives its interface back:
             // 5 s × 120 = 10 min is well past both.
             drain: Polling::from_env(env, "SIGSHIP_DRAIN", 5, 120)?,
@@ -143,7 +148,7 @@ pub async fn destroy(
     if let Some(fs) = &config.file_system_id {
         match (request.destroy, request.chain_data) {
             (Scope::Everything, ChainData::Delete) => {
-                if let Some(id) = teardown.delete_chain_data(fs).await? {
+                if let Some(id) = teardown.delete_chain_data(fs, config.access_point_id.as_deref()).await? {
                     deleted.push(format!("chain data file system {id}"));
                 }
             }
@@ -198,6 +203,7 @@ mod tests {
             service: "btcd".into(),
             family: "btcd".into(),
             file_system_id: Some("fs-1".into()),
+            access_point_id: Some("fsap-1".into()),
             drain: Polling { interval_seconds: 0, max_attempts: 3 },
         }
     }
@@ -257,6 +263,8 @@ mod tests {
         let request = DestroyRequest { destroy: Scope::Everything, chain_data: ChainData::Delete };
         let report = destroy(&request, &config(), &services, &teardown).await.unwrap();
         assert_eq!(report.deleted, ["chain data file system fs-1"]);
+        // The stack's access point, the only one DestroyRole may delete.
+        assert_eq!(*teardown.access_point_deleted.lock().unwrap(), Some("fsap-1".to_string()));
     }
 
     #[tokio::test]

@@ -238,6 +238,7 @@ pub struct FakeTeardown {
     images: Mutex<Vec<String>>,
     task_definitions: Mutex<Vec<String>>,
     file_system: Mutex<Option<String>>,
+    pub access_point_deleted: Mutex<Option<String>>,
     managed: bool,
 }
 
@@ -249,6 +250,7 @@ impl FakeTeardown {
             images: Mutex::new(owned(images)),
             task_definitions: Mutex::new(owned(task_definitions)),
             file_system: Mutex::new(Some("fs-1".into())),
+            access_point_deleted: Mutex::new(None),
             managed,
         }
     }
@@ -263,7 +265,8 @@ impl Teardown for FakeTeardown {
         Ok(std::mem::take(&mut *self.task_definitions.lock().unwrap()))
     }
 
-    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>> {
+    async fn delete_chain_data(&self, file_system_id: &str, access_point_id: Option<&str>) -> Result<Option<String>> {
+        *self.access_point_deleted.lock().unwrap() = access_point_id.map(String::from);
         let mut fs = self.file_system.lock().unwrap();
         Ok(fs.take().filter(|id| id == file_system_id))
     }

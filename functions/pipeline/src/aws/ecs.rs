@@ -1,9 +1,10 @@
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
     DeploymentConfiguration, DeploymentRolloutState, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
-    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, LaunchType, LogConfiguration, LogDriver, MountPoint,
-    NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret, ServiceField,
-    SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol, Volume,
+    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, KernelCapabilities, LaunchType, LinuxParameters,
+    LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags,
+    RuntimePlatform, Secret, ServiceField, SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus,
+    TransportProtocol, Volume,
 };
 
 use crate::deployment::{
@@ -57,6 +58,12 @@ pub fn container_definition(spec: &TaskSpec) -> Result<ContainerDefinition> {
                 .map_err(invalid)?,
         )
         .mount_points(MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build())
+        // btcd writes only to the chain-data volume: nothing else in the container is writable,
+        // and it needs no Linux capability (it binds ports above 1024 as uid 10001).
+        .readonly_root_filesystem(true)
+        .linux_parameters(
+            LinuxParameters::builder().capabilities(KernelCapabilities::builder().drop("ALL").build()).build(),
+        )
         // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
         .stop_timeout(120)
         .build())

@@ -13,8 +13,9 @@ impl Efs {
         Efs { client: aws_sdk_efs::Client::new(config) }
     }
 
-    /// Deletes a sigship-tagged file system: access points and mount targets first, as EFS requires.
-    pub async fn delete_managed(&self, file_system_id: &str) -> Result<Option<String>> {
+    /// Deletes a sigship-tagged file system: the stack's access point and the mount targets
+    /// first, as EFS requires. Only that access point: the role may delete no other.
+    pub async fn delete_managed(&self, file_system_id: &str, access_point_id: Option<&str>) -> Result<Option<String>> {
         let described = match self.client.describe_file_systems().file_system_id(file_system_id).send().await {
             Ok(found) => found,
             Err(e) if e.code() == Some("FileSystemNotFound") => return Ok(None),
@@ -25,21 +26,11 @@ impl Efs {
             tracing::warn!(%file_system_id, "file system is not tagged sigship:managed; keeping it");
             return Ok(None);
         }
-        let points = self
-            .client
-            .describe_access_points()
-            .file_system_id(file_system_id)
-            .send()
-            .await
-            .map_err(|e| Error::aws("efs:DescribeAccessPoints", e))?;
-        for point in points.access_points() {
-            if let Some(id) = point.access_point_id() {
-                self.client
-                    .delete_access_point()
-                    .access_point_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("efs:DeleteAccessPoint", e))?;
+        if let Some(id) = access_point_id {
+            match self.client.delete_access_point().access_point_id(id).send().await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("AccessPointNotFound") => {}
+                Err(e) => return Err(Error::aws("efs:DeleteAccessPoint", e)),
             }
         }
         for _ in 0..60 {

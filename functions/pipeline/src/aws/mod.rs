@@ -56,8 +56,8 @@ impl Teardown for AwsTeardown {
         self.ecs.deregister_managed(family).await
     }
 
-    async fn delete_chain_data(&self, file_system_id: &str) -> Result<Option<String>> {
-        self.efs.delete_managed(file_system_id).await
+    async fn delete_chain_data(&self, file_system_id: &str, access_point_id: Option<&str>) -> Result<Option<String>> {
+        self.efs.delete_managed(file_system_id, access_point_id).await
     }
 
     async fn service_is_managed(&self, cluster: &str, service: &str) -> Result<bool> {

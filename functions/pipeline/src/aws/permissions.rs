@@ -199,8 +199,8 @@ pub const GRANTS: &[Grant] = &[
     ),
     grant(
         Function("destroy"),
-        "Efs::delete_managed (access points)",
-        &["elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DeleteAccessPoint"],
+        "Efs::delete_managed (the stack's access point)",
+        &["elasticfilesystem:DeleteAccessPoint"],
         ACCESS_POINT,
     ),
     grant(
