@@ -582,15 +582,19 @@ async fn trust_root_rewritten(cloud: LocalCloud, file: &str, text: Option<Vec<u8
         None => s3.delete_object().bucket(bucket).key(&key).send().await.map(|_| ()).map_err(|e| format!("{e:?}")),
     };
     changed?;
-    let run = deploy(&cloud, "trust-root").await;
-    expect_failed(&run, "TrustRootChanged")?;
+    failed_before_building(&cloud, deploy(&cloud, "trust-root").await, "TrustRootChanged").await
+}
+
+/// The run failed with `error` and nothing was built: the case's observation, or what differs.
+async fn failed_before_building(cloud: &LocalCloud, run: Finished, error: &str) -> Result<String, String> {
+    expect_failed(&run, error)?;
     if !cloud.builds().is_empty() {
         return Err("something was built".into());
     }
     Ok(format!(
-        "FAILED TrustRootChanged: {}; {}",
+        "FAILED {error}: {}; {}",
         run.cause.unwrap_or_default().chars().take(80).collect::<String>(),
-        left(&cloud).await
+        left(cloud).await
     ))
 }
 
@@ -613,14 +617,5 @@ async fn image_pushed_by_someone_else(cloud: LocalCloud) -> Result<String, Strin
         .send()
         .await
         .map_err(|e| format!("pushing {image_tag}: {e:?}"))?;
-    let run = deploy(&cloud, "pre-pushed").await;
-    expect_failed(&run, "ImageNotRecorded")?;
-    if !cloud.builds().is_empty() {
-        return Err("something was built".into());
-    }
-    Ok(format!(
-        "FAILED ImageNotRecorded: {}; {}",
-        run.cause.unwrap_or_default().chars().take(80).collect::<String>(),
-        left(&cloud).await
-    ))
+    failed_before_building(&cloud, deploy(&cloud, "pre-pushed").await, "ImageNotRecorded").await
 }
