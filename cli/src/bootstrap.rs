@@ -254,7 +254,10 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             if keep_chain_data {
                 print_kept_chain_data(&target.stack, &cloud.region, file_system);
             }
-            print_backups_left(&cloud.region, &account, file_system);
+            // Stacks from before ChainDataBackups had them on.
+            if stack.parameter("ChainDataBackups").unwrap_or("on") == "on" {
+                print_backups_left(&cloud.region, &account, file_system);
+            }
         }
     }
     match artifacts.remove(&target.stack).await? {

@@ -119,6 +119,16 @@ enum Command {
         #[arg(long)]
         delete_chain_data: bool,
     },
+    /// What a node of a network needs and costs: data size, initial sync estimate per profile,
+    /// the monthly bill line by line (from the sizing table register-task uses).
+    Plan {
+        /// mainnet, testnet3, testnet4, signet or regtest.
+        #[arg(long, default_value = "mainnet")]
+        network: String,
+        /// Print the cost page for every network (docs/costs.md is this output).
+        #[arg(long, conflicts_with = "network")]
+        markdown: bool,
+    },
     /// Show the functions' log lines written while an execution ran (default: the newest).
     Logs {
         #[command(flatten)]
@@ -142,6 +152,15 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = match Cli::parse().command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
+        Command::Plan { network, markdown } => {
+            if markdown {
+                print!("{}", pipeline::sizing::cost_page());
+                return ExitCode::SUCCESS;
+            }
+            pipeline::task_definition::Network::parse(&network)
+                .map(|network| print!("{}", pipeline::sizing::plan(network)))
+                .map_err(|e| error::Error::Usage(e.to_string()))
+        }
         Command::Up { connection, bucket, root, functions, trust, parameters } => {
             let checkout = artifacts::Checkout {
                 functions: functions.unwrap_or_else(|| root.join("target/lambda")),

@@ -49,6 +49,24 @@ fn the_build_project_builds_arm64_from_the_daemon_repository_with_pinned_sources
 }
 
 #[test]
+fn old_block_files_go_to_infrequent_access_and_backups_are_off_unless_asked_for() {
+    let template = template();
+    let chain = &template["Resources"]["ChainData"]["Properties"];
+    assert_eq!(chain["LifecyclePolicies"], json!([{"TransitionToIA": "AFTER_30_DAYS"}]), "and no transition back");
+    assert_eq!(chain["BackupPolicy"]["Status"], json!({"Fn::If": ["ChainDataBackupsOn", "ENABLED", "DISABLED"]}));
+    assert_eq!(template["Parameters"]["ChainDataBackups"]["Default"], "off");
+    assert_eq!(
+        template["Conditions"]["ChainDataBackupsOn"],
+        json!({"Fn::Equals": [{"Ref": "ChainDataBackups"}, "on"]})
+    );
+    // The task's size defaults to the sizing table's (register-task resolves the empty value).
+    assert_eq!(
+        (&template["Parameters"]["TaskCpu"]["Default"], &template["Parameters"]["TaskMemory"]["Default"]),
+        (&json!(""), &json!(""))
+    );
+}
+
+#[test]
 fn destroy_may_delete_the_stack_s_access_point_and_no_other() {
     let template = template();
     let granted: Vec<&Value> = statements(&template["Resources"]["DestroyRole"])

@@ -13,6 +13,7 @@ pub mod execution;
 pub mod lambda;
 pub mod node;
 pub mod queue;
+pub mod sizing;
 pub mod task_definition;
 pub mod teardown;
 pub mod trigger;

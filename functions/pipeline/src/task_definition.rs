@@ -16,6 +16,8 @@ pub const SPEC_TAG: &str = "sigship:spec";
 /// The release tag and commit a revision was built from.
 pub const RELEASE_TAG: &str = "sigship:tag";
 pub const COMMIT_TAG: &str = "sigship:commit";
+/// btcd's UTXO cache size flag (MiB).
+pub const UTXO_CACHE_FLAG: &str = "--utxocachemaxsize";
 
 /// The Bitcoin network btcd joins: one setting (stack parameter `Network`) that decides the flag,
 /// the p2p port, the RPC port the health check dials, and the btcd releases that can run it.
@@ -144,6 +146,8 @@ pub struct TaskConfig {
     pub family: String,
     pub cpu: String,
     pub memory: String,
+    /// btcd's `--utxocachemaxsize` unless the extra arguments set it.
+    pub utxo_cache_mib: u32,
     pub execution_role_arn: String,
     pub task_role_arn: String,
     pub log_group: String,
@@ -158,18 +162,45 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
+    /// The task's size is the sizing table's steady size for the network
+    /// ([`crate::sizing`]) unless SIGSHIP_TASK_CPU and SIGSHIP_TASK_MEMORY name another valid
+    /// Fargate pair (empty: the table's).
     pub fn from_env(env: &Env) -> Result<Self> {
+        let network = Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?;
+        let steady = crate::sizing::for_network(network).steady;
+        let given = |name: &str| env.optional(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str, default: u32| -> Result<u32> {
+            given(name).map_or(Ok(default), |v| {
+                v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
+            })
+        };
+        let size = crate::sizing::TaskSize {
+            cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
+            memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,
+            utxo_cache_mib: steady.utxo_cache_mib,
+        };
+        if !size.is_valid_on_fargate() {
+            return Err(Error::config(format!(
+                "TaskCpu {} with TaskMemory {} is not a Fargate size (see Fargate's table of CPU and memory pairs); \
+                 leave both empty for the sizing table's {} vCPU, {} GB",
+                size.cpu,
+                size.memory_mib,
+                steady.vcpu(),
+                steady.memory_gb()
+            )));
+        }
         Ok(TaskConfig {
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
-            cpu: env.optional("SIGSHIP_TASK_CPU").unwrap_or_else(|| "1024".into()),
-            memory: env.optional("SIGSHIP_TASK_MEMORY").unwrap_or_else(|| "4096".into()),
+            cpu: size.cpu.to_string(),
+            memory: size.memory_mib.to_string(),
+            utxo_cache_mib: size.utxo_cache_mib,
             execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
             task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
             region: env.required("AWS_REGION")?,
             file_system_id: env.required("SIGSHIP_FILE_SYSTEM_ID")?,
             access_point_id: env.required("SIGSHIP_ACCESS_POINT_ID")?,
-            network: Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?,
+            network,
             extra_args: env
                 .optional("SIGSHIP_BTCD_ARGS")
                 .map(|a| a.split_whitespace().map(String::from).collect())
@@ -253,6 +284,9 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
         "--notls".to_string(),
     ];
     command.extend(config.network.flag().map(String::from));
+    if !config.extra_args.iter().any(|a| a.starts_with(UTXO_CACHE_FLAG)) {
+        command.push(format!("{UTXO_CACHE_FLAG}={}", config.utxo_cache_mib));
+    }
     command.extend(config.extra_args.iter().cloned());
     let secret = |key: &str| format!("{}:{key}::", config.rpc_secret_arn);
     TaskSpec {
@@ -326,6 +360,7 @@ mod tests {
             family: "btcd".into(),
             cpu: "1024".into(),
             memory: "4096".into(),
+            utxo_cache_mib: 250,
             execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
             task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
             log_group: "/sigship/btcd".into(),
@@ -337,6 +372,47 @@ mod tests {
             health_check_timing: HEALTH_CHECK,
             rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
         }
+    }
+
+    #[test]
+    fn the_task_is_sized_from_the_sizing_table_unless_the_stack_names_a_valid_fargate_size() {
+        let env = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("SIGSHIP_EXECUTION_ROLE_ARN", "e"),
+                ("SIGSHIP_TASK_ROLE_ARN", "t"),
+                ("SIGSHIP_LOG_GROUP", "/l"),
+                ("AWS_REGION", "us-east-1"),
+                ("SIGSHIP_FILE_SYSTEM_ID", "fs-1"),
+                ("SIGSHIP_ACCESS_POINT_ID", "fsap-1"),
+                ("SIGSHIP_RPC_SECRET_ARN", "s"),
+            ];
+            all.extend_from_slice(pairs);
+            TaskConfig::from_env(&Env::from_pairs(all))
+        };
+        for network in Network::ALL {
+            let table = crate::sizing::for_network(network).steady;
+            let config =
+                env(&[("SIGSHIP_NETWORK", network.name()), ("SIGSHIP_TASK_CPU", ""), ("SIGSHIP_TASK_MEMORY", "")])
+                    .unwrap();
+            assert_eq!((config.cpu, config.memory), (table.cpu.to_string(), table.memory_mib.to_string()));
+            let spec =
+                task_spec(&env(&[("SIGSHIP_NETWORK", network.name())]).unwrap(), "i".into(), &verified_tag("v0.26.0"));
+            assert!(
+                spec.command.contains(&format!("--utxocachemaxsize={}", table.utxo_cache_mib)),
+                "{:?}",
+                spec.command
+            );
+        }
+        let chosen = env(&[("SIGSHIP_TASK_CPU", "2048"), ("SIGSHIP_TASK_MEMORY", "8192")]).unwrap();
+        assert_eq!((chosen.cpu.as_str(), chosen.memory.as_str()), ("2048", "8192"));
+        let Err(refused) = env(&[("SIGSHIP_TASK_CPU", "1024"), ("SIGSHIP_TASK_MEMORY", "16384")]) else {
+            panic!("1 vCPU with 16 GB is not a Fargate size")
+        };
+        assert!(refused.to_string().contains("is not a Fargate size"), "{refused}");
+        // BtcdArgs' own cache size wins over the table's.
+        let own = env(&[("SIGSHIP_BTCD_ARGS", "--utxocachemaxsize=64")]).unwrap();
+        let spec = task_spec(&own, "i".into(), &verified_tag("v0.26.0"));
+        assert_eq!(spec.command.iter().filter(|a| a.starts_with(UTXO_CACHE_FLAG)).count(), 1, "{:?}", spec.command);
     }
 
     fn request() -> RegisterRequest {
