@@ -599,9 +599,15 @@ impl Launch<'_> {
         let in_image = crate::image::inside(self.image_root, &self.image.user.home);
         home_from_image(&in_image, &home, (self.image.user.uid, self.image.user.gid), read_only)
             .map_err(|e| format!("home {}: {e}", self.image.user.home))?;
+        // A volume's container path, in a flag (`--datadir=/data/…`) or as a whole value (an
+        // environment variable), becomes its local folder.
         let translate = |value: &str| {
             self.volumes.iter().fold(value.to_string(), |v, (container, local)| {
-                v.replace(&format!("={container}"), &format!("={}", local.display()))
+                let v = v.replace(&format!("={container}"), &format!("={}", local.display()));
+                match v.strip_prefix(container.as_str()) {
+                    Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", local.display()),
+                    _ => v,
+                }
             })
         };
         let image_path: Vec<String> =

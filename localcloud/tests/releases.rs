@@ -80,7 +80,8 @@ fn start(release: &str, network: Network, root: &Path, image: &localcloud::image
     assert_eq!(container.readonly_root_filesystem(), Some(true));
     let dropped = container.linux_parameters().and_then(|l| l.capabilities()).map(|c| c.drop().to_vec());
     assert_eq!(dropped, Some(vec!["ALL".to_string()]));
-    let env = spec.secrets.iter().map(|(name, _)| (name.clone(), format!("{name}-of-the-secret"))).collect();
+    let secrets = spec.secrets.iter().map(|(name, _)| (name.clone(), format!("{name}-of-the-secret")));
+    let env = spec.environment.iter().cloned().chain(secrets).collect();
     let folder = data.join(network.name());
     std::fs::create_dir_all(&folder).unwrap();
     let _ = std::os::unix::fs::chown(&folder, Some(image.user.uid), Some(image.user.gid));

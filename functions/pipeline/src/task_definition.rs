@@ -224,6 +224,8 @@ pub struct TaskSpec {
     pub p2p_port: u16,
     pub health_check: Vec<String>,
     pub health_check_timing: HealthCheckTiming,
+    /// (variable name, value): plain settings only, never a secret.
+    pub environment: Vec<(String, String)>,
     /// (variable name, Secrets Manager `valueFrom`): injected by ECS, never stored in the definition.
     pub secrets: Vec<(String, String)>,
     pub log_group: String,
@@ -275,10 +277,33 @@ impl TaskSpec {
     }
 }
 
+/// btcd's log directory (on the chain-data volume; btcd adds the network's folder), also given to
+/// the container as [`LOG_DIR_VARIABLE`] for the health check.
+pub fn log_dir() -> String {
+    format!("{CHAIN_DATA_PATH}/logs")
+}
+
+pub const LOG_DIR_VARIABLE: &str = "BTCD_LOGDIR";
+
+/// Healthy when RPC answers — or while btcd is still loading: its newest start line
+/// (`BTCD: Version …`) has no `RPC server listening` after it yet. A synced mainnet node loads its
+/// block index and UTXO state for longer than ECS's longest start period before RPC answers; a
+/// node that answered RPC once and stops answering is unhealthy. A log without a start line (it
+/// rotated) counts as started, so a silent RPC is unhealthy then too. A node stuck loading stays
+/// healthy here; the not-syncing alarm (no block since its task started) is what reports it.
+pub fn health_check(network: Network) -> String {
+    format!(
+        "btcctl --notls --rpcserver=127.0.0.1:{} --rpcuser=\"$BTCD_RPCUSER\" --rpcpass=\"$BTCD_RPCPASS\" getblockcount >/dev/null 2>&1 \
+         || awk 'BEGIN {{ up = 1 }} /BTCD: Version / {{ up = 0 }} /RPC server listening on/ {{ up = 1 }} END {{ exit up }}' \
+         \"$(ls -t \"${LOG_DIR_VARIABLE}\"/*/btcd.log | head -n 1)\"",
+        network.rpc_port()
+    )
+}
+
 pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> TaskSpec {
     let mut command = vec![
         format!("--datadir={CHAIN_DATA_PATH}/btcd"),
-        format!("--logdir={CHAIN_DATA_PATH}/logs"),
+        format!("--logdir={}", log_dir()),
         // RPC stays inside the task: the health check reaches it on loopback, nothing else can.
         "--rpclisten=127.0.0.1".to_string(),
         "--notls".to_string(),
@@ -300,13 +325,8 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
         p2p_port: config.network.p2p_port(),
         // Healthy means "RPC answers"; the image's entrypoint passes the credentials to btcd.
         // The RPC port is the network's: btcctl's default is mainnet's.
-        health_check: vec![
-            "CMD-SHELL".into(),
-            format!(
-                "btcctl --notls --rpcserver=127.0.0.1:{} --rpcuser=\"$BTCD_RPCUSER\" --rpcpass=\"$BTCD_RPCPASS\" getblockcount || exit 1",
-                config.network.rpc_port()
-            ),
-        ],
+        health_check: vec!["CMD-SHELL".into(), health_check(config.network)],
+        environment: vec![(LOG_DIR_VARIABLE.into(), log_dir())],
         health_check_timing: config.health_check_timing,
         secrets: vec![("BTCD_RPCUSER".into(), secret("username")), ("BTCD_RPCPASS".into(), secret("password"))],
         log_group: config.log_group.clone(),
@@ -413,6 +433,46 @@ mod tests {
         let own = env(&[("SIGSHIP_BTCD_ARGS", "--utxocachemaxsize=64")]).unwrap();
         let spec = task_spec(&own, "i".into(), &verified_tag("v0.26.0"));
         assert_eq!(spec.command.iter().filter(|a| a.starts_with(UTXO_CACHE_FLAG)).count(), 1, "{:?}", spec.command);
+    }
+
+    /// The health check as the container's shell runs it, over btcd's real log lines: RPC not
+    /// answering (btcctl fails) is healthy only while btcd loads after its newest start.
+    #[test]
+    fn a_loading_node_is_healthy_and_a_node_whose_rpc_stopped_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(logs.join("mainnet")).unwrap();
+        let btcctl = |answers: bool| {
+            use std::os::unix::fs::PermissionsExt;
+            let path = bin.join("btcctl");
+            std::fs::write(&path, format!("#!/bin/sh\nexit {}\n", if answers { 0 } else { 1 })).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let started = "2026-12-06 02:21:39.118 [INF] BTCD: Version 0.26.0-beta\n\
+                       2026-12-06 02:21:39.120 [INF] CHAN: Loading block index...\n";
+        let rpc = "2026-12-06 02:29:41.530 [INF] RPCS: RPC server listening on 127.0.0.1:8334\n";
+        let processed = "2026-12-06 02:31:02.004 [INF] SYNC: Processed 3 blocks in the last 10.02s (7203 transactions, height 925112, 2026-12-06 02:20:11 +0000 UTC, ~210 MiB cache)\n";
+        let healthy = |log: &str| {
+            std::fs::write(logs.join("mainnet/btcd.log"), log).unwrap();
+            std::process::Command::new("/bin/sh")
+                .args(["-c", &health_check(Network::Mainnet)])
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .env(LOG_DIR_VARIABLE, &logs)
+                .env("BTCD_RPCUSER", "u")
+                .env("BTCD_RPCPASS", "p")
+                .status()
+                .unwrap()
+                .success()
+        };
+        btcctl(false);
+        assert!(healthy(started), "loading: alive, RPC not up yet");
+        assert!(!healthy(&format!("{started}{rpc}{processed}")), "RPC came up and stopped answering");
+        assert!(healthy(&format!("{started}{rpc}{processed}{started}")), "restarted, loading again");
+        assert!(!healthy(processed), "a rotated log without a start line counts as started");
+        btcctl(true);
+        assert!(healthy(&format!("{started}{rpc}{processed}")), "RPC answers");
     }
 
     fn request() -> RegisterRequest {

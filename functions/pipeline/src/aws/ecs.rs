@@ -1,9 +1,9 @@
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
     DeploymentConfiguration, DeploymentRolloutState, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
-    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, KernelCapabilities, LaunchType, LinuxParameters,
-    LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode, OsFamily, PortMapping, PropagateTags,
-    RuntimePlatform, Secret, ServiceField, SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus,
+    EfsTransitEncryption, EfsVolumeConfiguration, HealthCheck, KernelCapabilities, KeyValuePair, LaunchType,
+    LinuxParameters, LogConfiguration, LogDriver, MountPoint, NetworkConfiguration, NetworkMode, OsFamily, PortMapping,
+    PropagateTags, RuntimePlatform, Secret, ServiceField, SortOrder, Tag, TaskDefinitionField, TaskDefinitionStatus,
     TransportProtocol, Volume,
 };
 
@@ -47,6 +47,12 @@ pub fn container_definition(spec: &TaskSpec) -> Result<ContainerDefinition> {
                 .build()
                 .map_err(invalid)?,
         )
+        .set_environment(Some(
+            spec.environment
+                .iter()
+                .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
+                .collect(),
+        ))
         .set_secrets(Some(secrets))
         .log_configuration(
             LogConfiguration::builder()
