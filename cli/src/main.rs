@@ -89,11 +89,15 @@ enum Command {
         #[command(flatten)]
         at: Deployed,
         /// The release tag, e.g. v0.24.2.
-        #[arg(long)]
-        tag: String,
+        #[arg(long, required_unless_present = "profile")]
+        tag: Option<String>,
         /// Deploy it even if it is older than the running release (refused otherwise, as `Downgrade`).
-        #[arg(long)]
+        #[arg(long, requires = "tag")]
         allow_downgrade: bool,
+        /// Run the running release at this profile's size instead: sync (catching up: the whole
+        /// UTXO set in btcd's cache) or steady (following the tip); see `sigship plan`.
+        #[arg(long, conflicts_with = "tag")]
+        profile: Option<String>,
     },
     /// Show an execution (default: the newest), its states, and the node: release, tasks, sync height and lag.
     Status {
@@ -177,12 +181,22 @@ fn main() -> ExitCode {
             let (cloud, stack) = connect(connection).await?;
             bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
         }),
-        Command::Run { at, tag, allow_downgrade } => runtime.block_on(async {
+        Command::Run { at, tag, allow_downgrade, profile } => runtime.block_on(async {
+            let (name, input) = match (tag, profile) {
+                (Some(tag), _) => {
+                    // The stack's repository: the only one its build project builds.
+                    let request = pipeline::verify::TagRequest { tag: tag.clone(), repository: None, allow_downgrade };
+                    (operate::run_name(&tag), serde_json::to_value(&request).expect("a request serialises"))
+                }
+                (None, Some(profile)) => {
+                    let profile = pipeline::task_definition::Profile::parse(&profile)
+                        .ok_or_else(|| Error::Usage(format!("--profile {profile:?}: sync or steady")))?;
+                    (operate::profile_name(profile), serde_json::json!({ "profile": profile }))
+                }
+                (None, None) => return Err(Error::Usage("--tag or --profile".into())),
+            };
             let (cloud, _, located) = locate(at).await?;
-            // The stack's repository: the only one its build project builds.
-            let request = pipeline::verify::TagRequest { tag: tag.clone(), repository: None, allow_downgrade };
-            let input = serde_json::to_value(&request).expect("a request serialises");
-            operate::start_and_follow(&cloud, &located, &operate::run_name(&tag), input).await
+            operate::start_and_follow(&cloud, &located, &name, input).await
         }),
         Command::Status { at, execution, follow, json } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;

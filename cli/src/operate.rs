@@ -81,6 +81,10 @@ pub fn run_name(tag: &str) -> String {
     format!("run-{}-{}", pipeline::trigger::tag_in_name(tag), unix_seconds())
 }
 
+pub fn profile_name(profile: pipeline::task_definition::Profile) -> String {
+    format!("profile-{}-{}", profile.name(), unix_seconds())
+}
+
 pub fn destroy_name(scope: &str) -> String {
     format!("destroy-{scope}-{}", unix_seconds())
 }
@@ -224,6 +228,16 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         println!("  release   {}{}", revision.release_tag.as_deref().unwrap_or("?"), commit.unwrap_or_default());
         println!("  image     {}", revision.image);
         println!("  revision  {}", revision.task_definition.rsplit('/').next().unwrap_or(&revision.task_definition));
+        let size = match (&revision.cpu, &revision.memory) {
+            (Some(cpu), Some(memory)) => format!(
+                " ({} vCPU, {} GB{})",
+                cpu.parse::<f64>().unwrap_or(0.0) / 1024.0,
+                memory.parse::<f64>().unwrap_or(0.0) / 1024.0,
+                revision.utxo_cache_mib.map(|m| format!(", UTXO cache {m} MiB")).unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        println!("  profile   {}{size}", revision.profile.unwrap_or_default().name());
     }
     match &node.sync {
         Some(sync) => {

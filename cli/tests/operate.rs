@@ -140,6 +140,26 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 0, "{stderr} {stderr2}");
     assert!(stdout.contains("started with input {\"tag\":\"v0.24.1\",\"allowDowngrade\":true}"), "{stdout}");
     assert!(stdout.contains("  release   v0.24.1 (commit "), "{stdout}");
+    assert!(stdout.contains("  profile   steady (0.5 vCPU, 1 GB, UTXO cache 64 MiB)"), "{stdout}");
+
+    // The running release at the sync size, then a release during sync keeps it, then steady
+    // again: each an ordinary execution, the real btcd restarted at each size.
+    let (code, stdout, stderr) = cli.run(&["run", "--profile", "sync"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("started with input {\"profile\":\"sync\"}") && stdout.contains("✓ Reprofile ("), "{stdout}");
+    assert!(stdout.contains("  release   v0.24.1 (commit "), "the same release: {stdout}");
+    assert!(stdout.contains("  profile   sync (1 vCPU, 2 GB, UTXO cache 128 MiB)"), "{stdout}");
+    assert!(stdout.contains("1 of 1 tasks running"), "{stdout}");
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("  release   v0.24.2 (commit "), "{stdout}");
+    assert!(stdout.contains("  profile   sync (1 vCPU, 2 GB, UTXO cache 128 MiB)"), "a release keeps it: {stdout}");
+    let (code, stdout, stderr) = cli.run(&["run", "--profile", "steady"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("  profile   steady (0.5 vCPU, 1 GB, UTXO cache 64 MiB)"), "{stdout}");
+    let (code, _, stderr) = cli.run(&["run", "--profile", "fast"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--profile \"fast\": sync or steady"), "{stderr}");
 
     let (code, stdout, stderr) = cli.run(&["destroy", "service"]).await;
     assert_eq!(code, 0, "{stderr}");

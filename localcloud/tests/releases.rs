@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use localcloud::codebuild::{build_image, ImageStore};
 use localcloud::fargate::{Health, Launch, Task};
-use pipeline::task_definition::{task_spec, Network, TaskConfig};
-use pipeline::verify::VerifiedTag;
+use pipeline::task_definition::{task_spec, Network, Profile, Release, TaskConfig};
 
 const RELEASES: [&str; 3] = ["v0.24.2", "v0.25.0", "v0.26.0"];
 /// btcd's `--utxocachemaxsize` (MiB), passed as the stack's BtcdArgs pass it.
@@ -40,20 +39,9 @@ fn config(network: Network) -> TaskConfig {
         ("SIGSHIP_BTCD_ARGS", &cache),
         ("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", "5"),
         ("SIGSHIP_RPC_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc"),
+        ("SIGSHIP_CLUSTER", "matrix"),
     ]))
     .unwrap()
-}
-
-fn verified(release: &str) -> VerifiedTag {
-    VerifiedTag {
-        repository: "https://github.com/btcsuite/btcd.git".into(),
-        tag: release.into(),
-        tag_object_id: "0".repeat(40),
-        commit: "0".repeat(40),
-        signers: Vec::new(),
-        signed_at: "2026-12-02T00:00:00Z".into(),
-        allow_downgrade: false,
-    }
 }
 
 struct Running {
@@ -75,7 +63,8 @@ impl Running {
 /// The task register-task's definition describes, started from the image at `root`: with a
 /// read-only root file system and no Linux capability, as in AWS.
 fn start(release: &str, network: Network, root: &Path, image: &localcloud::image::ImageConfig, data: &Path) -> Running {
-    let spec = task_spec(&config(network), format!("local/btcd@{release}"), &verified(release));
+    let release_at = Release { tag: release.into(), commit: "0".repeat(40) };
+    let spec = task_spec(&config(network), Profile::Steady, format!("local/btcd@{release}"), &release_at);
     let container = pipeline::aws::container_definition(&spec).unwrap();
     assert_eq!(container.readonly_root_filesystem(), Some(true));
     let dropped = container.linux_parameters().and_then(|l| l.capabilities()).map(|c| c.drop().to_vec());

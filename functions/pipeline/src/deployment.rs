@@ -406,12 +406,15 @@ mod tests {
     #[tokio::test]
     async fn an_older_release_is_refused_unless_the_execution_allows_it() {
         let services = FakeServices::settling();
-        let revisions = FakeRevisions(vec![
-            ("td:1", "v0.24.2", "2222222222222222"),
-            ("td:2", "v0.24.0", "0000000000000000"),
-            ("td:3", "v0.24.2", "3333333333333333"),
-            ("td:4", "v0.25.0", "5555555555555555"),
-        ]);
+        let revisions = FakeRevisions(
+            vec![
+                ("td:1", "v0.24.2", "2222222222222222"),
+                ("td:2", "v0.24.0", "0000000000000000"),
+                ("td:3", "v0.24.2", "3333333333333333"),
+                ("td:4", "v0.25.0", "5555555555555555"),
+            ],
+            None,
+        );
         let config = config();
         let start = |task| handle(DeployRequest::Start { task }, &config, &services, &revisions);
         start(task("td:1")).await.unwrap();

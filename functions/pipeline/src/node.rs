@@ -289,6 +289,12 @@ pub struct DeployedRevision {
     pub release_tag: Option<String>,
     pub commit: Option<String>,
     pub network: &'static str,
+    /// Its `sigship:profile` (None for revisions from before profiles: steady).
+    pub profile: Option<crate::task_definition::Profile>,
+    /// Its size: CPU units, MiB, and btcd's `--utxocachemaxsize` (MiB) from its command.
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub utxo_cache_mib: Option<u32>,
 }
 
 pub trait Revisions {

@@ -128,7 +128,8 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 0.0,
         utxo_set_mib: 0,
         steady: size(512, 1024, 64),
-        sync: size(512, 1024, 64),
+        // A private chain needs no sync size; a larger one makes a switch observable locally.
+        sync: size(1024, 2048, 128),
     },
 ];
 

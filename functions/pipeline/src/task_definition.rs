@@ -18,6 +18,32 @@ pub const RELEASE_TAG: &str = "sigship:tag";
 pub const COMMIT_TAG: &str = "sigship:commit";
 /// btcd's UTXO cache size flag (MiB).
 pub const UTXO_CACHE_FLAG: &str = "--utxocachemaxsize";
+/// The profile a revision runs at.
+pub const PROFILE_TAG: &str = "sigship:profile";
+
+/// The size the node runs at: the sizing table's steady size while it follows the tip, its sync
+/// size (the whole UTXO set in btcd's cache) while it catches up. A release keeps the profile
+/// that runs; an execution `{"profile": …}` switches it for the release that runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Steady,
+    Sync,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Steady => "steady",
+            Profile::Sync => "sync",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Profile::Steady, Profile::Sync].into_iter().find(|p| p.name() == raw)
+    }
+}
 
 /// The Bitcoin network btcd joins: one setting (stack parameter `Network`) that decides the flag,
 /// the p2p port, the RPC port the health check dials, and the btcd releases that can run it.
@@ -144,10 +170,13 @@ impl HealthCheckTiming {
 
 pub struct TaskConfig {
     pub family: String,
-    pub cpu: String,
-    pub memory: String,
-    /// btcd's `--utxocachemaxsize` unless the extra arguments set it.
-    pub utxo_cache_mib: u32,
+    /// The running service, whose profile a release keeps.
+    pub cluster: String,
+    pub service: String,
+    /// The steady profile's size: the sizing table's, or the stack's TaskCpu/TaskMemory.
+    pub steady: crate::sizing::TaskSize,
+    /// The sync profile's size: the sizing table's.
+    pub sync: crate::sizing::TaskSize,
     pub execution_role_arn: String,
     pub task_role_arn: String,
     pub log_group: String,
@@ -162,6 +191,13 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
+    pub fn size(&self, profile: Profile) -> crate::sizing::TaskSize {
+        match profile {
+            Profile::Steady => self.steady,
+            Profile::Sync => self.sync,
+        }
+    }
+
     /// The task's size is the sizing table's steady size for the network
     /// ([`crate::sizing`]) unless SIGSHIP_TASK_CPU and SIGSHIP_TASK_MEMORY name another valid
     /// Fargate pair (empty: the table's).
@@ -174,6 +210,7 @@ impl TaskConfig {
                 v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
             })
         };
+        let table = crate::sizing::for_network(network);
         let size = crate::sizing::TaskSize {
             cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
             memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,
@@ -191,9 +228,10 @@ impl TaskConfig {
         }
         Ok(TaskConfig {
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
-            cpu: size.cpu.to_string(),
-            memory: size.memory_mib.to_string(),
-            utxo_cache_mib: size.utxo_cache_mib,
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
+            steady: size,
+            sync: table.sync,
             execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
             task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
@@ -300,7 +338,21 @@ pub fn health_check(network: Network) -> String {
     )
 }
 
-pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> TaskSpec {
+/// The release a revision runs: its tag and commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub tag: String,
+    pub commit: String,
+}
+
+impl From<&VerifiedTag> for Release {
+    fn from(verified: &VerifiedTag) -> Self {
+        Release { tag: verified.tag.clone(), commit: verified.commit.clone() }
+    }
+}
+
+pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: &Release) -> TaskSpec {
+    let size = config.size(profile);
     let mut command = vec![
         format!("--datadir={CHAIN_DATA_PATH}/btcd"),
         format!("--logdir={}", log_dir()),
@@ -310,14 +362,14 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
     ];
     command.extend(config.network.flag().map(String::from));
     if !config.extra_args.iter().any(|a| a.starts_with(UTXO_CACHE_FLAG)) {
-        command.push(format!("{UTXO_CACHE_FLAG}={}", config.utxo_cache_mib));
+        command.push(format!("{UTXO_CACHE_FLAG}={}", size.utxo_cache_mib));
     }
     command.extend(config.extra_args.iter().cloned());
     let secret = |key: &str| format!("{}:{key}::", config.rpc_secret_arn);
     TaskSpec {
         family: config.family.clone(),
-        cpu: config.cpu.clone(),
-        memory: config.memory.clone(),
+        cpu: size.cpu.to_string(),
+        memory: size.memory_mib.to_string(),
         execution_role_arn: config.execution_role_arn.clone(),
         task_role_arn: config.task_role_arn.clone(),
         image,
@@ -335,14 +387,67 @@ pub fn task_spec(config: &TaskConfig, image: String, verified: &VerifiedTag) -> 
         access_point_id: config.access_point_id.clone(),
         tags: vec![
             (MANAGED_TAG.into(), "true".into()),
-            (RELEASE_TAG.into(), verified.tag.clone()),
-            (COMMIT_TAG.into(), verified.commit.clone()),
+            (RELEASE_TAG.into(), release.tag.clone()),
+            (COMMIT_TAG.into(), release.commit.clone()),
+            (PROFILE_TAG.into(), profile.name().into()),
         ],
+    }
+}
+
+/// What register-task is asked: a release's revision (at the profile that runs now), or the
+/// running release's revision at another profile (an execution `{"profile": …}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RegisterInput {
+    Release(Box<RegisterRequest>),
+    Reprofile(ReprofileRequest),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReprofileRequest {
+    pub profile: Profile,
+}
+
+pub async fn handle(
+    input: &RegisterInput,
+    config: &TaskConfig,
+    images: &impl ImageRegistry,
+    tasks: &impl TaskDefinitions,
+    services: &impl crate::deployment::Services,
+    revisions: &impl crate::node::Revisions,
+) -> Result<RegisteredTask> {
+    let running = match services.describe(&config.cluster, &config.service).await? {
+        Some(service) if service.status != crate::deployment::ServiceStatus::Inactive => {
+            revisions.deployed(&service.task_definition).await?
+        }
+        _ => None,
+    };
+    match input {
+        RegisterInput::Release(request) => {
+            let profile = running.and_then(|r| r.profile).unwrap_or_default();
+            register(request, profile, config, images, tasks).await
+        }
+        RegisterInput::Reprofile(ReprofileRequest { profile }) => {
+            let running = running.ok_or_else(|| {
+                Error::InvalidInput(format!("no release runs: nothing to run at the {} profile", profile.name()))
+            })?;
+            let (Some(tag), Some(commit)) = (running.release_tag, running.commit) else {
+                return Err(Error::InvalidInput(format!(
+                    "the running revision {} names no release (sigship:tag, sigship:commit)",
+                    running.task_definition
+                )));
+            };
+            let spec = task_spec(config, *profile, running.image.clone(), &Release { tag, commit });
+            tracing::info!(profile = profile.name(), release = ?spec.tags, "the running release at another profile");
+            register_spec(spec, config, tasks, false).await
+        }
     }
 }
 
 pub async fn register(
     request: &RegisterRequest,
+    profile: Profile,
     config: &TaskConfig,
     images: &impl ImageRegistry,
     tasks: &impl TaskDefinitions,
@@ -353,9 +458,18 @@ pub async fn register(
         repository_uri: repository.clone(),
         image_tag: request.build.image_tag.clone(),
     })?;
-    let image = format!("{repository}@{digest}");
-    let mut spec = task_spec(config, image.clone(), &request.verified);
-    let allow_downgrade = request.verified.allow_downgrade;
+    let spec = task_spec(config, profile, format!("{repository}@{digest}"), &Release::from(&request.verified));
+    register_spec(spec, config, tasks, request.verified.allow_downgrade).await
+}
+
+/// Registers `spec`, or reuses the latest revision when it has exactly this content.
+async fn register_spec(
+    mut spec: TaskSpec,
+    config: &TaskConfig,
+    tasks: &impl TaskDefinitions,
+    allow_downgrade: bool,
+) -> Result<RegisteredTask> {
+    let image = spec.image.clone();
     let fingerprint = spec.fingerprint();
     if let Some(LatestRevision { arn, fingerprint: Some(latest) }) = tasks.latest(&config.family).await? {
         if latest == fingerprint {
@@ -378,9 +492,10 @@ mod tests {
     pub fn config() -> TaskConfig {
         TaskConfig {
             family: "btcd".into(),
-            cpu: "1024".into(),
-            memory: "4096".into(),
-            utxo_cache_mib: 250,
+            cluster: "sigship".into(),
+            service: "btcd".into(),
+            steady: crate::sizing::for_network(Network::Testnet3).steady,
+            sync: crate::sizing::for_network(Network::Testnet3).sync,
             execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
             task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
             log_group: "/sigship/btcd".into(),
@@ -405,6 +520,7 @@ mod tests {
                 ("SIGSHIP_FILE_SYSTEM_ID", "fs-1"),
                 ("SIGSHIP_ACCESS_POINT_ID", "fsap-1"),
                 ("SIGSHIP_RPC_SECRET_ARN", "s"),
+                ("SIGSHIP_CLUSTER", "sigship"),
             ];
             all.extend_from_slice(pairs);
             TaskConfig::from_env(&Env::from_pairs(all))
@@ -414,9 +530,13 @@ mod tests {
             let config =
                 env(&[("SIGSHIP_NETWORK", network.name()), ("SIGSHIP_TASK_CPU", ""), ("SIGSHIP_TASK_MEMORY", "")])
                     .unwrap();
-            assert_eq!((config.cpu, config.memory), (table.cpu.to_string(), table.memory_mib.to_string()));
-            let spec =
-                task_spec(&env(&[("SIGSHIP_NETWORK", network.name())]).unwrap(), "i".into(), &verified_tag("v0.26.0"));
+            assert_eq!(config.steady, table);
+            let spec = task_spec(
+                &env(&[("SIGSHIP_NETWORK", network.name())]).unwrap(),
+                Profile::Steady,
+                "i".into(),
+                &release(),
+            );
             assert!(
                 spec.command.contains(&format!("--utxocachemaxsize={}", table.utxo_cache_mib)),
                 "{:?}",
@@ -424,14 +544,14 @@ mod tests {
             );
         }
         let chosen = env(&[("SIGSHIP_TASK_CPU", "2048"), ("SIGSHIP_TASK_MEMORY", "8192")]).unwrap();
-        assert_eq!((chosen.cpu.as_str(), chosen.memory.as_str()), ("2048", "8192"));
+        assert_eq!((chosen.steady.cpu, chosen.steady.memory_mib), (2048, 8192));
         let Err(refused) = env(&[("SIGSHIP_TASK_CPU", "1024"), ("SIGSHIP_TASK_MEMORY", "16384")]) else {
             panic!("1 vCPU with 16 GB is not a Fargate size")
         };
         assert!(refused.to_string().contains("is not a Fargate size"), "{refused}");
         // BtcdArgs' own cache size wins over the table's.
         let own = env(&[("SIGSHIP_BTCD_ARGS", "--utxocachemaxsize=64")]).unwrap();
-        let spec = task_spec(&own, "i".into(), &verified_tag("v0.26.0"));
+        let spec = task_spec(&own, Profile::Steady, "i".into(), &release());
         assert_eq!(spec.command.iter().filter(|a| a.starts_with(UTXO_CACHE_FLAG)).count(), 1, "{:?}", spec.command);
     }
 
@@ -475,6 +595,50 @@ mod tests {
         assert!(healthy(&format!("{started}{rpc}{processed}")), "RPC answers");
     }
 
+    /// A release keeps the profile that runs; `{"profile": …}` re-registers the running release at
+    /// the other size (image, release tags kept; size and cache flag from the table).
+    #[tokio::test]
+    async fn a_release_keeps_the_running_profile_and_a_reprofile_runs_the_same_release_at_the_other_size() {
+        use crate::testing::{FakeRevisions, FakeServices};
+        let services = FakeServices::running("td:7", 1, 1);
+        let images = FakeRegistry::with_image("v0.24.2-0123456789ab", "sha256:bb");
+        let tasks = FakeTaskDefinitions::default();
+        let syncing = FakeRevisions(vec![("td:7", "v0.24.1", "1111111111111111")], Some(Profile::Sync));
+        let table = crate::sizing::for_network(Network::Testnet3);
+
+        let released =
+            handle(&RegisterInput::Release(Box::new(request())), &config(), &images, &tasks, &services, &syncing).await;
+        released.unwrap();
+        let spec = tasks.registered.lock().unwrap().last().cloned().unwrap();
+        assert_eq!((spec.cpu, spec.memory), (table.sync.cpu.to_string(), table.sync.memory_mib.to_string()));
+        assert!(spec.tags.contains(&(PROFILE_TAG.into(), "sync".into())), "{:?}", spec.tags);
+        assert!(spec.command.contains(&format!("--utxocachemaxsize={}", table.sync.utxo_cache_mib)));
+
+        let input: RegisterInput = serde_json::from_value(serde_json::json!({"profile": "steady"})).unwrap();
+        let steady = handle(&input, &config(), &images, &tasks, &services, &syncing).await.unwrap();
+        assert!(steady.registered);
+        let spec = tasks.registered.lock().unwrap().last().cloned().unwrap();
+        assert_eq!((spec.cpu, spec.memory), (table.steady.cpu.to_string(), table.steady.memory_mib.to_string()));
+        assert_eq!(spec.image, format!("{}@sha256:{}", FakeRegistry::URI, "a".repeat(64)), "the running image");
+        assert!(spec.tags.contains(&(RELEASE_TAG.into(), "v0.24.1".into())), "the running release");
+        assert!(spec.tags.contains(&(PROFILE_TAG.into(), "steady".into())));
+
+        // Without a running release there is nothing to resize; a revision from before profiles is steady.
+        let none = FakeServices::settling();
+        let err = handle(&input, &config(), &images, &tasks, &none, &FakeRevisions::default()).await.unwrap_err();
+        assert_eq!(err.name(), "InvalidInput");
+        let old = FakeRevisions(vec![("td:7", "v0.24.1", "1111111111111111")], None);
+        handle(&RegisterInput::Release(Box::new(request())), &config(), &images, &tasks, &services, &old)
+            .await
+            .unwrap();
+        let spec = tasks.registered.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(spec.cpu, table.steady.cpu.to_string());
+    }
+
+    fn release() -> Release {
+        Release::from(&verified_tag("v0.26.0"))
+    }
+
     fn request() -> RegisterRequest {
         let verified = verified_tag("v0.24.2");
         RegisterRequest {
@@ -502,7 +666,8 @@ mod tests {
             (Network::Regtest, Some("--regtest"), 18444, 18334),
         ] {
             assert_eq!(Network::parse(network.name()).unwrap(), network);
-            let spec = task_spec(&TaskConfig { network, ..config() }, "img@sha256:0".into(), &verified_tag("v0.26.0"));
+            let spec =
+                task_spec(&TaskConfig { network, ..config() }, Profile::Steady, "img@sha256:0".into(), &release());
             assert!(
                 spec.health_check[1].contains(&format!("--rpcserver=127.0.0.1:{rpc} ")),
                 "{network:?}: {:?}",
@@ -563,7 +728,7 @@ mod tests {
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
         let config = TaskConfig { network: Network::Testnet4, ..config() };
-        let err = register(&request, &config, &images, &tasks).await.unwrap_err();
+        let err = register(&request, Profile::Steady, &config, &images, &tasks).await.unwrap_err();
         assert_eq!(err.name(), "NetworkUnsupported", "{err}");
         assert!(tasks.registered.lock().unwrap().is_empty(), "no task definition for a release that would crash-loop");
     }
@@ -573,7 +738,7 @@ mod tests {
         let request = request();
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
-        let registered = register(&request, &config(), &images, &tasks).await.unwrap();
+        let registered = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
         assert!(registered.registered);
         assert_eq!(registered.image, format!("{}@sha256:abc", FakeRegistry::URI));
         let specs = tasks.registered.lock().unwrap();
@@ -592,8 +757,8 @@ mod tests {
         let request = request();
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
-        let first = register(&request, &config(), &images, &tasks).await.unwrap();
-        let second = register(&request, &config(), &images, &tasks).await.unwrap();
+        let first = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
+        let second = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
         assert_eq!(first.task_definition_arn, second.task_definition_arn);
         assert!(!second.registered);
         assert_eq!(tasks.registered.lock().unwrap().len(), 1);
@@ -604,9 +769,9 @@ mod tests {
         let request = request();
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
-        let first = register(&request, &config(), &images, &tasks).await.unwrap();
-        let bigger = TaskConfig { memory: "8192".into(), ..config() };
-        let second = register(&request, &bigger, &images, &tasks).await.unwrap();
+        let first = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
+        let bigger = TaskConfig { steady: crate::sizing::TaskSize { memory_mib: 8192, ..config().steady }, ..config() };
+        let second = register(&request, Profile::Steady, &bigger, &images, &tasks).await.unwrap();
         assert!(second.registered);
         assert_ne!(first.task_definition_arn, second.task_definition_arn);
         assert_eq!(tasks.registered.lock().unwrap().len(), 2);
@@ -614,9 +779,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_image_is_a_named_error() {
-        let err = register(&request(), &config(), &FakeRegistry::default(), &FakeTaskDefinitions::default())
-            .await
-            .unwrap_err();
+        let err =
+            register(&request(), Profile::Steady, &config(), &FakeRegistry::default(), &FakeTaskDefinitions::default())
+                .await
+                .unwrap_err();
         assert_eq!(err.name(), "ImageMissing");
     }
 }

@@ -214,19 +214,27 @@ impl Services for FakeServices {
     }
 }
 
-/// Task definitions and the release each carries in its tags (task definition, tag, commit).
+/// Task definitions and the release each carries in its tags (task definition, tag, commit), all
+/// at `profile` (None: revisions from before profiles).
 #[derive(Default)]
-pub struct FakeRevisions(pub Vec<(&'static str, &'static str, &'static str)>);
+pub struct FakeRevisions(
+    pub Vec<(&'static str, &'static str, &'static str)>,
+    pub Option<crate::task_definition::Profile>,
+);
 
 impl crate::node::Revisions for FakeRevisions {
     async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
         Ok(self.0.iter().find(|(arn, _, _)| *arn == task_definition).map(|(arn, tag, commit)| {
             crate::node::DeployedRevision {
                 task_definition: arn.to_string(),
-                image: String::new(),
+                image: format!("{}@sha256:{}", FakeRegistry::URI, "a".repeat(64)),
                 release_tag: Some(tag.to_string()),
                 commit: Some(commit.to_string()),
-                network: "mainnet",
+                network: "testnet3",
+                profile: self.1,
+                cpu: None,
+                memory: None,
+                utxo_cache_mib: None,
             }
         }))
     }

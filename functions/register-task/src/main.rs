@@ -1,6 +1,7 @@
-//! register-task: pin the built image by digest in a new Fargate task definition revision.
+//! register-task: pin the built image by digest in a new Fargate task definition revision, at
+//! the profile that runs — or the running release at another profile.
 use pipeline::aws::{Ecr, Ecs};
-use pipeline::task_definition::{self, RegisterRequest, TaskConfig};
+use pipeline::task_definition::{self, RegisterInput, TaskConfig};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
@@ -12,8 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);
         Ok((config, images, Ecs::new(&sdk)))
     };
-    lambda::serve(setup, |(config, images, tasks), request: RegisterRequest| async move {
-        task_definition::register(&request, config, images, tasks).await
+    lambda::serve(setup, |(config, images, ecs), input: RegisterInput| async move {
+        task_definition::handle(&input, config, images, ecs, ecs, ecs).await
     })
     .await
 }

@@ -13,7 +13,7 @@ use crate::deployment::{
 use crate::error::{Error, Result};
 use crate::task_definition::{
     LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
-    MANAGED_TAG, RELEASE_TAG, SPEC_TAG,
+    MANAGED_TAG, PROFILE_TAG, RELEASE_TAG, SPEC_TAG,
 };
 
 type DescribedRevision = aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
@@ -374,6 +374,12 @@ impl crate::node::Revisions for Ecs {
             release_tag: tag_value(&described, RELEASE_TAG),
             commit: tag_value(&described, COMMIT_TAG),
             network: crate::node::network_of(container.command()).name(),
+            profile: tag_value(&described, PROFILE_TAG).and_then(|p| crate::task_definition::Profile::parse(&p)),
+            cpu: described.task_definition().and_then(|t| t.cpu()).map(str::to_string),
+            memory: described.task_definition().and_then(|t| t.memory()).map(str::to_string),
+            utxo_cache_mib: container.command().iter().find_map(|arg| {
+                arg.strip_prefix(crate::task_definition::UTXO_CACHE_FLAG)?.strip_prefix('=')?.parse().ok()
+            }),
         }))
     }
 }

@@ -111,7 +111,13 @@ pub const GRANTS: &[Grant] = &[
     ),
     grant(
         Function("register-task"),
-        "Ecs::latest, Ecs::register (no resource-level permissions)",
+        "Services::describe (the running revision, whose profile a release keeps)",
+        &["ecs:DescribeServices"],
+        SERVICE,
+    ),
+    grant(
+        Function("register-task"),
+        "Ecs::latest, Ecs::register, Revisions::deployed (no resource-level permissions)",
         &["ecs:ListTaskDefinitions", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
         "*",
     ),
