@@ -51,10 +51,12 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
     let cluster = options.cluster.clone().or_else(|| output("ClusterName"));
     let service = options.service.clone().or_else(|| output("ServiceName"));
     let log_group = options.log_group.clone().or_else(|| output("DaemonLogGroup"));
+    // `status` reads the node; switching its profile is node-metrics' alone.
     let node = cluster.zip(service).zip(log_group).map(|((cluster, service), log_group)| pipeline::node::NodeConfig {
         cluster,
         service,
         log_group,
+        switching: false,
     });
     Ok(Pipeline { state_machine_arn, node })
 }

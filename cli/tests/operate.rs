@@ -146,7 +146,10 @@ async fn run_status_destroy_and_logs() {
     // again: each an ordinary execution, the real btcd restarted at each size.
     let (code, stdout, stderr) = cli.run(&["run", "--profile", "sync"]).await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("started with input {\"profile\":\"sync\"}") && stdout.contains("✓ Reprofile ("), "{stdout}");
+    assert!(
+        stdout.contains("started with input {\"profile\":\"sync\"}") && stdout.contains("✓ Reprofile ("),
+        "{stdout}"
+    );
     assert!(stdout.contains("  release   v0.24.1 (commit "), "the same release: {stdout}");
     assert!(stdout.contains("  profile   sync (1 vCPU, 2 GB, UTXO cache 128 MiB)"), "{stdout}");
     assert!(stdout.contains("1 of 1 tasks running"), "{stdout}");

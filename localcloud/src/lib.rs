@@ -391,6 +391,11 @@ impl LocalCloud {
         execution::run(&self.step_functions(), name, &input, print).await
     }
 
+    /// Follows the execution `name` (started by anyone) until it ends.
+    pub async fn finish(&self, name: &str) -> execution::Finished {
+        execution::follow(&self.step_functions(), &self.stack.execution_arn(name), name, true).await
+    }
+
     /// The stack's state machine, through the library's adapter (as the administrator).
     pub fn step_functions(&self) -> pipeline::aws::StepFunctions {
         pipeline::aws::StepFunctions::new(&self.sdk, self.stack.state_machine_arn.clone())

@@ -170,3 +170,86 @@ async fn a_flat_height_while_lagging_fires_the_stall_alarm_and_progress_clears_i
     assert_eq!(sample["sync"]["height"], 151_001, "{sample}");
     assert_eq!(cloudwatch.wait_for_state(&stalled, "OK", Duration::from_secs(20)).await, "OK");
 }
+
+/// The revision the service runs, as ECS describes it: (cpu, memory, btcd's command, profile tag).
+async fn running_revision(cloud: &LocalCloud) -> (String, String, Vec<String>, String) {
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await;
+    let task_definition = services.unwrap().services()[0].task_definition().unwrap().to_string();
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(&task_definition)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let definition = described.task_definition().unwrap();
+    let profile = described.tags().iter().find(|t| t.key() == Some("sigship:profile")).and_then(|t| t.value());
+    (
+        definition.cpu().unwrap_or_default().to_string(),
+        definition.memory().unwrap_or_default().to_string(),
+        definition.container_definitions()[0].command().to_vec(),
+        profile.unwrap_or_default().to_string(),
+    )
+}
+
+/// btcd's periodic flush line (blockchain/utxocache.go), logged at `at_ms`.
+fn flush(at_ms: i64) -> (i64, String) {
+    let logged = pipeline::node::utc_date_time(at_ms / 1000);
+    let message = format!(
+        "{logged}.402 [INF] CHAN: Flushing UTXO cache of 212 MiB with 1603811 entries to disk. For large sizes, this can take up to several minutes..."
+    );
+    (at_ms, message)
+}
+
+/// Far behind and catching up for ten minutes: node-metrics starts the switch to the sync size,
+/// an ordinary execution, which registers and deploys the running release at the table's sync
+/// size. Once current, and once a flush since has completed, back to steady. btcd's real lines
+/// (a regtest node is never a day behind): written into its log group with their timestamps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed() {
+    let cloud = deployed_cloud().await;
+    let table = pipeline::sizing::for_network(pipeline::task_definition::Network::Regtest);
+    let (cpu, _, _, profile) = running_revision(&cloud).await;
+    assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
+
+    let now = now_ms();
+    let catching_up: Vec<_> = (0..3)
+        .map(|i| progress(now - (15 - 7 * i) * MINUTE_MS, 2000, 100_000 + 20_000 * i as u64, OLD_BLOCK + i))
+        .collect();
+    cloud.daemon_logs("catching-up", &catching_up).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    let switch = sample["profileSwitch"].as_str().expect("a switch started").to_string();
+    assert!(switch.starts_with("profile-sync-from-btcd-"), "{sample}");
+    // The next minute's sample finds it started: one switch, not one a minute.
+    let again = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(again["profileSwitch"].as_str(), Some(switch.as_str()), "{again}");
+    cloud.finish(&switch).await.assert_succeeded(&cloud.logs);
+    let (cpu, memory, command, profile) = running_revision(&cloud).await;
+    assert_eq!((cpu, memory), (table.sync.cpu.to_string(), table.sync.memory_mib.to_string()));
+    assert!(command.contains(&format!("--utxocachemaxsize={}", table.sync.utxo_cache_mib)), "{command:?}");
+    assert_eq!(profile, "sync");
+    let syncing = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert!(syncing["profileSwitch"].is_null() && syncing["profile"] == "sync", "still behind: {syncing}");
+
+    // Current (its newest blocks minutes old, logged after every line above), but no flush
+    // since: keep the sync size.
+    let now = now_ms();
+    let block = |at_ms: i64| at_ms / 1000 - 300;
+    let current = [
+        progress(now - 20_000, 1, 925_000, block(now - 20_000)),
+        progress(now - 10_000, 1, 925_001, block(now - 10_000)),
+    ];
+    cloud.daemon_logs("current", &current).await;
+    let unflushed = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert!(unflushed["profileSwitch"].is_null(), "not flushed yet: {unflushed}");
+    // A periodic flush, then a block processed after it: the flush completed. Steady again.
+    cloud.daemon_logs("flushed", &[flush(now - 5_000), progress(now, 1, 925_002, block(now))]).await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    let back = sample["profileSwitch"].as_str().expect("the switch back").to_string();
+    assert!(back.starts_with("profile-steady-from-btcd-"), "{sample}");
+    cloud.finish(&back).await.assert_succeeded(&cloud.logs);
+    let (cpu, _, command, profile) = running_revision(&cloud).await;
+    assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
+    assert!(command.contains(&format!("--utxocachemaxsize={}", table.steady.utxo_cache_mib)), "{command:?}");
+}

@@ -2,17 +2,12 @@
 //! the upstream watch invoked as its schedule would, and two executions at once taking turns.
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use localcloud::{execution, LocalCloud, Options};
+use localcloud::{LocalCloud, Options};
 
 async fn execution_names(cloud: &LocalCloud) -> Vec<String> {
     let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
     let listed = sfn.list_executions().state_machine_arn(&cloud.stack.state_machine_arn).send().await.unwrap();
     listed.executions().iter().map(|e| e.name().to_string()).collect()
-}
-
-async fn finish(cloud: &LocalCloud, name: &str) -> execution::Finished {
-    let arn = cloud.stack.execution_arn(name);
-    execution::follow(&cloud.step_functions(), &arn, name, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -25,7 +20,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
     assert_eq!(status, 202, "{answer}");
     let name = format!("tag-v0.24.2-{}", &tag_object[..16]);
     assert_eq!(answer["started"], name.as_str());
-    let finished = finish(&cloud, &name).await;
+    let finished = cloud.finish(&name).await;
     assert_eq!(finished.status, ExecutionStatus::Succeeded, "{:?}", finished.error);
 
     // GitHub's `create` event for the same push, and a redelivery: the same execution name.
@@ -68,7 +63,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let report = watch().await;
     let first = format!("tag-v0.24.0-{}", &first_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([first]), "{report}");
-    assert_eq!(finish(&cloud, &first).await.status, ExecutionStatus::Succeeded);
+    assert_eq!(cloud.finish(&first).await.status, ExecutionStatus::Succeeded);
     let report = watch().await;
     assert_eq!(report["started"], serde_json::json!([]), "nothing new: {report}");
 
@@ -77,7 +72,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let report = watch().await;
     let second = format!("tag-v0.24.1-{}", &second_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([second]), "{report}");
-    assert_eq!(finish(&cloud, &second).await.status, ExecutionStatus::Succeeded);
+    assert_eq!(cloud.finish(&second).await.status, ExecutionStatus::Succeeded);
     assert_eq!(watch().await["started"], serde_json::json!([]));
 
     // An unsigned v99.0.0, pushed by someone without a key: never started, reported, alarmed —
@@ -95,7 +90,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let report = watch().await;
     let third = format!("tag-v0.24.2-{}", &third_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([third]), "{report}");
-    assert_eq!(finish(&cloud, &third).await.status, ExecutionStatus::Succeeded);
+    assert_eq!(cloud.finish(&third).await.status, ExecutionStatus::Succeeded);
     let mut names = execution_names(&cloud).await;
     names.sort();
     assert_eq!(names, [first, second, third], "the unsigned tag never started an execution");
@@ -114,7 +109,7 @@ async fn two_executions_at_once_take_turns() {
         }
     };
     tokio::join!(start("first", r#"{"tag":"v0.24.2"}"#), start("second", r#"{"destroy":"service"}"#));
-    let (a, b) = tokio::join!(finish(&cloud, "first"), finish(&cloud, "second"));
+    let (a, b) = tokio::join!(cloud.finish("first"), cloud.finish("second"));
     assert_eq!((a.status.clone(), b.status.clone()), (ExecutionStatus::Succeeded, ExecutionStatus::Succeeded));
 
     // Exactly one waited, and it went on only after the other had ended.

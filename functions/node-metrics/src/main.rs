@@ -1,16 +1,20 @@
 //! node-metrics: every minute, reads btcd's sync progress from its log group and publishes it
-//! (height, lag, flat time, task counts) as CloudWatch embedded metrics for the stack's alarms.
-use pipeline::aws::{Ecs, Logs};
+//! (height, lag, flat time, task counts) as CloudWatch embedded metrics for the stack's alarms;
+//! when the node's profile no longer fits (far behind, or current again), starts the switch.
+use pipeline::aws::{Ecs, Logs, StepFunctions};
 use pipeline::node::{self, NodeConfig, SampleRequest};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
-    let setup =
-        || async { NodeConfig::from_env(&Env::process()).map(|config| (config, Ecs::new(&sdk), Logs::new(&sdk))) };
-    lambda::serve(setup, |(config, services, logs), _: SampleRequest| {
-        node::publish(config, services, logs, lambda::now_ms())
+    let setup = || async {
+        let env = Env::process();
+        let executions = StepFunctions::new(&sdk, env.required("SIGSHIP_STATE_MACHINE_ARN")?);
+        NodeConfig::from_env(&env).map(|config| (config, Ecs::new(&sdk), Logs::new(&sdk), executions))
+    };
+    lambda::serve(setup, |(config, ecs, logs, executions), _: SampleRequest| {
+        node::publish(config, ecs, ecs, logs, executions, lambda::now_ms())
     })
     .await
 }

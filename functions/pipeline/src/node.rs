@@ -164,14 +164,25 @@ pub struct NodeConfig {
     pub cluster: String,
     pub service: String,
     pub log_group: String,
+    /// Whether node-metrics switches the profile ([`profile_switch`]); `SIGSHIP_PROFILE_SWITCHING`
+    /// `auto` (default) or `off`.
+    pub switching: bool,
 }
 
 impl NodeConfig {
     pub fn from_env(env: &Env) -> Result<Self> {
+        let switching = match env.optional("SIGSHIP_PROFILE_SWITCHING").as_deref() {
+            None | Some("auto") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(crate::Error::config(format!("SIGSHIP_PROFILE_SWITCHING={other:?}: auto or off")))
+            }
+        };
         Ok(NodeConfig {
             cluster: env.required("SIGSHIP_CLUSTER")?,
             service: env.required("SIGSHIP_SERVICE")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
+            switching,
         })
     }
 }
@@ -187,6 +198,11 @@ pub struct NodeSample {
     pub sync: Option<SyncReading>,
     /// See [`seconds_without_blocks`].
     pub seconds_without_blocks: Option<i64>,
+    /// The profile the running revision has.
+    pub profile: crate::task_definition::Profile,
+    /// The profile switch this sample started (or found started): its execution name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_switch: Option<String>,
 }
 
 /// The metrics request: a scheduled event, whose content does not matter.
@@ -197,6 +213,7 @@ pub struct SampleRequest {}
 pub async fn sample(
     config: &NodeConfig,
     services: &impl Services,
+    revisions: &impl Revisions,
     logs: &impl LogEvents,
     now_ms: i64,
 ) -> Result<Option<NodeSample>> {
@@ -204,6 +221,7 @@ pub async fn sample(
         return Ok(None);
     };
     let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
+    let profile = revisions.deployed(&service.task_definition).await?.and_then(|r| r.profile).unwrap_or_default();
     Ok(Some(NodeSample {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
@@ -211,6 +229,8 @@ pub async fn sample(
         running_tasks: service.running_count,
         sync,
         seconds_without_blocks,
+        profile,
+        profile_switch: None,
     }))
 }
 
@@ -268,10 +288,21 @@ pub fn embedded_metrics(now_ms: i64, dimensions: &[(&str, &str)], metrics: &[(&s
 pub async fn publish(
     config: &NodeConfig,
     services: &impl Services,
+    revisions: &impl Revisions,
     logs: &impl LogEvents,
+    executions: &impl crate::execution::Executions,
     now_ms: i64,
 ) -> Result<Option<NodeSample>> {
-    let sample = sample(config, services, logs, now_ms).await?;
+    let mut sample = sample(config, services, revisions, logs, now_ms).await?;
+    if let Some(sample) = sample.as_mut().filter(|_| config.switching) {
+        let (progress, flushes) = profile_switch::read(logs, &config.log_group, now_ms).await?;
+        if let Some(to) = profile_switch::decide(sample.profile, &progress, &flushes, now_ms) {
+            let service = services.describe(&config.cluster, &config.service).await?;
+            if let Some(service) = service {
+                sample.profile_switch = Some(profile_switch::start(executions, to, &service.task_definition).await?);
+            }
+        }
+    }
     match &sample {
         // stdout, not tracing: CloudWatch reads embedded metrics only from a top-level JSON line.
         Some(sample) => println!("{}", sample.embedded_metrics(now_ms)),
@@ -354,6 +385,8 @@ pub fn network_of(command: &[String]) -> Network {
         .find(|n| n.flag().is_some_and(|flag| command.iter().any(|c| c == flag)))
         .unwrap_or(Network::Mainnet)
 }
+
+pub mod profile_switch;
 
 #[cfg(test)]
 mod tests;

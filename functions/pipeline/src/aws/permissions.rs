@@ -253,9 +253,21 @@ pub const GRANTS: &[Grant] = &[
             "{failure_topic_key}",
         )
     },
-    // node-metrics: node::sample over Services::describe and Logs
+    // node-metrics: node::sample over Services::describe, Revisions and Logs; the profile switch
     grant(Function("node-metrics"), "Services::describe", &["ecs:DescribeServices"], SERVICE),
     grant(Function("node-metrics"), "LogEvents::matching", &["logs:FilterLogEvents"], DAEMON_LOGS),
+    grant(
+        Function("node-metrics"),
+        "Revisions::deployed (the running profile; no resource-level permissions)",
+        &["ecs:DescribeTaskDefinition"],
+        "*",
+    ),
+    grant(
+        Function("node-metrics"),
+        "StepFunctions::start (the profile switch)",
+        &["states:StartExecution"],
+        "{SIGSHIP_STATE_MACHINE_ARN}",
+    ),
     // Step Functions invokes each pipeline function.
     grant(
         StateMachine,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::testing::{FakeLogs, FakeServices};
+use crate::testing::{FakeLogs, FakeRevisions, FakeServices};
 
 /// Lines as btcd v0.24 writes them through btclog (netsync/blocklogger.go's format).
 const SYNCING: &str = "2026-06-18 23:01:42.118 [INF] SYNC: Processed 1377 blocks in the last 10.01s (2848 transactions, height 201377, 2012-10-01 08:13:50 +0000 UTC, ~41 MiB cache)";
@@ -72,11 +72,19 @@ async fn the_newest_line_wins_and_the_recent_minutes_are_read_first() {
 
 #[tokio::test]
 async fn a_sample_measures_lag_and_flat_time_at_now() {
-    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
+    let config = NodeConfig {
+        cluster: "sigship".into(),
+        service: "btcd".into(),
+        log_group: "/sigship/btcd".into(),
+        switching: true,
+    };
     let logged = at(1_781_816_000);
     let logs = FakeLogs::with(&[(logged, SYNCING)]);
     let now = logged + at(90);
-    let sample = sample(&config, &FakeServices::running("btcd:3", 1, 0), &logs, now).await.unwrap().unwrap();
+    let sample = sample(&config, &FakeServices::running("btcd:3", 1, 0), &FakeRevisions::default(), &logs, now)
+        .await
+        .unwrap()
+        .unwrap();
     let sync = sample.sync.unwrap();
     assert_eq!(sync.sync_lag_seconds, 1_781_816_090 - 1_349_079_230);
     assert_eq!(sync.progress_age_seconds, 90);
@@ -102,10 +110,25 @@ async fn a_sample_measures_lag_and_flat_time_at_now() {
 
 #[tokio::test]
 async fn no_service_no_sample_and_no_progress_publishes_only_the_task_counts() {
-    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
-    let none = sample(&config, &FakeServices::settling(), &FakeLogs::default(), at(10)).await.unwrap();
+    let config = NodeConfig {
+        cluster: "sigship".into(),
+        service: "btcd".into(),
+        log_group: "/sigship/btcd".into(),
+        switching: true,
+    };
+    let none = sample(&config, &FakeServices::settling(), &FakeRevisions::default(), &FakeLogs::default(), at(10))
+        .await
+        .unwrap();
     assert_eq!(none, None);
-    let starting = sample(&config, &FakeServices::running("btcd:1", 1, 1), &FakeLogs::default(), at(10)).await.unwrap();
+    let starting = sample(
+        &config,
+        &FakeServices::running("btcd:1", 1, 1),
+        &FakeRevisions::default(),
+        &FakeLogs::default(),
+        at(10),
+    )
+    .await
+    .unwrap();
     let names: Vec<_> = starting.unwrap().metrics().into_iter().map(|(name, _, _)| name).collect();
     assert_eq!(names, ["DesiredTasks", "RunningTasks"]);
 }
@@ -115,14 +138,19 @@ const STARTED: &str = "2026-12-02 15:10:01.512 [INF] BTCD: Version 0.24.2-beta";
 
 #[tokio::test]
 async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
-    let config = NodeConfig { cluster: "sigship".into(), service: "btcd".into(), log_group: "/sigship/btcd".into() };
+    let config = NodeConfig {
+        cluster: "sigship".into(),
+        service: "btcd".into(),
+        log_group: "/sigship/btcd".into(),
+        switching: true,
+    };
     let running = FakeServices::running("btcd:1", 1, 1);
     let now = at(1_781_816_000);
     let no_peer = FakeLogs::with(&[
         (now - at(40 * 60), STARTED),
         (now - at(40 * 60 - 1), "2026-12-02 15:10:01.700 [INF] CMGR: Server listening on 0.0.0.0:8333"),
     ]);
-    let sample = sample(&config, &running, &no_peer, now).await.unwrap().unwrap();
+    let sample = sample(&config, &running, &FakeRevisions::default(), &no_peer, now).await.unwrap().unwrap();
     assert_eq!((sample.sync, sample.seconds_without_blocks), (None, Some(40 * 60)));
     let names: Vec<_> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();
     assert_eq!(names, ["DesiredTasks", "RunningTasks", "SecondsWithoutBlocks"]);
@@ -143,7 +171,7 @@ async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
 }
 
 async fn sample_of(config: &NodeConfig, services: &FakeServices, logs: &FakeLogs, now: i64) -> NodeSample {
-    sample(config, services, logs, now).await.unwrap().unwrap()
+    sample(config, services, &FakeRevisions::default(), logs, now).await.unwrap().unwrap()
 }
 
 #[test]
