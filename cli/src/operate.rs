@@ -239,7 +239,11 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
             ),
             _ => String::new(),
         };
-        println!("  profile   {}{size}", revision.profile.unwrap_or_default().name());
+        let since = revision
+            .registered_at_ms
+            .map(|ms| format!(" since {} UTC", pipeline::node::utc_date_time(ms / 1000)))
+            .unwrap_or_default();
+        println!("  profile   {}{size}{since}", revision.profile.unwrap_or_default().name());
     }
     match &node.sync {
         Some(sync) => {
@@ -250,6 +254,9 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
                 span(sync.sync_lag_seconds)
             );
             println!("  progress  last block processed {} ago", span(sync.progress_age_seconds));
+            if let Some(hours) = node.hours_to_tip {
+                println!("  tip       ≈ {hours:.0} h to the tip at the last hour's rate");
+            }
         }
         None => println!("  height    unknown: no progress line in btcd's log in the last 6 h"),
     }

@@ -158,6 +158,22 @@ impl SyncReading {
     }
 }
 
+/// Hours to the chain's tip at the rate of the last hour's progress lines: the chain time they
+/// gained per second, less the one second a second the tip moves on. None while current (within
+/// an hour of the tip), with under a minute of lines, or when the node gains no ground.
+pub fn hours_to_tip(progress: &[Progress], now_ms: i64) -> Option<f64> {
+    let recent: Vec<&Progress> = progress.iter().filter(|p| p.logged_at_ms >= now_ms - 60 * 60 * 1000).collect();
+    let oldest = recent.iter().min_by_key(|p| (p.logged_at_ms, p.height))?;
+    let newest = recent.iter().max_by_key(|p| (p.logged_at_ms, p.height))?;
+    let wall_seconds = (newest.logged_at_ms - oldest.logged_at_ms) as f64 / 1000.0;
+    let lag = (now_ms / 1000 - newest.block_time) as f64;
+    if wall_seconds < 60.0 || lag <= 3600.0 {
+        return None;
+    }
+    let chain_seconds_per_second = (newest.block_time - oldest.block_time) as f64 / wall_seconds;
+    (chain_seconds_per_second > 1.0).then(|| lag / (chain_seconds_per_second - 1.0) / 3600.0)
+}
+
 /// Where the node runs and logs; the node-metrics function's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
@@ -326,6 +342,8 @@ pub struct DeployedRevision {
     pub cpu: Option<String>,
     pub memory: Option<String>,
     pub utxo_cache_mib: Option<u32>,
+    /// When it was registered, Unix ms: since when its profile runs, near enough.
+    pub registered_at_ms: Option<i64>,
 }
 
 pub trait Revisions {
@@ -346,6 +364,8 @@ pub struct NodeStatus {
     pub sync: Option<SyncReading>,
     /// See [`seconds_without_blocks`].
     pub seconds_without_blocks: Option<i64>,
+    /// See [`hours_to_tip`].
+    pub hours_to_tip: Option<f64>,
     pub last_log_ms: Option<i64>,
 }
 
@@ -365,6 +385,8 @@ pub async fn status(
         None => None,
     };
     let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
+    let hour = logs.matching(&config.log_group, PROGRESS_FILTER, now_ms - 60 * 60 * 1000, now_ms + 1).await?;
+    let hour: Vec<Progress> = hour.iter().filter_map(|e| Progress::parse(&e.message, e.timestamp_ms)).collect();
     Ok(NodeStatus {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
@@ -374,6 +396,7 @@ pub async fn status(
         revision,
         sync,
         seconds_without_blocks,
+        hours_to_tip: hours_to_tip(&hour, now_ms),
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
     })
 }

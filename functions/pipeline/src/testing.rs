@@ -235,6 +235,7 @@ impl crate::node::Revisions for FakeRevisions {
                 cpu: None,
                 memory: None,
                 utxo_cache_mib: None,
+                registered_at_ms: None,
             }
         }))
     }

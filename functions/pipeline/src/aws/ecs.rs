@@ -380,6 +380,10 @@ impl crate::node::Revisions for Ecs {
             utxo_cache_mib: container.command().iter().find_map(|arg| {
                 arg.strip_prefix(crate::task_definition::UTXO_CACHE_FLAG)?.strip_prefix('=')?.parse().ok()
             }),
+            registered_at_ms: described
+                .task_definition()
+                .and_then(|t| t.registered_at())
+                .and_then(|at| at.to_millis().ok()),
         }))
     }
 }

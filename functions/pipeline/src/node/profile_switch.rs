@@ -132,4 +132,16 @@ mod tests {
         assert_eq!(execution_name(Profile::Sync, arn), "profile-sync-from-btcd-7");
         assert_eq!(execution_name(Profile::Steady, arn), "profile-steady-from-btcd-7");
     }
+
+    #[test]
+    fn the_time_to_the_tip_is_the_lag_over_the_ground_gained_per_second() {
+        // An hour of lines gaining 11 chain-hours an hour, 100 h behind: 10 h to go.
+        let lines = [line(60, 100_000, 100 * 3600 + 600 * 60), line(0, 110_000, 100 * 3600)];
+        let hours = crate::node::hours_to_tip(&lines, NOW_MS).unwrap();
+        assert!((hours - 10.0).abs() < 0.01, "{hours}");
+        // Current, gaining no ground, or a single line: no estimate.
+        assert_eq!(crate::node::hours_to_tip(&[line(60, 1, 600), line(0, 2, 600)], NOW_MS), None);
+        assert_eq!(crate::node::hours_to_tip(&[line(60, 1, 7200), line(0, 2, 7200 + 3600)], NOW_MS), None);
+        assert_eq!(crate::node::hours_to_tip(&[line(0, 1, YEARS)], NOW_MS), None);
+    }
 }
