@@ -41,3 +41,15 @@ pub fn bodies(client: &StaticReplayClient) -> Vec<serde_json::Value> {
 pub fn targets(client: &StaticReplayClient) -> Vec<String> {
     client.actual_requests().map(|r| r.headers().get("x-amz-target").unwrap_or_default().to_string()).collect()
 }
+
+/// `METHOD /path` of each request made (the REST protocols' operation), without the query.
+pub fn paths(client: &StaticReplayClient) -> Vec<String> {
+    client
+        .actual_requests()
+        .map(|r| {
+            let uri = r.uri().to_string();
+            let path = uri.split("://").nth(1).and_then(|rest| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
+            format!("{} {}", r.method(), path.split('?').next().unwrap_or(path))
+        })
+        .collect()
+}

@@ -94,6 +94,10 @@ pub enum Error {
     DeploymentTimedOut { service: String, attempts: u32 },
     #[error("service {service} deleted, but its tasks had not all stopped after {attempts} checks")]
     TeardownTimedOut { service: String, attempts: u32 },
+    /// Its mount targets were still going (or EFS still called it in use) after the checks:
+    /// retried by the state machine, as destroy converges.
+    #[error("chain data file system {file_system_id} still in use after {attempts} checks (its mount targets are being deleted)")]
+    ChainDataBusy { file_system_id: String, attempts: u32 },
 
     // --- AWS ---
     #[error("AWS {operation} throttled: {message}")]
@@ -150,6 +154,7 @@ impl Error {
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",
             Error::DeploymentTimedOut { .. } => "DeploymentTimedOut",
             Error::TeardownTimedOut { .. } => "TeardownTimedOut",
+            Error::ChainDataBusy { .. } => "ChainDataBusy",
             Error::Throttled { .. } => "Throttled",
             Error::AwsUnavailable { .. } => "AwsUnavailable",
             Error::AccessDenied { .. } => "AccessDenied",

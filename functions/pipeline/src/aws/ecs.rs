@@ -1,3 +1,4 @@
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
     DeploymentConfiguration, DeploymentRolloutState, DesiredStatus, EfsAuthorizationConfig, EfsAuthorizationConfigIam,
@@ -149,20 +150,29 @@ impl Ecs {
     }
 
     /// The service's tasks whose last status is not STOPPED: those desired running, and those
-    /// told to stop that have not finished stopping.
+    /// told to stop that have not finished stopping. Once the deleted service is INACTIVE,
+    /// ListTasks by its name answers ServiceNotFoundException (its API reference lists it): then
+    /// the cluster's tasks of the service's group (`service:<name>`) are the ones still stopping.
     pub async fn unstopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<String>> {
         let mut arns = Vec::new();
+        let mut by_group = false;
         for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
-            let listed = self
-                .client
-                .list_tasks()
-                .cluster(cluster)
-                .service_name(service)
-                .desired_status(desired)
-                .send()
-                .await
-                .map_err(|e| Error::aws("ecs:ListTasks", e))?;
-            arns.extend(listed.task_arns().iter().cloned());
+            let list = |by_name: bool| {
+                let request = self.client.list_tasks().cluster(cluster).desired_status(desired.clone());
+                if by_name {
+                    request.service_name(service)
+                } else {
+                    request
+                }
+            };
+            let listed = match list(!by_group).send().await {
+                Err(e) if e.code() == Some("ServiceNotFoundException") => {
+                    by_group = true;
+                    list(false).send().await
+                }
+                other => other,
+            };
+            arns.extend(listed.map_err(|e| Error::aws("ecs:ListTasks", e))?.task_arns().iter().cloned());
         }
         if arns.is_empty() {
             return Ok(arns);
@@ -175,10 +185,12 @@ impl Ecs {
             .send()
             .await
             .map_err(|e| Error::aws("ecs:DescribeTasks", e))?;
+        let group = format!("service:{service}");
         Ok(described
             .tasks()
             .iter()
             .filter(|task| task.last_status() != Some("STOPPED"))
+            .filter(|task| !by_group || task.group() == Some(group.as_str()))
             .filter_map(|task| task.task_arn().map(str::to_string))
             .collect())
     }

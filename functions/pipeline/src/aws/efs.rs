@@ -6,11 +6,23 @@ use crate::error::{Error, Result};
 
 pub struct Efs {
     client: aws_sdk_efs::Client,
+    /// Between two looks at mount targets still being deleted, or a file system still in use.
+    poll: Duration,
 }
+
+/// Looks at the mount targets at most this often: 48 × 5 s = 4 min, which with the 10 min the
+/// service's tasks may take to stop stays within destroy's 15 min. More is `ChainDataBusy`, which
+/// the state machine retries (destroy converges).
+const MAX_POLLS: u32 = 48;
 
 impl Efs {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Efs { client: aws_sdk_efs::Client::new(config) }
+        Efs { client: aws_sdk_efs::Client::new(config), poll: Duration::from_secs(5) }
+    }
+
+    #[cfg(test)]
+    pub fn polling_every(config: &aws_config::SdkConfig, poll: Duration) -> Self {
+        Efs { client: aws_sdk_efs::Client::new(config), poll }
     }
 
     /// Deletes a sigship-tagged file system: the stack's access point and the mount targets
@@ -33,7 +45,10 @@ impl Efs {
                 Err(e) => return Err(Error::aws("efs:DeleteAccessPoint", e)),
             }
         }
-        for _ in 0..60 {
+        // Mount targets take minutes to go; until they have, DeleteFileSystem answers FileSystemInUse.
+        let busy = |attempts| Error::ChainDataBusy { file_system_id: file_system_id.to_string(), attempts };
+        let mut gone = false;
+        for _ in 0..MAX_POLLS {
             let targets = self
                 .client
                 .describe_mount_targets()
@@ -42,6 +57,7 @@ impl Efs {
                 .await
                 .map_err(|e| Error::aws("efs:DescribeMountTargets", e))?;
             if targets.mount_targets().is_empty() {
+                gone = true;
                 break;
             }
             for target in targets.mount_targets() {
@@ -54,14 +70,21 @@ impl Efs {
                         .map_err(|e| Error::aws("efs:DeleteMountTarget", e))?;
                 }
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(self.poll).await;
         }
-        self.client
-            .delete_file_system()
-            .file_system_id(file_system_id)
-            .send()
-            .await
-            .map_err(|e| Error::aws("efs:DeleteFileSystem", e))?;
+        if !gone {
+            return Err(busy(MAX_POLLS));
+        }
+        for attempt in 1..=MAX_POLLS {
+            match self.client.delete_file_system().file_system_id(file_system_id).send().await {
+                Ok(_) => break,
+                Err(e) if e.code() == Some("FileSystemInUse") && attempt < MAX_POLLS => {
+                    tokio::time::sleep(self.poll).await
+                }
+                Err(e) if e.code() == Some("FileSystemInUse") => return Err(busy(attempt)),
+                Err(e) => return Err(Error::aws("efs:DeleteFileSystem", e)),
+            }
+        }
         Ok(Some(file_system_id.to_string()))
     }
 }

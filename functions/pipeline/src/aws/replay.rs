@@ -110,3 +110,71 @@ async fn a_running_build_of_the_same_source_version_is_found_across_pages() {
     assert_eq!(bodies[1]["ids"], serde_json::json!(["btcd:a", "btcd:b"]));
     assert_eq!(bodies[2]["nextToken"], "page-2");
 }
+
+/// After DeleteService the service turns INACTIVE and ListTasks by its name answers
+/// ServiceNotFoundException: its tasks still stopping are then found by their group.
+#[tokio::test]
+async fn a_deleted_service_s_stopping_tasks_are_found_by_their_group() {
+    let (config, client) = sdk(&[
+        (400, r#"{"__type":"ServiceNotFoundException","message":"Service not found."}"#),
+        (200, r#"{"taskArns":["arn:task/a","arn:task/b"]}"#),
+        (200, r#"{"taskArns":[]}"#),
+        (
+            200,
+            r#"{"tasks":[{"taskArn":"arn:task/a","group":"service:btcd","lastStatus":"DEACTIVATING"},
+                         {"taskArn":"arn:task/b","group":"service:other","lastStatus":"RUNNING"}],"failures":[]}"#,
+        ),
+    ]);
+    let stopping = super::Ecs::new(&config).unstopped_tasks("sigship", "btcd").await.unwrap();
+    assert_eq!(stopping, ["arn:task/a"]);
+    let bodies = bodies(&client);
+    assert_eq!(bodies[0]["serviceName"], "btcd");
+    assert!(bodies[1].get("serviceName").is_none() && bodies[2].get("serviceName").is_none(), "{bodies:?}");
+    assert_eq!(
+        (bodies[1]["desiredStatus"].as_str(), bodies[2]["desiredStatus"].as_str()),
+        (Some("RUNNING"), Some("STOPPED"))
+    );
+}
+
+/// Mount targets take minutes to go, and EFS may call the file system in use a little longer:
+/// destroy waits for both instead of a fixed time, and deletes only the stack's access point.
+#[tokio::test]
+async fn the_chain_data_is_deleted_once_its_mount_targets_are_gone_and_it_is_no_longer_in_use() {
+    let (config, client) = sdk(&[
+        (
+            200,
+            r#"{"FileSystems":[{"FileSystemId":"fs-1","Tags":[{"Key":"sigship:managed","Value":"true"}],
+                  "OwnerId":"123456789012","CreationToken":"t","CreationTime":1,"LifeCycleState":"available",
+                  "NumberOfMountTargets":1,"SizeInBytes":{"Value":1},"PerformanceMode":"generalPurpose"}]}"#,
+        ),
+        (204, ""),
+        (
+            200,
+            r#"{"MountTargets":[{"MountTargetId":"fsmt-1","FileSystemId":"fs-1","SubnetId":"s","LifeCycleState":"available"}]}"#,
+        ),
+        (204, ""),
+        (
+            200,
+            r#"{"MountTargets":[{"MountTargetId":"fsmt-1","FileSystemId":"fs-1","SubnetId":"s","LifeCycleState":"deleting"}]}"#,
+        ),
+        (200, r#"{"MountTargets":[]}"#),
+        // EFS names the error in x-amzn-errortype; the SDK reads `__type` the same way.
+        (409, r#"{"__type":"FileSystemInUse","ErrorCode":"FileSystemInUse","Message":"File system 'fs-1' is in use."}"#),
+        (204, ""),
+    ]);
+    let efs = super::Efs::polling_every(&config, std::time::Duration::ZERO);
+    assert_eq!(efs.delete_managed("fs-1", Some("fsap-1")).await.unwrap().as_deref(), Some("fs-1"));
+    assert_eq!(
+        testkit::replay::paths(&client),
+        [
+            "GET /2015-02-01/file-systems",
+            "DELETE /2015-02-01/access-points/fsap-1",
+            "GET /2015-02-01/mount-targets",
+            "DELETE /2015-02-01/mount-targets/fsmt-1",
+            "GET /2015-02-01/mount-targets",
+            "GET /2015-02-01/mount-targets",
+            "DELETE /2015-02-01/file-systems/fs-1",
+            "DELETE /2015-02-01/file-systems/fs-1",
+        ]
+    );
+}
