@@ -86,6 +86,32 @@ fn destroy_may_delete_the_stack_s_access_point_and_no_other() {
 }
 
 #[test]
+fn the_repository_is_a_github_one_as_the_build_project_s_source_type_or_loopback() {
+    let template = template();
+    let pattern = template["Parameters"]["RepositoryUrl"]["AllowedPattern"].as_str().unwrap();
+    let allowed = regex_lite::Regex::new(pattern).unwrap();
+    for url in [
+        "https://github.com/btcsuite/btcd.git",
+        "https://github.com/my-org/btcd",
+        "git://127.0.0.1:9418/btcd.git",
+        "http://localhost:8080/btcd.git",
+    ] {
+        assert!(allowed.is_match(url), "{url}");
+    }
+    for url in [
+        "https://gitlab.com/btcsuite/btcd.git",
+        "https://evil.example/btcd.git",
+        "http://github.com/a/b",
+        "https://github.com/a",
+    ] {
+        assert!(!allowed.is_match(url), "{url}");
+    }
+    assert_eq!(template["Resources"]["BuildProject"]["Properties"]["Source"]["Type"], "GITHUB");
+    // Two empty subnet ids by default: the untaken branch's `!Select [1, …]` stays valid.
+    assert_eq!(template["Parameters"]["ExistingSubnetIds"]["Default"], ",");
+}
+
+#[test]
 fn only_the_build_role_pushes_to_the_image_repository() {
     let template = template();
     let policy = &template["Resources"]["Images"]["Properties"]["RepositoryPolicyText"];
@@ -398,10 +424,10 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
     let stalled = &template["Resources"]["NodeStalled"]["Properties"];
     assert_eq!(
         stalled["Metrics"][2]["Expression"]["Fn::Sub"],
-        "IF(flat >= ${StallMinutes} * 60 AND lag >= ${StallLagMinutes} * 60, 1, 0)"
+        "IF(flat >= (${StallMinutes} * 60) AND lag >= (${StallLagMinutes} * 60), 1, 0)"
     );
     let not_syncing = &template["Resources"]["NodeNotSyncing"]["Properties"];
-    assert_eq!(not_syncing["Metrics"][1]["Expression"]["Fn::Sub"], "IF(waiting >= ${NotSyncingMinutes} * 60, 1, 0)");
+    assert_eq!(not_syncing["Metrics"][1]["Expression"]["Fn::Sub"], "IF(waiting >= (${NotSyncingMinutes} * 60), 1, 0)");
     // Both windows must fit in the six hours node-metrics looks back for a progress or start line.
     for parameter in ["StallMinutes", "NotSyncingMinutes"] {
         let longest = template["Parameters"][parameter]["MaxValue"].as_i64().unwrap();

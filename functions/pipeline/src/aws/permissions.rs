@@ -329,8 +329,8 @@ pub const GRANTS: &[Grant] = &[
     // CodeBuild: AWS's documented minimal service role, plus the push to our repository.
     grant(
         CodeBuild,
-        "build logs",
-        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        "build logs (CreateLogGroup: in AWS's minimal CodeBuild service role; CodeBuild asks before writing)",
+        &["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "arn:{partition}:logs:{region}:{account}:log-group:{build_log_group}:log-stream:b-1",
     ),
     grant(

@@ -159,7 +159,10 @@ async fn the_chain_data_is_deleted_once_its_mount_targets_are_gone_and_it_is_no_
         ),
         (200, r#"{"MountTargets":[]}"#),
         // EFS names the error in x-amzn-errortype; the SDK reads `__type` the same way.
-        (409, r#"{"__type":"FileSystemInUse","ErrorCode":"FileSystemInUse","Message":"File system 'fs-1' is in use."}"#),
+        (
+            409,
+            r#"{"__type":"FileSystemInUse","ErrorCode":"FileSystemInUse","Message":"File system 'fs-1' is in use."}"#,
+        ),
         (204, ""),
     ]);
     let efs = super::Efs::polling_every(&config, std::time::Duration::ZERO);
