@@ -483,6 +483,19 @@ fn every_call_sigship_makes_is_allowed_by_its_principals_policy() {
     assert!(gaps.is_empty(), "the template's policies miss:\n{}", gaps.join("\n"));
 }
 
+/// Both branches of `ExistingFileSystemId`: the stack's own file system, and one kept by an
+/// earlier `down` (the roles then name that id, and the file system resource is not created).
+#[test]
+fn the_contract_holds_with_an_adopted_file_system_too() {
+    let mut template = template();
+    template["Parameters"]["ExistingFileSystemId"]["Default"] = json!("fs-0123456789abcdef1");
+    let stack = Stack::resolve(&template);
+    assert!(!stack.resources.contains_key("ChainData"), "no file system is created");
+    assert_eq!(stack.names["SIGSHIP_FILE_SYSTEM_ID"], "fs-0123456789abcdef1");
+    let gaps = gaps(&template);
+    assert!(gaps.is_empty(), "the template's policies miss:\n{}", gaps.join("\n"));
+}
+
 #[test]
 fn every_action_a_policy_grants_is_one_a_call_needs() {
     let template = template();
