@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::ExecutionStatus;
 use localcloud::faults::{Fault, FunctionFault, GitFault, Kind, Often};
 use localcloud::{execution::Finished, LocalCloud, Options};
+use pipeline::execution::{ExecutionHistory, Executions, HistoryEntry, HistoryEvent};
 use serde_json::json;
 
 use crate::tools;
@@ -457,10 +458,7 @@ async fn fifty_deliveries(cloud: LocalCloud) -> Result<String, String> {
         .filter(|(status, _)| matches!(status, 200 | 202))
         .filter_map(|(_, a)| a["started"].as_str().or(a["duplicate"].as_str()).map(String::from))
         .collect();
-    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
-    let listed = sfn.list_executions().state_machine_arn(&cloud.stack.state_machine_arn).send().await;
-    let executions: Vec<String> =
-        listed.map_err(|e| e.to_string())?.executions().iter().map(|e| e.name().to_string()).collect();
+    let executions = pipeline_of(&cloud).names().await.map_err(|e| e.to_string())?;
     if executions.len() != 1 || named.len() != 50 || named.iter().any(|n| *n != executions[0]) {
         return Err(format!("executions {executions:?}; {} of 50 deliveries named one", named.len()));
     }
@@ -477,7 +475,6 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
             report["started"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect(),
         )
     };
-    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
     let first = watch().await?;
     let arn_of = |name: &str| cloud.stack.execution_arn(name);
     for name in &first {
@@ -495,21 +492,12 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
     for name in &started {
         let run = localcloud::execution::follow(&cloud.step_functions(), &arn_of(name), name, false).await;
         expect_succeeded(&run)?;
-        let history = sfn
-            .get_execution_history()
-            .execution_arn(arn_of(name))
-            .max_results(1000)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let at = |state: &str| {
-            history
-                .events()
-                .iter()
-                .find(|e| e.state_entered_event_details().is_some_and(|d| d.name() == state))
-                .map(|e| e.timestamp().as_secs_f64())
-        };
-        ends.push((name.clone(), at("Proceed").unwrap_or_default(), at("Deployed").unwrap_or_default()));
+        let history = pipeline_of(&cloud).history(&arn_of(name)).await.map_err(|e| e.to_string())?;
+        ends.push((
+            name.clone(),
+            entered(&history, "Proceed").unwrap_or_default(),
+            entered(&history, "Deployed").unwrap_or_default(),
+        ));
     }
     let (first, second) = (&ends[0], &ends[1]);
     if !(first.0.contains("v0.24.3") && second.0.contains("v0.24.4") && second.1 >= first.2) {
@@ -523,40 +511,21 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
 }
 
 async fn destroy_during_deploy(cloud: LocalCloud) -> Result<String, String> {
-    let sfn = aws_sdk_sfn::Client::new(&cloud.sdk);
-    let machine = cloud.stack.state_machine_arn.clone();
-    let start = |name: &'static str, input: &'static str| {
-        let (sfn, machine) = (sfn.clone(), machine.clone());
-        async move { sfn.start_execution().state_machine_arn(machine).name(name).input(input).send().await.map(|_| ()) }
-    };
-    start("deploying", r#"{"tag":"v0.24.2"}"#).await.map_err(|e| e.to_string())?;
+    let pipeline = pipeline_of(&cloud);
+    pipeline.start("deploying", &json!({"tag": "v0.24.2"})).await.map_err(|e| e.to_string())?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    start("destroying", r#"{"destroy":"everything"}"#).await.map_err(|e| e.to_string())?;
+    pipeline.start("destroying", &json!({"destroy": "everything"})).await.map_err(|e| e.to_string())?;
     let arn = |name: &str| cloud.stack.execution_arn(name);
     let deployed = localcloud::execution::follow(&cloud.step_functions(), &arn("deploying"), "deploying", false).await;
     let destroyed =
         localcloud::execution::follow(&cloud.step_functions(), &arn("destroying"), "destroying", false).await;
     expect_succeeded(&deployed)?;
     expect_succeeded(&destroyed)?;
-    let history = |name: &str| {
-        let (sfn, arn) = (sfn.clone(), arn(name));
-        async move { sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await }
-    };
-    let (deploy_history, destroy_history) = (
-        history("deploying").await.map_err(|e| e.to_string())?,
-        history("destroying").await.map_err(|e| e.to_string())?,
-    );
-    let waited = destroy_history
-        .events()
-        .iter()
-        .any(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "WaitForTurn"));
-    let deploy_end = deploy_history.events().last().map(|e| e.timestamp().as_secs_f64()).unwrap_or_default();
-    let destroy_went = destroy_history
-        .events()
-        .iter()
-        .find(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "Proceed"))
-        .map(|e| e.timestamp().as_secs_f64())
-        .unwrap_or_default();
+    let deploy_history = pipeline.history(&arn("deploying")).await.map_err(|e| e.to_string())?;
+    let destroy_history = pipeline.history(&arn("destroying")).await.map_err(|e| e.to_string())?;
+    let waited = entered(&destroy_history, "WaitForTurn").is_some();
+    let deploy_end = deploy_history.last().map(|e| e.at).unwrap_or_default();
+    let destroy_went = entered(&destroy_history, "Proceed").unwrap_or_default();
     let after = left(&cloud).await;
     if !waited || destroy_went < deploy_end || after.service_image.is_some() {
         return Err(format!("waited {waited}, went at {destroy_went} vs deploy end {deploy_end}; {after}"));
@@ -618,4 +587,14 @@ async fn image_pushed_by_someone_else(cloud: LocalCloud) -> Result<String, Strin
         .await
         .map_err(|e| format!("pushing {image_tag}: {e:?}"))?;
     failed_before_building(&cloud, deploy(&cloud, "pre-pushed").await, "ImageNotRecorded").await
+}
+
+/// The pipeline's state machine, through the library's own adapter.
+fn pipeline_of(cloud: &LocalCloud) -> pipeline::aws::StepFunctions {
+    pipeline::aws::StepFunctions::new(&cloud.sdk, cloud.stack.state_machine_arn.clone())
+}
+
+/// When `state` was first entered in `history`, Unix seconds.
+fn entered(history: &[HistoryEvent], state: &str) -> Option<f64> {
+    history.iter().find(|e| matches!(&e.entry, HistoryEntry::Entered(name) if name == state)).map(|e| e.at)
 }
