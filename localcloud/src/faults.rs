@@ -173,15 +173,15 @@ pub fn call_of(headers: &hyper::HeaderMap, method: &str, path_and_query: &str) -
 
 /// A TCP proxy in front of the git daemon: the stack's repository URL points here, so a test can
 /// make the remote stall or drop connections (see [`GitFault`]).
-pub async fn git_proxy(target_port: u16, router: std::sync::Arc<crate::router::Router>) -> u16 {
+pub async fn git_proxy(target_port: u16, faults: std::sync::Arc<Faults>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("git proxy port");
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
             let Ok((mut inbound, _)) = listener.accept().await else { continue };
-            let fault = *router.faults.git.lock().unwrap();
+            let fault = *faults.git.lock().unwrap();
             if fault != GitFault::None {
-                router.faults.injected.lock().unwrap().push(format!("git {fault:?}"));
+                faults.injected.lock().unwrap().push(format!("git {fault:?}"));
             }
             tokio::spawn(async move {
                 match fault {

@@ -269,7 +269,7 @@ impl LocalCloud {
         let peer = tokio::task::block_in_place(|| chain::Peer::start(&peer_root, &services.logs.join("peer.log")))?;
         services.router.fargate.forward(peer.p2p_port);
         // The stack reaches the daemon through a proxy that can be told to misbehave.
-        let proxy = faults::git_proxy(git.port, services.router.clone()).await;
+        let proxy = faults::git_proxy(git.port, services.router.faults.clone()).await;
         repository.url = repository.url.replace(&format!(":{}/", git.port), &format!(":{proxy}/"));
         let maintainer = keys::Maintainer::generate("Test Maintainer");
 

@@ -31,7 +31,7 @@ pub struct Router {
     pub invocations: Mutex<Vec<(String, bool)>>,
     /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
     pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
-    pub faults: Faults,
+    pub faults: Arc<Faults>,
 }
 
 impl Router {
@@ -43,7 +43,7 @@ impl Router {
     ) -> Self {
         Router {
             lambda: aws_sdk_lambda::Client::new(sdk),
-            faults: Faults::default(),
+            faults: Arc::new(Faults::default()),
             moto_port,
             functions,
             codebuild: OnceLock::new(),
