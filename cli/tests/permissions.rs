@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use pipeline::aws::permissions::{Principal, FUNCTIONS, FUNCTION_LOGS, FUNCTION_LOG_ACTIONS, GRANTS, TRACING_ACTIONS};
+use pipeline::aws::policy::{allows, values};
 use serde_json::{json, Value};
 
 mod common;
@@ -359,68 +360,6 @@ fn statements_of(document: &Value) -> Vec<Value> {
     }
 }
 
-fn list(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().filter_map(Value::as_str).map(String::from).collect(),
-        _ => vec![],
-    }
-}
-
-/// IAM's wildcard match: `*` any run of characters, `?` one.
-fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
-        (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
-    } else {
-        (pattern.chars().collect(), text.chars().collect())
-    };
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// Whether every condition of a statement holds for the request context (a key the context
-/// lacks fails its condition, as in IAM).
-fn conditions_hold(statement: &Value, context: &HashMap<String, String>) -> bool {
-    let Some(conditions) = statement["Condition"].as_object() else { return true };
-    conditions.iter().all(|(operator, tests)| {
-        tests.as_object().unwrap().iter().all(|(key, expected)| {
-            let Some(actual) = context.get(key) else { return false };
-            list(expected).iter().any(|expected| match operator.as_str() {
-                "StringEquals" | "ArnEquals" => expected == actual,
-                "Bool" => expected.eq_ignore_ascii_case(actual),
-                "StringLike" | "ArnLike" => glob(expected, actual, false),
-                other => panic!("condition operator {other} is not evaluated here"),
-            })
-        })
-    })
-}
-
-fn allowed(statements: &[Value], action: &str, resource: &str, context: &HashMap<String, String>) -> bool {
-    let applies = |s: &&Value| {
-        list(&s["Action"]).iter().any(|a| glob(a, action, true))
-            && list(&s["Resource"]).iter().any(|r| glob(r, resource, false))
-            && conditions_hold(s, context)
-    };
-    let denied = statements.iter().filter(|s| s["Effect"] == "Deny").any(|s| applies(&s));
-    !denied && statements.iter().filter(|s| s["Effect"] == "Allow").any(|s| applies(&s))
-}
-
 /// (principal, call, action, resource, context) of one permission a call needs.
 type Required = (Principal, String, String, String, HashMap<String, String>);
 
@@ -470,7 +409,7 @@ fn gaps(template: &Value) -> Vec<String> {
     let mut gaps = Vec::new();
     for (principal, call, action, resource, context) in required(&stack) {
         let (policy, statements) = stack.policy(principal);
-        if !allowed(&statements, &action, &resource, &context) {
+        if !allows(&statements, &action, &resource, &context) {
             gaps.push(format!("{policy} ({principal:?}): {call} needs {action} on {resource} (context {context:?})"));
         }
     }
@@ -517,7 +456,7 @@ fn every_action_a_policy_grants_is_one_a_call_needs() {
     for principal in principals {
         let (policy, statements) = stack.policy(principal);
         for statement in &statements {
-            for action in list(&statement["Action"]) {
+            for action in values(&statement["Action"]) {
                 if !needed.iter().any(|(p, _, a, _, _)| *p == principal && a.eq_ignore_ascii_case(&action)) {
                     unused.push(format!("{policy} ({principal:?}) grants {action}, which no call in GRANTS needs"));
                 }
@@ -554,25 +493,4 @@ fn a_missing_action_or_a_narrowed_resource_is_named_with_its_role() {
         assert!(gaps.iter().any(|g| g.starts_with(&line)), "{line} not in {gaps:#?}");
     }
     assert_eq!(gaps.len(), 5, "{gaps:#?}");
-}
-
-#[test]
-fn conditions_and_wildcards_are_evaluated_as_iam_does() {
-    let statement = json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
-        "Condition": {"StringLike": {"s3:prefix": "p/trust-root/*"}}});
-    let context = |prefix: &str| HashMap::from([("s3:prefix".to_string(), prefix.to_string())]);
-    assert!(allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/trust-root/")));
-    assert!(!allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &context("p/other/")));
-    assert!(
-        !allowed(std::slice::from_ref(&statement), "s3:ListBucket", "arn:aws:s3:::b", &HashMap::new()),
-        "a missing key fails"
-    );
-    assert!(!allowed(&[statement], "s3:ListBucket", "arn:aws:s3:::b2", &context("p/trust-root/")));
-    let deny = json!({"Effect": "Deny", "Action": "s3:*", "Resource": "*"});
-    let allow = json!({"Effect": "Allow", "Action": "S3:GetObject", "Resource": "arn:aws:s3:::b/*"});
-    assert!(
-        allowed(std::slice::from_ref(&allow), "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()),
-        "actions ignore case"
-    );
-    assert!(!allowed(&[allow, deny], "s3:GetObject", "arn:aws:s3:::b/k", &HashMap::new()), "an explicit deny wins");
 }

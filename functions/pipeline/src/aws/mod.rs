@@ -7,6 +7,7 @@ mod ecs;
 mod efs;
 mod logs;
 pub mod permissions;
+pub mod policy;
 #[cfg(test)]
 mod replay;
 mod s3;
