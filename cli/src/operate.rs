@@ -230,15 +230,7 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         println!("  release   {}{}", revision.release_tag.as_deref().unwrap_or("?"), commit.unwrap_or_default());
         println!("  image     {}", revision.image);
         println!("  revision  {}", revision.task_definition.rsplit('/').next().unwrap_or(&revision.task_definition));
-        let size = match (&revision.cpu, &revision.memory) {
-            (Some(cpu), Some(memory)) => format!(
-                " ({} vCPU, {} GB{})",
-                cpu.parse::<f64>().unwrap_or(0.0) / 1024.0,
-                memory.parse::<f64>().unwrap_or(0.0) / 1024.0,
-                revision.utxo_cache_mib.map(|m| format!(", UTXO cache {m} MiB")).unwrap_or_default()
-            ),
-            _ => String::new(),
-        };
+        let size = revision.size.map(|size| format!(" ({size})")).unwrap_or_default();
         let since = revision
             .registered_at_ms
             .map(|ms| format!(" since {} UTC", pipeline::node::utc_date_time(ms / 1000)))

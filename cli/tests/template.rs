@@ -392,6 +392,7 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
         running_tasks: 1,
         sync: Some(SyncReading { height: 1, block_time: 1, sync_lag_seconds: 1, progress_age_seconds: 1 }),
         seconds_without_blocks: Some(1),
+        task_definition: "btcd:1".into(),
         profile: pipeline::task_definition::Profile::Steady,
         profile_switch: None,
     };

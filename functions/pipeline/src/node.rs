@@ -214,7 +214,8 @@ pub struct NodeSample {
     pub sync: Option<SyncReading>,
     /// See [`seconds_without_blocks`].
     pub seconds_without_blocks: Option<i64>,
-    /// The profile the running revision has.
+    /// The service's revision, and the profile it runs at.
+    pub task_definition: String,
     pub profile: crate::task_definition::Profile,
     /// The profile switch this sample started (or found started): its execution name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,6 +246,7 @@ pub async fn sample(
         running_tasks: service.running_count,
         sync,
         seconds_without_blocks,
+        task_definition: service.task_definition,
         profile,
         profile_switch: None,
     }))
@@ -313,10 +315,7 @@ pub async fn publish(
     if let Some(sample) = sample.as_mut().filter(|_| config.switching) {
         let (progress, flushes) = profile_switch::read(logs, &config.log_group, now_ms).await?;
         if let Some(to) = profile_switch::decide(sample.profile, &progress, &flushes, now_ms) {
-            let service = services.describe(&config.cluster, &config.service).await?;
-            if let Some(service) = service {
-                sample.profile_switch = Some(profile_switch::start(executions, to, &service.task_definition).await?);
-            }
+            sample.profile_switch = Some(profile_switch::start(executions, to, &sample.task_definition).await?);
         }
     }
     match &sample {
@@ -338,10 +337,9 @@ pub struct DeployedRevision {
     pub network: &'static str,
     /// Its `sigship:profile` (None for revisions from before profiles: steady).
     pub profile: Option<crate::task_definition::Profile>,
-    /// Its size: CPU units, MiB, and btcd's `--utxocachemaxsize` (MiB) from its command.
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-    pub utxo_cache_mib: Option<u32>,
+    /// Its size: CPU, memory, and the UTXO cache its command gives btcd (btcd's default without
+    /// the flag).
+    pub size: Option<crate::sizing::TaskSize>,
     /// When it was registered, Unix ms: since when its profile runs, near enough.
     pub registered_at_ms: Option<i64>,
 }

@@ -8,12 +8,20 @@ use std::fmt::Write as _;
 use crate::task_definition::Network;
 
 /// A Fargate task size and the btcd UTXO cache (`--utxocachemaxsize`) that goes with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskSize {
     /// CPU units (1024 = 1 vCPU).
     pub cpu: u32,
     pub memory_mib: u32,
     pub utxo_cache_mib: u32,
+}
+
+/// `1 vCPU, 4 GB, UTXO cache 250 MiB`: how `plan`, the cost page and `status` name a size.
+impl std::fmt::Display for TaskSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} vCPU, {} GB, UTXO cache {} MiB", self.vcpu(), self.memory_gb(), self.utxo_cache_mib)
+    }
 }
 
 impl TaskSize {
@@ -326,11 +334,8 @@ pub fn plan(network: Network) -> String {
         let estimate = sync_estimate(chain, size);
         let _ = writeln!(
             out,
-            "  initial sync at the {profile} size ({} vCPU, {} GB, UTXO cache {} MiB): ≈ {} \
+            "  initial sync at the {profile} size ({size}): ≈ {} \
              (download {:.1} h, connecting {:.1} h, waiting for EFS reads {:.1} h); task {}, EFS I/O {}",
-            size.vcpu(),
-            size.memory_gb(),
-            size.utxo_cache_mib,
             duration(estimate.total_hours),
             estimate.download_hours,
             estimate.connect_hours,
@@ -360,7 +365,6 @@ pub fn cost_page() -> String {
          your region.\n\n## Sizes\n\n\
          | network | chain data | growth a year | steady task | sync task |\n|---|---:|---:|---|---|\n",
     );
-    let size = |s: &TaskSize| format!("{} vCPU, {} GB, UTXO cache {} MiB", s.vcpu(), s.memory_gb(), s.utxo_cache_mib);
     for chain in &NETWORKS {
         let _ = writeln!(
             out,
@@ -368,8 +372,8 @@ pub fn cost_page() -> String {
             chain.network.name(),
             chain.data_gib,
             chain.growth_gib_per_year,
-            size(&chain.steady),
-            size(&chain.sync)
+            chain.steady,
+            chain.sync
         );
     }
     out.push_str(

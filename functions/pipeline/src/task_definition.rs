@@ -203,14 +203,14 @@ impl TaskConfig {
     /// Fargate pair (empty: the table's).
     pub fn from_env(env: &Env) -> Result<Self> {
         let network = Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?;
-        let steady = crate::sizing::for_network(network).steady;
+        let table = crate::sizing::for_network(network);
+        let steady = table.steady;
         let given = |name: &str| env.optional(name).filter(|v| !v.trim().is_empty());
         let number = |name: &str, default: u32| -> Result<u32> {
             given(name).map_or(Ok(default), |v| {
                 v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
             })
         };
-        let table = crate::sizing::for_network(network);
         let size = crate::sizing::TaskSize {
             cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
             memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,

@@ -232,9 +232,7 @@ impl crate::node::Revisions for FakeRevisions {
                 commit: Some(commit.to_string()),
                 network: "testnet3",
                 profile: self.1,
-                cpu: None,
-                memory: None,
-                utxo_cache_mib: None,
+                size: None,
                 registered_at_ms: None,
             }
         }))

@@ -387,10 +387,18 @@ impl crate::node::Revisions for Ecs {
             commit: tag_value(&described, COMMIT_TAG),
             network: crate::node::network_of(container.command()).name(),
             profile: tag_value(&described, PROFILE_TAG).and_then(|p| crate::task_definition::Profile::parse(&p)),
-            cpu: described.task_definition().and_then(|t| t.cpu()).map(str::to_string),
-            memory: described.task_definition().and_then(|t| t.memory()).map(str::to_string),
-            utxo_cache_mib: container.command().iter().find_map(|arg| {
-                arg.strip_prefix(crate::task_definition::UTXO_CACHE_FLAG)?.strip_prefix('=')?.parse().ok()
+            size: described.task_definition().and_then(|t| {
+                Some(crate::sizing::TaskSize {
+                    cpu: t.cpu()?.parse().ok()?,
+                    memory_mib: t.memory()?.parse().ok()?,
+                    utxo_cache_mib: container
+                        .command()
+                        .iter()
+                        .find_map(|arg| {
+                            arg.strip_prefix(crate::task_definition::UTXO_CACHE_FLAG)?.strip_prefix('=')?.parse().ok()
+                        })
+                        .unwrap_or(crate::sizing::BTCD_DEFAULT_CACHE_MIB),
+                })
             }),
             registered_at_ms: described
                 .task_definition()

@@ -93,7 +93,7 @@ impl ReleaseCheck for ReleaseVerifier {
         if verified.tag_object_id != tag.object_id {
             return Err(Error::TagMismatch {
                 tag: tag.name.clone(),
-                reason: format!("moved from {} to {} while the watch looked", tag.object_id, verified.tag_object_id),
+                reason: format!("moved from {} to {} while it was checked", tag.object_id, verified.tag_object_id),
             });
         }
         Ok(())
