@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use pipeline::aws::authorization::{checks, Params, Place};
 use pipeline::aws::permissions::{Principal, FUNCTIONS, FUNCTION_LOGS, FUNCTION_LOG_ACTIONS, GRANTS, TRACING_ACTIONS};
 use pipeline::aws::policy::{allows, values};
 use serde_json::{json, Value};
@@ -363,10 +364,31 @@ fn statements_of(document: &Value) -> Vec<Value> {
 /// (principal, call, action, resource, context) of one permission a call needs.
 type Required = (Principal, String, String, String, HashMap<String, String>);
 
-/// Every grant as a [`Required`] each, the functions' logs and traces included.
+/// Every grant as a [`Required`] each, the functions' logs and traces included. An API call's
+/// resources and context come from the one resource model (`pipeline::aws::authorization`), over
+/// the call's parameters: what the local cloud's authorizer judges the same call with.
 fn required(stack: &Stack) -> Vec<Required> {
+    let place = Place { partition: "aws".into(), region: REGION.into(), account: ACCOUNT.into() };
     let mut out = Vec::new();
     for grant in GRANTS {
+        if grant.resource.is_empty() {
+            let mut params = Params::new();
+            for (name, value) in grant.request {
+                params.entry(name.to_string()).or_default().push(stack.fill(value));
+            }
+            for action in grant.actions {
+                let checks = checks(action, &params, &place).unwrap_or_else(|unresolved| {
+                    panic!(
+                        "{:?}: {}: the resource model cannot resolve {action}: {unresolved}",
+                        grant.principal, grant.call
+                    )
+                });
+                for check in checks {
+                    out.push((grant.principal, grant.call.to_string(), check.action, check.resource, check.context));
+                }
+            }
+            continue;
+        }
         let context: HashMap<String, String> =
             grant.context.iter().map(|(k, v)| (k.to_string(), stack.fill(v))).collect();
         for action in grant.actions {
@@ -493,4 +515,19 @@ fn a_missing_action_or_a_narrowed_resource_is_named_with_its_role() {
         assert!(gaps.iter().any(|g| g.starts_with(&line)), "{line} not in {gaps:#?}");
     }
     assert_eq!(gaps.len(), 5, "{gaps:#?}");
+}
+
+/// The grant that broke the first `down`: ListTasks on the cluster's container instances. The
+/// call names none, so AWS judges it on `*`, which that grant does not cover.
+#[test]
+fn list_tasks_granted_on_container_instances_is_named_as_a_gap_on_everything() {
+    let mut template = template();
+    let policy = &mut template["Resources"]["DestroyRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    let statements = policy["Statement"].as_array_mut().unwrap();
+    let list_tasks = statements.iter_mut().find(|s| s["Sid"] == "WaitForTheTasksToStop").unwrap();
+    list_tasks["Resource"] = json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${Cluster}/*"});
+    list_tasks.as_object_mut().unwrap().remove("Condition");
+    let gaps = gaps(&template);
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    assert!(gaps[0].contains("needs ecs:ListTasks on * (context {\"ecs:cluster\""), "{gaps:#?}");
 }

@@ -588,7 +588,7 @@ impl Launch<'_> {
         let n = TASKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let id = format!("{:016x}{:08x}{:08x}", now() as u64, std::process::id(), n);
         let cluster = service.split('/').next().unwrap_or_default();
-        let arn = format!("arn:aws:ecs:{}:123456789012:task/{cluster}/{id}", crate::REGION);
+        let arn = format!("arn:aws:ecs:{}:{}:task/{cluster}/{id}", crate::REGION, crate::ACCOUNT);
         let task_dir = root.join(&id);
         let home = crate::image::inside(&task_dir, &self.image.user.home);
         std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;

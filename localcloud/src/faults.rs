@@ -143,15 +143,8 @@ pub fn error_response(service: &str, kind: &Kind) -> (u16, &'static str, String)
         (Kind::ServerError(status), _) => (*status, "InternalFailure", "We encountered an internal error"),
         _ => unreachable!("latency and dropped connections are not answers"),
     };
-    if service == "s3" {
-        (status, "application/xml", format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"))
-    } else if matches!(service, "sts" | "iam" | "cloudformation" | "sns") {
-        let body =
-            format!("<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>");
-        (status, "text/xml", body)
-    } else {
-        (status, "application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#))
-    }
+    let (content_type, body) = crate::http::aws_error_body(service, code, message);
+    (status, content_type, body)
 }
 
 /// (signing service, operation) of a signed AWS request: the service from the credential scope

@@ -62,3 +62,29 @@ pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     *response.status_mut() = status;
     response
 }
+
+/// An AWS error's content type and body in the service's protocol: S3's XML, the query
+/// services' XML, else JSON.
+pub fn aws_error_body(service: &str, code: &str, message: &str) -> (&'static str, String) {
+    if service == "s3" {
+        ("application/xml", format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"))
+    } else if matches!(service, "sts" | "iam" | "cloudformation" | "sns") {
+        (
+            "text/xml",
+            format!("<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"),
+        )
+    } else {
+        ("application/x-amz-json-1.1", serde_json::json!({"__type": code, "message": message}).to_string())
+    }
+}
+
+/// An AWS error answer (the error type also in `x-amzn-errortype`, which REST-JSON clients read).
+pub fn aws_error(service: &str, status: u16, code: &str, message: &str) -> Reply {
+    let (content_type, body) = aws_error_body(service, code, message);
+    let mut response = reply(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), body);
+    response.headers_mut().insert("content-type", content_type.parse().unwrap());
+    if let Ok(code) = code.parse() {
+        response.headers_mut().insert("x-amzn-errortype", code);
+    }
+    response
+}

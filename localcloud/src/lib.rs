@@ -12,6 +12,7 @@
 //! what CloudWatch does on its own: turning embedded metrics into metrics and evaluating alarms
 //! (`cloudwatch.py`, read through [`cloudwatch`]).
 
+pub mod authorizer;
 pub mod chain;
 pub mod cloudwatch;
 pub mod codebuild;
@@ -36,6 +37,8 @@ use std::sync::{Arc, Mutex};
 pub use stack::{Stack, STACK_NAME};
 
 pub const REGION: &str = "us-east-1";
+/// moto's account: every resource of the local cloud is in it.
+pub const ACCOUNT: &str = "123456789012";
 /// The btcd release the local cloud's demo repository holds (and its regtest peer runs).
 pub const DEMO_RELEASE: &str = "v0.24.2";
 pub use pipeline::FUNCTIONS;
@@ -47,6 +50,26 @@ pub fn free_port() -> u16 {
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A copy of what `sigship up` reads from a checkout (infrastructure/, statemachine/, source/)
+/// with the template edited: how a test stands up a stack whose policies differ from the
+/// shipped ones. Panics when `edit` changes nothing (the text it expects has moved).
+pub fn checkout_with_template(edit: impl FnOnce(&str) -> String) -> tempfile::TempDir {
+    let checkout = tempfile::tempdir().unwrap();
+    for dir in ["infrastructure", "statemachine", "source"] {
+        let status = std::process::Command::new("cp")
+            .args(["-r", workspace_root().join(dir).to_str().unwrap(), checkout.path().to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying {dir}");
+    }
+    let template_path = checkout.path().join("infrastructure/sigship.yaml");
+    let template = std::fs::read_to_string(&template_path).unwrap();
+    let edited = edit(&template);
+    assert_ne!(edited, template, "the edit changed nothing: the statement it expects has changed");
+    std::fs::write(&template_path, edited).unwrap();
+    checkout
 }
 
 /// The trust root the local cloud deploys: a policy naming `signers` plus their certificates.
@@ -167,7 +190,9 @@ impl Services {
         std::fs::set_permissions(images_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let images = Arc::new(codebuild::ImageStore::new(images_dir.path().join("store")));
         let fargate = fargate::Fargate::new(&sdk, moto.port, images.clone(), logs.clone());
-        let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate));
+        let as_administrator_on_moto = sdk_as(administrator.clone(), &format!("http://127.0.0.1:{}", moto.port)).await;
+        let authorizer = authorizer::Authorizer::new(&as_administrator_on_moto, ACCOUNT);
+        let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate, authorizer));
         http::serve(listener, router.clone(), router::route);
         Services {
             sdk,
@@ -211,6 +236,8 @@ impl Services {
             let config = lambda.get_function_configuration().function_name(&function).send().await.unwrap();
             let role = config.role().expect("every function has a role").to_string();
             let credentials = iam::assume(&sts, &role, &function).await;
+            let principal = authorizer::Principal::Role { arn: role.clone(), session: function.clone() };
+            self.router.authorizer.register(credentials.access_key_id(), principal);
             self.router.credentials.lock().unwrap().insert(function, credentials);
             roles.insert(name.to_string(), role);
         }
@@ -219,6 +246,7 @@ impl Services {
 
     pub async fn enforce_iam(&self) {
         self.moto.enforce_iam().await;
+        self.router.authorizer.enforce();
     }
 }
 
@@ -364,6 +392,9 @@ impl LocalCloud {
 
         let iam_client = aws_sdk_iam::Client::new(&services.sdk);
         let operator = iam::user(&iam_client, "sigship-operator", &[&stack.operator_policy_arn]).await;
+        let operator_arn = format!("arn:aws:iam::{ACCOUNT}:user/sigship-operator");
+        let principal = authorizer::Principal::User { name: "sigship-operator".into(), arn: operator_arn };
+        services.router.authorizer.register(operator.access_key_id(), principal);
         let secrets = aws_sdk_secretsmanager::Client::new(&services.sdk);
         let secret = secrets.get_secret_value().secret_id(&stack.webhook_secret_arn).send().await.unwrap();
         let webhook_secret = secret.secret_string().expect("a generated webhook secret").to_string();

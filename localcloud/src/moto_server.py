@@ -517,3 +517,40 @@ def _previous_values_include_defaults(self, instance, incoming_params):
 
 
 _cloudformation_models.CloudFormationBackend._resolve_update_parameters = _previous_values_include_defaults
+
+
+# Step Functions calls a Lambda task with the state machine's role; moto 5.2.5's interpreter
+# calls with fixed keys of its own. Its invokes go to the local cloud's router, which judges them
+# against the role's policy (as Lambda does the role's session): the role rides along in a header.
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as _lambda_eval_utils  # noqa: E402
+
+_boto_client_for = _lambda_eval_utils.boto_client_for
+
+
+def _as_the_execution_role(region, service, state_credentials=None):
+    client = _boto_client_for(region=region, service=service, state_credentials=state_credentials)
+    role = getattr(state_credentials, "role_arn", None)
+    if role:
+        def _name_the_role(request, **_):
+            request.headers["x-localcloud-role-arn"] = role
+        client.meta.events.register("before-sign.*.*", _name_the_role)
+    return client
+
+
+_lambda_eval_utils.boto_client_for = _as_the_execution_role
+
+
+# AWS returns a role's inline policy document as JSON (URL-encoded); moto 5.2.5 returns one that
+# CloudFormation created as a Python dict's repr, which no JSON reader (the local cloud's
+# authorizer among them) can parse.
+from moto.iam.models import IAMBackend  # noqa: E402
+
+_get_role_policy = IAMBackend.get_role_policy
+
+
+def _role_policy_as_json(self, role_name, policy_name):
+    name, document = _get_role_policy(self, role_name, policy_name)
+    return name, json.dumps(document) if isinstance(document, dict) else document
+
+
+IAMBackend.get_role_policy = _role_policy_as_json

@@ -13,10 +13,11 @@ use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
+use crate::authorizer::{self, Authorizer, Principal};
 use crate::codebuild::CodeBuild;
 use crate::fargate::Fargate;
 use crate::faults::{self, Faults, Kind};
-use crate::http::{dropped, reply, Reply};
+use crate::http::{aws_error, dropped, reply, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
 
 pub struct Router {
@@ -32,6 +33,8 @@ pub struct Router {
     /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
     pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
     pub faults: Arc<Faults>,
+    /// Judges the stack's principals' requests by resource (see [`crate::authorizer`]).
+    pub authorizer: Authorizer,
 }
 
 impl Router {
@@ -40,8 +43,10 @@ impl Router {
         functions: HashMap<String, Arc<Function>>,
         sdk: &aws_config::SdkConfig,
         fargate: Arc<Fargate>,
+        authorizer: Authorizer,
     ) -> Self {
         Router {
+            authorizer,
             lambda: aws_sdk_lambda::Client::new(sdk),
             faults: Arc::new(Faults::default()),
             moto_port,
@@ -179,6 +184,9 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
         let name = name.to_string();
         return function_url(&router, &name, req).await;
     }
+    if let Some(denied) = authorize(&router, &req).await {
+        return denied;
+    }
     if let Some(name) = invoked_function(req.uri().path()) {
         if let Some(function) = router.functions.get(&name).cloned() {
             let fault = router.faults.for_function(&name);
@@ -215,6 +223,11 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
     let request_body = req.body().clone();
     match router.forward(req).await {
         Ok((status, headers, body)) => {
+            // A stack created, changed or deleted may have changed its roles' policies.
+            let writes = ["Create", "Update", "Delete", "Execute", "Put", "Attach", "Detach"];
+            if matches!(service.as_str(), "cloudformation" | "iam") && writes.iter().any(|w| operation.starts_with(w)) {
+                router.authorizer.forget_policies();
+            }
             let body = after_moto(&router, &service, &operation, status, &request_body, body);
             let mut response = reply(status, body);
             *response.headers_mut() = headers;
@@ -223,6 +236,47 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
         }
         Err(e) => reply(StatusCode::BAD_GATEWAY, format!("local cloud router: moto unreachable: {e}")),
     }
+}
+
+/// AccessDenied, in the service's protocol, when the request's principal may not make it: a
+/// stack's principal judged by resource (see [`crate::authorizer`]), or Step Functions invoking a
+/// function without its state machine's role allowing it. Requests of anyone else go on to moto,
+/// which judges their actions.
+async fn authorize(router: &Router, req: &Request<Bytes>) -> Option<Reply> {
+    if !router.authorizer.enforcing() {
+        return None;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let authorization = header("authorization")?;
+    let scope = authorization.split("Credential=").nth(1)?.split(',').next()?;
+    let mut scope = scope.split('/');
+    let (access_key, service) = (scope.next()?, scope.nth(2)?);
+    let principal = if access_key == authorizer::INTERPRETER_KEY {
+        match header(authorizer::EXECUTION_ROLE_HEADER) {
+            Some(role) => Principal::Role { arn: role.to_string(), session: "states".into() },
+            None => {
+                return Some(aws_error(service, 403, "AccessDeniedException", "Step Functions called without its role"))
+            }
+        }
+    } else {
+        router.authorizer.principal(access_key)?
+    };
+    let request = authorizer::Request {
+        service,
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        query: req.uri().query().unwrap_or_default(),
+        target: header("x-amz-target"),
+        body: req.body(),
+    };
+    let message = router.authorizer.judge(&principal, &request).await?;
+    eprintln!("local cloud: denied: {message}");
+    let (status, code) = match service {
+        "s3" | "sts" | "iam" | "cloudformation" | "sns" => (403, "AccessDenied"),
+        "lambda" | "elasticfilesystem" => (403, "AccessDeniedException"),
+        _ => (400, "AccessDeniedException"),
+    };
+    Some(aws_error(service, status, code, &message))
 }
 
 /// What the local cloud does once moto answered: the real compile on StartBuild and its status

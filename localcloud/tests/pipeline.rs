@@ -171,24 +171,12 @@ async fn tag_signed_outside_the_trust_root_stops_before_the_build() {
 /// fails the run at that call, with AccessDenied naming the action, and builds nothing after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_role_missing_one_action_fails_the_run_with_access_denied_naming_it() {
-    let checkout = tempfile::tempdir().unwrap();
-    for dir in ["infrastructure", "statemachine", "source"] {
-        let status = std::process::Command::new("cp")
-            .args(["-r", localcloud::workspace_root().join(dir).to_str().unwrap(), checkout.path().to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    let template_path = checkout.path().join("infrastructure/sigship.yaml");
-    let template = std::fs::read_to_string(&template_path).unwrap();
     // RegisterTaskRole's statement: RegisterTaskDefinition, ListTaskDefinitions, DescribeTaskDefinition.
     let granted = "Action: [ecs:RegisterTaskDefinition, ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]";
-    assert_eq!(template.matches(granted).count(), 1, "the statement this test narrows has changed");
-    std::fs::write(
-        &template_path,
-        template.replace(granted, "Action: [ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]"),
-    )
-    .unwrap();
+    let checkout = localcloud::checkout_with_template(|template| {
+        assert_eq!(template.matches(granted).count(), 1, "the statement this test narrows has changed");
+        template.replace(granted, "Action: [ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition]")
+    });
 
     let cloud = LocalCloud::start(Options { checkout: checkout.path().to_path_buf(), ..Options::default() }).await;
     cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
@@ -202,4 +190,44 @@ async fn a_role_missing_one_action_fails_the_run_with_access_denied_naming_it() 
     assert_eq!(states.last(), Some(&"RegisterTask"), "{states:?}");
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     assert!(ecs.list_task_definitions().send().await.unwrap().task_definition_arns().is_empty());
+}
+
+/// Resources judged as AWS judges them (moto checks actions only): a DeployRole whose
+/// UpdateService names another service fails the first update, and the ListTasks grant that
+/// broke every first `down` (on the cluster's container instances; the call names none, so AWS
+/// judges it on `*`) fails destroy with AccessDenied naming `*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resources_are_judged_as_aws_judges_them() {
+    let any = r#"arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"#;
+    let deploy_grant = format!(
+        "                Action: [ecs:DescribeServices, ecs:CreateService, ecs:UpdateService, ecs:TagResource]\n                Resource: !Sub \"{any}:service/${{Cluster}}/btcd\""
+    );
+    let deploy_narrowed = format!(
+        "                Action: [ecs:DescribeServices, ecs:CreateService, ecs:TagResource]\n                Resource: !Sub \"{any}:service/${{Cluster}}/btcd\"\n              - Effect: Allow\n                Action: ecs:UpdateService\n                Resource: !Sub \"{any}:service/${{Cluster}}/someone-elses\""
+    );
+    let list_tasks_grant = format!(
+        "                Action: ecs:ListTasks\n                Resource: \"*\"\n                Condition:\n                  ArnEquals:\n                    ecs:cluster: !Sub \"{any}:cluster/${{Cluster}}\""
+    );
+    let list_tasks_old = format!("                Action: ecs:ListTasks\n                Resource: !Sub \"{any}:container-instance/${{Cluster}}/*\"");
+    let checkout = localcloud::checkout_with_template(|template| {
+        assert_eq!(template.matches(&deploy_grant).count(), 1, "DeployRole's service statement has changed");
+        assert_eq!(template.matches(&list_tasks_grant).count(), 1, "DestroyRole's ListTasks statement has changed");
+        template.replace(&deploy_grant, &deploy_narrowed).replace(&list_tasks_grant, &list_tasks_old)
+    });
+    let cloud = LocalCloud::start(Options { checkout: checkout.path().to_path_buf(), ..Options::default() }).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let created = cloud.run(json!({"tag": "v0.24.2"}), "create", true).await;
+    assert_eq!(created.status, ExecutionStatus::Succeeded, "CreateService is allowed: {:?}", created.cause);
+
+    let updated = cloud.run(json!({"profile": "sync"}), "update", true).await;
+    assert_eq!((updated.status, updated.error.as_deref()), (ExecutionStatus::Failed, Some("AccessDenied")));
+    let cause = updated.cause.unwrap_or_default();
+    let service = "arn:aws:ecs:us-east-1:123456789012:service/sigship/btcd";
+    assert!(cause.contains(&format!("ecs:UpdateService on resource: {service}")), "{cause}");
+
+    let destroyed = cloud.run(json!({"destroy": "service"}), "destroy", true).await;
+    assert_eq!((destroyed.status, destroyed.error.as_deref()), (ExecutionStatus::Failed, Some("AccessDenied")));
+    let cause = destroyed.cause.unwrap_or_default();
+    assert!(cause.contains("not authorized to perform: ecs:ListTasks on resource: *"), "{cause}");
+    assert!(cause.contains("assumed-role/sigship-DestroyRole-"), "destroy's own role: {cause}");
 }

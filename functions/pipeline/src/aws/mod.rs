@@ -1,6 +1,7 @@
 //! Adapters from the domain traits to the AWS SDK. Each holds its client, built once per execution environment.
 //! They honour `AWS_ENDPOINT_URL`, which is how the local cloud points them at moto.
 
+pub mod authorization;
 mod codebuild;
 mod ecr;
 mod ecs;

@@ -1,11 +1,12 @@
-//! What IAM must allow for every AWS call sigship makes, and on which resource: the contract the
-//! template's roles are checked against (cli/tests/permissions.rs). Besides the action each call
-//! names, it lists what AWS checks behind a call (from the services' documentation), which no
-//! local cloud sees: iam:PassRole for a task definition's roles, ecs:TagResource for tags on
-//! create, ec2:DeleteNetworkInterface behind an EFS mount target's deletion, and the two
-//! permissions a public function URL needs.
+//! What IAM must allow for every AWS call sigship makes: the contract the template's roles are
+//! checked against (cli/tests/permissions.rs). An API call is listed with its parameters; the
+//! one resource model ([`crate::aws::authorization`]) gives the resources, context and the
+//! permissions AWS checks behind it (iam:PassRole for a task definition's roles, ecs:TagResource
+//! for tags on create, ec2:DeleteNetworkInterface behind an EFS mount target's deletion). What
+//! services do on sigship's behalf (logs, pulls, the two permissions a public function URL
+//! needs) is listed with its resource.
 //!
-//! Resources are ARN patterns over `{NAME}` placeholders: the stack's pseudo parameters
+//! Values are patterns over `{NAME}` placeholders: the stack's pseudo parameters
 //! (`{partition}`, `{region}`, `{account}`, `{stack}`), its parameters (`{ArtifactsBucket}`,
 //! `{ArtifactsPrefix}`), and the variables the template gives the functions (`{SIGSHIP_CLUSTER}`,
 //! …), so the check follows what each function is configured to act on.
@@ -36,30 +37,60 @@ pub struct Grant {
     /// The adapter method or service behaviour that needs it.
     pub call: &'static str,
     pub actions: &'static [&'static str],
+    /// For a service behaviour: the resource it acts on. Empty for an API call, whose resources
+    /// and context come from its `request` through the one resource model
+    /// ([`crate::aws::authorization`]).
     pub resource: &'static str,
-    /// The request context AWS evaluates the policy's conditions with.
+    /// An API call's parameters, by their API names.
+    pub request: &'static [(&'static str, &'static str)],
+    /// The request context AWS evaluates the policy's conditions with (service behaviours).
     pub context: &'static [(&'static str, &'static str)],
 }
 
+/// A service behaviour acting on `resource`.
 const fn grant(
     principal: Principal,
     call: &'static str,
     actions: &'static [&'static str],
     resource: &'static str,
 ) -> Grant {
-    Grant { principal, call, actions, resource, context: &[] }
+    Grant { principal, call, actions, resource, request: &[], context: &[] }
+}
+
+/// An API call with `request`'s parameters.
+const fn call(
+    principal: Principal,
+    call: &'static str,
+    actions: &'static [&'static str],
+    request: &'static [(&'static str, &'static str)],
+) -> Grant {
+    Grant { principal, call, actions, resource: "", request, context: &[] }
 }
 
 const REPOSITORY: &str = "arn:{partition}:ecr:{region}:{account}:repository/{SIGSHIP_ECR_REPOSITORY}";
-const SERVICE: &str = "arn:{partition}:ecs:{region}:{account}:service/{SIGSHIP_CLUSTER}/{SIGSHIP_SERVICE}";
 const STATE_MACHINE: &str = "arn:{partition}:states:{region}:{account}:stateMachine:{stack}";
-const FILE_SYSTEM: &str = "arn:{partition}:elasticfilesystem:{region}:{account}:file-system/{SIGSHIP_FILE_SYSTEM_ID}";
 const ACCESS_POINT: &str =
     "arn:{partition}:elasticfilesystem:{region}:{account}:access-point/{SIGSHIP_ACCESS_POINT_ID}";
-const DAEMON_LOGS: &str = "arn:{partition}:logs:{region}:{account}:log-group:{SIGSHIP_LOG_GROUP}:*";
-const TRUST_ROOT_BUCKET: &str = "arn:{partition}:s3:::{ArtifactsBucket}";
-const TRUST_ROOT_OBJECT: &str = "arn:{partition}:s3:::{ArtifactsBucket}/{ArtifactsPrefix}trust-root/policy.toml";
-const TRUST_ROOT_LISTING: &[(&str, &str)] = &[("s3:prefix", "{ArtifactsPrefix}trust-root/")];
+const FILE_SYSTEM: &str = "arn:{partition}:elasticfilesystem:{region}:{account}:file-system/{SIGSHIP_FILE_SYSTEM_ID}";
+
+const TRUST_ROOT_LISTING: &[(&str, &str)] =
+    &[("bucket", "{ArtifactsBucket}"), ("prefix", "{ArtifactsPrefix}trust-root/")];
+const TRUST_ROOT_READ: &[(&str, &str)] =
+    &[("bucket", "{ArtifactsBucket}"), ("key", "{ArtifactsPrefix}trust-root/policy.toml")];
+const THE_SERVICE: &[(&str, &str)] = &[
+    ("cluster", "{SIGSHIP_CLUSTER}"),
+    ("services", "{SIGSHIP_SERVICE}"),
+    ("service", "{SIGSHIP_SERVICE}"),
+    ("serviceName", "{SIGSHIP_SERVICE}"),
+];
+const THE_REPOSITORY: &[(&str, &str)] = &[
+    ("repositoryName", "{SIGSHIP_ECR_REPOSITORY}"),
+    ("repositoryNames", "{SIGSHIP_ECR_REPOSITORY}"),
+    ("resourceArn", REPOSITORY),
+];
+const THE_STATE_MACHINE: &[(&str, &str)] = &[("stateMachineArn", "{SIGSHIP_STATE_MACHINE_ARN}")];
+const DAEMON_LOGS: &[(&str, &str)] = &[("logGroupName", "{SIGSHIP_LOG_GROUP}")];
+const NOTHING: &[(&str, &str)] = &[];
 
 /// Every function writes its own log group (Lambda ships its output with the function's role)
 /// and its traces (tracing is active).
@@ -74,125 +105,100 @@ use Principal::*;
 /// The calls, by principal; each function's logs and tracing come from [`FUNCTION_LOGS`].
 pub const GRANTS: &[Grant] = &[
     // verify, tag-push, tag-watch: aws::load_trust_root
-    Grant {
-        context: TRUST_ROOT_LISTING,
-        ..grant(Function("verify"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_BUCKET)
-    },
-    grant(Function("verify"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_OBJECT),
-    Grant {
-        context: TRUST_ROOT_LISTING,
-        ..grant(Function("tag-push"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_BUCKET)
-    },
-    grant(Function("tag-push"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_OBJECT),
-    Grant {
-        context: TRUST_ROOT_LISTING,
-        ..grant(Function("tag-watch"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_BUCKET)
-    },
-    grant(Function("tag-watch"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_OBJECT),
+    call(Function("verify"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_LISTING),
+    call(Function("verify"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_READ),
+    call(Function("tag-push"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_LISTING),
+    call(Function("tag-push"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_READ),
+    call(Function("tag-watch"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_LISTING),
+    call(Function("tag-watch"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_READ),
     // trigger-build: CodeBuild::start / phase, Ecr::digest_of
-    grant(
+    call(
         Function("trigger-build"),
         "CodeBuild::start, CodeBuild::phase, CodeBuild::running",
         &["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject"],
-        "arn:{partition}:codebuild:{region}:{account}:project/{SIGSHIP_BUILD_PROJECT}",
+        &[("projectName", "{SIGSHIP_BUILD_PROJECT}"), ("ids", "{SIGSHIP_BUILD_PROJECT}:0a1b2c3d")],
     ),
-    grant(
+    call(
         Function("trigger-build"),
         "Ecr::digest_of, Ecr::repository_uri (ImageMissing names it)",
         &["ecr:DescribeImages", "ecr:DescribeRepositories"],
-        REPOSITORY,
+        THE_REPOSITORY,
     ),
     // register-task: Ecr::repository_uri / digest_of, Ecs::latest / register
-    grant(
+    call(
         Function("register-task"),
         "Ecr::repository_uri, Ecr::digest_of",
         &["ecr:DescribeRepositories", "ecr:DescribeImages"],
-        REPOSITORY,
+        THE_REPOSITORY,
     ),
-    grant(
+    call(
         Function("register-task"),
         "Services::describe (the running revision, whose profile a release keeps)",
         &["ecs:DescribeServices"],
-        SERVICE,
+        THE_SERVICE,
     ),
-    grant(
+    call(
         Function("register-task"),
-        "Ecs::latest, Ecs::register, Revisions::deployed (no resource-level permissions)",
+        "Ecs::latest, Ecs::register (passing both roles, tagged on create), Revisions::deployed",
         &["ecs:ListTaskDefinitions", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
-        "*",
+        &[
+            ("family", "{SIGSHIP_TASK_FAMILY}"),
+            ("executionRoleArn", "{SIGSHIP_EXECUTION_ROLE_ARN}"),
+            ("taskRoleArn", "{SIGSHIP_TASK_ROLE_ARN}"),
+            ("tags", ""),
+        ],
     ),
-    grant(
-        Function("register-task"),
-        "Ecs::register: tags on create need ecs:TagResource",
-        &["ecs:TagResource"],
-        "arn:{partition}:ecs:{region}:{account}:task-definition/{SIGSHIP_TASK_FAMILY}:7",
-    ),
-    Grant {
-        context: &[("iam:PassedToService", "ecs-tasks.amazonaws.com")],
-        ..grant(
-            Function("register-task"),
-            "Ecs::register passes the execution role",
-            &["iam:PassRole"],
-            "{SIGSHIP_EXECUTION_ROLE_ARN}",
-        )
-    },
-    Grant {
-        context: &[("iam:PassedToService", "ecs-tasks.amazonaws.com")],
-        ..grant(
-            Function("register-task"),
-            "Ecs::register passes the task role",
-            &["iam:PassRole"],
-            "{SIGSHIP_TASK_ROLE_ARN}",
-        )
-    },
     // deploy: Ecs::describe / create / update
-    grant(
+    call(
         Function("deploy"),
         "Ecs::describe, Ecs::create, Ecs::update; tags on create need ecs:TagResource",
-        &["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService", "ecs:TagResource"],
-        SERVICE,
+        &["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService"],
+        &[
+            ("cluster", "{SIGSHIP_CLUSTER}"),
+            ("services", "{SIGSHIP_SERVICE}"),
+            ("service", "{SIGSHIP_SERVICE}"),
+            ("serviceName", "{SIGSHIP_SERVICE}"),
+            ("tags", ""),
+        ],
     ),
-    grant(
+    call(
         Function("deploy"),
-        "Revisions::deployed of the running and the new revision (no downgrade; no resource-level permissions)",
+        "Revisions::deployed of the running and the new revision (no downgrade)",
         &["ecs:DescribeTaskDefinition"],
-        "*",
+        NOTHING,
     ),
     // destroy: Ecs::delete / service_is_managed / deregister_managed, Ecr::delete_all_images, Efs::delete_managed
-    grant(
+    call(
         Function("destroy"),
         "Ecs::service_is_managed, Ecs::delete",
         &["ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"],
-        SERVICE,
+        THE_SERVICE,
     ),
-    Grant {
-        context: &[("ecs:cluster", "arn:{partition}:ecs:{region}:{account}:cluster/{SIGSHIP_CLUSTER}")],
-        ..grant(
-            Function("destroy"),
-            "Ecs::unstopped_tasks (ListTasks: it names no container instance, so AWS judges it on \"*\")",
-            &["ecs:ListTasks"],
-            "*",
-        )
-    },
-    grant(
+    call(
+        Function("destroy"),
+        "Ecs::unstopped_tasks (ListTasks: it names no container instance, so AWS judges it on \"*\")",
+        &["ecs:ListTasks"],
+        &[("cluster", "{SIGSHIP_CLUSTER}"), ("serviceName", "{SIGSHIP_SERVICE}")],
+    ),
+    call(
         Function("destroy"),
         "Ecs::unstopped_tasks (DescribeTasks)",
         &["ecs:DescribeTasks"],
-        "arn:{partition}:ecs:{region}:{account}:task/{SIGSHIP_CLUSTER}/0123",
+        &[("cluster", "{SIGSHIP_CLUSTER}"), ("tasks", "0123456789abcdef0")],
     ),
-    grant(
+    call(
         Function("destroy"),
-        "Ecs::deregister_managed (no resource-level permissions)",
+        "Ecs::deregister_managed",
         &["ecs:ListTaskDefinitions", "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"],
-        "*",
+        &[("familyPrefix", "{SIGSHIP_TASK_FAMILY}")],
     ),
-    grant(
+    call(
         Function("destroy"),
         "Ecr::delete_all_images",
         &["ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:ListImages", "ecr:BatchDeleteImage"],
-        REPOSITORY,
+        THE_REPOSITORY,
     ),
-    grant(
+    call(
         Function("destroy"),
         "Efs::delete_managed",
         &[
@@ -201,41 +207,40 @@ pub const GRANTS: &[Grant] = &[
             "elasticfilesystem:DeleteMountTarget",
             "elasticfilesystem:DeleteFileSystem",
         ],
-        FILE_SYSTEM,
+        &[("FileSystemId", "{SIGSHIP_FILE_SYSTEM_ID}"), ("NetworkInterfaceId", "eni-0123456789abcdef0")],
     ),
-    grant(
+    call(
         Function("destroy"),
         "Efs::delete_managed (the stack's access point)",
         &["elasticfilesystem:DeleteAccessPoint"],
-        ACCESS_POINT,
-    ),
-    grant(
-        Function("destroy"),
-        "Efs::delete_managed: EFS deletes the mount target's network interface as the caller",
-        &["ec2:DeleteNetworkInterface"],
-        "arn:{partition}:ec2:{region}:{account}:network-interface/eni-0123456789abcdef0",
+        &[("AccessPointId", "{SIGSHIP_ACCESS_POINT_ID}")],
     ),
     // queue: StepFunctions::running
-    grant(Function("queue"), "StepFunctions::running", &["states:ListExecutions"], STATE_MACHINE),
+    call(
+        Function("queue"),
+        "StepFunctions::running",
+        &["states:ListExecutions"],
+        &[("stateMachineArn", STATE_MACHINE)],
+    ),
     // tag-push: StepFunctions::start / running (the triggers' bound), aws::secret_string
-    grant(
+    call(
         Function("tag-push"),
         "StepFunctions::start, StepFunctions::running",
         &["states:StartExecution", "states:ListExecutions"],
-        "{SIGSHIP_STATE_MACHINE_ARN}",
+        THE_STATE_MACHINE,
     ),
-    grant(
+    call(
         Function("tag-push"),
         "secret_string (webhook secret)",
         &["secretsmanager:GetSecretValue"],
-        "{SIGSHIP_WEBHOOK_SECRET_ARN}",
+        &[("SecretId", "{SIGSHIP_WEBHOOK_SECRET_ARN}")],
     ),
     // tag-watch: StepFunctions::start / names; Lambda delivers failed scheduled runs to the topic
-    grant(
+    call(
         Function("tag-watch"),
         "StepFunctions::start, StepFunctions::names, StepFunctions::running",
         &["states:StartExecution", "states:ListExecutions"],
-        "{SIGSHIP_STATE_MACHINE_ARN}",
+        THE_STATE_MACHINE,
     ),
     grant(Function("tag-watch"), "on-failure destination of the schedule", &["sns:Publish"], "{failure_topic}"),
     grant(
@@ -254,57 +259,32 @@ pub const GRANTS: &[Grant] = &[
         )
     },
     // node-metrics: node::sample over Services::describe, Revisions and Logs; the profile switch
-    grant(Function("node-metrics"), "Services::describe", &["ecs:DescribeServices"], SERVICE),
-    grant(Function("node-metrics"), "LogEvents::matching", &["logs:FilterLogEvents"], DAEMON_LOGS),
-    grant(
+    call(Function("node-metrics"), "Services::describe", &["ecs:DescribeServices"], THE_SERVICE),
+    call(Function("node-metrics"), "LogEvents::matching", &["logs:FilterLogEvents"], DAEMON_LOGS),
+    call(
         Function("node-metrics"),
-        "Revisions::deployed (the running profile; no resource-level permissions)",
+        "Revisions::deployed (the running profile)",
         &["ecs:DescribeTaskDefinition"],
-        "*",
+        NOTHING,
     ),
-    grant(
+    call(
         Function("node-metrics"),
         "StepFunctions::start (the profile switch)",
         &["states:StartExecution"],
-        "{SIGSHIP_STATE_MACHINE_ARN}",
+        THE_STATE_MACHINE,
     ),
     // Step Functions invokes each pipeline function.
-    grant(
-        StateMachine,
-        "Queue",
-        &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-queue",
-    ),
-    grant(
-        StateMachine,
-        "Verify",
-        &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-verify",
-    ),
-    grant(
+    call(StateMachine, "Queue", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-queue")]),
+    call(StateMachine, "Verify", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-verify")]),
+    call(
         StateMachine,
         "StartBuild, CheckBuild",
         &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-trigger-build",
+        &[("FunctionName", "{stack}-trigger-build")],
     ),
-    grant(
-        StateMachine,
-        "RegisterTask",
-        &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-register-task",
-    ),
-    grant(
-        StateMachine,
-        "Deploy, CheckDeployment",
-        &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-deploy",
-    ),
-    grant(
-        StateMachine,
-        "Destroy",
-        &["lambda:InvokeFunction"],
-        "arn:{partition}:lambda:{region}:{account}:function:{stack}-destroy",
-    ),
+    call(StateMachine, "RegisterTask", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-register-task")]),
+    call(StateMachine, "Deploy, CheckDeployment", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-deploy")]),
+    call(StateMachine, "Destroy", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-destroy")]),
     grant(
         StateMachine,
         "execution logging to CloudWatch Logs (no resource-level permissions)",
@@ -403,37 +383,31 @@ pub const GRANTS: &[Grant] = &[
         )
     },
     // sigship run | status | logs | destroy (cli/src/operate.rs, cli/src/execution.rs)
-    grant(
+    // AWS judges a stack named by name on its ARN (the local cloud looks it up the same way).
+    call(
         Operator,
         "locate (DescribeStacks)",
         &["cloudformation:DescribeStacks"],
-        "arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/0a1b2c3d-0000-0000-0000-000000000000",
+        &[(
+            "StackName",
+            "arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/0a1b2c3d-0000-0000-0000-000000000000",
+        )],
     ),
-    grant(Operator, "run, destroy, status", &["states:StartExecution", "states:ListExecutions"], STATE_MACHINE),
-    grant(
+    call(
+        Operator,
+        "run, destroy, status",
+        &["states:StartExecution", "states:ListExecutions"],
+        &[("stateMachineArn", STATE_MACHINE)],
+    ),
+    call(
         Operator,
         "follow, status, logs",
         &["states:DescribeExecution", "states:GetExecutionHistory"],
-        "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0.24.2-1",
+        &[("executionArn", "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0.24.2-1")],
     ),
-    grant(Operator, "status (Services::describe)", &["ecs:DescribeServices"], SERVICE),
-    grant(
-        Operator,
-        "status (Revisions::deployed; no resource-level permissions)",
-        &["ecs:DescribeTaskDefinition"],
-        "*",
-    ),
-    grant(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),
-    grant(
-        Operator,
-        "logs (log groups)",
-        &["logs:DescribeLogGroups"],
-        "arn:{partition}:logs:{region}:{account}:log-group::log-stream:",
-    ),
-    grant(
-        Operator,
-        "logs (events)",
-        &["logs:FilterLogEvents"],
-        "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{stack}-verify:*",
-    ),
+    call(Operator, "status (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
+    call(Operator, "status (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
+    call(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),
+    call(Operator, "logs (log groups)", &["logs:DescribeLogGroups"], NOTHING),
+    call(Operator, "logs (events)", &["logs:FilterLogEvents"], &[("logGroupName", "/aws/lambda/{stack}-verify")]),
 ];
