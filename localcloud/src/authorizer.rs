@@ -58,6 +58,7 @@ pub struct Request<'a> {
 
 pub struct Authorizer {
     iam: aws_sdk_iam::Client,
+    lambda: aws_sdk_lambda::Client,
     efs: aws_sdk_efs::Client,
     cloudformation: aws_sdk_cloudformation::Client,
     place: Place,
@@ -75,6 +76,7 @@ impl Authorizer {
     pub fn new(sdk: &aws_config::SdkConfig, account: &str) -> Self {
         Authorizer {
             iam: aws_sdk_iam::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
             efs: aws_sdk_efs::Client::new(sdk),
             cloudformation: aws_sdk_cloudformation::Client::new(sdk),
             place: Place {
@@ -139,6 +141,38 @@ impl Authorizer {
                     &resource,
                     &format!("because no identity-based policy allows the {action} action"),
                 );
+            }
+        }
+        None
+    }
+
+    /// None when anyone may call `function`'s URL; else why not. A public URL's request is
+    /// judged against the function's resource policy (its statements for principal `*`), with the
+    /// URL's auth type.
+    pub async fn judge_function_url(&self, function: &str) -> Option<String> {
+        let Ok(url) = self.lambda.get_function_url_config().function_name(function).send().await else {
+            return Some(format!("{function} has no function URL"));
+        };
+        let params = Params::from([
+            ("FunctionName".to_string(), vec![url.function_arn().to_string()]),
+            ("FunctionUrlAuthType".to_string(), vec![url.auth_type().as_str().to_string()]),
+        ]);
+        let policy = self.lambda.get_policy().function_name(function).send().await.ok();
+        let statements: Vec<Value> = statements_of(policy.as_ref().and_then(|p| p.policy()).unwrap_or("{}"))
+            .into_iter()
+            .filter(|s| s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
+            .collect();
+        let checks = match authorization::checks("lambda:InvokeFunctionUrl", &params, &self.place) {
+            Ok(checks) => checks,
+            Err(unresolved) => return Some(unresolved.to_string()),
+        };
+        for Check { action, resource, context } in checks {
+            if !allows(&statements, &action, &resource, &context) {
+                let message = format!(
+                    "anonymous is not authorized to perform: {action} on resource: {resource} (context {context:?}) because no resource-based policy allows it"
+                );
+                self.denials.lock().unwrap().push(message.clone());
+                return Some(message);
             }
         }
         None

@@ -554,3 +554,46 @@ def _role_policy_as_json(self, role_name, policy_name):
 
 
 IAMBackend.get_role_policy = _role_policy_as_json
+
+
+# AWS: `Fn::GetAtt <LogGroup>.Arn` is the group's ARN with `:*` appended (the CloudFormation
+# reference's example: `arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AB12A1:*`),
+# which is what a policy naming it grants FilterLogEvents on. moto 5.2.5 leaves off the `:*`.
+from moto.logs.models import LogGroup  # noqa: E402
+
+_log_group_attribute = LogGroup.get_cfn_attribute
+
+
+def _log_group_arn_as_cloudformation_gives_it(self, attribute_name):
+    if attribute_name == "Arn":
+        return self.arn + ":*"
+    return _log_group_attribute(self, attribute_name)
+
+
+LogGroup.get_cfn_attribute = _log_group_arn_as_cloudformation_gives_it
+
+
+# A Lambda permission's FunctionUrlAuthType and InvokedViaFunctionUrl are conditions of its
+# statement in AWS's GetPolicy (`StringEquals lambda:FunctionUrlAuthType`, `Bool
+# lambda:InvokedViaFunctionUrl`); moto 5.2.5 leaves them as unknown top-level keys, so no reader
+# of the policy (the local cloud's authorizer of function URL requests) sees them.
+from moto.awslambda.policy import Policy as _LambdaPolicy  # noqa: E402
+
+_decode_permission = _LambdaPolicy.decode_policy
+
+
+def _url_conditions_kept(self, obj):
+    conditions = {}
+    if "FunctionUrlAuthType" in obj:
+        conditions["StringEquals"] = {"lambda:FunctionUrlAuthType": obj.pop("FunctionUrlAuthType")}
+    if "InvokedViaFunctionUrl" in obj:
+        via = obj.pop("InvokedViaFunctionUrl")
+        conditions["Bool"] = {"lambda:InvokedViaFunctionUrl": str(via).lower()}
+    policy = _decode_permission(self, obj)
+    if conditions:
+        statement = policy.statements[-1]
+        statement.setdefault("Condition", {}).update(conditions)
+    return policy
+
+
+_LambdaPolicy.decode_policy = _url_conditions_kept

@@ -125,6 +125,13 @@ async fn function_url(router: &Router, name: &str, req: Request<Bytes>) -> Reply
     let Some(function) = router.functions.get(name).cloned() else {
         return reply(StatusCode::NOT_FOUND, format!("no function URL for {name}"));
     };
+    if router.authorizer.enforcing() {
+        if let Some(message) = router.authorizer.judge_function_url(name).await {
+            eprintln!("local cloud: denied: {message}");
+            // What a function URL answers a request its resource policy does not allow.
+            return reply(StatusCode::FORBIDDEN, r#"{"Message":"Forbidden"}"#);
+        }
+    }
     let (parts, body) = req.into_parts();
     let headers: serde_json::Map<String, serde_json::Value> = parts
         .headers

@@ -148,3 +148,18 @@ async fn two_executions_at_once_take_turns() {
         ended_at(went)
     );
 }
+
+/// A public function URL needs both permissions since October 2025; the local cloud judges a
+/// delivery against the function's resource policy as AWS does. Without the InvokeFunction
+/// permission (the first-deployment defect of an earlier template), GitHub gets 403 Forbidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_url_without_its_invoke_permission_is_forbidden() {
+    let permission = "  TagPushUrlInvokePermission:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: !Ref TagPushFunction\n      Principal: \"*\"\n      InvokedViaFunctionUrl: true\n";
+    let checkout = localcloud::checkout_with_template(|template| template.replace(permission, ""));
+    let cloud = LocalCloud::start(Options { checkout: checkout.path().to_path_buf(), ..Options::default() }).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    let push = r#"{"ref":"refs/tags/v0.24.2","deleted":false}"#;
+    let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", push), push).await;
+    assert_eq!((status, answer), (403, serde_json::json!({"Message": "Forbidden"})));
+    assert!(execution_names(&cloud).await.is_empty(), "nothing started");
+}

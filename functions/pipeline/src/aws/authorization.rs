@@ -308,6 +308,24 @@ impl Model<'_> {
                 }
                 self.on(vec![arn])
             }
+            // A function URL request: InvokeFunctionUrl with the URL's auth type and, for URLs
+            // created since October 2025, InvokeFunction via the URL.
+            "lambda:InvokeFunctionUrl" => {
+                let function = self.required(&["FunctionName"])?;
+                let arn = self.named(function, "lambda", |name| format!("function:{name}"));
+                let auth = self.required(&["FunctionUrlAuthType"])?;
+                let context = |key: &str, value: &str| HashMap::from([(key.to_string(), value.to_string())]);
+                vec![
+                    Check {
+                        context: context("lambda:FunctionUrlAuthType", auth),
+                        ..self.check(self.action, arn.clone())
+                    },
+                    Check {
+                        context: context("lambda:InvokedViaFunctionUrl", "true"),
+                        ..self.check("lambda:InvokeFunction", arn)
+                    },
+                ]
+            }
             "sts:GetCallerIdentity" => vec![],
             other => return Err(Unresolved(format!("no resource model for {other}"))),
         })

@@ -363,25 +363,13 @@ pub const GRANTS: &[Grant] = &[
             FILE_SYSTEM,
         )
     },
-    // A public function URL (AuthType NONE) needs both, since October 2025.
-    Grant {
-        context: &[("lambda:FunctionUrlAuthType", "NONE")],
-        ..grant(
-            FunctionUrl,
-            "webhook delivery",
-            &["lambda:InvokeFunctionUrl"],
-            "arn:{partition}:lambda:{region}:{account}:function:{stack}-tag-push",
-        )
-    },
-    Grant {
-        context: &[("lambda:InvokedViaFunctionUrl", "true")],
-        ..grant(
-            FunctionUrl,
-            "webhook delivery",
-            &["lambda:InvokeFunction"],
-            "arn:{partition}:lambda:{region}:{account}:function:{stack}-tag-push",
-        )
-    },
+    // A public function URL (AuthType NONE): InvokeFunctionUrl and, since October 2025, InvokeFunction.
+    call(
+        FunctionUrl,
+        "webhook delivery",
+        &["lambda:InvokeFunctionUrl"],
+        &[("FunctionName", "{stack}-tag-push"), ("FunctionUrlAuthType", "NONE")],
+    ),
     // sigship run | status | logs | destroy (cli/src/operate.rs, cli/src/execution.rs)
     // AWS judges a stack named by name on its ARN (the local cloud looks it up the same way).
     call(

@@ -1,6 +1,6 @@
-//! How IAM judges a request against identity-policy statements: the one model the permission
-//! contract (cli/tests/permissions.rs) judges the template's roles with, and what the local
-//! cloud's authorizer is to use.
+//! How IAM judges a request against policy statements: what the permission contract
+//! (cli/tests/permissions.rs) judges the template's roles with, and the local cloud's authorizer
+//! every live request; both over the resources [`super::authorization`] names.
 
 use std::collections::HashMap;
 
@@ -60,10 +60,9 @@ fn conditions_hold(statement: &Value, context: &HashMap<String, String>) -> bool
     })
 }
 
-/// IAM's judgement of one request against a principal's identity-policy statements: some Allow
+/// IAM's judgement of one request against a principal's policy statements: some Allow
 /// statement's action, resource and conditions match, and no Deny statement's do. Actions match
-/// without regard to case, resources with it; `*` and `?` are IAM's wildcards. The one resource
-/// model the permission contract judges the template with.
+/// without regard to case, resources with it; `*` and `?` are IAM's wildcards.
 pub fn allows(statements: &[Value], action: &str, resource: &str, context: &HashMap<String, String>) -> bool {
     let applies = |s: &&Value| {
         values(&s["Action"]).iter().any(|a| glob(a, action, true))
