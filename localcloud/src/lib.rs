@@ -438,6 +438,11 @@ impl LocalCloud {
         self.services.env_for(&self.operator)
     }
 
+    /// Runs `sigship` as the administrator (what `up` and `down` need).
+    pub async fn sigship_as_administrator(&self, args: &[&str]) -> (i32, String, String) {
+        self.services.sigship(args).await
+    }
+
     /// Runs `sigship` as the operator (holding only the stack's OperatorPolicy).
     pub async fn sigship_as_operator(&self, args: &[&str]) -> (i32, String, String) {
         let args = args.iter().map(|a| a.to_string()).collect();

@@ -115,6 +115,23 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let report = twice.output.unwrap();
     assert_eq!(report["nothingToDo"], true);
     assert_eq!(report["deleted"], json!([]));
+
+    // (e) `sigship down`, with every function judged by resource: destroy deletes the chain data
+    // (its mount targets first, judged on the file system and their network interfaces), then the
+    // stack goes.
+    let (code, stdout, stderr) =
+        cloud.sigship_as_administrator(&["down", "--stack-name", localcloud::STACK_NAME]).await;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let efs = aws_sdk_efs::Client::new(&cloud.sdk);
+    let left = efs.describe_file_systems().send().await.unwrap();
+    assert!(left.file_systems().iter().all(|f| f.file_system_id() != cloud.stack.file_system_id), "chain data deleted");
+    let cloudformation = aws_sdk_cloudformation::Client::new(&cloud.sdk);
+    let stacks = cloudformation.describe_stacks().stack_name(localcloud::STACK_NAME).send().await;
+    assert!(
+        stacks.is_err()
+            || stacks.unwrap().stacks().iter().all(|s| s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE"))
+    );
+    assert!(cloud.router.authorizer.denials.lock().unwrap().is_empty(), "nothing was denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
