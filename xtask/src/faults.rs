@@ -182,38 +182,50 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Runs every case (or those whose name contains SIGSHIP_FAULTS_ONLY); returns (as expected, cases).
+/// How many cases run at once: each has a local cloud of its own, and most of a case is waiting
+/// (retry intervals, polls), so three share two cores well (`SIGSHIP_FAULTS_AT_ONCE` overrides).
+const AT_ONCE: usize = 3;
+
+/// Runs every case (or those whose name contains SIGSHIP_FAULTS_ONLY), a few at once; returns
+/// (as expected, cases).
 pub async fn matrix() -> (usize, usize) {
+    use futures::StreamExt;
     let only = std::env::var("SIGSHIP_FAULTS_ONLY").ok();
+    let at_once = std::env::var("SIGSHIP_FAULTS_AT_ONCE").ok().and_then(|n| n.parse().ok()).unwrap_or(AT_ONCE);
     let cases: Vec<Case> =
         cases().into_iter().filter(|c| only.as_deref().is_none_or(|o| c.fault.contains(o))).collect();
     println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): builds push an image manifest.");
-    let mut passed = 0;
-    let mut rows = Vec::new();
-    for case in &cases {
-        let started = Instant::now();
-        let cloud = LocalCloud::start(Options::default()).await;
-        cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
-        let outcome = (case.run)(cloud).await;
-        let ok = outcome.is_ok();
-        passed += ok as usize;
-        let observed = outcome.unwrap_or_else(|e| format!("UNEXPECTED: {e}"));
-        let line = format!(
-            "{} {} | expected: {} | observed: {} ({:.0} s)",
-            if ok { "ok  " } else { "FAIL" },
-            case.fault,
-            case.expected,
-            observed,
-            started.elapsed().as_secs_f32()
-        );
-        println!("faults: {line}");
-        rows.push(line);
-    }
+    println!("faults: {} cases, {at_once} at a time", cases.len());
+    let started = Instant::now();
+    let mut rows: Vec<(usize, bool, String)> = futures::stream::iter(cases.iter().enumerate())
+        .map(|(index, case)| async move {
+            let started = Instant::now();
+            let cloud = LocalCloud::start(Options::default()).await;
+            cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+            let outcome = (case.run)(cloud).await;
+            let ok = outcome.is_ok();
+            let observed = outcome.unwrap_or_else(|e| format!("UNEXPECTED: {e}"));
+            let line = format!(
+                "{} {} | expected: {} | observed: {} ({:.0} s)",
+                if ok { "ok  " } else { "FAIL" },
+                case.fault,
+                case.expected,
+                observed,
+                started.elapsed().as_secs_f32()
+            );
+            println!("faults: {line}");
+            (index, ok, line)
+        })
+        .buffer_unordered(at_once.max(1))
+        .collect()
+        .await;
+    rows.sort_by_key(|(index, _, _)| *index);
     println!();
-    for row in &rows {
+    for (_, _, row) in &rows {
         println!("{row}");
     }
-    println!("faults: {passed}/{} ended as expected", cases.len());
+    let passed = rows.iter().filter(|(_, ok, _)| *ok).count();
+    println!("faults: {passed}/{} ended as expected, in {:.0} s", cases.len(), started.elapsed().as_secs_f32());
     (passed, cases.len())
 }
 
