@@ -73,7 +73,9 @@ async fn artifacts_bucket(cloud: &Cloud, target: &Target) -> Result<(String, Buc
 
 pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters: &[(String, String)]) -> Result<()> {
     // Refuse before touching the account: a trust root that cannot verify anything would only
-    // make every execution fail.
+    // make every execution fail. Certificates the policy pins and the directory lacks are
+    // fetched first.
+    let certificates = crate::trust::complete(&checkout.trust_root).await?;
     let trust = TrustRoot::from_dir(&checkout.trust_root).map_err(Error::TrustRoot)?;
     for (_, url) in parameters.iter().filter(|(key, _)| key == "RepositoryUrl") {
         check_repository_url(url)?;
@@ -97,6 +99,7 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
         trust.signers.len(),
         signers.join(", ")
     );
+    crate::trust::describe(&certificates, &checkout.trust_root).iter().for_each(|line| println!("{line}"));
 
     let tls = cloud.endpoint.as_deref().is_none_or(|e| e.starts_with("https://"));
     if artifacts.ensure(&cloud.region, &target.stack, tls).await? {

@@ -19,6 +19,20 @@ pub enum Error {
         .tagged.as_deref().map_or("no such tag".to_string(), |t| format!("tagged for {t}"))
     )]
     BucketNotTagged { bucket: String, stack: String, tagged: Option<String> },
+    #[error("certificate {file}: cannot be downloaded from {url}: {reason}")]
+    CertificateUnreachable { file: String, url: String, reason: String },
+    #[error("certificate {file}: {url} is refused: {reason}")]
+    CertificateAddress { file: String, url: String, reason: String },
+    #[error(
+        "certificate {file} (from {url}) is not the one the policy pins: its SHA-256 is {actual}, the policy \
+         says {expected}; nothing was saved. Check the address and the policy's pin"
+    )]
+    CertificateHashMismatch { file: String, url: String, expected: String, actual: String },
+    #[error(
+        "certificate {file} matches its pinned SHA-256 but is not {signer}'s certificate {expected} alone: it \
+         holds {found}; the policy pins the wrong file for this signer"
+    )]
+    CertificateFingerprintMismatch { file: String, signer: String, expected: String, found: String },
     #[error("artifact missing: {0}")]
     ArtifactMissing(String),
     #[error("{operation}: {message}")]

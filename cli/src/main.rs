@@ -10,6 +10,7 @@ mod error;
 mod execution;
 mod operate;
 mod stack;
+mod trust;
 mod verify;
 
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
+
+/// Where a checkout keeps the btcd trust root.
+const DEFAULT_TRUST_ROOT: &str = "infrastructure/trust/btcd";
 
 #[derive(Parser)]
 #[command(name = "sigship", version, about = "Verify, build and run maintainer-signed releases")]
@@ -47,6 +51,19 @@ struct Deployed {
     connection: Connection,
     #[command(flatten)]
     pipeline: operate::PipelineOptions,
+}
+
+#[derive(Subcommand)]
+enum TrustAction {
+    /// Download the certificates the policy pins that the directory lacks; check every pinned one.
+    Fetch {
+        /// Trust root directory [default: <root>/infrastructure/trust/btcd].
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// The sigship checkout.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +150,12 @@ enum Command {
         #[arg(long, conflicts_with = "network")]
         markdown: bool,
     },
+    /// The trust root's certificates: `fetch` downloads each one its policy pins and the
+    /// directory lacks (HTTPS, SHA-256 and fingerprint checked) and saves it there for review.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
     /// Show the functions' log lines written while an execution ran (default: the newest).
     Logs {
         #[command(flatten)]
@@ -165,10 +188,17 @@ fn main() -> ExitCode {
                 .map(|network| print!("{}", pipeline::sizing::plan(network)))
                 .map_err(|e| error::Error::Usage(e.to_string()))
         }
+        Command::Trust { action: TrustAction::Fetch { trust, root } } => runtime.block_on(async {
+            let dir = trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT));
+            let outcomes = trust::complete(&dir).await?;
+            println!("trust root {}: {} pinned certificates", dir.display(), outcomes.len());
+            trust::describe(&outcomes, &dir).iter().for_each(|line| println!("{line}"));
+            pipeline::verify::TrustRoot::from_dir(&dir).map(|_| ()).map_err(Error::TrustRoot)
+        }),
         Command::Up { connection, bucket, root, functions, trust, parameters } => {
             let checkout = artifacts::Checkout {
                 functions: functions.unwrap_or_else(|| root.join("target/lambda")),
-                trust_root: trust.unwrap_or_else(|| root.join("infrastructure/trust/btcd")),
+                trust_root: trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT)),
                 root,
             };
             runtime.block_on(async {

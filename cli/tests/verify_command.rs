@@ -85,4 +85,5 @@ fn a_trust_root_without_certificates_is_refused_naming_the_signer() {
     assert_eq!(code, 1);
     assert!(stderr.contains("TrustRootInvalid"), "{stderr}");
     assert!(stderr.contains("Oliver Gugger") && stderr.contains("has no certificate"), "{stderr}");
+    assert!(stderr.contains("`sigship trust fetch` downloads and checks it"), "says how to complete it: {stderr}");
 }

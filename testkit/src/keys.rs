@@ -96,6 +96,17 @@ impl Maintainer {
         self.cert.clone().insert_packets(revocation).unwrap().0
     }
 
+    /// Another version of the certificate: the same key with one more user ID bound, as a
+    /// maintainer re-publishes it.
+    pub fn with_user_id(&self, user_id: &str) -> Cert {
+        let mut primary = self.cert.primary_key().key().clone().parts_into_secret().unwrap().into_keypair().unwrap();
+        let uid = openpgp::packet::UserID::from(user_id);
+        let builder =
+            openpgp::packet::signature::SignatureBuilder::new(openpgp::types::SignatureType::PositiveCertification);
+        let binding = uid.bind(&mut primary, &self.cert, builder).unwrap();
+        self.cert.clone().insert_packets(vec![openpgp::Packet::from(uid), binding.into()]).unwrap().0
+    }
+
     /// The public certificate as a file: armored, secrets stripped.
     pub fn armored(cert: &Cert) -> Vec<u8> {
         cert.armored().to_vec().expect("armor")

@@ -4,6 +4,7 @@
 //! them. The local cloud (and so xtask) depends on this crate normally, so a test build and
 //! `cargo build --workspace --bins` resolve the SDK's features alike and compile it once.
 
+pub mod files;
 pub mod keys;
 pub mod replay;
 

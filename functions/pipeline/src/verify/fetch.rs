@@ -46,7 +46,8 @@ pub fn check_remote_url(url: &str, allow_local_paths: bool) -> Result<()> {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` (a name or an IP literal, bracketed or not) is this machine.
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

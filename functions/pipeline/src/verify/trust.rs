@@ -33,6 +33,68 @@ struct PolicyFile {
 struct SignerEntry {
     label: String,
     fingerprint: String,
+    /// Where each published version of the signer's certificate lives, pinned by its SHA-256.
+    #[serde(default)]
+    certificates: Vec<CertificateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateEntry {
+    url: String,
+    sha256: String,
+    file: Option<String>,
+}
+
+/// One published version of a signer's certificate, as the policy pins it: an immutable address,
+/// the file's SHA-256, and the name it has in the trust root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSource {
+    pub signer: String,
+    pub fingerprint: String,
+    pub url: String,
+    pub sha256: String,
+    pub file: String,
+}
+
+/// The certificates a policy pins (`[[signers.certificates]]`), with each file's name in the
+/// trust root: as given, else the address's file name with the first 8 hex digits of its SHA-256
+/// (two versions of `roasbeef.asc` become `roasbeef-e2f3b208.asc` and `roasbeef-847e0691.asc`).
+pub fn certificate_sources(policy_name: &str, policy_bytes: &[u8]) -> Result<Vec<CertificateSource>> {
+    let policy: PolicyFile = std::str::from_utf8(policy_bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|text| toml::from_str(text).map_err(|e| e.to_string()))
+        .map_err(|e| Error::TrustRootInvalid(format!("{policy_name}: {e}")))?;
+    let mut sources = Vec::new();
+    for signer in policy.signers {
+        for entry in signer.certificates {
+            let sha256 = entry.sha256.to_ascii_lowercase();
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::TrustRootInvalid(format!(
+                    "{policy_name}: signer {:?}: sha256 {:?} is not 64 hex digits",
+                    signer.label, entry.sha256
+                )));
+            }
+            let file = match entry.file {
+                Some(file) => file,
+                None => {
+                    let base = entry.url.rsplit('/').next().unwrap_or_default();
+                    let (stem, extension) = base.rsplit_once('.').unwrap_or((base, "asc"));
+                    format!("{stem}-{}.{extension}", &sha256[..8])
+                }
+            };
+            if file.contains('/') || !is_cert_file(&file) {
+                return Err(Error::TrustRootInvalid(format!(
+                    "{policy_name}: signer {:?}: certificate file {file:?} must be a plain name ending {}",
+                    signer.label,
+                    CERT_EXTENSIONS.map(|e| format!(".{e}")).join(", ")
+                )));
+            }
+            let fingerprint = signer.fingerprint.replace(' ', "").to_ascii_uppercase();
+            sources.push(CertificateSource { signer: signer.label.clone(), fingerprint, url: entry.url, sha256, file });
+        }
+    }
+    Ok(sources)
 }
 
 fn default_patterns() -> Vec<String> {
@@ -172,8 +234,13 @@ impl TrustRoot {
             }
             if !merged.contains_key(&fingerprint) {
                 return Err(Error::TrustRootInvalid(format!(
-                    "{policy_name}: signer {:?} ({fingerprint}) has no certificate in the trust root",
-                    entry.label
+                    "{policy_name}: signer {:?} ({fingerprint}) has no certificate in the trust root{}",
+                    entry.label,
+                    if entry.certificates.is_empty() {
+                        ""
+                    } else {
+                        " (its policy pins where to get it: `sigship trust fetch` downloads and checks it)"
+                    }
                 )));
             }
             signers.push(Signer { label: entry.label, fingerprint });
@@ -203,6 +270,12 @@ impl TrustRoot {
     pub fn check_tag_name(&self, tag: &str) -> Result<()> {
         self.tag_policy.check(tag)
     }
+}
+
+/// The fingerprints (upper-case hex) of every certificate in an OpenPGP file.
+pub fn fingerprints_in(bytes: &[u8]) -> std::result::Result<Vec<String>, String> {
+    let parser = CertParser::from_bytes(bytes).map_err(|e| format!("not OpenPGP: {e}"))?;
+    parser.map(|cert| cert.map(|c| c.fingerprint().to_hex()).map_err(|e| format!("not a certificate: {e}"))).collect()
 }
 
 fn base_name(name: &str) -> &str {
@@ -281,6 +354,29 @@ mod tests {
 
         let err = TrustRoot::from_files(vec![("policy.toml".into(), b"signers = 3".to_vec())]).unwrap_err().to_string();
         assert!(err.contains("policy.toml"), "{err}");
+    }
+
+    #[test]
+    fn pinned_certificates_get_names_and_bad_pins_are_refused() {
+        let policy = |certificate: &str| {
+            format!("[[signers]]\nlabel = \"A\"\nfingerprint = \"F4FC 70F0 7310 0284 24EF C20A 8E42 5659 3F17 7720\"\n[[signers.certificates]]\n{certificate}\n")
+        };
+        let hash = "847e06915c085380073a4563f704a0e439eb307e8abfb410b3a784d45f79e7c0";
+        let named = certificate_sources(
+            "p",
+            policy(&format!("url = \"https://h/c/keys/roasbeef.asc\"\nsha256 = \"{hash}\"")).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(named[0].file, "roasbeef-847e0691.asc");
+        assert_eq!(named[0].fingerprint, "F4FC70F07310028424EFC20A8E4256593F177720");
+        let given = policy(&format!("url = \"https://h/k\"\nsha256 = \"{hash}\"\nfile = \"roasbeef-2025.asc\""));
+        assert_eq!(certificate_sources("p", given.as_bytes()).unwrap()[0].file, "roasbeef-2025.asc");
+        let short = certificate_sources("p", policy("url = \"https://h/k.asc\"\nsha256 = \"abc\"").as_bytes());
+        assert!(matches!(short, Err(Error::TrustRootInvalid(m)) if m.contains("not 64 hex digits")));
+        let escaping = policy(&format!("url = \"https://h/k.asc\"\nsha256 = \"{hash}\"\nfile = \"../k.asc\""));
+        assert!(
+            matches!(certificate_sources("p", escaping.as_bytes()), Err(Error::TrustRootInvalid(m)) if m.contains("plain name"))
+        );
     }
 
     #[test]
