@@ -215,7 +215,12 @@ fn main() -> ExitCode {
             let (name, input) = match (tag, profile) {
                 (Some(tag), _) => {
                     // The stack's repository: the only one its build project builds.
-                    let request = pipeline::verify::TagRequest { tag: tag.clone(), repository: None, allow_downgrade };
+                    let request = pipeline::verify::TagRequest {
+                        tag: tag.clone(),
+                        repository: None,
+                        allow_downgrade,
+                        requested_by: None,
+                    };
                     (operate::run_name(&tag), serde_json::to_value(&request).expect("a request serialises"))
                 }
                 (None, Some(profile)) => {

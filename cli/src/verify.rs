@@ -35,7 +35,7 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
             allow_local_paths: true,
         };
         verify::verify(
-            &TagRequest { tag: tag.clone(), repository: Some(repository), allow_downgrade: false },
+            &TagRequest { tag: tag.clone(), repository: Some(repository), allow_downgrade: false, requested_by: None },
             &config,
             &trust,
         )

@@ -29,6 +29,19 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
     assert_eq!((status, answer["duplicate"].as_str()), (200, Some(name.as_str())), "{answer}");
     let (status, _) = cloud.deliver_webhook(&cloud.github_headers("push", push), push).await;
     assert_eq!(status, 200);
+    // GitHub's web form default: the JSON in a form's `payload` field, signed as sent.
+    let form =
+        format!("payload={}", push.replace('"', "%22").replace('/', "%2F").replace(',', "%2C").replace(':', "%3A"));
+    let mut headers = cloud.github_headers("push", &form);
+    headers.push(("content-type", "application/x-www-form-urlencoded".to_string()));
+    let (status, answer) = cloud.deliver_webhook(&headers, &form).await;
+    assert_eq!((status, answer["duplicate"].as_str()), (200, Some(name.as_str())), "{answer}");
+    // A GitLab merge request event: authentic, ignored.
+    let merge_request = r#"{"object_kind":"merge_request","object_attributes":{"iid":7}}"#;
+    let gitlab =
+        [("x-gitlab-token", cloud.webhook_secret.clone()), ("x-gitlab-event", "Merge Request Hook".to_string())];
+    let (status, answer) = cloud.deliver_webhook(&gitlab, merge_request).await;
+    assert_eq!((status, answer["ignored"].as_str()), (200, Some("GitLab Merge Request Hook event")), "{answer}");
 
     // Forged, unsigned, not a tag, malformed.
     let mut forged = cloud.github_headers("push", push);

@@ -19,7 +19,7 @@ fn config(url: &str) -> VerifyConfig {
 }
 
 fn request(tag: &str) -> TagRequest {
-    TagRequest { tag: tag.into(), repository: None, allow_downgrade: false }
+    TagRequest { tag: tag.into(), repository: None, allow_downgrade: false, requested_by: None }
 }
 
 #[tokio::test]

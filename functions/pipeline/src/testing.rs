@@ -318,14 +318,21 @@ impl FakeExecutions {
 }
 
 impl crate::execution::Executions for FakeExecutions {
+    /// As Step Functions: a name in use is ExecutionAlreadyExists — except for an execution this
+    /// fake started (still running) asked again with an identical input, which returns that
+    /// execution again (StartExecution's idempotency).
     async fn start(&self, name: &str, input: &serde_json::Value) -> Result<crate::execution::Started> {
+        let arn = format!("arn:aws:states:us-east-1:123456789012:execution:sigship:{name}");
+        if self.started.lock().unwrap().iter().any(|(n, i)| n == name && i == input) {
+            return Ok(crate::execution::Started::New(arn));
+        }
         let mut existing = self.existing.lock().unwrap();
         if existing.iter().any(|n| n == name) {
             return Ok(crate::execution::Started::AlreadyExists);
         }
         existing.push(name.to_string());
         self.started.lock().unwrap().push((name.to_string(), input.clone()));
-        Ok(crate::execution::Started::New(format!("arn:aws:states:us-east-1:123456789012:execution:sigship:{name}")))
+        Ok(crate::execution::Started::New(arn))
     }
 
     async fn names(&self) -> Result<Vec<String>> {

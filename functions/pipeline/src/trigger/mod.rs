@@ -88,7 +88,8 @@ impl ReleaseCheck for ReleaseVerifier {
             fetch_timeout: remote.timeout,
             allow_local_paths: remote.allow_local_paths,
         };
-        let request = TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false };
+        let request =
+            TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false, requested_by: None };
         let verified = verify(&request, &config, &self.trust).await?;
         if verified.tag_object_id != tag.object_id {
             return Err(Error::TagMismatch {
@@ -106,7 +107,13 @@ pub const MAX_RUNNING_FROM_TRIGGERS: usize = 4;
 
 /// Starts the pipeline for one tag object, once — unless [`MAX_RUNNING_FROM_TRIGGERS`]
 /// executions run already (`TooManyExecutions`; the tag is started by a later delivery or watch).
-pub async fn start_for_tag(executions: &impl Executions, tag: &str, object_id: &str) -> Result<(String, Started)> {
+/// `requested_by` names this ask uniquely (see [`crate::verify::TagRequest::requested_by`]).
+pub async fn start_for_tag(
+    executions: &impl Executions,
+    tag: &str,
+    object_id: &str,
+    requested_by: &str,
+) -> Result<(String, Started)> {
     let name = execution_name(tag, object_id);
     let running = executions.running().await?;
     if running.iter().any(|r| r.arn.rsplit(':').next() == Some(name.as_str())) {
@@ -115,7 +122,8 @@ pub async fn start_for_tag(executions: &impl Executions, tag: &str, object_id: &
     if running.len() >= MAX_RUNNING_FROM_TRIGGERS {
         return Err(Error::TooManyExecutions { running: running.len(), limit: MAX_RUNNING_FROM_TRIGGERS });
     }
-    let started = executions.start(&name, &serde_json::json!({ "tag": tag })).await?;
+    let input = serde_json::json!({ "tag": tag, "requestedBy": requested_by });
+    let started = executions.start(&name, &input).await?;
     Ok((name, started))
 }
 

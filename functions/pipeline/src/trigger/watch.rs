@@ -113,12 +113,13 @@ pub async fn watch(
         deferred: Vec::new(),
         unverified,
     };
+    let requested_by = format!("watch {}", crate::lambda::now_ms());
     for tag in chosen {
         if !report.deferred.is_empty() {
             report.deferred.push(tag.name);
             continue;
         }
-        match start_for_tag(executions, &tag.name, &tag.object_id).await {
+        match start_for_tag(executions, &tag.name, &tag.object_id, &requested_by).await {
             Ok((name, Started::New(_))) => report.started.push(name),
             Ok((name, Started::AlreadyExists)) => report.already_started.push(name),
             Err(crate::Error::TooManyExecutions { .. }) => report.deferred.push(tag.name),

@@ -30,10 +30,12 @@ impl Reply {
     }
 }
 
-/// A delivery as the function sees it: lower-case header names, the raw body.
+/// A delivery as the function sees it: lower-case header names, the raw body, and the id of the
+/// invocation handling it (unique even for a forge's redelivery, which repeats its delivery id).
 pub struct Delivery<'a> {
     pub headers: Vec<(String, String)>,
     pub body: &'a [u8],
+    pub invocation: &'a str,
 }
 
 impl Delivery<'_> {
@@ -91,7 +93,7 @@ pub async fn handle(
         }
         Err(err) => return server_error(&err),
     }
-    match start_for_tag(executions, &tag, &object_id).await {
+    match start_for_tag(executions, &tag, &object_id, &format!("webhook {}", delivery.invocation)).await {
         Ok((name, Started::New(arn))) => {
             tracing::info!(tag, execution = name, "started");
             Reply::new(202, json!({"started": name, "executionArn": arn, "tag": tag}))
@@ -146,7 +148,9 @@ pub async fn respond(
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
         .collect();
-    response(&handle(&Delivery { headers, body: &body }, secret, policy, remote, release, executions).await)
+    let invocation = request.request_context.request_id.as_deref().unwrap_or_default();
+    let delivery = Delivery { headers, body: &body, invocation };
+    response(&handle(&delivery, secret, policy, remote, release, executions).await)
 }
 
 fn response(reply: &Reply) -> LambdaFunctionUrlResponse {
@@ -199,20 +203,47 @@ struct GitHubCreate {
 }
 
 #[derive(Deserialize)]
-struct GitLabTagPush {
+struct GitLabEvent {
     object_kind: String,
+}
+
+#[derive(Deserialize)]
+struct GitLabTagPush {
     #[serde(rename = "ref")]
     reference: String,
     after: String,
 }
 
+/// GitHub sends JSON as the body (Content type `application/json`) or, the web form's default,
+/// as the `payload` field of a form (`application/x-www-form-urlencoded`): both are read.
+fn github_payload(delivery: &Delivery<'_>) -> Result<Vec<u8>, String> {
+    let form = delivery.header("content-type").is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Ok(delivery.body.to_vec());
+    }
+    let body = std::str::from_utf8(delivery.body).map_err(|_| "a form body that is not UTF-8")?;
+    let field = body.split('&').find_map(|pair| pair.strip_prefix("payload=")).ok_or(
+        "a form without a payload field: set the webhook's Content type to application/json in GitHub's settings",
+    )?;
+    percent_encoding::percent_decode_str(&field.replace('+', " "))
+        .decode_utf8()
+        .map(|payload| payload.into_owned().into_bytes())
+        .map_err(|_| "a payload field that is not UTF-8".to_string())
+}
+
+/// What a payload that is not JSON of the expected shape gets, with the fix for the common cause.
+fn unreadable(what: &str, error: serde_json::Error) -> String {
+    let hint =
+        if error.is_syntax() || error.is_eof() { " (is the webhook's Content type application/json?)" } else { "" };
+    format!("not a {what} payload: {error}{hint}")
+}
+
 fn parse(forge: &Forge, delivery: &Delivery<'_>) -> Result<Event, String> {
-    let json = |what: &str| format!("not a {what} payload");
     match forge {
         Forge::GitHub => match delivery.header("x-github-event").unwrap_or_default() {
             "push" => {
-                let push: GitHubPush =
-                    serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("push")))?;
+                let payload = github_payload(delivery)?;
+                let push: GitHubPush = serde_json::from_slice(&payload).map_err(|e| unreadable("push", e))?;
                 match push.reference.strip_prefix("refs/tags/") {
                     Some(_) if push.deleted => Ok(Event::Ignored(format!("{} was deleted", push.reference))),
                     Some(tag) => Ok(Event::Tag(tag.to_string())),
@@ -220,8 +251,8 @@ fn parse(forge: &Forge, delivery: &Delivery<'_>) -> Result<Event, String> {
                 }
             }
             "create" => {
-                let create: GitHubCreate =
-                    serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("create")))?;
+                let payload = github_payload(delivery)?;
+                let create: GitHubCreate = serde_json::from_slice(&payload).map_err(|e| unreadable("create", e))?;
                 if create.ref_type == "tag" {
                     Ok(Event::Tag(create.reference))
                 } else {
@@ -232,11 +263,15 @@ fn parse(forge: &Forge, delivery: &Delivery<'_>) -> Result<Event, String> {
             other => Ok(Event::Ignored(format!("GitHub {other} event"))),
         },
         Forge::GitLab => {
-            let push: GitLabTagPush =
-                serde_json::from_slice(delivery.body).map_err(|e| format!("{}: {e}", json("GitLab hook")))?;
-            if push.object_kind != "tag_push" {
-                return Ok(Event::Ignored(format!("GitLab {} event", push.object_kind)));
+            // Merge requests, notes, pipelines…: only tag pushes start anything, and only they
+            // carry a ref.
+            let kind: GitLabEvent = serde_json::from_slice(delivery.body).map_err(|e| unreadable("GitLab hook", e))?;
+            if kind.object_kind != "tag_push" {
+                let event = delivery.header("x-gitlab-event").map_or(kind.object_kind.clone(), str::to_string);
+                return Ok(Event::Ignored(format!("GitLab {event} event")));
             }
+            let push: GitLabTagPush =
+                serde_json::from_slice(delivery.body).map_err(|e| unreadable("GitLab tag push", e))?;
             match push.reference.strip_prefix("refs/tags/") {
                 Some(_) if push.after.bytes().all(|b| b == b'0') => {
                     Ok(Event::Ignored(format!("{} was deleted", push.reference)))
@@ -273,9 +308,43 @@ mod tests {
     }
 
     fn event(headers: Vec<(String, String)>, body: &[u8], secret: &str) -> Result<Event, String> {
-        let delivery = Delivery { headers, body };
+        let delivery = Delivery { headers, body, invocation: "i-1" };
         let forge = authenticate(&delivery, secret)?;
         parse(&forge, &delivery)
+    }
+
+    #[test]
+    fn a_form_encoded_github_delivery_is_read_and_an_unreadable_one_says_what_to_set() {
+        let json = r#"{"ref":"refs/tags/v0.24.2","deleted":false}"#;
+        let form =
+            format!("payload={}", percent_encoding::utf8_percent_encode(json, percent_encoding::NON_ALPHANUMERIC));
+        let (mut h, b) = github("push", &form, "s3cret");
+        h.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+        assert_eq!(event(h, &b, "s3cret"), Ok(Event::Tag("v0.24.2".into())));
+        // The form without its field, and a body that is not JSON at all.
+        let (mut h, b) = github("push", "other=1", "s3cret");
+        h.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+        assert!(event(h, &b, "s3cret").unwrap_err().contains("set the webhook's Content type to application/json"));
+        let (h, b) = github("push", "ref=refs%2Ftags%2Fv0.24.2", "s3cret");
+        let error = event(h, &b, "s3cret").unwrap_err();
+        assert!(error.contains("is the webhook's Content type application/json?"), "{error}");
+    }
+
+    #[test]
+    fn gitlab_events_other_than_tag_pushes_are_ignored() {
+        for (header, body) in [
+            ("Merge Request Hook", r#"{"object_kind":"merge_request","object_attributes":{"iid":1}}"#),
+            ("Note Hook", r#"{"object_kind":"note"}"#),
+            ("Push Hook", r#"{"object_kind":"push","ref":"refs/heads/master","after":"ab"}"#),
+        ] {
+            let headers =
+                vec![("X-Gitlab-Token".into(), "s3cret-token".into()), ("X-Gitlab-Event".into(), header.into())];
+            assert_eq!(
+                event(headers, body.as_bytes(), "s3cret-token"),
+                Ok(Event::Ignored(format!("GitLab {header} event"))),
+                "{header}"
+            );
+        }
     }
 
     #[test]
@@ -345,33 +414,85 @@ mod tests {
         };
 
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
-        let first =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
+        let first = handle(
+            &Delivery { headers, body: &body, invocation: "i-1" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
         assert_eq!(first.status, 202, "{:?}", first.body);
         assert_eq!(first.body["started"], "tag-v0.24.2-abababababababab");
-        // GitHub also sends `create` for the same push, and redelivers on timeouts.
+        // GitHub also sends `create` for the same push, and redelivers on timeouts — while the
+        // execution runs, and before ListExecutions (eventually consistent) lists it: Step
+        // Functions would return the running execution again for an identical input, so each
+        // ask differs (its invocation) and is answered ExecutionAlreadyExists.
         let (headers, body) = deliver("create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s");
-        let again =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
+        let again = handle(
+            &Delivery { headers, body: &body, invocation: "i-2" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
         assert_eq!((again.status, again.body["duplicate"].as_str()), (200, Some("tag-v0.24.2-abababababababab")));
+        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
+        let redelivered = handle(
+            &Delivery { headers, body: &body, invocation: "i-3" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
+        assert_eq!(
+            (redelivered.status, redelivered.body["duplicate"].as_str()),
+            (200, Some("tag-v0.24.2-abababababababab"))
+        );
 
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "guessed");
-        let forged =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
+        let forged = handle(
+            &Delivery { headers, body: &body, invocation: "i-1" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
         assert_eq!(forged.status, 401);
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v9.9.9"}"#, "s");
-        let elsewhere =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
+        let elsewhere = handle(
+            &Delivery { headers, body: &body, invocation: "i-1" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
         assert_eq!(elsewhere.status, 200);
         assert!(elsewhere.body["ignored"].as_str().unwrap().contains("is not a tag of"), "{:?}", elsewhere.body);
         let (headers, body) = deliver("push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s");
-        let not_a_release =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &executions).await;
+        let not_a_release = handle(
+            &Delivery { headers, body: &body, invocation: "i-1" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &executions,
+        )
+        .await;
         assert_eq!(not_a_release.status, 200);
 
         let started = executions.started.lock().unwrap();
         assert_eq!(started.len(), 1);
-        assert_eq!(started[0].1, serde_json::json!({"tag": "v0.24.2"}));
+        assert_eq!(started[0].1, serde_json::json!({"tag": "v0.24.2", "requestedBy": "webhook i-1"}));
     }
 
     /// Verification runs before anything is queued: an unsigned tag pushed by someone without a
@@ -388,9 +509,15 @@ mod tests {
         ]);
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v99.0.0"}"#, "s");
         let executions = FakeExecutions::default();
-        let junk =
-            handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&["v99.0.0"]), &executions)
-                .await;
+        let junk = handle(
+            &Delivery { headers, body: &body, invocation: "i-1" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&["v99.0.0"]),
+            &executions,
+        )
+        .await;
         assert_eq!((junk.status, junk.body["error"].as_str()), (422, Some("Unsigned")), "{:?}", junk.body);
         assert!(executions.started.lock().unwrap().is_empty());
 
@@ -399,7 +526,9 @@ mod tests {
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
         let full = FakeExecutions::running(&running);
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
-        let busy = handle(&Delivery { headers, body: &body }, "s", &policy, &remote, &Verdicts(&[]), &full).await;
+        let busy =
+            handle(&Delivery { headers, body: &body, invocation: "i-1" }, "s", &policy, &remote, &Verdicts(&[]), &full)
+                .await;
         assert_eq!((busy.status, busy.body["error"].as_str()), (429, Some("TooManyExecutions")), "{:?}", busy.body);
         assert!(full.started.lock().unwrap().is_empty());
     }

@@ -25,6 +25,12 @@ pub struct TagRequest {
     /// explicit run says so; the webhook and the watch never do.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_downgrade: bool,
+    /// The trigger invocation that asked (`webhook <request id>`, `watch <time>`). Unique per
+    /// ask, so a second ask for a running execution's name differs in input, and Step Functions
+    /// answers ExecutionAlreadyExists instead of the original execution again (its idempotency
+    /// for an identical input): the trigger then reports a duplicate, not a start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// What the rest of the pipeline builds on: exactly one commit, vouched for by allowed signers.
@@ -159,6 +165,7 @@ mod tests {
             tag: "v0.24.2".into(),
             repository: Some("https://github.com/someone/btcd.git".into()),
             allow_downgrade: false,
+            requested_by: None,
         };
         let refused = verify(&elsewhere, &config, &trust).await.unwrap_err();
         assert_eq!(refused.name(), "InvalidInput");
