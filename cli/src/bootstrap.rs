@@ -71,12 +71,39 @@ async fn artifacts_bucket(cloud: &Cloud, target: &Target) -> Result<(String, Buc
     Ok((account, bucket))
 }
 
-pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters: &[(String, String)]) -> Result<()> {
+/// What `up` deploys once the stack is up: nothing (the default), the newest release, or a tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deploy {
+    None,
+    Newest,
+    Tag(String),
+}
+
+impl Deploy {
+    pub fn parse(text: Option<&str>) -> Self {
+        match text {
+            None | Some("none") => Deploy::None,
+            Some("newest") => Deploy::Newest,
+            Some(tag) => Deploy::Tag(tag.to_string()),
+        }
+    }
+}
+
+pub async fn up(
+    cloud: &Cloud,
+    target: &Target,
+    checkout: &Checkout,
+    parameters: &[(String, String)],
+    deploy: &Deploy,
+) -> Result<()> {
     // Refuse before touching the account: a trust root that cannot verify anything would only
     // make every execution fail. Certificates the policy pins and the directory lacks are
     // fetched first.
     let certificates = crate::trust::complete(&checkout.trust_root).await?;
     let trust = TrustRoot::from_dir(&checkout.trust_root).map_err(Error::TrustRoot)?;
+    if let Deploy::Tag(tag) = deploy {
+        trust.tag_policy.check(tag).map_err(|e| Error::Usage(format!("--release {tag}: {e}")))?;
+    }
     for (_, url) in parameters.iter().filter(|(key, _)| key == "RepositoryUrl") {
         check_repository_url(url)?;
     }
@@ -158,13 +185,75 @@ pub async fn up(cloud: &Cloud, target: &Target, checkout: &Checkout, parameters:
     for output in &stack.outputs {
         println!("  {:<24} {}", output.output_key().unwrap_or_default(), output.output_value().unwrap_or_default());
     }
-    if let Some(state_machine) = stack.output("StateMachineArn") {
-        println!("deploy a release with: sigship run --tag v0.24.2");
-        println!(
-            "  or: aws stepfunctions start-execution --state-machine-arn {state_machine} --input '{{\"tag\": \"v0.24.2\"}}'"
-        );
+    let located = crate::operate::locate(cloud, &target.stack, &Default::default()).await?;
+    let newest = record_watch_baseline(&located, &stack, &trust).await;
+    let tag = match (deploy, &newest) {
+        (Deploy::None, _) => None,
+        (Deploy::Newest, Some(newest)) => Some(newest.clone()),
+        (Deploy::Newest, None) => {
+            return Err(Error::Usage(format!(
+                "--release newest: {} has no release tag the trust policy accepts",
+                stack.parameter("RepositoryUrl").unwrap_or_default()
+            )))
+        }
+        (Deploy::Tag(tag), _) => Some(tag.clone()),
+    };
+    match tag {
+        Some(tag) => crate::operate::run_release(cloud, &located, &tag, false).await?,
+        None => {
+            let example = newest.as_deref().unwrap_or("v0.24.2");
+            println!("nothing deployed (none asked): deploy a release with `sigship run --tag {example}`");
+            println!(
+                "  or: aws stepfunctions start-execution --state-machine-arn {} --input '{{\"tag\": \"{example}\"}}'",
+                located.state_machine_arn
+            );
+        }
+    }
+    if let Some(line) = crate::operate::watch_line(cloud, &located).await? {
+        println!("{line}");
     }
     Ok(())
+}
+
+/// Once per stack: the newest release the repository has now, below which the watch starts
+/// nothing. Returns the newest release tag (None when the remote has none or cannot be read:
+/// the watch then starts nothing until a release has run).
+async fn record_watch_baseline(
+    located: &crate::operate::Pipeline,
+    stack: &stack::Stack,
+    trust: &TrustRoot,
+) -> Option<String> {
+    use pipeline::trigger::watch::{compare_versions, WatchState};
+    use pipeline::verify::RemoteTags;
+    let parameters = located.watch.as_ref()?;
+    let url = stack.parameter("RepositoryUrl")?.to_string();
+    let remote =
+        pipeline::verify::GitRemote { url, timeout: std::time::Duration::from_secs(30), allow_local_paths: false };
+    let newest = match remote.tags().await {
+        Ok(tags) => tags
+            .into_iter()
+            .filter(|t| trust.tag_policy.check(&t.name).is_ok())
+            .map(|t| t.name)
+            .max_by(|a, b| compare_versions(a, b)),
+        Err(e) => {
+            println!("watch: the release tags of {} cannot be read ({e})", remote.url);
+            return None;
+        }
+    };
+    let recorded = parameters.read().await.ok()?.after;
+    if recorded.is_none() {
+        let baseline = newest.as_deref().unwrap_or(pipeline::trigger::watch::NO_RELEASE_YET);
+        match parameters.set(&parameters.after, Some(baseline)).await {
+            Ok(()) => match &newest {
+                Some(newest) => {
+                    println!("watch: baseline {newest}, the newest release now; only newer ones start on their own")
+                }
+                None => println!("watch: baseline recorded: no release yet; releases that appear start on their own"),
+            },
+            Err(e) => println!("watch: baseline not recorded ({e}); it starts nothing until a release has run"),
+        }
+    }
+    newest
 }
 
 /// A file system to adopt must exist here and be mounted nowhere: EFS mounts a file system in

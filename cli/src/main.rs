@@ -9,6 +9,7 @@ mod cloud;
 mod error;
 mod execution;
 mod operate;
+mod releases;
 mod stack;
 mod trust;
 mod verify;
@@ -89,6 +90,10 @@ enum Command {
         /// A stack parameter, e.g. Network=testnet (repeatable). Parameters not given keep their current value.
         #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
         parameters: Vec<(String, String)>,
+        /// Deploy a release once the stack is up: `newest`, or a tag such as v0.24.2. Nothing
+        /// is deployed unless asked; the watch starts only releases that appear later.
+        #[arg(long, value_name = "newest|TAG")]
+        release: Option<String>,
     },
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
@@ -115,6 +120,12 @@ enum Command {
         /// UTXO set in btcd's cache) or steady (following the tip); see `sigship plan`.
         #[arg(long, conflicts_with = "tag")]
         profile: Option<String>,
+    },
+    /// Lift the pin an operator's run of an older release set: the watch starts newer releases
+    /// again as they appear.
+    Follow {
+        #[command(flatten)]
+        at: Deployed,
     },
     /// Show an execution (default: the newest), its states, and the node: release, tasks, sync height and lag.
     Status {
@@ -195,7 +206,7 @@ fn main() -> ExitCode {
             trust::describe(&outcomes, &dir).iter().for_each(|line| println!("{line}"));
             pipeline::verify::TrustRoot::from_dir(&dir).map(|_| ()).map_err(Error::TrustRoot)
         }),
-        Command::Up { connection, bucket, root, functions, trust, parameters } => {
+        Command::Up { connection, bucket, root, functions, trust, parameters, release } => {
             let checkout = artifacts::Checkout {
                 functions: functions.unwrap_or_else(|| root.join("target/lambda")),
                 trust_root: trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT)),
@@ -204,7 +215,8 @@ fn main() -> ExitCode {
             runtime.block_on(async {
                 let (cloud, stack) = connect(connection).await?;
                 let target = bootstrap::Target { stack, bucket };
-                bootstrap::up(&cloud, &target, &checkout, &parameters).await
+                bootstrap::up(&cloud, &target, &checkout, &parameters, &bootstrap::Deploy::parse(release.as_deref()))
+                    .await
             })
         }
         Command::Down { connection, bucket, keep_chain_data } => runtime.block_on(async {
@@ -212,31 +224,37 @@ fn main() -> ExitCode {
             bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
         }),
         Command::Run { at, tag, allow_downgrade, profile } => runtime.block_on(async {
-            let (name, input) = match (tag, profile) {
-                (Some(tag), _) => {
-                    // The stack's repository: the only one its build project builds.
-                    let request = pipeline::verify::TagRequest {
-                        tag: tag.clone(),
-                        repository: None,
-                        allow_downgrade,
-                        requested_by: None,
-                    };
-                    (operate::run_name(&tag), serde_json::to_value(&request).expect("a request serialises"))
-                }
+            let (cloud, _, located) = locate(at).await?;
+            match (tag, profile) {
+                (Some(tag), _) => operate::run_release(&cloud, &located, &tag, allow_downgrade).await,
                 (None, Some(profile)) => {
                     let profile = pipeline::task_definition::Profile::parse(&profile)
                         .ok_or_else(|| Error::Usage(format!("--profile {profile:?}: sync or steady")))?;
-                    (operate::profile_name(profile), serde_json::json!({ "profile": profile }))
+                    let input = serde_json::json!({ "profile": profile });
+                    operate::start_and_follow(&cloud, &located, &operate::profile_name(profile), input).await
                 }
-                (None, None) => return Err(Error::Usage("--tag or --profile".into())),
-            };
-            let (cloud, _, located) = locate(at).await?;
-            operate::start_and_follow(&cloud, &located, &name, input).await
+                (None, None) => Err(Error::Usage("--tag or --profile".into())),
+            }
+        }),
+        Command::Follow { at } => runtime.block_on(async {
+            let (cloud, stack, located) = locate(at).await?;
+            let parameters = located.watch.as_ref().ok_or_else(|| {
+                Error::Usage(format!("stack {stack} keeps no release pin (run `sigship up` to update it)"))
+            })?;
+            let executions = cloud.step_functions(&located.state_machine_arn);
+            println!("{}", releases::follow(parameters, &executions).await?);
+            Ok(())
         }),
         Command::Status { at, execution, follow, json } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;
             let output = if json { operate::Output::Json } else { operate::Output::Text };
-            operate::status(&cloud, &located, execution.as_deref(), follow, output).await
+            operate::status(&cloud, &located, execution.as_deref(), follow, output).await?;
+            if !json {
+                if let Some(line) = operate::watch_line(&cloud, &located).await? {
+                    println!("{line}");
+                }
+            }
+            Ok(())
         }),
         Command::Destroy { at, scope, delete_chain_data } => runtime.block_on(async {
             use pipeline::teardown::{ChainData, DestroyRequest, Scope};

@@ -30,6 +30,8 @@ pub struct Pipeline {
     pub state_machine_arn: String,
     /// Where the node runs and logs, when known.
     pub node: Option<pipeline::node::NodeConfig>,
+    /// The watch's marks (baseline and pin), when the stack has them.
+    pub watch: Option<pipeline::aws::WatchParameters>,
 }
 
 pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) -> Result<Pipeline> {
@@ -58,7 +60,34 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
         log_group,
         switching: false,
     });
-    Ok(Pipeline { state_machine_arn, node })
+    let watch = crate::releases::parameters(&cloud.sdk, output);
+    Ok(Pipeline { state_machine_arn, node, watch })
+}
+
+/// Deploys `tag` as an operator's run: pins it first when it is older than the newest release
+/// known (or lifts a pin when it is not), then starts and follows the execution.
+pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_downgrade: bool) -> Result<()> {
+    if let Some(parameters) = &pipeline.watch {
+        let executions = cloud.step_functions(&pipeline.state_machine_arn);
+        if let Some(said) = crate::releases::before_run(parameters, &executions, tag).await? {
+            println!("{said}");
+        }
+    }
+    // The stack's repository: the only one its build project builds.
+    let request =
+        pipeline::verify::TagRequest { tag: tag.to_string(), repository: None, allow_downgrade, requested_by: None };
+    start_and_follow(cloud, pipeline, &run_name(tag), serde_json::to_value(&request).expect("a request serialises"))
+        .await
+}
+
+/// What the watch will do, for `status`, `follow` and `up`.
+pub async fn watch_line(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<String>> {
+    use pipeline::trigger::watch::WatchState;
+    let Some(parameters) = &pipeline.watch else { return Ok(None) };
+    let marks = parameters.read().await.map_err(Error::Pipeline)?;
+    let executions = cloud.step_functions(&pipeline.state_machine_arn);
+    let newest = crate::releases::newest_known(&marks, &executions).await?;
+    Ok(Some(crate::releases::describe(&marks, newest.as_deref())))
 }
 
 /// Starts an execution and follows it; Ctrl-C stops following, not the execution.
@@ -77,10 +106,9 @@ async fn follow_interruptibly(sfn: &pipeline::aws::StepFunctions, arn: &str, nam
     }
 }
 
-/// `run-<tag>-<unix seconds>`: a manual run is always a new execution (the triggers' names are
-/// per tag object, so a manual run can deploy the same tag again on purpose).
+/// A manual run's name (see [`pipeline::trigger::run_name`]).
 pub fn run_name(tag: &str) -> String {
-    format!("run-{}-{}", pipeline::trigger::tag_in_name(tag), unix_seconds())
+    pipeline::trigger::run_name(tag, unix_seconds())
 }
 
 pub fn profile_name(profile: pipeline::task_definition::Profile) -> String {

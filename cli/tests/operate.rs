@@ -212,3 +212,47 @@ async fn ctrl_c_stops_following_not_the_execution() {
         "{stdout}"
     );
 }
+
+/// Nothing deploys unasked, and an explicit choice sticks: the watch (invoked as its schedule
+/// does) starts only releases that appear after `up` and newer than the newest that ran; an
+/// operator's run of an older release pins it — the watch then starts nothing, `status` shows the
+/// pin — until `sigship follow` lifts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_older_release_run_by_hand_is_pinned_until_follow() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    // The pipeline from the stack's outputs, where the pin's parameter is named.
+    let cli = Cli { env: cloud.client_env(), pipeline: Vec::new() };
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.3"]).await;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(!stdout.contains("pinned"), "the newest release known is not pinned: {stdout}");
+
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2", "--allow-downgrade"]).await;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(
+        stdout.starts_with(
+            "pinned v0.24.2 (older than v0.24.3): the watch starts no newer release until `sigship follow`"
+        ),
+        "{stdout}"
+    );
+
+    cloud.repository.signed_tag("v0.24.4", &cloud.maintainer);
+    let held = cloud.invoke("tag-watch", "{}").await.unwrap();
+    assert_eq!(
+        (held["pinned"].as_str(), held["started"].as_array().map(Vec::len)),
+        (Some("v0.24.2"), Some(0)),
+        "{held}"
+    );
+    let (_, stdout, _) = cli.run(&["status"]).await;
+    assert!(stdout.contains("watch: pinned at v0.24.2; starts nothing until `sigship follow`"), "{stdout}");
+
+    let (code, stdout, stderr) = cli.run(&["follow"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "pin on v0.24.2 lifted; watch: starts signed releases newer than v0.24.3 as they appear");
+    let started = cloud.invoke("tag-watch", "{}").await.unwrap();
+    let name = started["started"][0].as_str().unwrap_or_default().to_string();
+    assert!(name.starts_with("tag-v0.24.4-"), "{started}");
+    let finished = cloud.finish(&name).await;
+    assert_eq!(finished.status, aws_sdk_sfn::types::ExecutionStatus::Succeeded, "{:?}", finished.cause);
+}

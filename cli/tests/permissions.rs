@@ -83,6 +83,7 @@ impl<'a> Resolver<'a> {
             "AWS::ECS::Cluster" => json!(self.property(name, "ClusterName")),
             "AWS::Logs::LogGroup" => json!(self.property(name, "LogGroupName")),
             "AWS::CodeBuild::Project" => json!(self.property(name, "Name")),
+            "AWS::SSM::Parameter" => json!(self.property(name, "Name")),
             "AWS::StepFunctions::StateMachine" => {
                 arn("states", format!("stateMachine:{}", self.property(name, "StateMachineName")))
             }

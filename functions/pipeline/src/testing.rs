@@ -357,6 +357,7 @@ impl crate::trigger::ReleaseCheck for Verdicts {
 }
 
 /// A remote's tags, in memory.
+#[derive(Clone)]
 pub struct FakeRemote(pub Vec<crate::verify::RemoteTag>);
 
 impl crate::verify::RemoteTags for FakeRemote {
@@ -413,5 +414,15 @@ impl crate::node::LogEvents for FakeLogs {
 
     async fn last_event_ms(&self, _group: &str) -> Result<Option<i64>> {
         Ok(self.events.iter().map(|e| e.timestamp_ms).max())
+    }
+}
+
+/// The watch's marks, as given.
+#[derive(Clone, Default)]
+pub struct Marks(pub crate::trigger::watch::WatchMarks);
+
+impl crate::trigger::watch::WatchState for Marks {
+    async fn read(&self) -> Result<crate::trigger::watch::WatchMarks> {
+        Ok(self.0.clone())
     }
 }

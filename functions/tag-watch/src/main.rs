@@ -11,10 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let setup = || async {
         let mode = watch::mode_from_env(&env)?;
         let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
-        Ok((mode, ReleaseVerifier { remote, trust }, executions))
+        let marks = aws::WatchParameters::from_env(&sdk, &env)?;
+        Ok((mode, ReleaseVerifier { remote, trust }, executions, marks))
     };
-    lambda::serve(setup, |(mode, verifier, executions), request: WatchRequest| {
-        watch::watch(request, *mode, &verifier.trust.tag_policy, &verifier.remote, verifier, executions)
+    lambda::serve(setup, |(mode, verifier, executions, marks), request: WatchRequest| {
+        watch::watch(request, *mode, &verifier.trust.tag_policy, &verifier.remote, verifier, executions, marks)
     })
     .await
 }

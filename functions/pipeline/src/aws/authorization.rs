@@ -326,6 +326,17 @@ impl Model<'_> {
                     },
                 ]
             }
+            // SSM Parameter Store: on each parameter named (the ARN drops the name's leading "/").
+            "ssm:GetParameters" | "ssm:GetParameter" | "ssm:PutParameter" => {
+                let names = [self.all("Names"), self.all("Name")].concat();
+                if names.is_empty() {
+                    return Err(Unresolved(format!("{} names no parameter", self.action)));
+                }
+                self.on(names
+                    .iter()
+                    .map(|n| self.arn("ssm", &format!("parameter/{}", n.trim_start_matches('/'))))
+                    .collect())
+            }
             "sts:GetCallerIdentity" => vec![],
             other => return Err(Unresolved(format!("no resource model for {other}"))),
         })

@@ -14,6 +14,7 @@ mod replay;
 mod s3;
 mod secrets;
 mod sfn;
+mod ssm;
 
 pub use codebuild::CodeBuild;
 pub use ecr::Ecr;
@@ -23,6 +24,7 @@ pub use logs::Logs;
 pub use s3::load_trust_root;
 pub use secrets::secret_string;
 pub use sfn::StepFunctions;
+pub use ssm::{WatchParameters, UNSET};
 
 use crate::error::Result;
 use crate::teardown::Teardown;

@@ -242,6 +242,12 @@ pub const GRANTS: &[Grant] = &[
         &["states:StartExecution", "states:ListExecutions"],
         THE_STATE_MACHINE,
     ),
+    call(
+        Function("tag-watch"),
+        "WatchParameters::read (the baseline and the pin)",
+        &["ssm:GetParameters"],
+        &[("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"), ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}")],
+    ),
     grant(Function("tag-watch"), "on-failure destination of the schedule", &["sns:Publish"], "{failure_topic}"),
     grant(
         Function("tag-watch"),
@@ -393,6 +399,13 @@ pub const GRANTS: &[Grant] = &[
         &["states:DescribeExecution", "states:GetExecutionHistory"],
         &[("executionArn", "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0.24.2-1")],
     ),
+    call(
+        Operator,
+        "run, follow, status (the watch's marks)",
+        &["ssm:GetParameters"],
+        &[("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"), ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}")],
+    ),
+    call(Operator, "run, follow (the pin)", &["ssm:PutParameter"], &[("Name", "{SIGSHIP_RELEASE_PIN_PARAMETER}")]),
     call(Operator, "status (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
     call(Operator, "status (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
     call(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),

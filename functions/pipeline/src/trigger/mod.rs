@@ -35,8 +35,20 @@ pub fn tag_in_name(tag: &str) -> String {
         .collect()
 }
 
-/// The tag a trigger-named execution was started for (as written in the name).
+/// An operator's run: `run-<tag>-<unix seconds>`, a new execution each time (the triggers'
+/// names are per tag object, so a run can deploy the same tag again on purpose).
+pub fn run_name(tag: &str, unix_seconds: u64) -> String {
+    format!("{RUN_PREFIX}{}-{unix_seconds}", tag_in_name(tag))
+}
+
+pub const RUN_PREFIX: &str = "run-";
+
+/// The release tag an execution was started for (as written in its name): a trigger's
+/// `tag-<tag>-<16 hex>` or an operator's `run-<tag>-<seconds>`.
 pub fn tag_of(execution_name: &str) -> Option<&str> {
+    if let Some((tag, seconds)) = execution_name.strip_prefix(RUN_PREFIX).and_then(|rest| rest.rsplit_once('-')) {
+        return (!seconds.is_empty() && seconds.bytes().all(|b| b.is_ascii_digit())).then_some(tag);
+    }
     let (tag, object_id) = execution_name.strip_prefix(NAME_PREFIX)?.rsplit_once('-')?;
     (object_id.len() == OBJECT_ID_CHARS && object_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
 }
@@ -138,6 +150,8 @@ mod tests {
         assert_eq!(tag_of(&name), Some("v0.24.2"));
         assert_eq!(tag_of("down-1795846930"), None);
         assert_eq!(tag_of("tag-v1-not-hex-digits!"), None);
+        assert_eq!(tag_of(&run_name("v0.24.2", 1795846930)), Some("v0.24.2"));
+        assert_eq!(tag_of("run-v0.24.2-later"), None);
 
         let odd = execution_name("btcec/v2.4.0 rc?", "0123456789abcdef0123");
         assert_eq!(odd, "tag-btcec_v2.4.0_rc_-0123456789abcdef");

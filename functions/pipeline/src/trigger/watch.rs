@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{execution_name, start_for_tag, tag_in_name, tag_of, ReleaseCheck};
+use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
@@ -43,6 +43,24 @@ pub struct WatchRequest {
     pub mode: Option<Mode>,
 }
 
+/// The baseline of a stack whose repository had no release when it came up: every release
+/// that appears later starts.
+pub const NO_RELEASE_YET: &str = "none";
+
+/// What the watch keeps besides the execution history (SSM parameters in AWS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchMarks {
+    /// The newest release tag when the stack came up (`sigship up` records it once).
+    pub after: Option<String>,
+    /// The release an operator's `sigship run` of an older release pinned (`sigship follow`
+    /// lifts it).
+    pub pin: Option<String>,
+}
+
+pub trait WatchState {
+    fn read(&self) -> impl std::future::Future<Output = Result<WatchMarks>> + Send;
+}
+
 /// Tags that fail verification tried per run at most, newest first: a flood of junk tags costs a
 /// bounded number of fetches (and hides older releases only until the junk is deleted).
 pub const MAX_UNVERIFIED_PER_RUN: usize = 5;
@@ -61,6 +79,10 @@ pub struct UnverifiedTag {
 pub struct WatchReport {
     pub repository: String,
     pub mode: Mode,
+    /// The newest release when the stack came up: only newer ones start.
+    pub after: Option<String>,
+    /// The release the operator pinned: while set, nothing starts.
+    pub pinned: Option<String>,
     /// Release tags the remote has (matching the trust policy).
     pub release_tags: usize,
     /// Execution names started by this run, oldest tag first.
@@ -97,16 +119,24 @@ pub async fn watch(
     remote: &impl RemoteTags,
     releases_check: &impl ReleaseCheck,
     executions: &impl Executions,
+    state: &impl WatchState,
 ) -> Result<WatchReport> {
     let mode = request.mode.unwrap_or(configured);
     let mut releases: Vec<RemoteTag> =
         remote.tags().await?.into_iter().filter(|t| policy.check(&t.name).is_ok()).collect();
     releases.sort_by(|a, b| compare_versions(&a.name, &b.name));
+    let marks = state.read().await?;
     let names = executions.names().await?;
-    let (chosen, unverified) = select(&releases, &names, mode, releases_check).await?;
+    let (chosen, unverified) = match &marks.pin {
+        // The operator chose a release: nothing newer starts until `sigship follow`.
+        Some(_) => (Vec::new(), Vec::new()),
+        None => select(&releases, &names, mode, marks.after.as_deref(), releases_check).await?,
+    };
     let mut report = WatchReport {
         repository: remote.url().to_string(),
         mode,
+        after: marks.after.clone(),
+        pinned: marks.pin.clone(),
         release_tags: releases.len(),
         started: Vec::new(),
         already_started: Vec::new(),
@@ -133,40 +163,43 @@ pub async fn watch(
 }
 
 /// The tags to start, oldest first, and the newer ones that fail verification. `releases` in
-/// version order. Newest first, each tag is verified; one that fails is skipped (only a signed
-/// release counts, so a junk tag cannot become "the newest that ran"). Newest mode takes the
-/// newest verified tag; all mode every verified tag down to the newest one that has run (without
-/// any run yet, only the newest). A tag that has run is not started again.
+/// version order. Only releases above the floor start: the newest signed release that has run
+/// (any execution of its name), or the newest release there was when the stack came up
+/// (`after`) — so nothing deploys unasked, and the watch acts like a tag push. With neither (a
+/// stack from before the watch kept `after`), nothing starts until a release has run. Newest
+/// first, each tag is verified; one that fails is skipped (only a signed release counts, so a
+/// junk tag cannot become "the newest that ran"). Newest mode takes the newest verified tag
+/// above the floor; all mode every one, oldest first.
 pub async fn select(
     releases: &[RemoteTag],
     execution_names: &[String],
     mode: Mode,
+    after: Option<&str>,
     releases_check: &impl ReleaseCheck,
 ) -> Result<(Vec<RemoteTag>, Vec<UnverifiedTag>)> {
-    let names: HashSet<&str> = execution_names.iter().map(String::as_str).collect();
     let run_tags: HashSet<&str> = execution_names.iter().filter_map(|n| tag_of(n)).collect();
     let ran = |tag: &RemoteTag| run_tags.contains(tag_in_name(&tag.name).as_str());
-    let oldest_ran = releases.iter().position(ran);
+    let baseline_known = after.is_some();
+    if !baseline_known && !releases.iter().any(ran) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let after = after.filter(|after| *after != NO_RELEASE_YET);
     let (mut chosen, mut unverified) = (Vec::new(), Vec::new());
+    let mut floor_found = false;
     let mut failures = 0;
-    for (index, tag) in releases.iter().enumerate().rev() {
-        if mode == Mode::All && !chosen.is_empty() && oldest_ran.is_none_or(|oldest| index < oldest) {
-            // Older than every tag that ran, and none of those verified: no signed release has
-            // run yet, so only the newest starts (a first watch does not rebuild the history).
-            chosen.truncate(1);
+    for tag in releases.iter().rev() {
+        if after.is_some_and(|after| compare_versions(&tag.name, after) != Ordering::Greater) {
+            floor_found = true;
             break;
         }
         match releases_check.check(tag).await {
+            Ok(()) if ran(tag) => {
+                floor_found = true;
+                break;
+            }
             Ok(()) => {
-                // Newest mode runs a re-pointed tag (a new tag object); all mode stops at its name.
-                let started_before = match mode {
-                    Mode::Newest => names.contains(execution_name(&tag.name, &tag.object_id).as_str()),
-                    Mode::All => ran(tag),
-                };
-                if !started_before {
-                    chosen.push(tag.clone());
-                }
-                if mode == Mode::Newest || ran(tag) {
+                chosen.push(tag.clone());
+                if mode == Mode::Newest {
                     break;
                 }
             }
@@ -181,6 +214,11 @@ pub async fn select(
             }
             Err(other) => return Err(other),
         }
+    }
+    if !floor_found && !baseline_known && mode == Mode::All {
+        // Only junk ran and no baseline: no signed release has run, so only the newest starts
+        // (a watch never rebuilds the project's history).
+        chosen.truncate(1);
     }
     chosen.reverse();
     Ok((chosen, unverified))
@@ -211,6 +249,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 mod tests {
     use super::*;
     use crate::testing::Verdicts;
+    use crate::trigger::execution_name;
 
     fn tag(name: &str, id: &str) -> RemoteTag {
         RemoteTag { name: name.into(), object_id: id.repeat(40 / id.len()) }
@@ -227,33 +266,47 @@ mod tests {
         assert_eq!(tags, ["v0.9.0", "v0.9.1", "v0.10.0", "v0.24.0", "v0.24.2"]);
     }
 
-    async fn choose(tags: &[RemoteTag], ran: &[String], mode: Mode, junk: &'static [&'static str]) -> Vec<String> {
+    async fn choose(
+        tags: &[RemoteTag],
+        ran: &[String],
+        mode: Mode,
+        after: Option<&str>,
+        junk: &'static [&'static str],
+    ) -> Vec<String> {
         let mut sorted = tags.to_vec();
         sorted.sort_by(|a, b| compare_versions(&a.name, &b.name));
-        let (chosen, _) = select(&sorted, ran, mode, &Verdicts(junk)).await.unwrap();
+        let (chosen, _) = select(&sorted, ran, mode, after, &Verdicts(junk)).await.unwrap();
         names(&chosen).into_iter().map(String::from).collect()
     }
 
     #[tokio::test]
-    async fn newest_mode_starts_only_the_newest_once() {
-        let tags = vec![tag("v0.23.0", "a"), tag("v0.24.2", "b"), tag("v0.24.0", "c")];
-        assert_eq!(choose(&tags, &[], Mode::Newest, &[]).await, ["v0.24.2"]);
-        let ran = vec![execution_name("v0.24.2", &"b".repeat(40))];
-        assert!(choose(&tags, &ran, Mode::Newest, &[]).await.is_empty());
-        // The same name re-pointed to another tag object is a new tag object: it runs (and verify judges it).
-        let moved = vec![tag("v0.24.2", "d")];
-        assert_eq!(choose(&moved, &ran, Mode::Newest, &[]).await, ["v0.24.2"]);
+    async fn nothing_starts_unasked_and_releases_that_appear_after_up_do() {
+        let at_up = vec![tag("v0.23.0", "a"), tag("v0.24.2", "b"), tag("v0.24.0", "c")];
+        for mode in [Mode::Newest, Mode::All] {
+            assert!(choose(&at_up, &[], mode, None, &[]).await.is_empty(), "no baseline, nothing ran: nothing");
+            assert!(choose(&at_up, &[], mode, Some("v0.24.2"), &[]).await.is_empty(), "nothing new since up");
+        }
+        for mode in [Mode::Newest, Mode::All] {
+            let first = choose(&at_up, &[], mode, Some(NO_RELEASE_YET), &[]).await;
+            assert_eq!(first.last().map(String::as_str), Some("v0.24.2"), "none at up: what appeared since starts");
+        }
+        assert_eq!(choose(&at_up, &[], Mode::All, Some(NO_RELEASE_YET), &[]).await, ["v0.23.0", "v0.24.0", "v0.24.2"]);
+        let later = [at_up.clone(), vec![tag("v0.25.0", "e"), tag("v0.26.0", "f")]].concat();
+        assert_eq!(choose(&later, &[], Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.26.0"]);
+        assert_eq!(choose(&later, &[], Mode::All, Some("v0.24.2"), &[]).await, ["v0.25.0", "v0.26.0"]);
     }
 
     #[tokio::test]
-    async fn all_mode_starts_every_newer_tag_oldest_first_and_never_the_history() {
-        let tags = vec![tag("v0.25.0", "e"), tag("v0.23.0", "a"), tag("v0.24.2", "b"), tag("v0.24.0", "c")];
-        assert_eq!(choose(&tags, &[], Mode::All, &[]).await, ["v0.25.0"], "no history: only the newest");
-        let ran = vec!["down-1795846930".to_string(), execution_name("v0.23.0", &"a".repeat(40))];
-        assert_eq!(choose(&tags, &ran, Mode::All, &[]).await, ["v0.24.0", "v0.24.2", "v0.25.0"]);
-        let mut ran = ran;
-        ran.push(execution_name("v0.24.2", &"b".repeat(40)));
-        assert_eq!(choose(&tags, &ran, Mode::All, &[]).await, ["v0.25.0"]);
+    async fn once_a_release_runs_only_newer_ones_start() {
+        let tags = vec![tag("v0.24.2", "b"), tag("v0.25.0", "e"), tag("v0.26.0", "f"), tag("v0.27.0", "d")];
+        let ran = vec!["down-1795846930".to_string(), execution_name("v0.26.0", &"f".repeat(40))];
+        assert_eq!(choose(&tags, &ran, Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
+        assert_eq!(choose(&tags, &ran, Mode::All, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
+        let ran = [ran, vec![execution_name("v0.27.0", &"d".repeat(40))]].concat();
+        assert!(choose(&tags, &ran, Mode::All, None, &[]).await.is_empty());
+        // Without a baseline (a stack from before it was kept), the newest that ran is the floor.
+        let ran = vec![execution_name("v0.24.2", &"b".repeat(40))];
+        assert_eq!(choose(&tags, &ran, Mode::All, None, &[]).await, ["v0.25.0", "v0.26.0", "v0.27.0"]);
     }
 
     #[tokio::test]
@@ -261,18 +314,19 @@ mod tests {
         // An unsigned v99.0.0 pushed beside the releases, and run once (it failed in verify).
         let tags = vec![tag("v0.24.0", "c"), tag("v99.0.0", "9"), tag("v0.24.2", "b")];
         let junk_ran = vec![execution_name("v0.24.0", &"c".repeat(40)), execution_name("v99.0.0", &"9".repeat(40))];
-        assert_eq!(choose(&tags, &junk_ran, Mode::Newest, &["v99.0.0"]).await, ["v0.24.2"]);
-        assert_eq!(choose(&tags, &junk_ran, Mode::All, &["v99.0.0"]).await, ["v0.24.2"]);
+        assert_eq!(choose(&tags, &junk_ran, Mode::Newest, None, &["v99.0.0"]).await, ["v0.24.2"]);
+        assert_eq!(choose(&tags, &junk_ran, Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
         // Only junk ran: no signed release has, so all mode starts only the newest signed one.
         let only_junk = vec![execution_name("v99.0.0", &"9".repeat(40))];
-        assert_eq!(choose(&tags, &only_junk, Mode::All, &["v99.0.0"]).await, ["v0.24.2"]);
+        assert_eq!(choose(&tags, &only_junk, Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
 
         let mut sorted = tags.clone();
         sorted.sort_by(|a, b| compare_versions(&a.name, &b.name));
-        let (_, unverified) = select(&sorted, &junk_ran, Mode::Newest, &Verdicts(&["v99.0.0"])).await.unwrap();
+        let (_, unverified) = select(&sorted, &junk_ran, Mode::Newest, None, &Verdicts(&["v99.0.0"])).await.unwrap();
         assert_eq!(unverified, [UnverifiedTag { tag: "v99.0.0".into(), error: "Unsigned" }]);
         // Junk older than the newest signed release is harmless: not reported.
-        let (_, unverified) = select(&sorted, &[], Mode::Newest, &Verdicts(&["v0.24.0"])).await.unwrap();
+        let (_, unverified) =
+            select(&sorted, &[], Mode::Newest, Some("v0.1.0"), &Verdicts(&["v0.24.0"])).await.unwrap();
         assert!(unverified.is_empty());
     }
 
@@ -282,26 +336,39 @@ mod tests {
         tags.insert(0, tag("v0.24.2", "b"));
         const JUNK: &[&str] =
             &["v90.0.0", "v91.0.0", "v92.0.0", "v93.0.0", "v94.0.0", "v95.0.0", "v96.0.0", "v97.0.0", "v98.0.0"];
-        let (chosen, unverified) = select(&tags, &[], Mode::Newest, &Verdicts(JUNK)).await.unwrap();
+        let (chosen, unverified) = select(&tags, &[], Mode::Newest, Some("v0.1.0"), &Verdicts(JUNK)).await.unwrap();
         assert!(chosen.is_empty(), "the signed release is below the budget this run");
         assert_eq!(unverified.len(), MAX_UNVERIFIED_PER_RUN);
         assert_eq!(unverified[0].tag, "v98.0.0", "newest first");
     }
 
     #[tokio::test]
-    async fn a_new_tag_starts_once_between_runs() {
-        use crate::testing::{FakeExecutions, FakeRemote};
+    async fn a_new_tag_starts_once_between_runs_and_a_pin_holds_everything() {
+        use crate::testing::{FakeExecutions, FakeRemote, Marks};
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let executions = FakeExecutions::with_history(&[]);
         let mut remote = FakeRemote(vec![tag("v0.24.0", "c"), tag("btcec/v2.4.0", "f")]);
         let check = Verdicts(&[]);
-        let first = watch(WatchRequest::default(), Mode::All, &policy, &remote, &check, &executions).await.unwrap();
-        assert_eq!((first.release_tags, first.started.clone()), (1, vec!["tag-v0.24.0-cccccccccccccccc".to_string()]));
-        let quiet = watch(WatchRequest::default(), Mode::All, &policy, &remote, &check, &executions).await.unwrap();
-        assert!(quiet.started.is_empty());
+        let at_up = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: None });
+        let run = |remote: &FakeRemote, marks: &Marks| {
+            let (remote, marks) = (remote.clone(), marks.clone());
+            let (policy, check, executions) = (&policy, &check, &executions);
+            async move {
+                watch(WatchRequest::default(), Mode::All, policy, &remote, check, executions, &marks).await.unwrap()
+            }
+        };
+        let first = run(&remote, &at_up).await;
+        assert_eq!((first.release_tags, first.started.len()), (1, 0), "the release there was at up does not start");
         remote.0.push(tag("v0.24.2", "b"));
-        let next = watch(WatchRequest::default(), Mode::All, &policy, &remote, &check, &executions).await.unwrap();
+        let next = run(&remote, &at_up).await;
         assert_eq!(next.started, ["tag-v0.24.2-bbbbbbbbbbbbbbbb"]);
+        assert!(run(&remote, &at_up).await.started.is_empty(), "once");
+        // The operator ran v0.24.0 again and it pinned: v0.25.0 waits until `follow`.
+        remote.0.push(tag("v0.25.0", "e"));
+        let pinned = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()) });
+        let held = run(&remote, &pinned).await;
+        assert_eq!((held.started.len(), held.pinned.as_deref()), (0, Some("v0.24.0")));
+        assert_eq!(run(&remote, &at_up).await.started, ["tag-v0.25.0-eeeeeeeeeeeeeeee"]);
         assert_eq!(executions.started.lock().unwrap().len(), 2);
     }
 
@@ -315,8 +382,11 @@ mod tests {
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
         let executions = FakeExecutions::running(&running);
         let remote = FakeRemote(vec![tag("v0.24.2", "b")]);
+        let marks = crate::testing::Marks(WatchMarks { after: Some("v0.1.0".into()), pin: None });
         let report =
-            watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &executions).await.unwrap();
+            watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &executions, &marks)
+                .await
+                .unwrap();
         assert_eq!((report.started.len(), report.deferred.clone()), (0, vec!["v0.24.2".to_string()]));
         assert!(executions.started.lock().unwrap().is_empty());
     }

@@ -1,0 +1,75 @@
+//! Which releases run without being asked: the watch starts only releases newer than the newest
+//! one there was when the stack came up and the newest one that has run; an operator's run of an
+//! older release pins it until `sigship follow`. The marks live in the stack's two SSM
+//! parameters (see `pipeline::aws::WatchParameters`); this is the CLI's side of them.
+
+use std::cmp::Ordering;
+
+use pipeline::aws::WatchParameters;
+use pipeline::execution::Executions;
+use pipeline::trigger::watch::{compare_versions, WatchMarks, WatchState, NO_RELEASE_YET};
+
+use crate::error::{Error, Result};
+
+/// The stack's watch parameters, from its outputs.
+pub fn parameters(sdk: &aws_config::SdkConfig, output: impl Fn(&str) -> Option<String>) -> Option<WatchParameters> {
+    Some(WatchParameters::new(sdk, output("WatchAfterParameter")?, output("ReleasePinParameter")?))
+}
+
+/// The newest release known to the stack: its baseline, or a newer one that has run.
+pub async fn newest_known(marks: &WatchMarks, executions: &impl Executions) -> Result<Option<String>> {
+    let names = executions.names().await.map_err(Error::Pipeline)?;
+    let ran = names.iter().filter_map(|n| pipeline::trigger::tag_of(n)).map(String::from);
+    let baseline = marks.after.iter().filter(|a| *a != NO_RELEASE_YET).cloned();
+    Ok(baseline.chain(ran).max_by(|a, b| compare_versions(a, b)))
+}
+
+/// Before a run of `tag`: pin it when it is older than the newest release known (the watch would
+/// otherwise move past the operator's choice), lift a pin when it is not. Returns what to print.
+pub async fn before_run(
+    parameters: &WatchParameters,
+    executions: &impl Executions,
+    tag: &str,
+) -> Result<Option<String>> {
+    let marks = parameters.read().await.map_err(Error::Pipeline)?;
+    let newest = newest_known(&marks, executions).await?;
+    let older = newest.as_deref().is_some_and(|newest| compare_versions(tag, newest) == Ordering::Less);
+    if older {
+        parameters.set(&parameters.pin, Some(tag)).await.map_err(Error::Pipeline)?;
+        return Ok(Some(format!(
+            "pinned {tag} (older than {}): the watch starts no newer release until `sigship follow`",
+            newest.unwrap_or_default()
+        )));
+    }
+    match marks.pin {
+        Some(pinned) => {
+            parameters.set(&parameters.pin, None).await.map_err(Error::Pipeline)?;
+            Ok(Some(format!("pin on {pinned} lifted: {tag} is the newest release known; the watch follows new ones")))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `sigship follow`: lifts the pin; says what the watch does next.
+pub async fn follow(parameters: &WatchParameters, executions: &impl Executions) -> Result<String> {
+    let marks = parameters.read().await.map_err(Error::Pipeline)?;
+    if marks.pin.is_some() {
+        parameters.set(&parameters.pin, None).await.map_err(Error::Pipeline)?;
+    }
+    let lifted = WatchMarks { pin: None, ..marks.clone() };
+    let what = describe(&lifted, newest_known(&lifted, executions).await?.as_deref());
+    Ok(match marks.pin {
+        Some(pinned) => format!("pin on {pinned} lifted; {what}"),
+        None => format!("no pin was set; {what}"),
+    })
+}
+
+/// One line on what the watch will do.
+pub fn describe(marks: &WatchMarks, newest_known: Option<&str>) -> String {
+    match (&marks.pin, newest_known) {
+        (Some(pinned), _) => format!("watch: pinned at {pinned}; starts nothing until `sigship follow`"),
+        (None, Some(newest)) => format!("watch: starts signed releases newer than {newest} as they appear"),
+        (None, None) if marks.after.is_some() => "watch: starts signed releases as they appear".into(),
+        (None, None) => "watch: starts nothing until a release has run (no baseline was recorded at up)".into(),
+    }
+}
