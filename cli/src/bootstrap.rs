@@ -95,6 +95,7 @@ pub async fn up(
     checkout: &Checkout,
     parameters: &[(String, String)],
     deploy: &Deploy,
+    yes: bool,
 ) -> Result<()> {
     // Refuse before touching the account: a trust root that cannot verify anything would only
     // make every execution fail. Certificates the policy pins and the directory lacks are
@@ -108,6 +109,16 @@ pub async fn up(
         check_repository_url(url)?;
     }
     let release = artifacts::collect(checkout, &target.stack)?;
+    // Before anything is created: the account, the region, the build quota, the stack, the cost.
+    let given_network = parameters.iter().find(|(k, _)| k == "Network").map(|(_, v)| v.as_str());
+    let network = network_of(cloud, &target.stack, given_network).await?;
+    let preflight = crate::doctor::run(cloud, &target.stack, network).await;
+    preflight.print();
+    let failed = preflight.failed();
+    if !failed.is_empty() {
+        return Err(Error::Preflight(failed.iter().map(|f| format!("{}: {}", f.check, f.message)).collect()));
+    }
+    crate::doctor::confirm(&preflight, &target.stack, yes)?;
     let (account, artifacts) = artifacts_bucket(cloud, target).await?;
     let bucket = artifacts.name.clone();
     println!("sigship up: stack {} in {} (account {account})", target.stack, cloud.region);
@@ -213,6 +224,21 @@ pub async fn up(
         println!("{line}");
     }
     Ok(())
+}
+
+/// The network a stack runs (or would): given, else the deployed stack's, else the template's
+/// default (mainnet).
+pub async fn network_of(
+    cloud: &Cloud,
+    stack_name: &str,
+    given: Option<&str>,
+) -> Result<pipeline::task_definition::Network> {
+    let deployed = match given {
+        Some(_) => None,
+        None => stack::describe(&cloud.cloudformation(), stack_name).await.ok().flatten(),
+    };
+    let name = given.or(deployed.as_ref().and_then(|s| s.parameter("Network"))).unwrap_or("mainnet").to_string();
+    pipeline::task_definition::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))
 }
 
 /// Once per stack: the newest release the repository has now, below which the watch starts

@@ -33,6 +33,8 @@ pub enum Error {
          holds {found}; the policy pins the wrong file for this signer"
     )]
     CertificateFingerprintMismatch { file: String, signer: String, expected: String, found: String },
+    #[error("preflight failed, nothing was created:\n  {}", .0.join("\n  "))]
+    Preflight(Vec<String>),
     #[error("artifact missing: {0}")]
     ArtifactMissing(String),
     #[error("{operation}: {message}")]

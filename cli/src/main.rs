@@ -6,6 +6,7 @@ mod artifacts;
 mod bootstrap;
 mod bucket;
 mod cloud;
+mod doctor;
 mod error;
 mod execution;
 mod operate;
@@ -94,6 +95,18 @@ enum Command {
         /// is deployed unless asked; the watch starts only releases that appear later.
         #[arg(long, value_name = "newest|TAG")]
         release: Option<String>,
+        /// Create the stack without asking (it bills monthly; the preflight says how much).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The preflight `up` runs before it creates anything: account and region, CodeBuild's ARM
+    /// build quota, the stack's state, the node's monthly cost.
+    Doctor {
+        #[command(flatten)]
+        connection: Connection,
+        /// The network the node would join [default: the stack's, else mainnet].
+        #[arg(long)]
+        network: Option<String>,
     },
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
@@ -206,7 +219,19 @@ fn main() -> ExitCode {
             trust::describe(&outcomes, &dir).iter().for_each(|line| println!("{line}"));
             pipeline::verify::TrustRoot::from_dir(&dir).map(|_| ()).map_err(Error::TrustRoot)
         }),
-        Command::Up { connection, bucket, root, functions, trust, parameters, release } => {
+        Command::Doctor { connection, network } => runtime.block_on(async {
+            let (cloud, stack) = connect(connection).await?;
+            let network = bootstrap::network_of(&cloud, &stack, network.as_deref()).await?;
+            let preflight = doctor::run(&cloud, &stack, network).await;
+            preflight.print();
+            match preflight.failed().is_empty() {
+                true => Ok(()),
+                false => Err(Error::Preflight(
+                    preflight.failed().iter().map(|f| format!("{}: {}", f.check, f.message)).collect(),
+                )),
+            }
+        }),
+        Command::Up { connection, bucket, root, functions, trust, parameters, release, yes } => {
             let checkout = artifacts::Checkout {
                 functions: functions.unwrap_or_else(|| root.join("target/lambda")),
                 trust_root: trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT)),
@@ -215,8 +240,8 @@ fn main() -> ExitCode {
             runtime.block_on(async {
                 let (cloud, stack) = connect(connection).await?;
                 let target = bootstrap::Target { stack, bucket };
-                bootstrap::up(&cloud, &target, &checkout, &parameters, &bootstrap::Deploy::parse(release.as_deref()))
-                    .await
+                let deploy = bootstrap::Deploy::parse(release.as_deref());
+                bootstrap::up(&cloud, &target, &checkout, &parameters, &deploy, yes).await
             })
         }
         Command::Down { connection, bucket, keep_chain_data } => runtime.block_on(async {

@@ -42,7 +42,7 @@ impl Checkout {
     }
 
     fn up(&self, stack: &str, extra: &[&str]) -> Vec<String> {
-        let mut up = args(&["up", "--stack-name", stack, "--root", self.root.to_str().unwrap()]);
+        let mut up = args(&["up", "--yes", "--stack-name", stack, "--root", self.root.to_str().unwrap()]);
         up.extend(args(&["--functions", self.work.path().join("lambda").to_str().unwrap()]));
         up.extend(args(&["--trust", self.work.path().join("trust").to_str().unwrap()]));
         up.extend(args(extra));
@@ -384,4 +384,42 @@ async fn up_refuses_an_artifacts_bucket_of_another_account_or_another_stack_and_
     assert!(stderr.contains("is this account's but not tagged sigship:stack=sigship-test (no such tag)"), "{stderr}");
     let stacks = aws_sdk_cloudformation::Client::new(sdk).describe_stacks().send().await;
     assert!(stacks.map(|s| s.stacks().is_empty()).unwrap_or(true), "no stack was created");
+}
+
+/// The preflight runs before anything is created, on the local cloud: the account, the region,
+/// CodeBuild's ARM/Large quota (read through Service Quotas), the stack's state and the network's
+/// monthly cost; a region without arm64 Fargate fails with the fix, and `up` without a terminal
+/// to ask at creates nothing unless given `--yes`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() {
+    let checkout = Checkout::start(STACK).await;
+    let services = &checkout.services;
+    let (code, stdout, stderr) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    for expected in [
+        "ok   account            123456789012 as arn:aws:iam::123456789012:user/localcloud-administrator in us-east-1",
+        "ok   region             us-east-1: arm64 Fargate and CodeBuild ARM containers",
+        "ok   CodeBuild quota    1 concurrent ARM/Large builds",
+        "ok   stack              sigship-test: none yet; up creates it",
+        "ok   cost               mainnet node ≈ $",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+
+    let (code, stdout, stderr) =
+        sigship(services, args(&["doctor", "--stack-name", STACK, "--region", "af-south-1"])).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL region             af-south-1 has no arm64 (Graviton) Fargate tasks"), "{stdout}");
+    assert!(stderr.contains("preflight failed, nothing was created"), "{stderr}");
+
+    // Without --yes and without a terminal: refused after the preflight, nothing created.
+    let mut up = checkout.up(STACK, &["--parameter", "Network=testnet4"]);
+    up.retain(|a| a != "--yes");
+    let (code, stdout, stderr) = sigship(services, up).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("ok   cost               testnet4 node ≈ $"), "{stdout}");
+    assert!(stderr.contains("create stack sigship-test? It bills ≈ $"), "{stderr}");
+    assert!(stderr.contains("confirm with --yes (nothing was created)"), "{stderr}");
+    let s3 = aws_sdk_s3::Client::new(&services.sdk);
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty(), "no bucket was made");
 }

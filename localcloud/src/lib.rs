@@ -309,6 +309,8 @@ impl LocalCloud {
         let peer_parameter = format!("BtcdArgs=--addpeer=127.0.0.1:{}", peer.p2p_port);
         let up = [
             "up",
+            // Non-interactive, as CI would run it: the preflight's confirmation is given.
+            "--yes",
             "--stack-name",
             STACK_NAME,
             "--root",

@@ -597,3 +597,31 @@ def _url_conditions_kept(self, obj):
 
 
 _LambdaPolicy.decode_policy = _url_conditions_kept
+
+
+# Service Quotas: moto 5.2.5 knows VPC's quotas only. `sigship up`'s preflight reads CodeBuild's
+# "Concurrently running builds for ARM/Large environment" (L-596BEAB4), whose default AWS
+# documents as 1 per region (0 in some new accounts, which the preflight refuses).
+from moto.servicequotas.models import ServiceQuotasBackend  # noqa: E402
+
+_CODEBUILD_ARM_LARGE = {
+    "Adjustable": True,
+    "GlobalQuota": False,
+    "QuotaCode": "L-596BEAB4",
+    "QuotaName": "Concurrently running builds for ARM/Large environment",
+    "ServiceCode": "codebuild",
+    "ServiceName": "AWS CodeBuild",
+    "Unit": "None",
+    "Value": 1.0,
+}
+_get_service_quota = ServiceQuotasBackend.get_service_quota
+
+
+def _codebuild_quota_known(self, service_code, quota_code):
+    if service_code == "codebuild" and quota_code == _CODEBUILD_ARM_LARGE["QuotaCode"]:
+        arn = f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:codebuild/{quota_code}"
+        return dict(_CODEBUILD_ARM_LARGE, QuotaArn=arn)
+    return _get_service_quota(self, service_code, quota_code)
+
+
+ServiceQuotasBackend.get_service_quota = _codebuild_quota_known

@@ -1,0 +1,267 @@
+//! The preflight: what `sigship up` checks before it creates anything (and `sigship doctor`
+//! alone) — the account and region, whether the region has what the stack needs (arm64 Fargate,
+//! CodeBuild's ARM containers), CodeBuild's ARM/Large build quota (0 or 1 in new accounts: the
+//! first release would fail at StartBuild), the stack's state, and what the node costs a month.
+//! Each failure says how to fix it.
+
+use pipeline::task_definition::Network;
+
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+use crate::stack;
+
+/// Service Quotas' code of "Concurrently running builds for ARM/Large environment" (service
+/// code `codebuild`; default 1 per region, and 0 in some new accounts).
+pub const ARM_LARGE_BUILDS_QUOTA: &str = "L-596BEAB4";
+
+/// Regions where AWS documents CodeBuild's ARM_CONTAINER environment (the CodeBuild user guide,
+/// "Build environment compute modes and types"; EnvironmentType in the API reference).
+const CODEBUILD_ARM_REGIONS: [&str; 10] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
+
+/// Regions where Fargate has no Linux/ARM64 tasks (the ECS developer guide, "Amazon ECS task
+/// definitions for 64-bit ARM workloads").
+const NO_FARGATE_ARM64: [&str; 6] =
+    ["af-south-1", "me-south-1", "cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub check: &'static str,
+    pub level: Level,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(check: &'static str, level: Level, message: impl Into<String>) -> Self {
+        Finding { check, level, message: message.into() }
+    }
+}
+
+/// What the preflight found.
+pub struct Preflight {
+    pub findings: Vec<Finding>,
+    /// No stack yet: `up` creates billable resources.
+    pub creates: bool,
+    /// The steady node's monthly bill for the network, USD (the sizing table).
+    pub monthly_dollars: f64,
+}
+
+impl Preflight {
+    pub fn failed(&self) -> Vec<&Finding> {
+        self.findings.iter().filter(|f| f.level == Level::Fail).collect()
+    }
+
+    pub fn print(&self) {
+        println!("preflight");
+        for finding in &self.findings {
+            let mark = match finding.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            println!("  {mark} {:<18} {}", finding.check, finding.message);
+        }
+    }
+}
+
+pub async fn run(cloud: &Cloud, stack_name: &str, network: Network) -> Preflight {
+    let mut findings = vec![identity(cloud).await, region(&cloud.region)];
+    findings.push(build_quota(cloud).await);
+    let (stack_finding, creates) = stack_state(cloud, stack_name).await;
+    findings.push(stack_finding);
+    let monthly_dollars: f64 =
+        pipeline::sizing::monthly_cost(pipeline::sizing::for_network(network), false).iter().map(|l| l.dollars).sum();
+    findings.push(Finding::new(
+        "cost",
+        Level::Ok,
+        format!(
+            "{} node ≈ ${monthly_dollars:.0} a month at its steady size (`sigship plan --network {}` itemises it)",
+            network.name(),
+            network.name()
+        ),
+    ));
+    Preflight { findings, creates, monthly_dollars }
+}
+
+async fn identity(cloud: &Cloud) -> Finding {
+    match cloud.sts().get_caller_identity().send().await {
+        Ok(who) => Finding::new(
+            "account",
+            Level::Ok,
+            format!("{} as {} in {}", who.account().unwrap_or("?"), who.arn().unwrap_or("?"), cloud.region),
+        ),
+        Err(e) => Finding::new(
+            "account",
+            Level::Fail,
+            format!(
+                "no usable credentials ({}): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default.env passes them to the container)",
+                aws_sdk_sts::error::DisplayErrorContext(e)
+            ),
+        ),
+    }
+}
+
+fn region(region: &str) -> Finding {
+    if NO_FARGATE_ARM64.contains(&region) {
+        return Finding::new(
+            "region",
+            Level::Fail,
+            format!("{region} has no arm64 (Graviton) Fargate tasks, which the node runs on: choose another region, e.g. us-east-1 (AWS_REGION)"),
+        );
+    }
+    if !CODEBUILD_ARM_REGIONS.contains(&region) {
+        return Finding::new(
+            "region",
+            Level::Warn,
+            format!(
+                "AWS does not document CodeBuild ARM containers in {region} (documented: {}): the first build may fail; choose one of those to be sure",
+                CODEBUILD_ARM_REGIONS.join(", ")
+            ),
+        );
+    }
+    Finding::new("region", Level::Ok, format!("{region}: arm64 Fargate and CodeBuild ARM containers"))
+}
+
+/// The exact request that raises the ARM/Large build quota to one build.
+pub fn quota_request(region: &str) -> String {
+    format!(
+        "aws service-quotas request-service-quota-increase --region {region} --service-code codebuild --quota-code {ARM_LARGE_BUILDS_QUOTA} --desired-value 1"
+    )
+}
+
+async fn build_quota(cloud: &Cloud) -> Finding {
+    let quota = cloud
+        .service_quotas()
+        .get_service_quota()
+        .service_code("codebuild")
+        .quota_code(ARM_LARGE_BUILDS_QUOTA)
+        .send()
+        .await;
+    judge_quota(
+        &cloud.region,
+        quota
+            .map(|q| q.quota().and_then(|q| q.value()))
+            .map_err(|e| aws_sdk_servicequotas::error::DisplayErrorContext(e).to_string()),
+    )
+}
+
+/// The quota's verdict: at least one concurrent ARM/Large build, else the request to raise it.
+pub fn judge_quota(region: &str, value: std::result::Result<Option<f64>, String>) -> Finding {
+    const CHECK: &str = "CodeBuild quota";
+    match value {
+        Ok(Some(builds)) if builds >= 1.0 => {
+            Finding::new(CHECK, Level::Ok, format!("{builds:.0} concurrent ARM/Large builds"))
+        }
+        Ok(value) => Finding::new(
+            CHECK,
+            Level::Fail,
+            format!(
+                "{} concurrent ARM/Large builds allowed: every release would fail at StartBuild. Raise it (AWS approves small requests in hours): {}",
+                value.map_or("no".to_string(), |v| format!("{v:.0}")),
+                quota_request(region)
+            ),
+        ),
+        Err(reason) => Finding::new(
+            CHECK,
+            Level::Warn,
+            format!(
+                "cannot read it ({reason}); if a release fails at StartBuild with AccountLimitExceededException: {}",
+                quota_request(region)
+            ),
+        ),
+    }
+}
+
+async fn stack_state(cloud: &Cloud, stack_name: &str) -> (Finding, bool) {
+    match stack::describe(&cloud.cloudformation(), stack_name).await {
+        Ok(None) => (Finding::new("stack", Level::Ok, format!("{stack_name}: none yet; up creates it")), true),
+        Ok(Some(stack)) => {
+            let status = stack.status.as_str().to_string();
+            let finding = if status.ends_with("_IN_PROGRESS") {
+                Finding::new(
+                    "stack",
+                    Level::Fail,
+                    format!(
+                        "{stack_name} is {status}: wait for it to settle (aws cloudformation wait), then run again"
+                    ),
+                )
+            } else if status == "ROLLBACK_COMPLETE" {
+                Finding::new(
+                    "stack",
+                    Level::Warn,
+                    format!("{stack_name} failed its creation (ROLLBACK_COMPLETE): up deletes it and creates it again"),
+                )
+            } else {
+                Finding::new("stack", Level::Ok, format!("{stack_name} is {status}; up updates it"))
+            };
+            (finding, status == "ROLLBACK_COMPLETE")
+        }
+        Err(e) => (Finding::new("stack", Level::Fail, format!("cannot read stack {stack_name}: {e}")), false),
+    }
+}
+
+/// Asks before creating billable resources: yes with `--yes`, else a `y` typed at a terminal.
+pub fn confirm(preflight: &Preflight, stack_name: &str, yes: bool) -> Result<()> {
+    if !preflight.creates || yes {
+        return Ok(());
+    }
+    use std::io::IsTerminal;
+    let question = format!(
+        "create stack {stack_name}? It bills ≈ ${:.0} a month once a release runs (less until then)",
+        preflight.monthly_dollars
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!("{question}: confirm with --yes (nothing was created)")));
+    }
+    print!("{question} [y/N] ");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Usage("not confirmed: nothing was created".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quota_of_zero_or_none_fails_with_the_request_that_raises_it() {
+        let zero = judge_quota("eu-west-1", Ok(Some(0.0)));
+        assert_eq!(zero.level, Level::Fail);
+        assert!(zero.message.contains("0 concurrent ARM/Large builds allowed"), "{}", zero.message);
+        assert!(zero.message.ends_with(
+            "aws service-quotas request-service-quota-increase --region eu-west-1 --service-code codebuild --quota-code L-596BEAB4 --desired-value 1"
+        ));
+        assert_eq!(judge_quota("eu-west-1", Ok(Some(1.0))).level, Level::Ok);
+        assert_eq!(judge_quota("eu-west-1", Err("AccessDenied".into())).level, Level::Warn);
+    }
+
+    #[test]
+    fn regions_without_arm64_fargate_fail_and_undocumented_codebuild_arm_warns() {
+        assert_eq!(region("us-east-1").level, Level::Ok);
+        assert_eq!(region("af-south-1").level, Level::Fail);
+        assert_eq!(region("eu-north-1").level, Level::Warn);
+    }
+}
