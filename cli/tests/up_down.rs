@@ -32,7 +32,10 @@ struct Checkout {
 
 impl Checkout {
     async fn start(stack: &str) -> Self {
-        let options = Options::default();
+        Self::start_with(stack, Options::default()).await
+    }
+
+    async fn start_with(stack: &str, options: Options) -> Self {
         let functions: Vec<(String, &str)> = FUNCTIONS.iter().map(|name| (format!("{stack}-{name}"), *name)).collect();
         let services = Services::start(&options, &functions).await;
         let work = tempfile::tempdir().unwrap();
@@ -422,4 +425,23 @@ async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() 
     assert!(stderr.contains("confirm with --yes (nothing was created)"), "{stderr}");
     let s3 = aws_sdk_s3::Client::new(&services.sdk);
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty(), "no bucket was made");
+}
+
+/// An account whose CodeBuild ARM/Large quota is 0 (some new accounts): every release would fail
+/// at StartBuild, so the preflight fails with the request that raises it, and nothing is created.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_without_arm_build_capacity_is_told_how_to_get_it_before_anything_is_created() {
+    let checkout = Checkout::start_with(STACK, Options { codebuild_arm_large_builds: 0, ..Options::default() }).await;
+    let services = &checkout.services;
+    let request = "aws service-quotas request-service-quota-increase --region us-east-1 --service-code codebuild \
+                   --quota-code L-596BEAB4 --desired-value 1";
+    let (code, stdout, stderr) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL CodeBuild quota    0 concurrent ARM/Large builds allowed"), "{stdout}");
+    assert!(stdout.contains(request), "{stdout}");
+    let (code, _, stderr_up) = sigship(services, checkout.up(STACK, &[])).await;
+    assert_eq!(code, 1);
+    assert!(stderr_up.contains("preflight failed, nothing was created") && stderr_up.contains(request), "{stderr_up}");
+    let s3 = aws_sdk_s3::Client::new(&services.sdk);
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty(), "no bucket was made: {stderr}");
 }

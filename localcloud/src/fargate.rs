@@ -54,6 +54,8 @@ pub struct Fargate {
     services: Mutex<HashMap<String, Service>>,
     logs: PathBuf,
     next_id: Mutex<u64>,
+    /// Set when the cloud stops: the reconciler ends.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +166,12 @@ impl Fargate {
             services: Mutex::new(HashMap::new()),
             logs,
             next_id: Mutex::new(0),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&fargate);
         tokio::spawn(async move {
-            while let Some(fargate) = weak.upgrade() {
+            // Until the cloud is dropped (the router's server keeps this alive past that).
+            while let Some(fargate) = weak.upgrade().filter(|f| !f.stopped.load(std::sync::atomic::Ordering::SeqCst)) {
                 fargate.reconcile().await;
                 drop(fargate);
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -542,9 +546,10 @@ impl Drop for Fargate {
 }
 
 impl Fargate {
-    /// Ends every task at once (SIGKILL), removes its namespace and the folders: the local cloud is
-    /// going away.
+    /// Ends every task at once (SIGKILL), removes its namespace and the folders, and stops the
+    /// reconciler: the local cloud is going away, its moto with it.
     pub fn kill_all(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         for task in self.services.lock().unwrap().values().flat_map(|s| s.tasks.iter()) {
             if let Some(pid) = task.pid.filter(|_| task.state().running) {
                 let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();

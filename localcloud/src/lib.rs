@@ -83,6 +83,9 @@ pub struct Options {
     pub logs: PathBuf,
     /// The sigship checkout `sigship up` deploys (`infrastructure/`, `statemachine/`, `source/`).
     pub checkout: PathBuf,
+    /// The account's CodeBuild ARM/Large concurrent-build quota as Service Quotas reports it
+    /// (AWS's default 1; some new accounts have 0).
+    pub codebuild_arm_large_builds: u32,
 }
 
 impl Default for Options {
@@ -98,6 +101,7 @@ impl Default for Options {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| target.join("localcloud-logs")),
             checkout: root,
+            codebuild_arm_large_builds: 1,
         }
     }
 }
@@ -142,7 +146,9 @@ impl Services {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let router_port = listener.local_addr().unwrap().port();
-        let moto = moto::Moto::start(&options.venv, router_port, &logs.join("moto.log")).await;
+        let moto =
+            moto::Moto::start(&options.venv, router_port, &logs.join("moto.log"), options.codebuild_arm_large_builds)
+                .await;
         let endpoint = format!("http://127.0.0.1:{router_port}");
         let sdk_as = |credentials: aws_credential_types::Credentials, endpoint: &str| {
             aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -3,6 +3,7 @@
 Each patch makes moto do what AWS documents; none changes what sigship's code sees from AWS.
 """
 import json
+import os
 import sys
 
 from moto.stepfunctions.utils import cfn_to_api_tags
@@ -601,7 +602,8 @@ _LambdaPolicy.decode_policy = _url_conditions_kept
 
 # Service Quotas: moto 5.2.5 knows VPC's quotas only. `sigship up`'s preflight reads CodeBuild's
 # "Concurrently running builds for ARM/Large environment" (L-596BEAB4), whose default AWS
-# documents as 1 per region (0 in some new accounts, which the preflight refuses).
+# documents as 1 per region (0 in some new accounts, which the preflight refuses). The account's
+# value is the local cloud's option (LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS).
 from moto.servicequotas.models import ServiceQuotasBackend  # noqa: E402
 
 _CODEBUILD_ARM_LARGE = {
@@ -620,7 +622,8 @@ _get_service_quota = ServiceQuotasBackend.get_service_quota
 def _codebuild_quota_known(self, service_code, quota_code):
     if service_code == "codebuild" and quota_code == _CODEBUILD_ARM_LARGE["QuotaCode"]:
         arn = f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:codebuild/{quota_code}"
-        return dict(_CODEBUILD_ARM_LARGE, QuotaArn=arn)
+        value = float(os.environ.get("LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS", "1"))
+        return dict(_CODEBUILD_ARM_LARGE, QuotaArn=arn, Value=value)
     return _get_service_quota(self, service_code, quota_code)
 
 

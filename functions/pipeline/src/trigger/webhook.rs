@@ -408,86 +408,35 @@ mod tests {
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let remote = FakeRemote(vec![RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) }]);
         let executions = FakeExecutions::default();
-        let deliver = |event: &str, body: &str, secret: &str| {
-            let (headers, body) = github(event, body, secret);
-            (headers, body)
+        // One GitHub delivery of `event`, signed with `secret`, handled by invocation `invocation`.
+        let deliver = |invocation: &'static str, event: &'static str, body: &'static str, secret: &'static str| {
+            let (policy, remote, executions) = (&policy, &remote, &executions);
+            async move {
+                let (headers, body) = github(event, body, secret);
+                let delivery = Delivery { headers, body: &body, invocation };
+                handle(&delivery, "s", policy, remote, &Verdicts(&[]), executions).await
+            }
         };
 
-        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
-        let first = handle(
-            &Delivery { headers, body: &body, invocation: "i-1" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
+        let first = deliver("i-1", "push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s").await;
         assert_eq!(first.status, 202, "{:?}", first.body);
         assert_eq!(first.body["started"], "tag-v0.24.2-abababababababab");
         // GitHub also sends `create` for the same push, and redelivers on timeouts — while the
         // execution runs, and before ListExecutions (eventually consistent) lists it: Step
         // Functions would return the running execution again for an identical input, so each
         // ask differs (its invocation) and is answered ExecutionAlreadyExists.
-        let (headers, body) = deliver("create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s");
-        let again = handle(
-            &Delivery { headers, body: &body, invocation: "i-2" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
-        assert_eq!((again.status, again.body["duplicate"].as_str()), (200, Some("tag-v0.24.2-abababababababab")));
-        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
-        let redelivered = handle(
-            &Delivery { headers, body: &body, invocation: "i-3" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
-        assert_eq!(
-            (redelivered.status, redelivered.body["duplicate"].as_str()),
-            (200, Some("tag-v0.24.2-abababababababab"))
-        );
+        let duplicate = (200, Some("tag-v0.24.2-abababababababab"));
+        let again = deliver("i-2", "create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s").await;
+        assert_eq!((again.status, again.body["duplicate"].as_str()), duplicate);
+        let redelivered = deliver("i-3", "push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s").await;
+        assert_eq!((redelivered.status, redelivered.body["duplicate"].as_str()), duplicate);
 
-        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "guessed");
-        let forged = handle(
-            &Delivery { headers, body: &body, invocation: "i-1" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
+        let forged = deliver("i-4", "push", r#"{"ref":"refs/tags/v0.24.2"}"#, "guessed").await;
         assert_eq!(forged.status, 401);
-        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/v9.9.9"}"#, "s");
-        let elsewhere = handle(
-            &Delivery { headers, body: &body, invocation: "i-1" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
+        let elsewhere = deliver("i-5", "push", r#"{"ref":"refs/tags/v9.9.9"}"#, "s").await;
         assert_eq!(elsewhere.status, 200);
         assert!(elsewhere.body["ignored"].as_str().unwrap().contains("is not a tag of"), "{:?}", elsewhere.body);
-        let (headers, body) = deliver("push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s");
-        let not_a_release = handle(
-            &Delivery { headers, body: &body, invocation: "i-1" },
-            "s",
-            &policy,
-            &remote,
-            &Verdicts(&[]),
-            &executions,
-        )
-        .await;
+        let not_a_release = deliver("i-6", "push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s").await;
         assert_eq!(not_a_release.status, 200);
 
         let started = executions.started.lock().unwrap();
