@@ -221,7 +221,13 @@ pub async fn up(
         }
     }
     if let Some(line) = crate::operate::watch_line(cloud, &located).await? {
-        println!("{line}");
+        let mode = stack.parameter("WatchMode").unwrap_or("newest");
+        let schedule = stack.parameter("WatchSchedule").unwrap_or("rate(15 minutes)");
+        match mode {
+            "off" => println!("watch: off (WatchMode off): only the webhook and `sigship run` start releases"),
+            "all" => println!("{line} (WatchMode all: every one, oldest first; {schedule})"),
+            _ => println!("{line} (WatchMode newest: the newest of them; {schedule})"),
+        }
     }
     Ok(())
 }
