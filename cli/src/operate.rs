@@ -185,6 +185,18 @@ pub async fn status(
             Ok(node) => document["node"] = serde_json::json!(node),
             Err(err) => document["nodeError"] = err.to_string().into(),
         }
+        if let Some(parameters) = &pipeline.watch {
+            use pipeline::trigger::watch::WatchState;
+            match parameters.read().await {
+                Ok(marks) => {
+                    let executions = cloud.step_functions(&pipeline.state_machine_arn);
+                    let newest = crate::releases::newest_known(&marks, &executions).await.ok().flatten();
+                    document["watch"] =
+                        serde_json::json!({"after": marks.after, "pinned": marks.pin, "newestKnown": newest});
+                }
+                Err(err) => document["watchError"] = err.to_string().into(),
+            }
+        }
         println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
         return Ok(());
     }
