@@ -114,10 +114,7 @@ pub async fn up(
     let network = network_of(cloud, &target.stack, given_network).await?;
     let preflight = crate::doctor::run(cloud, &target.stack, network).await;
     preflight.print();
-    let failed = preflight.failed();
-    if !failed.is_empty() {
-        return Err(Error::Preflight(failed.iter().map(|f| format!("{}: {}", f.check, f.message)).collect()));
-    }
+    preflight.check()?;
     crate::doctor::confirm(&preflight, &target.stack, yes)?;
     let (account, artifacts) = artifacts_bucket(cloud, target).await?;
     let bucket = artifacts.name.clone();
@@ -255,18 +252,14 @@ async fn record_watch_baseline(
     stack: &stack::Stack,
     trust: &TrustRoot,
 ) -> Option<String> {
-    use pipeline::trigger::watch::{compare_versions, WatchState};
+    use pipeline::trigger::watch::{releases_in_order, WatchState};
     use pipeline::verify::RemoteTags;
     let parameters = located.watch.as_ref()?;
     let url = stack.parameter("RepositoryUrl")?.to_string();
     let remote =
         pipeline::verify::GitRemote { url, timeout: std::time::Duration::from_secs(30), allow_local_paths: false };
     let newest = match remote.tags().await {
-        Ok(tags) => tags
-            .into_iter()
-            .filter(|t| trust.tag_policy.check(&t.name).is_ok())
-            .map(|t| t.name)
-            .max_by(|a, b| compare_versions(a, b)),
+        Ok(tags) => releases_in_order(tags, &trust.tag_policy).pop().map(|t| t.name),
         Err(e) => {
             println!("watch: the release tags of {} cannot be read ({e})", remote.url);
             return None;

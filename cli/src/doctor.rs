@@ -64,19 +64,25 @@ pub struct Preflight {
 }
 
 impl Preflight {
-    pub fn failed(&self) -> Vec<&Finding> {
-        self.findings.iter().filter(|f| f.level == Level::Fail).collect()
+    /// Err naming every failed check (with its fix), as `up` and `doctor` end on it.
+    pub fn check(&self) -> Result<()> {
+        let failed: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Fail)
+            .map(|f| format!("{}: {}", f.check, f.message))
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Preflight(failed))
+        }
     }
 
     pub fn print(&self) {
         println!("preflight");
         for finding in &self.findings {
-            let mark = match finding.level {
-                Level::Ok => "ok  ",
-                Level::Warn => "warn",
-                Level::Fail => "FAIL",
-            };
-            println!("  {mark} {:<18} {}", finding.check, finding.message);
+            println!("{}", line(finding));
         }
     }
 }
@@ -86,18 +92,30 @@ pub async fn run(cloud: &Cloud, stack_name: &str, network: Network) -> Preflight
     findings.push(build_quota(cloud).await);
     let (stack_finding, creates) = stack_state(cloud, stack_name).await;
     findings.push(stack_finding);
-    let monthly_dollars: f64 =
-        pipeline::sizing::monthly_cost(pipeline::sizing::for_network(network), false).iter().map(|l| l.dollars).sum();
-    findings.push(Finding::new(
+    let monthly_dollars =
+        pipeline::sizing::total(&pipeline::sizing::monthly_cost(pipeline::sizing::for_network(network), false));
+    findings.push(cost(network, monthly_dollars));
+    Preflight { findings, creates, monthly_dollars }
+}
+
+/// The steady node's month, from the sizing table.
+fn cost(network: Network, monthly_dollars: f64) -> Finding {
+    let name = network.name();
+    Finding::new(
         "cost",
         Level::Ok,
-        format!(
-            "{} node ≈ ${monthly_dollars:.0} a month at its steady size (`sigship plan --network {}` itemises it)",
-            network.name(),
-            network.name()
-        ),
-    ));
-    Preflight { findings, creates, monthly_dollars }
+        format!("{name} node ≈ ${monthly_dollars:.0} a month at its steady size (`sigship plan --network {name}` itemises it)"),
+    )
+}
+
+/// A finding as `print` writes it.
+fn line(finding: &Finding) -> String {
+    let mark = match finding.level {
+        Level::Ok => "ok  ",
+        Level::Warn => "warn",
+        Level::Fail => "FAIL",
+    };
+    format!("  {mark} {:<18} {}", finding.check, finding.message)
 }
 
 async fn identity(cloud: &Cloud) -> Finding {
@@ -256,6 +274,16 @@ mod tests {
         ));
         assert_eq!(judge_quota("eu-west-1", Ok(Some(1.0))).level, Level::Ok);
         assert_eq!(judge_quota("eu-west-1", Err("AccessDenied".into())).level, Level::Warn);
+    }
+
+    /// docs/deploy-to-aws.md shows the preflight of a mainnet stack: its cost line is the table's.
+    #[test]
+    fn the_walkthrough_s_cost_line_is_the_sizing_table_s() {
+        let mainnet = pipeline::sizing::for_network(Network::Mainnet);
+        let dollars = pipeline::sizing::total(&pipeline::sizing::monthly_cost(mainnet, false));
+        let expected = line(&cost(Network::Mainnet, dollars));
+        let page = include_str!("../../docs/deploy-to-aws.md");
+        assert!(page.contains(&format!("{expected}\n")), "docs/deploy-to-aws.md should show:\n{expected}");
     }
 
     #[test]

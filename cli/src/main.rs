@@ -224,12 +224,7 @@ fn main() -> ExitCode {
             let network = bootstrap::network_of(&cloud, &stack, network.as_deref()).await?;
             let preflight = doctor::run(&cloud, &stack, network).await;
             preflight.print();
-            match preflight.failed().is_empty() {
-                true => Ok(()),
-                false => Err(Error::Preflight(
-                    preflight.failed().iter().map(|f| format!("{}: {}", f.check, f.message)).collect(),
-                )),
-            }
+            preflight.check()
         }),
         Command::Up { connection, bucket, root, functions, trust, parameters, release, yes } => {
             let checkout = artifacts::Checkout {

@@ -82,11 +82,9 @@ pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_do
 
 /// What the watch will do, for `status`, `follow` and `up`.
 pub async fn watch_line(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<String>> {
-    use pipeline::trigger::watch::WatchState;
     let Some(parameters) = &pipeline.watch else { return Ok(None) };
-    let marks = parameters.read().await.map_err(Error::Pipeline)?;
     let executions = cloud.step_functions(&pipeline.state_machine_arn);
-    let newest = crate::releases::newest_known(&marks, &executions).await?;
+    let (marks, newest) = crate::releases::state(parameters, &executions).await?;
     Ok(Some(crate::releases::describe(&marks, newest.as_deref())))
 }
 
@@ -186,11 +184,9 @@ pub async fn status(
             Err(err) => document["nodeError"] = err.to_string().into(),
         }
         if let Some(parameters) = &pipeline.watch {
-            use pipeline::trigger::watch::WatchState;
-            match parameters.read().await {
-                Ok(marks) => {
-                    let executions = cloud.step_functions(&pipeline.state_machine_arn);
-                    let newest = crate::releases::newest_known(&marks, &executions).await.ok().flatten();
+            let executions = cloud.step_functions(&pipeline.state_machine_arn);
+            match crate::releases::state(parameters, &executions).await {
+                Ok((marks, newest)) => {
                     document["watch"] =
                         serde_json::json!({"after": marks.after, "pinned": marks.pin, "newestKnown": newest});
                 }

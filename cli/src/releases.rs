@@ -16,12 +16,14 @@ pub fn parameters(sdk: &aws_config::SdkConfig, output: impl Fn(&str) -> Option<S
     Some(WatchParameters::new(sdk, output("WatchAfterParameter")?, output("ReleasePinParameter")?))
 }
 
-/// The newest release known to the stack: its baseline, or a newer one that has run.
-pub async fn newest_known(marks: &WatchMarks, executions: &impl Executions) -> Result<Option<String>> {
+/// The stack's marks, and the newest release known to it: its baseline, or a newer one that has run.
+pub async fn state(parameters: &WatchParameters, executions: &impl Executions) -> Result<(WatchMarks, Option<String>)> {
+    let marks = parameters.read().await.map_err(Error::Pipeline)?;
     let names = executions.names().await.map_err(Error::Pipeline)?;
     let ran = names.iter().filter_map(|n| pipeline::trigger::tag_of(n)).map(String::from);
     let baseline = marks.after.iter().filter(|a| *a != NO_RELEASE_YET).cloned();
-    Ok(baseline.chain(ran).max_by(|a, b| compare_versions(a, b)))
+    let newest = baseline.chain(ran).max_by(|a, b| compare_versions(a, b));
+    Ok((marks, newest))
 }
 
 /// Before a run of `tag`: pin it when it is older than the newest release known (the watch would
@@ -31,8 +33,7 @@ pub async fn before_run(
     executions: &impl Executions,
     tag: &str,
 ) -> Result<Option<String>> {
-    let marks = parameters.read().await.map_err(Error::Pipeline)?;
-    let newest = newest_known(&marks, executions).await?;
+    let (marks, newest) = state(parameters, executions).await?;
     let older = newest.as_deref().is_some_and(|newest| compare_versions(tag, newest) == Ordering::Less);
     if older {
         parameters.set(&parameters.pin, Some(tag)).await.map_err(Error::Pipeline)?;
@@ -52,12 +53,11 @@ pub async fn before_run(
 
 /// `sigship follow`: lifts the pin; says what the watch does next.
 pub async fn follow(parameters: &WatchParameters, executions: &impl Executions) -> Result<String> {
-    let marks = parameters.read().await.map_err(Error::Pipeline)?;
+    let (marks, newest) = state(parameters, executions).await?;
     if marks.pin.is_some() {
         parameters.set(&parameters.pin, None).await.map_err(Error::Pipeline)?;
     }
-    let lifted = WatchMarks { pin: None, ..marks.clone() };
-    let what = describe(&lifted, newest_known(&lifted, executions).await?.as_deref());
+    let what = describe(&WatchMarks { pin: None, ..marks.clone() }, newest.as_deref());
     Ok(match marks.pin {
         Some(pinned) => format!("pin on {pinned} lifted; {what}"),
         None => format!("no pin was set; {what}"),

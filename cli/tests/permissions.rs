@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use pipeline::aws::authorization::{checks, Params, Place};
 use pipeline::aws::permissions::{Principal, FUNCTIONS, FUNCTION_LOGS, FUNCTION_LOG_ACTIONS, GRANTS, TRACING_ACTIONS};
-use pipeline::aws::policy::{allows, values};
+use pipeline::aws::policy::{allows, statements, values};
 use serde_json::{json, Value};
 
 mod common;
@@ -277,12 +277,8 @@ impl Stack {
         let logical = role_arn.rsplit('/').next().unwrap().to_string();
         let role = &self.resources[&logical]["Properties"];
         assert!(role["ManagedPolicyArns"].is_null(), "{logical}: managed policies cannot be checked here");
-        let statements = role["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|p| statements_of(&p["PolicyDocument"]))
-            .collect();
+        let statements =
+            role["Policies"].as_array().into_iter().flatten().flat_map(|p| statements(&p["PolicyDocument"])).collect();
         (logical, statements)
     }
 
@@ -310,12 +306,12 @@ impl Stack {
             Principal::Task => self.role_statements(&self.names["SIGSHIP_TASK_ROLE_ARN"]),
             Principal::Operator => {
                 let (logical, policy) = self.of_type("AWS::IAM::ManagedPolicy").next().expect("an operator policy");
-                (logical.clone(), statements_of(&policy["Properties"]["PolicyDocument"]))
+                (logical.clone(), statements(&policy["Properties"]["PolicyDocument"]))
             }
             // The topic key's policy, for the CloudWatch service principal.
             Principal::CloudWatchAlarms => {
                 let (logical, key) = self.of_type("AWS::KMS::Key").next().expect("the failure topic's key");
-                let statements = statements_of(&key["Properties"]["KeyPolicy"])
+                let statements = statements(&key["Properties"]["KeyPolicy"])
                     .into_iter()
                     .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
                     // A key policy's "*" resource is the key itself.
@@ -352,13 +348,6 @@ impl Stack {
                 ("the function URL's resource policy".into(), statements)
             }
         }
-    }
-}
-
-fn statements_of(document: &Value) -> Vec<Value> {
-    match &document["Statement"] {
-        Value::Array(list) => list.clone(),
-        single => vec![single.clone()],
     }
 }
 

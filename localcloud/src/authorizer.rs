@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use pipeline::aws::authorization::{self, Check, Params, Place};
-use pipeline::aws::policy::allows;
+use pipeline::aws::policy::{allows, statements};
 use serde_json::Value;
 
 /// Whose keys a request is signed with.
@@ -133,17 +133,8 @@ impl Authorizer {
                 return denied(&action, "*", &format!("because the local cloud cannot resolve it: {unresolved}"))
             }
         };
-        let statements = self.statements_of(principal).await;
-        for Check { action, resource, context } in checks {
-            if !allows(&statements, &action, &resource, &context) {
-                return denied(
-                    &action,
-                    &resource,
-                    &format!("because no identity-based policy allows the {action} action"),
-                );
-            }
-        }
-        None
+        let Check { action, resource, .. } = first_denied(&self.statements_of(principal).await, checks)?;
+        denied(&action, &resource, &format!("because no identity-based policy allows the {action} action"))
     }
 
     /// None when anyone may call `function`'s URL; else why not. A public URL's request is
@@ -158,7 +149,7 @@ impl Authorizer {
             ("FunctionUrlAuthType".to_string(), vec![url.auth_type().as_str().to_string()]),
         ]);
         let policy = self.lambda.get_policy().function_name(function).send().await.ok();
-        let statements: Vec<Value> = statements_of(policy.as_ref().and_then(|p| p.policy()).unwrap_or("{}"))
+        let public: Vec<Value> = document_statements(policy.as_ref().and_then(|p| p.policy()).unwrap_or("{}"))
             .into_iter()
             .filter(|s| s["Principal"] == "*" || s["Principal"]["AWS"] == "*")
             .collect();
@@ -166,16 +157,12 @@ impl Authorizer {
             Ok(checks) => checks,
             Err(unresolved) => return Some(unresolved.to_string()),
         };
-        for Check { action, resource, context } in checks {
-            if !allows(&statements, &action, &resource, &context) {
-                let message = format!(
-                    "anonymous is not authorized to perform: {action} on resource: {resource} (context {context:?}) because no resource-based policy allows it"
-                );
-                self.denials.lock().unwrap().push(message.clone());
-                return Some(message);
-            }
-        }
-        None
+        let Check { action, resource, context } = first_denied(&public, checks)?;
+        let message = format!(
+            "anonymous is not authorized to perform: {action} on resource: {resource} (context {context:?}) because no resource-based policy allows it"
+        );
+        self.denials.lock().unwrap().push(message.clone());
+        Some(message)
     }
 
     /// What AWS resolves before it authorizes: a mount target's file system and network
@@ -249,21 +236,22 @@ impl Authorizer {
                 documents.extend(v.policy_version().and_then(|v| v.document()).map(String::from));
             }
         }
-        let statements: Vec<Value> = documents.iter().flat_map(|d| statements_of(d)).collect();
+        let statements: Vec<Value> = documents.iter().flat_map(|d| document_statements(d)).collect();
         self.statements.lock().unwrap().insert(key, statements.clone());
         statements
     }
 }
 
 /// A policy document's statements (IAM returns documents URL-encoded; moto sometimes does not).
-fn statements_of(document: &str) -> Vec<Value> {
+fn document_statements(document: &str) -> Vec<Value> {
     let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy().to_string();
     let parsed: Value = serde_json::from_str(document).or_else(|_| serde_json::from_str(&decoded)).unwrap_or_default();
-    match &parsed["Statement"] {
-        Value::Array(list) => list.clone(),
-        Value::Null => vec![],
-        single => vec![single.clone()],
-    }
+    statements(&parsed)
+}
+
+/// The first check `statements` do not allow.
+fn first_denied(statements: &[Value], checks: Vec<Check>) -> Option<Check> {
+    checks.into_iter().find(|c| !allows(statements, &c.action, &c.resource, &c.context))
 }
 
 /// The IAM action a request asks for and its parameters, from its protocol: JSON (`X-Amz-Target`

@@ -151,9 +151,8 @@ pub fn error_response(service: &str, kind: &Kind) -> (u16, &'static str, String)
 /// of its Authorization header, the operation from `X-Amz-Target` (JSON protocols) or the
 /// query's `Action`, else the method and path.
 pub fn call_of(headers: &hyper::HeaderMap, method: &str, path_and_query: &str) -> Option<(String, String)> {
-    let authorization = headers.get("authorization")?.to_str().ok()?;
-    let scope = authorization.split("Credential=").nth(1)?.split(',').next()?;
-    let service = scope.split('/').nth(3)?.to_string();
+    let (_, service) = crate::http::signer_of(headers)?;
+    let service = service.to_string();
     let operation = match headers.get("x-amz-target").and_then(|t| t.to_str().ok()) {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
         None => path_and_query

@@ -63,6 +63,27 @@ pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     response
 }
 
+/// (access key, signing service) of a SigV4-signed request, from its Authorization header's
+/// credential scope (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
+pub fn signer_of(headers: &hyper::HeaderMap) -> Option<(&str, &str)> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let scope = authorization.split("Credential=").nth(1)?.split(',').next()?;
+    let mut parts = scope.split('/');
+    Some((parts.next()?, parts.nth(2)?))
+}
+
+/// AWS's AccessDenied in the service's protocol: the query services and S3 answer 403
+/// `AccessDenied`, the REST-JSON ones (Lambda, EFS) 403 `AccessDeniedException`, the JSON ones
+/// 400 `AccessDeniedException`.
+pub fn access_denied(service: &str, message: &str) -> Reply {
+    let (status, code) = match service {
+        "s3" | "sts" | "iam" | "cloudformation" | "sns" => (403, "AccessDenied"),
+        "lambda" | "elasticfilesystem" => (403, "AccessDeniedException"),
+        _ => (400, "AccessDeniedException"),
+    };
+    aws_error(service, status, code, message)
+}
+
 /// An AWS error's content type and body in the service's protocol: S3's XML, the query
 /// services' XML, else JSON.
 pub fn aws_error_body(service: &str, code: &str, message: &str) -> (&'static str, String) {

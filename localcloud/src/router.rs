@@ -17,7 +17,7 @@ use crate::authorizer::{self, Authorizer, Principal};
 use crate::codebuild::CodeBuild;
 use crate::fargate::Fargate;
 use crate::faults::{self, Faults, Kind};
-use crate::http::{aws_error, dropped, reply, Reply};
+use crate::http::{access_denied, dropped, reply, signer_of, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
 
 pub struct Router {
@@ -254,16 +254,11 @@ async fn authorize(router: &Router, req: &Request<Bytes>) -> Option<Reply> {
         return None;
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let authorization = header("authorization")?;
-    let scope = authorization.split("Credential=").nth(1)?.split(',').next()?;
-    let mut scope = scope.split('/');
-    let (access_key, service) = (scope.next()?, scope.nth(2)?);
+    let (access_key, service) = signer_of(req.headers())?;
     let principal = if access_key == authorizer::INTERPRETER_KEY {
         match header(authorizer::EXECUTION_ROLE_HEADER) {
             Some(role) => Principal::Role { arn: role.to_string(), session: "states".into() },
-            None => {
-                return Some(aws_error(service, 403, "AccessDeniedException", "Step Functions called without its role"))
-            }
+            None => return Some(access_denied(service, "Step Functions called without its role")),
         }
     } else {
         router.authorizer.principal(access_key)?
@@ -278,12 +273,7 @@ async fn authorize(router: &Router, req: &Request<Bytes>) -> Option<Reply> {
     };
     let message = router.authorizer.judge(&principal, &request).await?;
     eprintln!("local cloud: denied: {message}");
-    let (status, code) = match service {
-        "s3" | "sts" | "iam" | "cloudformation" | "sns" => (403, "AccessDenied"),
-        "lambda" | "elasticfilesystem" => (403, "AccessDeniedException"),
-        _ => (400, "AccessDeniedException"),
-    };
-    Some(aws_error(service, status, code, &message))
+    Some(access_denied(service, &message))
 }
 
 /// What the local cloud does once moto answered: the real compile on StartBuild and its status

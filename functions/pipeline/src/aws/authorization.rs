@@ -202,7 +202,8 @@ impl Model<'_> {
             "ecs:ListTaskDefinitions" | "ecs:DescribeTaskDefinition" | "ecs:DeregisterTaskDefinition" => {
                 self.everything()
             }
-            "ecs:TagResource" | "ecs:ListTagsForResource" => {
+            // Tagging actions name their resource by ARN.
+            "ecs:TagResource" | "ecs:ListTagsForResource" | "ecr:ListTagsForResource" => {
                 self.on(vec![self.required(&["resourceArn"])?.to_string()])
             }
             // ECR: on the repository; the login token has no resource.
@@ -215,7 +216,6 @@ impl Model<'_> {
                     self.on(names.iter().map(|n| self.arn("ecr", &format!("repository/{n}"))).collect())
                 }
             }
-            "ecr:ListTagsForResource" => self.on(vec![self.required(&["resourceArn"])?.to_string()]),
             action if action.starts_with("ecr:") => self.on(vec![self.repository()?]),
             // CodeBuild: on the project (a build id is `<project>:<uuid>`).
             "codebuild:StartBuild" | "codebuild:ListBuildsForProject" => {

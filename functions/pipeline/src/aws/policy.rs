@@ -15,6 +15,15 @@ pub fn values(value: &Value) -> Vec<String> {
     }
 }
 
+/// A policy document's statements: its `Statement` list, or the one statement it holds.
+pub fn statements(document: &Value) -> Vec<Value> {
+    match &document["Statement"] {
+        Value::Array(list) => list.clone(),
+        Value::Null => vec![],
+        single => vec![single.clone()],
+    }
+}
+
 /// IAM's wildcard match: `*` any run of characters, `?` one.
 fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {

@@ -122,9 +122,7 @@ pub async fn watch(
     state: &impl WatchState,
 ) -> Result<WatchReport> {
     let mode = request.mode.unwrap_or(configured);
-    let mut releases: Vec<RemoteTag> =
-        remote.tags().await?.into_iter().filter(|t| policy.check(&t.name).is_ok()).collect();
-    releases.sort_by(|a, b| compare_versions(&a.name, &b.name));
+    let releases = releases_in_order(remote.tags().await?, policy);
     let marks = state.read().await?;
     let names = executions.names().await?;
     let (chosen, unverified) = match &marks.pin {
@@ -222,6 +220,13 @@ pub async fn select(
     }
     chosen.reverse();
     Ok((chosen, unverified))
+}
+
+/// The tags the policy calls releases, oldest first (version order).
+pub fn releases_in_order(tags: Vec<RemoteTag>, policy: &TagPolicy) -> Vec<RemoteTag> {
+    let mut releases: Vec<RemoteTag> = tags.into_iter().filter(|t| policy.check(&t.name).is_ok()).collect();
+    releases.sort_by(|a, b| compare_versions(&a.name, &b.name));
+    releases
 }
 
 /// Version order: runs of digits compare as numbers, so v0.9.0 < v0.10.0 < v0.24.2.
