@@ -110,7 +110,12 @@ pub async fn up(
     }
     let release = artifacts::collect(checkout, &target.stack)?;
     // Before anything is created: the account, the region, the build quota, the stack, the cost.
-    let given_network = parameters.iter().find(|(k, _)| k == "Network").map(|(_, v)| v.as_str());
+    let given_network = match parameters.iter().find(|(k, _)| k == "Network") {
+        Some((_, name)) => Some(
+            pipeline::network::Network::parse(name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?,
+        ),
+        None => None,
+    };
     let network = network_of(cloud, &target.stack, given_network).await?;
     let preflight = crate::doctor::run(cloud, &target.stack, network).await;
     preflight.print();
@@ -234,14 +239,14 @@ pub async fn up(
 pub async fn network_of(
     cloud: &Cloud,
     stack_name: &str,
-    given: Option<&str>,
-) -> Result<pipeline::task_definition::Network> {
-    let deployed = match given {
-        Some(_) => None,
-        None => stack::describe(&cloud.cloudformation(), stack_name).await.ok().flatten(),
-    };
-    let name = given.or(deployed.as_ref().and_then(|s| s.parameter("Network"))).unwrap_or("mainnet").to_string();
-    pipeline::task_definition::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))
+    given: Option<pipeline::network::Network>,
+) -> Result<pipeline::network::Network> {
+    if let Some(network) = given {
+        return Ok(network);
+    }
+    let deployed = stack::describe(&cloud.cloudformation(), stack_name).await.ok().flatten();
+    let name = deployed.as_ref().and_then(|s| s.parameter("Network")).unwrap_or("mainnet").to_string();
+    pipeline::network::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))
 }
 
 /// Once per stack: the newest release the repository has now, below which the watch starts

@@ -4,7 +4,7 @@
 //! first release would fail at StartBuild), the stack's state, and what the node costs a month.
 //! Each failure says how to fix it.
 
-use pipeline::task_definition::Network;
+use pipeline::network::Network;
 
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};

@@ -105,8 +105,8 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
         /// The network the node would join [default: the stack's, else mainnet].
-        #[arg(long)]
-        network: Option<String>,
+        #[arg(long, value_enum)]
+        network: Option<pipeline::network::Network>,
     },
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
@@ -131,8 +131,8 @@ enum Command {
         allow_downgrade: bool,
         /// Run the running release at this profile's size instead: sync (catching up: the whole
         /// UTXO set in btcd's cache) or steady (following the tip); see `sigship plan`.
-        #[arg(long, conflicts_with = "tag")]
-        profile: Option<String>,
+        #[arg(long, value_enum, conflicts_with = "tag")]
+        profile: Option<pipeline::sizing::Profile>,
     },
     /// Lift the pin an operator's run of an older release set: the watch starts newer releases
     /// again as they appear.
@@ -157,8 +157,8 @@ enum Command {
     Destroy {
         #[command(flatten)]
         at: Deployed,
-        /// service, images or everything.
-        #[arg(default_value = "service")]
+        /// What to tear down.
+        #[arg(value_enum, default_value = "service")]
         scope: pipeline::teardown::Scope,
         /// With `everything`: delete the chain data file system too.
         #[arg(long)]
@@ -167,9 +167,9 @@ enum Command {
     /// What a node of a network needs and costs: data size, initial sync estimate per profile,
     /// the monthly bill line by line (from the sizing table register-task uses).
     Plan {
-        /// mainnet, testnet3, testnet4, signet or regtest.
-        #[arg(long, default_value = "mainnet")]
-        network: String,
+        /// The network.
+        #[arg(long, value_enum, default_value = "mainnet")]
+        network: pipeline::network::Network,
         /// Print the cost page for every network (docs/costs.md is this output).
         #[arg(long, conflicts_with = "network")]
         markdown: bool,
@@ -208,9 +208,8 @@ fn main() -> ExitCode {
                 print!("{}", pipeline::sizing::cost_page());
                 return ExitCode::SUCCESS;
             }
-            pipeline::task_definition::Network::parse(&network)
-                .map(|network| print!("{}", pipeline::sizing::plan(network)))
-                .map_err(|e| error::Error::Usage(e.to_string()))
+            print!("{}", pipeline::sizing::plan(network));
+            Ok(())
         }
         Command::Trust { action: TrustAction::Fetch { trust, root } } => runtime.block_on(async {
             let dir = trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT));
@@ -221,7 +220,7 @@ fn main() -> ExitCode {
         }),
         Command::Doctor { connection, network } => runtime.block_on(async {
             let (cloud, stack) = connect(connection).await?;
-            let network = bootstrap::network_of(&cloud, &stack, network.as_deref()).await?;
+            let network = bootstrap::network_of(&cloud, &stack, network).await?;
             let preflight = doctor::run(&cloud, &stack, network).await;
             preflight.print();
             preflight.check()
@@ -248,8 +247,6 @@ fn main() -> ExitCode {
             match (tag, profile) {
                 (Some(tag), _) => operate::run_release(&cloud, &located, &tag, allow_downgrade).await,
                 (None, Some(profile)) => {
-                    let profile = pipeline::task_definition::Profile::parse(&profile)
-                        .ok_or_else(|| Error::Usage(format!("--profile {profile:?}: sync or steady")))?;
                     let input = serde_json::json!({ "profile": profile });
                     operate::start_and_follow(&cloud, &located, &operate::profile_name(profile), input).await
                 }

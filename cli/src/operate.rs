@@ -109,7 +109,7 @@ pub fn run_name(tag: &str) -> String {
     pipeline::trigger::run_name(tag, unix_seconds())
 }
 
-pub fn profile_name(profile: pipeline::task_definition::Profile) -> String {
+pub fn profile_name(profile: pipeline::sizing::Profile) -> String {
     format!("profile-{}-{}", profile.name(), unix_seconds())
 }
 
@@ -237,7 +237,7 @@ async fn read_node(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline
     };
     let ecs = pipeline::aws::Ecs::new(&cloud.sdk);
     let logs = pipeline::aws::Logs::new(&cloud.sdk);
-    let now = pipeline::lambda::now_ms();
+    let now = pipeline::config::now_ms();
     pipeline::node::status(config, &ecs, &ecs, &logs, now).await.map(Some).map_err(Error::Node)
 }
 
@@ -251,7 +251,7 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
             return;
         }
     };
-    let now = pipeline::lambda::now_ms() / 1000;
+    let now = pipeline::config::now_ms() / 1000;
     let Some(status) = &node.service_status else {
         println!("node {} on cluster {}: not deployed", node.service, node.cluster);
         return;
@@ -265,7 +265,7 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         let commit = revision.commit.as_deref().map(|c| format!(" (commit {})", &c[..c.len().min(12)]));
         println!("  release   {}{}", revision.release_tag.as_deref().unwrap_or("?"), commit.unwrap_or_default());
         println!("  image     {}", revision.image);
-        println!("  revision  {}", revision.task_definition.rsplit('/').next().unwrap_or(&revision.task_definition));
+        println!("  revision  {}", pipeline::arn::name_of(&revision.task_definition));
         let size = revision.size.map(|size| format!(" ({size})")).unwrap_or_default();
         let since = revision
             .registered_at_ms

@@ -7,7 +7,8 @@ use std::cmp::Ordering;
 
 use pipeline::aws::WatchParameters;
 use pipeline::execution::Executions;
-use pipeline::trigger::watch::{compare_versions, WatchMarks, WatchState, NO_RELEASE_YET};
+use pipeline::release;
+use pipeline::trigger::watch::{WatchMarks, WatchState, NO_RELEASE_YET};
 
 use crate::error::{Error, Result};
 
@@ -22,7 +23,7 @@ pub async fn state(parameters: &WatchParameters, executions: &impl Executions) -
     let names = executions.names().await.map_err(Error::Pipeline)?;
     let ran = names.iter().filter_map(|n| pipeline::trigger::tag_of(n)).map(String::from);
     let baseline = marks.after.iter().filter(|a| *a != NO_RELEASE_YET).cloned();
-    let newest = baseline.chain(ran).max_by(|a, b| compare_versions(a, b));
+    let newest = baseline.chain(ran).max_by(|a, b| release::compare(a, b));
     Ok((marks, newest))
 }
 
@@ -34,7 +35,7 @@ pub async fn before_run(
     tag: &str,
 ) -> Result<Option<String>> {
     let (marks, newest) = state(parameters, executions).await?;
-    let older = newest.as_deref().is_some_and(|newest| compare_versions(tag, newest) == Ordering::Less);
+    let older = newest.as_deref().is_some_and(|newest| release::compare(tag, newest) == Ordering::Less);
     if older {
         parameters.set(&parameters.pin, Some(tag)).await.map_err(Error::Pipeline)?;
         return Ok(Some(format!(

@@ -59,7 +59,7 @@ async fn run_status_destroy_and_logs() {
     let (code, stdout, _) = cli.run(&["status"]).await;
     assert_eq!(code, 0);
     assert!(stdout.contains("  height    unknown: no progress line"), "{stdout}");
-    let logged = pipeline::lambda::now_ms() - 42_000;
+    let logged = pipeline::config::now_ms() - 42_000;
     let line = format!(
         "{}.118 [INF] SYNC: Processed 1377 blocks in the last 10.01s (2848 transactions, height 201377, 2012-10-01 08:13:50 +0000 UTC, ~41 MiB cache)",
         pipeline::node::utc_date_time(logged / 1000)

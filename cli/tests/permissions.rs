@@ -1,4 +1,4 @@
-//! The permission contract: every grant in `pipeline::aws::permissions::GRANTS` (each AWS call
+//! The permission contract: every grant in `iam::permissions::GRANTS` (each AWS call
 //! sigship makes, with what AWS checks behind it) must be allowed by the template's policy of its
 //! principal — actions, resources and conditions evaluated as IAM does — and every action a role
 //! holds must be one some call needs. moto checks only actions, and only of the calls it sees;
@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
-use pipeline::aws::authorization::{checks, Params, Place};
-use pipeline::aws::permissions::{Principal, FUNCTIONS, FUNCTION_LOGS, FUNCTION_LOG_ACTIONS, GRANTS, TRACING_ACTIONS};
-use pipeline::aws::policy::{allows, statements, values};
+use iam::authorization::{checks, Params, Place};
+use iam::permissions::{Principal, FUNCTIONS, FUNCTION_LOGS, FUNCTION_LOG_ACTIONS, GRANTS, TRACING_ACTIONS};
+use iam::policy::{allows, statements, values};
 use serde_json::{json, Value};
 
 mod common;
@@ -274,7 +274,7 @@ impl Stack {
 
     /// The role named by an ARN the resolver built (`arn:aws:iam::<account>:role/<logical id>`).
     fn role_statements(&self, role_arn: &str) -> (String, Vec<Value>) {
-        let logical = role_arn.rsplit('/').next().unwrap().to_string();
+        let logical = pipeline::arn::name_of(role_arn).to_string();
         let role = &self.resources[&logical]["Properties"];
         assert!(role["ManagedPolicyArns"].is_null(), "{logical}: managed policies cannot be checked here");
         let statements =
@@ -355,7 +355,7 @@ impl Stack {
 type Required = (Principal, String, String, String, HashMap<String, String>);
 
 /// Every grant as a [`Required`] each, the functions' logs and traces included. An API call's
-/// resources and context come from the one resource model (`pipeline::aws::authorization`), over
+/// resources and context come from the one resource model (`iam::authorization`), over
 /// the call's parameters: what the local cloud's authorizer judges the same call with.
 fn required(stack: &Stack) -> Vec<Required> {
     let place = Place { partition: "aws".into(), region: REGION.into(), account: ACCOUNT.into() };

@@ -207,10 +207,10 @@ fn images_are_immutable_scanned_and_expire() {
 /// The actions AWS judges on `"*"`, as the permission table and the resource model have them:
 /// those AWS documents as accepting nothing else (and ListTasks, naming no container instance).
 fn no_resource_level_permissions() -> Vec<String> {
-    use pipeline::aws::authorization::{checks, Params, Place};
-    use pipeline::aws::permissions::{GRANTS, TRACING_ACTIONS};
+    use iam::authorization::{checks, Params, Place};
+    use iam::permissions::{GRANTS, TRACING_ACTIONS};
     let place = Place { partition: "aws".into(), region: "us-east-1".into(), account: "123456789012".into() };
-    let on_everything = |grant: &pipeline::aws::permissions::Grant| -> Vec<String> {
+    let on_everything = |grant: &iam::permissions::Grant| -> Vec<String> {
         if !grant.resource.is_empty() {
             let everything = grant.resource == "*";
             return grant.actions.iter().filter(|_| everything).map(|a| a.to_string()).collect();
@@ -374,7 +374,7 @@ fn every_task_retries_aws_recommended_lambda_errors_and_idempotent_ones_a_functi
 
 #[test]
 fn the_network_parameter_and_its_ports_are_the_library_s() {
-    use pipeline::task_definition::Network;
+    use pipeline::network::Network;
     let template = template();
     let allowed: Vec<&str> = template["Parameters"]["Network"]["AllowedValues"]
         .as_array()
@@ -404,7 +404,7 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
         sync: Some(SyncReading { height: 1, block_time: 1, sync_lag_seconds: 1, progress_age_seconds: 1 }),
         seconds_without_blocks: Some(1),
         task_definition: "btcd:1".into(),
-        profile: pipeline::task_definition::Profile::Steady,
+        profile: pipeline::sizing::Profile::Steady,
         profile_switch: None,
     };
     let published: Vec<&str> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();

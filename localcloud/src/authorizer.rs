@@ -1,9 +1,9 @@
 //! Resource-level authorization, as AWS evaluates it, for the principals the stack defines. moto
 //! judges a request's action only (and S3's by resource); the router asks this authorizer first:
 //! the request becomes its IAM action and parameters, the one resource model
-//! (`pipeline::aws::authorization`) names the resources and context AWS evaluates, and the
+//! (`iam::authorization`) names the resources and context AWS evaluates, and the
 //! principal's identity policies (read from the local IAM) must allow each — by
-//! `pipeline::aws::policy::allows`, the evaluator the permission contract uses too.
+//! `iam::policy::allows`, the evaluator the permission contract uses too.
 //!
 //! Judged: every function (its role's session), the operator (a user holding the stack's
 //! OperatorPolicy) and Step Functions invoking a function (the state machine's role). Not judged
@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use pipeline::aws::authorization::{self, Check, Params, Place};
-use pipeline::aws::policy::{allows, statements};
+use iam::authorization::{self, Check, Params, Place};
+use iam::policy::{allows, statements};
 use serde_json::Value;
 
 /// Whose keys a request is signed with.
@@ -32,9 +32,8 @@ impl Principal {
     fn caller(&self) -> String {
         match self {
             Principal::Role { arn, session } => {
-                let (prefix, name) = arn.split_once(":role/").unwrap_or((arn, arn));
-                let account = prefix.rsplit(':').next().unwrap_or_default();
-                format!("arn:aws:sts::{account}:assumed-role/{}/{session}", name.rsplit('/').next().unwrap_or(name))
+                let account = pipeline::arn::Arn::parse(arn).map_or("", |a| a.account);
+                format!("arn:aws:sts::{account}:assumed-role/{}/{session}", pipeline::arn::name_of(arn))
             }
             Principal::User { arn, .. } => arn.clone(),
         }
@@ -204,7 +203,7 @@ impl Authorizer {
         let mut attached = Vec::new();
         match principal {
             Principal::Role { arn, .. } => {
-                let role = arn.rsplit('/').next().unwrap_or(arn);
+                let role = pipeline::arn::name_of(arn);
                 if let Ok(names) = self.iam.list_role_policies().role_name(role).send().await {
                     for name in names.policy_names() {
                         if let Ok(p) = self.iam.get_role_policy().role_name(role).policy_name(name).send().await {

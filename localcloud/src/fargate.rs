@@ -1017,10 +1017,11 @@ async fn ship_logs(
 
 /// `arn:aws:secretsmanager:…:secret:name-abcdef:json-key:stage:version` → the value.
 async fn resolve_secret(secrets: &aws_sdk_secretsmanager::Client, value_from: &str) -> Result<String, String> {
-    let parts: Vec<&str> = value_from.split(':').collect();
-    let (arn, key) = match parts.len() {
-        7 => (value_from.to_string(), ""),
-        n if n >= 8 => (parts[..7].join(":"), parts[7]),
+    let parsed = pipeline::arn::Arn::parse(value_from).filter(|arn| arn.service == "secretsmanager");
+    let (arn, key) = match parsed.as_ref().map(|arn| (arn, arn.resource_parts())) {
+        Some((arn, parts)) if parts.len() >= 2 && parts[0] == "secret" => {
+            (arn.with_resource(&format!("secret:{}", parts[1])), parts.get(2).copied().unwrap_or_default())
+        }
         _ => return Err(format!("secret {value_from} is not a Secrets Manager ARN")),
     };
     let value = secrets.get_secret_value().secret_id(&arn).send().await.map_err(|e| {
@@ -1046,7 +1047,7 @@ fn delete_namespace(namespace: &str) {
 
 /// The name at the end of an ECS ARN, or the name itself (`cluster`, `service` in requests).
 fn last_segment(name_or_arn: &str) -> String {
-    name_or_arn.rsplit('/').next().unwrap_or_default().to_string()
+    pipeline::arn::name_of(name_or_arn).to_string()
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {

@@ -15,7 +15,7 @@ const MINUTE_MS: i64 = 60_000;
 const OLD_BLOCK: i64 = 1_349_079_230;
 
 fn now_ms() -> i64 {
-    pipeline::lambda::now_ms()
+    pipeline::config::now_ms()
 }
 
 /// Go's `time.Time` format as btcd prints it (UTC), e.g. `2026-06-18 23:01:32 +0000 UTC`.
@@ -209,7 +209,7 @@ fn flush(at_ms: i64) -> (i64, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed() {
     let cloud = deployed_cloud().await;
-    let table = pipeline::sizing::for_network(pipeline::task_definition::Network::Regtest);
+    let table = pipeline::sizing::for_network(pipeline::network::Network::Regtest);
     let (cpu, _, _, profile) = running_revision(&cloud).await;
     assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
 

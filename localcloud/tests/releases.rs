@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use localcloud::codebuild::{build_image, ImageStore};
 use localcloud::fargate::{Health, Launch, Task};
-use pipeline::task_definition::{task_spec, Network, Profile, Release, TaskConfig};
+use pipeline::network::Network;
+use pipeline::release::Release;
+use pipeline::sizing::Profile;
+use pipeline::task_definition::{task_spec, TaskConfig};
 
 const RELEASES: [&str; 3] = ["v0.24.2", "v0.25.0", "v0.26.0"];
 /// btcd's `--utxocachemaxsize` (MiB), passed as the stack's BtcdArgs pass it.

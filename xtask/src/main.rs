@@ -1,8 +1,10 @@
 //! Developer commands. `cargo xtask local` runs the pipeline on the local cloud,
-//! `cargo xtask test` is the README's test command, `cargo xtask bench` prints the function figures.
+//! `cargo xtask test` is the README's test command, `cargo xtask bench` prints the function figures,
+//! `cargo xtask layers` checks the pipeline library's layers (part of `test`).
 
 mod bench;
 mod faults;
+mod layers;
 mod local;
 mod tools;
 
@@ -15,7 +17,8 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(),
         Some("faults") => faults::run(),
-        _ => Err(format!("usage: cargo xtask <{} | test | bench | faults>", local::USAGE)),
+        Some("layers") => layers::run(&args[1..]),
+        _ => Err(format!("usage: cargo xtask <{} | test | bench | faults | layers [SRC]>", local::USAGE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,6 +68,8 @@ fn test() -> Result<(), String> {
         &root,
     )?;
     check_compose(&root)?;
+    println!("xtask: the pipeline library's layers (cargo xtask layers)");
+    layers::run(&[])?;
     // The habits, enforced: unformatted code or any clippy warning fails the test command.
     println!("xtask: cargo fmt --check");
     tools::run(tools::cargo(), &["fmt", "--all", "--check"], &root)?;

@@ -1,4 +1,5 @@
-//! Function configuration, read once per execution environment from environment variables.
+//! Function configuration, read once per execution environment from environment variables (and
+//! the clock).
 //! Every variable is named `SIGSHIP_*`; a missing or unparsable one is a `Configuration` error
 //! naming the variable, so a misconfigured stack fails on its first invocation with a clear message.
 
@@ -65,6 +66,17 @@ impl Polling {
             max_attempts: env.parsed_or(&format!("{prefix}_MAX_POLLS"), max_attempts)?,
         })
     }
+}
+
+/// `a, b, c`: the names an enum's values go by (its strum and serde names), for an error that
+/// lists what is accepted.
+pub fn names<T: strum::VariantArray + Copy + Into<&'static str>>() -> String {
+    T::VARIANTS.iter().map(|v| (*v).into()).collect::<Vec<&str>>().join(", ")
+}
+
+/// The wall clock, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

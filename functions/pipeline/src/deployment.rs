@@ -5,114 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
-use crate::node::{DeployedRevision, Revisions};
+use crate::release::check_not_a_downgrade;
+use crate::running::{DeploymentRole, Revisions, RolloutState, ServiceSpec, ServiceView, Services};
 use crate::task_definition::RegisteredTask;
-use crate::trigger::watch::compare_versions;
-
-/// Refuses to replace the running release with an older one (version order), or with the same
-/// version built from another commit, unless `allowed`. Revisions without sigship's release tags
-/// (made by hand) are not judged.
-pub fn check_not_a_downgrade(running: &DeployedRevision, requested: &DeployedRevision, allowed: bool) -> Result<()> {
-    let (Some(running_tag), Some(requested_tag)) = (&running.release_tag, &requested.release_tag) else {
-        return Ok(());
-    };
-    let older = match compare_versions(requested_tag, running_tag) {
-        std::cmp::Ordering::Less => true,
-        std::cmp::Ordering::Equal => running.commit != requested.commit,
-        std::cmp::Ordering::Greater => false,
-    };
-    let name = |tag: &str, commit: &Option<String>| {
-        format!("{tag} (commit {})", commit.as_deref().map_or("?", |c| &c[..c.len().min(12)]))
-    };
-    if older && !allowed {
-        return Err(Error::Downgrade {
-            running: name(running_tag, &running.commit),
-            requested: name(requested_tag, &requested.commit),
-        });
-    }
-    if older {
-        tracing::warn!(running = %running_tag, requested = %requested_tag, "downgrade, as the execution asked");
-    }
-    Ok(())
-}
-
-/// A deployment's place in its service: the newest (PRIMARY), an older one still running
-/// (ACTIVE), or one that has finished draining (INACTIVE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeploymentRole {
-    Primary,
-    Active,
-    Inactive,
-}
-
-/// How the deployment circuit breaker judges a rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RolloutState {
-    InProgress,
-    Completed,
-    /// Rolled back: the circuit breaker gave up on it.
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeploymentView {
-    pub role: DeploymentRole,
-    pub task_definition: String,
-    pub rollout_state: Option<RolloutState>,
-    pub rollout_reason: Option<String>,
-}
-
-/// ECS's status of a service: deleted services stay visible as INACTIVE for a while.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceStatus {
-    Active,
-    Draining,
-    Inactive,
-}
-
-impl ServiceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceStatus::Active => "ACTIVE",
-            ServiceStatus::Draining => "DRAINING",
-            ServiceStatus::Inactive => "INACTIVE",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceView {
-    pub status: ServiceStatus,
-    pub task_definition: String,
-    pub desired_count: i32,
-    pub running_count: i32,
-    pub deployments: Vec<DeploymentView>,
-}
-
-impl ServiceView {
-    pub fn is_active(&self) -> bool {
-        self.status == ServiceStatus::Active
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceSpec {
-    pub cluster: String,
-    pub service: String,
-    pub task_definition: String,
-    pub desired_count: i32,
-    pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
-    pub assign_public_ip: bool,
-}
-
-pub trait Services {
-    async fn describe(&self, cluster: &str, service: &str) -> Result<Option<ServiceView>>;
-    async fn create(&self, spec: &ServiceSpec) -> Result<()>;
-    async fn update(&self, spec: &ServiceSpec) -> Result<()>;
-    /// Scales to zero and deletes; chain data lives on EFS and is untouched.
-    async fn delete(&self, cluster: &str, service: &str) -> Result<()>;
-}
 
 pub struct DeployConfig {
     pub cluster: String,
@@ -288,8 +183,10 @@ async fn start(
             // queued behind a newer one meets the newer release here.
             let running = revisions.deployed(&view.task_definition).await?;
             let requested = revisions.deployed(task_definition).await?;
-            if let (Some(running), Some(requested)) = (running, requested) {
-                check_not_a_downgrade(&running, &requested, task.allow_downgrade)?;
+            if let (Some(running), Some(requested)) =
+                (running.as_ref().and_then(|r| r.release()), requested.as_ref().and_then(|r| r.release()))
+            {
+                check_not_a_downgrade(running, requested, task.allow_downgrade)?;
             }
             services.update(&spec).await?;
             "updated"

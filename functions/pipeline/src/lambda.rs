@@ -70,11 +70,6 @@ where
     .await
 }
 
-/// The wall clock, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Cold start common to every function: JSON logs, then the AWS configuration its clients share.
 pub async fn start() -> aws_config::SdkConfig {
     init_tracing();

@@ -4,20 +4,34 @@
 // The traits are used with generics inside this workspace, never as `dyn` objects.
 #![allow(async_fn_in_trait)]
 
-pub mod aws;
-pub mod build;
+// Layers, bottom up; a module imports only from its own layer or below (`cargo xtask test`
+// checks it: see LAYERS in xtask/src/layers.rs).
+// foundation
+pub mod arn;
 pub mod config;
-pub mod deployment;
 pub mod error;
+// vocabulary: plain facts, no AWS, no I/O
+pub mod network;
+pub mod release;
+pub mod sizing;
+// verification and executions
 pub mod execution;
-pub mod lambda;
+pub mod verify;
+// the build, and what runs
+pub mod build;
+pub mod running;
+// the task definition
+pub mod task_definition;
+// deployment and the node's operation
+pub mod deployment;
 pub mod node;
 pub mod queue;
-pub mod sizing;
-pub mod task_definition;
+// what starts and ends it
 pub mod teardown;
 pub mod trigger;
-pub mod verify;
+// adapters and glue
+pub mod aws;
+pub mod lambda;
 
 #[cfg(test)]
 mod testing;

@@ -6,9 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Env;
-use crate::deployment::Services;
 use crate::error::Result;
-use crate::task_definition::Network;
+use crate::running::{Revisions, Services};
 
 /// The metrics' namespace and their dimensions' names.
 pub const NAMESPACE: &str = "sigship";
@@ -216,7 +215,7 @@ pub struct NodeSample {
     pub seconds_without_blocks: Option<i64>,
     /// The service's revision, and the profile it runs at.
     pub task_definition: String,
-    pub profile: crate::task_definition::Profile,
+    pub profile: crate::sizing::Profile,
     /// The profile switch this sample started (or found started): its execution name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_switch: Option<String>,
@@ -326,28 +325,6 @@ pub async fn publish(
     Ok(sample)
 }
 
-/// What the deployed revision says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeployedRevision {
-    pub task_definition: String,
-    pub image: String,
-    pub release_tag: Option<String>,
-    pub commit: Option<String>,
-    pub network: &'static str,
-    /// Its `sigship:profile` (None for revisions from before profiles: steady).
-    pub profile: Option<crate::task_definition::Profile>,
-    /// Its size: CPU, memory, and the UTXO cache its command gives btcd (btcd's default without
-    /// the flag).
-    pub size: Option<crate::sizing::TaskSize>,
-    /// When it was registered, Unix ms: since when its profile runs, near enough.
-    pub registered_at_ms: Option<i64>,
-}
-
-pub trait Revisions {
-    async fn deployed(&self, task_definition: &str) -> Result<Option<DeployedRevision>>;
-}
-
 /// The node section of `sigship status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -377,7 +354,7 @@ pub async fn status(
     let service = services
         .describe(&config.cluster, &config.service)
         .await?
-        .filter(|s| s.status != crate::deployment::ServiceStatus::Inactive);
+        .filter(|s| s.status != crate::running::ServiceStatus::Inactive);
     let revision = match &service {
         Some(s) => revisions.deployed(&s.task_definition).await?,
         None => None,
@@ -399,13 +376,6 @@ pub async fn status(
     })
 }
 
-/// The network a revision's btcd command joins.
-pub fn network_of(command: &[String]) -> Network {
-    Network::ALL
-        .into_iter()
-        .find(|n| n.flag().is_some_and(|flag| command.iter().any(|c| c == flag)))
-        .unwrap_or(Network::Mainnet)
-}
 
 pub mod profile_switch;
 

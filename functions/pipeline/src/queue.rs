@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arn::Arn;
 use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
 use crate::execution::Executions;
@@ -46,20 +47,18 @@ impl QueueConfig {
 /// `arn:…:execution:<state machine>:<execution>` → `arn:…:stateMachine:<state machine>`.
 /// The ARN of `state_machine_arn`'s execution called `name` (the reverse of [`state_machine_of`]).
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> Result<String> {
-    let parts: Vec<&str> = state_machine_arn.split(':').collect();
-    match parts.as_slice() {
-        [arn, partition, "states", region, account, "stateMachine", machine] => {
-            Ok(format!("{arn}:{partition}:states:{region}:{account}:execution:{machine}:{name}"))
+    match Arn::parse(state_machine_arn).filter(|arn| arn.service == "states") {
+        Some(arn) if matches!(arn.resource_parts()[..], ["stateMachine", _]) => {
+            Ok(arn.with_resource(&format!("execution:{}:{name}", arn.resource_parts()[1])))
         }
         _ => Err(Error::InvalidInput(format!("{state_machine_arn:?} is not a state machine ARN"))),
     }
 }
 
 pub fn state_machine_of(execution_arn: &str) -> Result<String> {
-    let parts: Vec<&str> = execution_arn.split(':').collect();
-    match parts.as_slice() {
-        [arn, partition, "states", region, account, "execution", machine, _name] => {
-            Ok(format!("{arn}:{partition}:states:{region}:{account}:stateMachine:{machine}"))
+    match Arn::parse(execution_arn).filter(|arn| arn.service == "states") {
+        Some(arn) if matches!(arn.resource_parts()[..], ["execution", _, _]) => {
+            Ok(arn.with_resource(&format!("stateMachine:{}", arn.resource_parts()[1])))
         }
         _ => Err(Error::InvalidInput(format!("{execution_arn:?} is not an execution ARN"))),
     }

@@ -5,7 +5,42 @@
 
 use std::fmt::Write as _;
 
-use crate::task_definition::Network;
+use crate::network::Network;
+
+/// The size the node runs at: the sizing table's steady size while it follows the tip, its sync
+/// size (the whole UTXO set in btcd's cache) while it catches up. A release keeps the profile
+/// that runs; an execution `{"profile": …}` switches it for the release that runs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Steady,
+    Sync,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        raw.parse().ok()
+    }
+}
 
 /// A Fargate task size and the btcd UTXO cache (`--utxocachemaxsize`) that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -4,11 +4,24 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Polling};
-use crate::deployment::Services;
+use crate::running::Services;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Scope {
     /// The running service and its task definitions.
     Service,
@@ -18,26 +31,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Service, Scope::Images, Scope::Everything];
+    pub const ALL: &'static [Scope] = <Scope as strum::VariantArray>::VARIANTS;
 
     /// The name the execution input and the CLI use.
     pub fn name(self) -> &'static str {
-        match self {
-            Scope::Service => "service",
-            Scope::Images => "images",
-            Scope::Everything => "everything",
-        }
-    }
-}
-
-impl std::str::FromStr for Scope {
-    type Err = String;
-
-    fn from_str(raw: &str) -> std::result::Result<Self, String> {
-        Scope::ALL.into_iter().find(|s| s.name() == raw).ok_or_else(|| {
-            let names: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
-            format!("{raw:?} is not a scope: {}", names.join(", "))
-        })
+        self.into()
     }
 }
 
@@ -185,16 +183,17 @@ mod tests {
 
     #[test]
     fn scopes_and_requests_read_back_what_they_write() {
-        for scope in Scope::ALL {
+        for &scope in Scope::ALL {
             assert_eq!(scope.name().parse::<Scope>(), Ok(scope));
         }
-        assert!("all".parse::<Scope>().unwrap_err().contains("service, images, everything"));
+        assert!("all".parse::<Scope>().is_err());
+        assert_eq!(crate::config::names::<Scope>(), "service, images, everything");
         let request = DestroyRequest { destroy: Scope::Everything, chain_data: ChainData::Delete };
         assert_eq!(request.input(), serde_json::json!({"destroy": "everything", "chainData": "delete"}));
         let back: DestroyRequest = serde_json::from_value(request.input()).unwrap();
         assert_eq!((back.destroy, back.chain_data), (Scope::Everything, ChainData::Delete));
     }
-    use crate::deployment::ServiceSpec;
+    use crate::running::ServiceSpec;
     use crate::testing::{FakeServices, FakeTeardown};
 
     fn config() -> TeardownConfig {

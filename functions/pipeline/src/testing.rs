@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::build::{BuildPhase, BuildService, BuildStart, ImageRegistry};
-use crate::deployment::{
+use crate::running::{
     DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
 };
 use crate::error::Result;
@@ -219,13 +219,13 @@ impl Services for FakeServices {
 #[derive(Default)]
 pub struct FakeRevisions(
     pub Vec<(&'static str, &'static str, &'static str)>,
-    pub Option<crate::task_definition::Profile>,
+    pub Option<crate::sizing::Profile>,
 );
 
-impl crate::node::Revisions for FakeRevisions {
-    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
+impl crate::running::Revisions for FakeRevisions {
+    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::running::DeployedRevision>> {
         Ok(self.0.iter().find(|(arn, _, _)| *arn == task_definition).map(|(arn, tag, commit)| {
-            crate::node::DeployedRevision {
+            crate::running::DeployedRevision {
                 task_definition: arn.to_string(),
                 image: format!("{}@sha256:{}", FakeRegistry::URI, "a".repeat(64)),
                 release_tag: Some(tag.to_string()),
@@ -425,4 +425,30 @@ impl crate::trigger::watch::WatchState for Marks {
     async fn read(&self) -> Result<crate::trigger::watch::WatchMarks> {
         Ok(self.0.clone())
     }
+}
+
+/// register-task's configuration for testnet3, as the unit tests register with it.
+pub fn task_config() -> crate::task_definition::TaskConfig {
+    crate::task_definition::TaskConfig {
+        family: "btcd".into(),
+        cluster: "sigship".into(),
+        service: "btcd".into(),
+        steady: crate::sizing::for_network(crate::network::Network::Testnet3).steady,
+        sync: crate::sizing::for_network(crate::network::Network::Testnet3).sync,
+        execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
+        task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
+        log_group: "/sigship/btcd".into(),
+        region: "us-east-1".into(),
+        file_system_id: "fs-1".into(),
+        access_point_id: "fsap-1".into(),
+        network: crate::network::Network::Testnet3,
+        extra_args: vec!["--maxpeers=16".into()],
+        health_check_timing: crate::task_definition::HEALTH_CHECK,
+        rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),
+    }
+}
+
+/// The release v0.26.0 at [`verified_tag`]'s commit.
+pub fn release() -> crate::release::Release {
+    crate::release::Release::from(&verified_tag("v0.26.0"))
 }

@@ -98,32 +98,28 @@ impl CodeBuild {
     /// number): every page is looked at (100 ids, and one BatchGetBuilds, per
     /// page), up to the newest 1,000 builds.
     async fn find(&self, project: &str, wanted: impl Fn(&Build) -> bool) -> Result<Option<Build>> {
-        let mut next: Option<String> = None;
+        let mut pages = self
+            .client
+            .list_builds_for_project()
+            .project_name(project)
+            .sort_order(SortOrderType::Descending)
+            .into_paginator()
+            .send();
         for _ in 0..10 {
-            let listed = self
+            let Some(listed) = pages.next().await else { break };
+            let listed = listed.map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
+            if listed.ids().is_empty() {
+                continue;
+            }
+            let described = self
                 .client
-                .list_builds_for_project()
-                .project_name(project)
-                .sort_order(SortOrderType::Descending)
-                .set_next_token(next.take())
+                .batch_get_builds()
+                .set_ids(Some(listed.ids().to_vec()))
                 .send()
                 .await
-                .map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
-            if !listed.ids().is_empty() {
-                let described = self
-                    .client
-                    .batch_get_builds()
-                    .set_ids(Some(listed.ids().to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
-                if let Some(found) = described.builds().iter().find(|b| wanted(b)) {
-                    return Ok(Some(found.clone()));
-                }
-            }
-            match listed.next_token() {
-                Some(token) => next = Some(token.to_string()),
-                None => break,
+                .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
+            if let Some(found) = described.builds().iter().find(|b| wanted(b)) {
+                return Ok(Some(found.clone()));
             }
         }
         Ok(None)

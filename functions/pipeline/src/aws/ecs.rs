@@ -8,14 +8,15 @@ use aws_sdk_ecs::types::{
     TransportProtocol, Volume,
 };
 
-use crate::deployment::{
+use crate::error::{Error, Result};
+use crate::running::{
     DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
 };
-use crate::error::{Error, Result};
 use crate::task_definition::{
     LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
-    MANAGED_TAG, PROFILE_TAG, RELEASE_TAG, SPEC_TAG,
+    PROFILE_TAG, RELEASE_TAG, SPEC_TAG,
 };
+use crate::MANAGED_TAG;
 
 type DescribedRevision = aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 
@@ -107,7 +108,7 @@ impl Ecs {
                 page.task_definition_arns()
                     .iter()
                     .filter(|arn| {
-                        arn.rsplit_once('/').and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family)
+                        crate::arn::Arn::parse(arn).is_some_and(|arn| matches!(arn.resource_parts()[..], ["task-definition", f, _] if f == family))
                     })
                     .cloned(),
             );
@@ -374,19 +375,19 @@ impl Services for Ecs {
     }
 }
 
-impl crate::node::Revisions for Ecs {
-    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::node::DeployedRevision>> {
+impl crate::running::Revisions for Ecs {
+    async fn deployed(&self, task_definition: &str) -> Result<Option<crate::running::DeployedRevision>> {
         let Some(described) = self.revision(task_definition).await? else { return Ok(None) };
         let Some(container) = described.task_definition().and_then(|t| t.container_definitions().first()) else {
             return Ok(None);
         };
-        Ok(Some(crate::node::DeployedRevision {
+        Ok(Some(crate::running::DeployedRevision {
             task_definition: task_definition.to_string(),
             image: container.image().unwrap_or_default().to_string(),
             release_tag: tag_value(&described, RELEASE_TAG),
             commit: tag_value(&described, COMMIT_TAG),
-            network: crate::node::network_of(container.command()).name(),
-            profile: tag_value(&described, PROFILE_TAG).and_then(|p| crate::task_definition::Profile::parse(&p)),
+            network: crate::network::Network::of_command(container.command()).name(),
+            profile: tag_value(&described, PROFILE_TAG).and_then(|p| crate::sizing::Profile::parse(&p)),
             size: described.task_definition().and_then(|t| {
                 Some(crate::sizing::TaskSize {
                     cpu: t.cpu()?.parse().ok()?,

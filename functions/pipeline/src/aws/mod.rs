@@ -1,14 +1,11 @@
 //! Adapters from the domain traits to the AWS SDK. Each holds its client, built once per execution environment.
 //! They honour `AWS_ENDPOINT_URL`, which is how the local cloud points them at moto.
 
-pub mod authorization;
 mod codebuild;
 mod ecr;
 mod ecs;
 mod efs;
 mod logs;
-pub mod permissions;
-pub mod policy;
 #[cfg(test)]
 mod replay;
 mod s3;

@@ -3,7 +3,7 @@
 
 use testkit::replay::{bodies, sdk, targets};
 
-use crate::deployment::{DeploymentRole, RolloutState, ServiceStatus, Services};
+use crate::running::{DeploymentRole, RolloutState, ServiceStatus, Services};
 use crate::execution::{Executions, Started};
 use crate::node::LogEvents;
 

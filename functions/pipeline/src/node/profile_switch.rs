@@ -7,7 +7,7 @@
 use super::{LogEvent, LogEvents, Progress, LOOKBACK_MS, PROGRESS_FILTER};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
-use crate::task_definition::Profile;
+use crate::sizing::Profile;
 
 /// Far behind: the sync size pays for itself (mainnet's steady size would spend days on EFS reads).
 pub const SYNC_WHEN_BEHIND_SECONDS: i64 = 24 * 60 * 60;
@@ -65,7 +65,7 @@ pub async fn read(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result
 /// `profile-<profile>-from-<family>-<revision>`: one switch per running revision, however many
 /// minutes decide it.
 pub fn execution_name(profile: Profile, task_definition: &str) -> String {
-    let revision = task_definition.rsplit('/').next().unwrap_or(task_definition).replace(':', "-");
+    let revision = crate::arn::name_of(task_definition).replace(':', "-");
     format!("profile-{}-from-{revision}", profile.name())
 }
 

@@ -8,6 +8,7 @@ pub mod webhook;
 
 use std::time::Duration;
 
+use crate::arn::Arn;
 use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::execution::{Executions, Started};
@@ -128,7 +129,7 @@ pub async fn start_for_tag(
 ) -> Result<(String, Started)> {
     let name = execution_name(tag, object_id);
     let running = executions.running().await?;
-    if running.iter().any(|r| r.arn.rsplit(':').next() == Some(name.as_str())) {
+    if running.iter().any(|r| Arn::parse(&r.arn).is_some_and(|arn| arn.resource_parts().last() == Some(&name.as_str()))) {
         return Ok((name, Started::AlreadyExists));
     }
     if running.len() >= MAX_RUNNING_FROM_TRIGGERS {

@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck};
 use crate::error::Result;
+use crate::release;
 use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Mode {
     /// Only the newest release tag, if it has not run: a node follows the latest release.
     #[default]
@@ -27,11 +31,8 @@ pub enum Mode {
 
 /// `SIGSHIP_WATCH_MODE`: `newest` (default) or `all`.
 pub fn mode_from_env(env: &crate::config::Env) -> Result<Mode> {
-    match env.optional("SIGSHIP_WATCH_MODE").as_deref() {
-        None | Some("newest") => Ok(Mode::Newest),
-        Some("all") => Ok(Mode::All),
-        Some(other) => Err(crate::Error::config(format!("SIGSHIP_WATCH_MODE={other:?} is not valid: newest or all"))),
-    }
+    let Some(raw) = env.optional("SIGSHIP_WATCH_MODE") else { return Ok(Mode::default()) };
+    raw.parse().map_err(|_| crate::Error::config(format!("SIGSHIP_WATCH_MODE={raw:?} is not valid: newest or all")))
 }
 
 /// What the schedule sends (`{}`), or a hand-made run (`{"mode": "all"}`).
@@ -141,7 +142,7 @@ pub async fn watch(
         deferred: Vec::new(),
         unverified,
     };
-    let requested_by = format!("watch {}", crate::lambda::now_ms());
+    let requested_by = format!("watch {}", crate::config::now_ms());
     for tag in chosen {
         if !report.deferred.is_empty() {
             report.deferred.push(tag.name);
@@ -155,7 +156,7 @@ pub async fn watch(
         }
     }
     // stdout, not tracing: CloudWatch reads embedded metrics only from a top-level JSON line.
-    println!("{}", report.embedded_metrics(crate::lambda::now_ms()));
+    println!("{}", report.embedded_metrics(crate::config::now_ms()));
     tracing::info!(started = ?report.started, deferred = ?report.deferred, unverified = ?report.unverified, release_tags = report.release_tags, "watched");
     Ok(report)
 }
@@ -186,7 +187,7 @@ pub async fn select(
     let mut floor_found = false;
     let mut failures = 0;
     for tag in releases.iter().rev() {
-        if after.is_some_and(|after| compare_versions(&tag.name, after) != Ordering::Greater) {
+        if after.is_some_and(|after| release::compare(&tag.name, after) != Ordering::Greater) {
             floor_found = true;
             break;
         }
@@ -225,29 +226,8 @@ pub async fn select(
 /// The tags the policy calls releases, oldest first (version order).
 pub fn releases_in_order(tags: Vec<RemoteTag>, policy: &TagPolicy) -> Vec<RemoteTag> {
     let mut releases: Vec<RemoteTag> = tags.into_iter().filter(|t| policy.check(&t.name).is_ok()).collect();
-    releases.sort_by(|a, b| compare_versions(&a.name, &b.name));
+    releases.sort_by(|a, b| release::compare(&a.name, &b.name));
     releases
-}
-
-/// Version order: runs of digits compare as numbers, so v0.9.0 < v0.10.0 < v0.24.2.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    fn parts(tag: &str) -> Vec<(u8, u64, String)> {
-        let mut parts = Vec::new();
-        let mut rest = tag;
-        while let Some(c) = rest.chars().next() {
-            let digit = c.is_ascii_digit();
-            let end = rest.find(|ch: char| ch.is_ascii_digit() != digit).unwrap_or(rest.len());
-            let (run, tail) = rest.split_at(end);
-            parts.push(if digit {
-                (1, run.parse().unwrap_or(u64::MAX), String::new())
-            } else {
-                (0, 0, run.to_string())
-            });
-            rest = tail;
-        }
-        parts
-    }
-    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -264,13 +244,6 @@ mod tests {
         selected.iter().map(|t| t.name.as_str()).collect()
     }
 
-    #[test]
-    fn versions_order_numerically() {
-        let mut tags = vec!["v0.10.0", "v0.9.1", "v0.24.2", "v0.9.0", "v0.24.0"];
-        tags.sort_by(|a, b| compare_versions(a, b));
-        assert_eq!(tags, ["v0.9.0", "v0.9.1", "v0.10.0", "v0.24.0", "v0.24.2"]);
-    }
-
     async fn choose(
         tags: &[RemoteTag],
         ran: &[String],
@@ -279,7 +252,7 @@ mod tests {
         junk: &'static [&'static str],
     ) -> Vec<String> {
         let mut sorted = tags.to_vec();
-        sorted.sort_by(|a, b| compare_versions(&a.name, &b.name));
+        sorted.sort_by(|a, b| release::compare(&a.name, &b.name));
         let (chosen, _) = select(&sorted, ran, mode, after, &Verdicts(junk)).await.unwrap();
         names(&chosen).into_iter().map(String::from).collect()
     }
@@ -326,7 +299,7 @@ mod tests {
         assert_eq!(choose(&tags, &only_junk, Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
 
         let mut sorted = tags.clone();
-        sorted.sort_by(|a, b| compare_versions(&a.name, &b.name));
+        sorted.sort_by(|a, b| release::compare(&a.name, &b.name));
         let (_, unverified) = select(&sorted, &junk_ran, Mode::Newest, None, &Verdicts(&["v99.0.0"])).await.unwrap();
         assert_eq!(unverified, [UnverifiedTag { tag: "v99.0.0".into(), error: "Unsigned" }]);
         // Junk older than the newest signed release is harmless: not reported.

@@ -148,6 +148,12 @@ pub async fn verify(request: &TagRequest, config: &VerifyConfig, trust: &TrustRo
     })
 }
 
+impl From<&VerifiedTag> for crate::release::Release {
+    fn from(verified: &VerifiedTag) -> Self {
+        crate::release::Release { tag: verified.tag.clone(), commit: verified.commit.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! How IAM judges a request against policy statements: what the permission contract
 //! (cli/tests/permissions.rs) judges the template's roles with, and the local cloud's authorizer
-//! every live request; both over the resources [`super::authorization`] names.
+//! every live request; both over the resources [`crate::authorization`] names.
 
 use std::collections::HashMap;
 

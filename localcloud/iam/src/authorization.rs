@@ -112,7 +112,7 @@ impl Model<'_> {
     /// The cluster a request names (by name or ARN; ECS's default cluster when it names none).
     fn cluster(&self) -> String {
         let cluster = self.first(&["cluster"]).unwrap_or("default");
-        cluster.rsplit('/').next().unwrap_or(cluster).to_string()
+        pipeline::arn::name_of(cluster).to_string()
     }
 
     fn cluster_context(&self) -> HashMap<String, String> {

@@ -1,6 +1,6 @@
 //! What IAM must allow for every AWS call sigship makes: the contract the template's roles are
 //! checked against (cli/tests/permissions.rs). An API call is listed with its parameters; the
-//! one resource model ([`crate::aws::authorization`]) gives the resources, context and the
+//! one resource model ([`crate::authorization`]) gives the resources, context and the
 //! permissions AWS checks behind it (iam:PassRole for a task definition's roles, ecs:TagResource
 //! for tags on create, ec2:DeleteNetworkInterface behind an EFS mount target's deletion). What
 //! services do on sigship's behalf (logs, pulls, the two permissions a public function URL
@@ -39,7 +39,7 @@ pub struct Grant {
     pub actions: &'static [&'static str],
     /// For a service behaviour: the resource it acts on. Empty for an API call, whose resources
     /// and context come from its `request` through the one resource model
-    /// ([`crate::aws::authorization`]).
+    /// ([`crate::authorization`]).
     pub resource: &'static str,
     /// An API call's parameters, by their API names.
     pub request: &'static [(&'static str, &'static str)],
@@ -94,7 +94,7 @@ const NOTHING: &[(&str, &str)] = &[];
 
 /// Every function writes its own log group (Lambda ships its output with the function's role)
 /// and its traces (tracing is active).
-pub use crate::FUNCTIONS;
+pub use pipeline::FUNCTIONS;
 pub const FUNCTION_LOGS: &str =
     "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{stack}-{function}:log-stream:2026/12/01/[$LATEST]0";
 pub const FUNCTION_LOG_ACTIONS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];

@@ -1,0 +1,183 @@
+//! What register-task reads from the stack: the task's sizes, roles, volume, log group, network
+//! and btcd's extra arguments, and the health check's timing.
+
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::sizing::{Profile, TaskSize};
+
+/// The container health check's timing (seconds); the deploy wait is derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct HealthCheckTiming {
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    /// The longest ECS allows: btcd opens its database before RPC answers.
+    pub start_period: u32,
+}
+
+pub const HEALTH_CHECK: HealthCheckTiming =
+    HealthCheckTiming { interval: 30, timeout: 10, retries: 3, start_period: 300 };
+
+impl HealthCheckTiming {
+    /// HEALTH_CHECK with the interval of SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS: 5 (ECS's least)
+    /// to 30. Never longer than HEALTH_CHECK's, which the deploy wait is derived from.
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let interval: u32 = env.parsed_or("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", HEALTH_CHECK.interval)?;
+        if !(5..=HEALTH_CHECK.interval).contains(&interval) {
+            return Err(Error::config(format!(
+                "SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS={interval} is not valid: 5 to {} seconds",
+                HEALTH_CHECK.interval
+            )));
+        }
+        Ok(HealthCheckTiming { interval, ..HEALTH_CHECK })
+    }
+}
+
+pub struct TaskConfig {
+    pub family: String,
+    /// The running service, whose profile a release keeps.
+    pub cluster: String,
+    pub service: String,
+    /// The steady profile's size: the sizing table's, or the stack's TaskCpu/TaskMemory.
+    pub steady: crate::sizing::TaskSize,
+    /// The sync profile's size: the sizing table's.
+    pub sync: crate::sizing::TaskSize,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub log_group: String,
+    pub region: String,
+    pub file_system_id: String,
+    pub access_point_id: String,
+    pub network: Network,
+    pub extra_args: Vec<String>,
+    pub health_check_timing: HealthCheckTiming,
+    /// Secrets Manager secret with `username` and `password` keys for btcd's RPC.
+    pub rpc_secret_arn: String,
+}
+
+impl TaskConfig {
+    pub fn size(&self, profile: Profile) -> crate::sizing::TaskSize {
+        match profile {
+            Profile::Steady => self.steady,
+            Profile::Sync => self.sync,
+        }
+    }
+
+    /// The task's size is the sizing table's steady size for the network
+    /// ([`crate::sizing`]) unless SIGSHIP_TASK_CPU and SIGSHIP_TASK_MEMORY name another valid
+    /// Fargate pair (empty: the table's).
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let network = Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?;
+        let table = crate::sizing::for_network(network);
+        let steady = table.steady;
+        let given = |name: &str| env.optional(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str, default: u32| -> Result<u32> {
+            given(name).map_or(Ok(default), |v| {
+                v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
+            })
+        };
+        let size = crate::sizing::TaskSize {
+            cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
+            memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,
+            utxo_cache_mib: steady.utxo_cache_mib,
+        };
+        if !size.is_valid_on_fargate() {
+            return Err(Error::config(format!(
+                "TaskCpu {} with TaskMemory {} is not a Fargate size (see Fargate's table of CPU and memory pairs); \
+                 leave both empty for the sizing table's {} vCPU, {} GB",
+                size.cpu,
+                size.memory_mib,
+                steady.vcpu(),
+                steady.memory_gb()
+            )));
+        }
+        Ok(TaskConfig {
+            family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
+            steady: size,
+            sync: table.sync,
+            execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
+            task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
+            log_group: env.required("SIGSHIP_LOG_GROUP")?,
+            region: env.required("AWS_REGION")?,
+            file_system_id: env.required("SIGSHIP_FILE_SYSTEM_ID")?,
+            access_point_id: env.required("SIGSHIP_ACCESS_POINT_ID")?,
+            network,
+            extra_args: env
+                .optional("SIGSHIP_BTCD_ARGS")
+                .map(|a| a.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
+            health_check_timing: HealthCheckTiming::from_env(env)?,
+            rpc_secret_arn: env.required("SIGSHIP_RPC_SECRET_ARN")?,
+        })
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::super::{task_spec, Profile, UTXO_CACHE_FLAG};
+    use super::*;
+    use crate::testing::release;
+
+    #[test]
+    fn the_task_is_sized_from_the_sizing_table_unless_the_stack_names_a_valid_fargate_size() {
+        let env = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("SIGSHIP_EXECUTION_ROLE_ARN", "e"),
+                ("SIGSHIP_TASK_ROLE_ARN", "t"),
+                ("SIGSHIP_LOG_GROUP", "/l"),
+                ("AWS_REGION", "us-east-1"),
+                ("SIGSHIP_FILE_SYSTEM_ID", "fs-1"),
+                ("SIGSHIP_ACCESS_POINT_ID", "fsap-1"),
+                ("SIGSHIP_RPC_SECRET_ARN", "s"),
+                ("SIGSHIP_CLUSTER", "sigship"),
+            ];
+            all.extend_from_slice(pairs);
+            TaskConfig::from_env(&Env::from_pairs(all))
+        };
+        for network in Network::ALL {
+            let table = crate::sizing::for_network(network).steady;
+            let config =
+                env(&[("SIGSHIP_NETWORK", network.name()), ("SIGSHIP_TASK_CPU", ""), ("SIGSHIP_TASK_MEMORY", "")])
+                    .unwrap();
+            assert_eq!(config.steady, table);
+            let spec = task_spec(
+                &env(&[("SIGSHIP_NETWORK", network.name())]).unwrap(),
+                Profile::Steady,
+                "i".into(),
+                &release(),
+            );
+            assert!(
+                spec.command.contains(&format!("--utxocachemaxsize={}", table.utxo_cache_mib)),
+                "{:?}",
+                spec.command
+            );
+        }
+        let chosen = env(&[("SIGSHIP_TASK_CPU", "2048"), ("SIGSHIP_TASK_MEMORY", "8192")]).unwrap();
+        assert_eq!((chosen.steady.cpu, chosen.steady.memory_mib), (2048, 8192));
+        let Err(refused) = env(&[("SIGSHIP_TASK_CPU", "1024"), ("SIGSHIP_TASK_MEMORY", "16384")]) else {
+            panic!("1 vCPU with 16 GB is not a Fargate size")
+        };
+        assert!(refused.to_string().contains("is not a Fargate size"), "{refused}");
+        // BtcdArgs' own cache size wins over the table's.
+        let own = env(&[("SIGSHIP_BTCD_ARGS", "--utxocachemaxsize=64")]).unwrap();
+        let spec = task_spec(&own, Profile::Steady, "i".into(), &release());
+        assert_eq!(spec.command.iter().filter(|a| a.starts_with(UTXO_CACHE_FLAG)).count(), 1, "{:?}", spec.command);
+    }
+
+
+    #[test]
+    fn the_health_check_interval_is_ecs_s_least_to_the_default() {
+        let timing =
+            |raw: &str| HealthCheckTiming::from_env(&Env::from_pairs([("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", raw)]));
+        assert_eq!(timing("5").unwrap(), HealthCheckTiming { interval: 5, ..HEALTH_CHECK });
+        assert_eq!(HealthCheckTiming::from_env(&Env::from_pairs([])).unwrap(), HEALTH_CHECK);
+        for bad in ["4", "31", "soon"] {
+            assert!(timing(bad).unwrap_err().to_string().contains("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS"), "{bad}");
+        }
+    }
+
+}
