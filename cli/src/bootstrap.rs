@@ -111,9 +111,9 @@ pub async fn up(
     let release = artifacts::collect(checkout, &target.stack)?;
     // Before anything is created: the account, the region, the build quota, the stack, the cost.
     let given_network = match parameters.iter().find(|(k, _)| k == "Network") {
-        Some((_, name)) => Some(
-            pipeline::network::Network::parse(name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?,
-        ),
+        Some((_, name)) => {
+            Some(pipeline::network::Network::parse(name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?)
+        }
         None => None,
     };
     let network = network_of(cloud, &target.stack, given_network).await?;

@@ -382,7 +382,11 @@ fn the_network_parameter_and_its_ports_are_the_library_s() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(allowed, Network::ALL.map(Network::name), "every network the library knows, and only those");
+    assert_eq!(
+        allowed,
+        Network::ALL.iter().map(|n| n.name()).collect::<Vec<_>>(),
+        "every network the library knows, and only those"
+    );
     for network in Network::ALL {
         let name = network.name();
         assert_eq!(template["Mappings"]["Networks"][name]["P2P"], network.p2p_port(), "{name}: p2p port");

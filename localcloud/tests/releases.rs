@@ -136,7 +136,7 @@ async fn every_release_runs_on_the_networks_the_library_allows_and_btcd_refuses_
 
         let data = scratch.path().join(release);
         let mut running = Vec::new();
-        for network in Network::ALL {
+        for &network in Network::ALL {
             match network.check_release(release) {
                 Ok(()) => running.push(start(release, network, &root, &image, &data)),
                 Err(refused) => {

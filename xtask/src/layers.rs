@@ -97,7 +97,12 @@ fn imports(src: &Path) -> Result<Vec<Import>, String> {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (line, to) in crate_paths(&text) {
             if to != module {
-                found.push(Import { file: format!("functions/pipeline/src/{relative}"), line, from: module.clone(), to });
+                found.push(Import {
+                    file: format!("functions/pipeline/src/{relative}"),
+                    line,
+                    from: module.clone(),
+                    to,
+                });
             }
         }
     }
@@ -114,7 +119,8 @@ fn crate_paths(text: &str) -> Vec<(usize, String)> {
             // Skip to the block's closing brace at the attribute's indentation.
             let indent = lines[i].len() - lines[i].trim_start().len();
             i += 2;
-            while i < lines.len() && !(lines[i].len() - lines[i].trim_start().len() == indent && lines[i].trim() == "}") {
+            while i < lines.len() && !(lines[i].len() - lines[i].trim_start().len() == indent && lines[i].trim() == "}")
+            {
                 i += 1;
             }
             i += 1;
@@ -211,7 +217,10 @@ mod tests {
         let lib = "pub mod network;\npub mod deployment;\npub mod gadgets;\n";
         let upward = library(&[
             ("lib.rs", lib),
-            ("network.rs", "use crate::deployment::Services;\n\n#[cfg(test)]\nmod tests {\n    use crate::gadgets::X;\n}\n"),
+            (
+                "network.rs",
+                "use crate::deployment::Services;\n\n#[cfg(test)]\nmod tests {\n    use crate::gadgets::X;\n}\n",
+            ),
             ("deployment/mod.rs", "use crate::{error::Result, network::Network};\n"),
         ]);
         let err = check(upward.path()).unwrap_err();

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         NodeConfig::from_env(&env).map(|config| (config, Ecs::new(&sdk), Logs::new(&sdk), executions))
     };
     lambda::serve(setup, |(config, ecs, logs, executions), _: SampleRequest| {
-        node::publish(config, ecs, ecs, logs, executions, lambda::now_ms())
+        node::publish(config, ecs, ecs, logs, executions, pipeline::config::now_ms())
     })
     .await
 }

@@ -10,7 +10,16 @@ use crate::release;
 /// The Bitcoin network btcd joins: one setting (stack parameter `Network`) that decides the flag,
 /// the p2p port, the RPC port the health check dials, and the btcd releases that can run it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr, strum::VariantArray,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
@@ -93,7 +102,7 @@ impl Network {
         let Some(first) = self.first_release() else { return Ok(()) };
         let refuse = |reason: String| Err(Error::NetworkUnsupported { network: self.name(), tag: tag.into(), reason });
         match release::version(tag) {
-            Some(version) if semver::Version { pre: semver::Prerelease::EMPTY, ..version } >= first => Ok(()),
+            Some(v) if (v.major, v.minor, v.patch) >= (first.major, first.minor, first.patch) => Ok(()),
             Some(_) => refuse(format!("btcd supports it from v{first}")),
             None => refuse(format!("cannot tell the btcd release of {tag:?} (needs v{first} or later)")),
         }
@@ -130,4 +139,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_network_is_read_from_the_command() {
+        let command = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert_eq!(Network::of_command(&command(&["--datadir=/data/btcd", "--signet"])), Network::Signet);
+        assert_eq!(Network::of_command(&command(&["--testnet4"])), Network::Testnet4);
+        assert_eq!(Network::of_command(&command(&["--testnet"])), Network::Testnet3);
+        assert_eq!(Network::of_command(&command(&["--regtest", "--addpeer=10.0.0.9:18444"])), Network::Regtest);
+        assert_eq!(Network::of_command(&command(&["--notls"])), Network::Mainnet);
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Env;
 use crate::error::Result;
-use crate::running::{Revisions, Services};
+use crate::running::{DeployedRevision, Revisions, Services};
 
 /// The metrics' namespace and their dimensions' names.
 pub const NAMESPACE: &str = "sigship";
@@ -375,7 +375,6 @@ pub async fn status(
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
     })
 }
-
 
 pub mod profile_switch;
 

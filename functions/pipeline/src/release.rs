@@ -61,9 +61,13 @@ mod tests {
 
     #[test]
     fn versions_order_numerically_and_a_pre_release_before_its_release() {
-        let mut tags = vec!["v0.10.0", "v0.25.0", "v0.9.1", "v0.25.0-rc1", "v0.24.2", "v0.9.0", "v0.25.0-rc2", "v0.24.0"];
+        let mut tags =
+            vec!["v0.10.0", "v0.25.0", "v0.9.1", "v0.25.0-rc1", "v0.24.2", "v0.9.0", "v0.25.0-rc2", "v0.24.0"];
         tags.sort_by(|a, b| compare(a, b));
-        assert_eq!(tags, ["v0.9.0", "v0.9.1", "v0.10.0", "v0.24.0", "v0.24.2", "v0.25.0-rc1", "v0.25.0-rc2", "v0.25.0"]);
+        assert_eq!(
+            tags,
+            ["v0.9.0", "v0.9.1", "v0.10.0", "v0.24.0", "v0.24.2", "v0.25.0-rc1", "v0.25.0-rc2", "v0.25.0"]
+        );
         assert_eq!(compare("release-2026", "v0.1.0"), Ordering::Less, "no version sorts below every version");
     }
 

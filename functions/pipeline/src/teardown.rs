@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Env, Polling};
-use crate::running::Services;
 use crate::error::{Error, Result};
+use crate::running::Services;
 
 #[derive(
     Debug,

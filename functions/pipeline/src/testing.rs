@@ -4,10 +4,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::build::{BuildPhase, BuildService, BuildStart, ImageRegistry};
-use crate::running::{
-    DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
-};
 use crate::error::Result;
+use crate::running::{DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services};
 use crate::task_definition::{TaskDefinitions, TaskSpec};
 use crate::teardown::Teardown;
 use crate::verify::{VerifiedSigner, VerifiedTag};
@@ -217,10 +215,7 @@ impl Services for FakeServices {
 /// Task definitions and the release each carries in its tags (task definition, tag, commit), all
 /// at `profile` (None: revisions from before profiles).
 #[derive(Default)]
-pub struct FakeRevisions(
-    pub Vec<(&'static str, &'static str, &'static str)>,
-    pub Option<crate::sizing::Profile>,
-);
+pub struct FakeRevisions(pub Vec<(&'static str, &'static str, &'static str)>, pub Option<crate::sizing::Profile>);
 
 impl crate::running::Revisions for FakeRevisions {
     async fn deployed(&self, task_definition: &str) -> Result<Option<crate::running::DeployedRevision>> {

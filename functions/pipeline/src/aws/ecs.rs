@@ -9,9 +9,7 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::error::{Error, Result};
-use crate::running::{
-    DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services,
-};
+use crate::running::{DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services};
 use crate::task_definition::{
     LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
     PROFILE_TAG, RELEASE_TAG, SPEC_TAG,
@@ -108,7 +106,9 @@ impl Ecs {
                 page.task_definition_arns()
                     .iter()
                     .filter(|arn| {
-                        crate::arn::Arn::parse(arn).is_some_and(|arn| matches!(arn.resource_parts()[..], ["task-definition", f, _] if f == family))
+                        crate::arn::Arn::parse(arn).is_some_and(
+                            |arn| matches!(arn.resource_parts()[..], ["task-definition", f, _] if f == family),
+                        )
                     })
                     .cloned(),
             );

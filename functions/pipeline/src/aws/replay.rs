@@ -3,9 +3,9 @@
 
 use testkit::replay::{bodies, sdk, targets};
 
-use crate::running::{DeploymentRole, RolloutState, ServiceStatus, Services};
 use crate::execution::{Executions, Started};
 use crate::node::LogEvents;
+use crate::running::{DeploymentRole, RolloutState, ServiceStatus, Services};
 
 #[tokio::test]
 async fn log_events_are_filtered_by_the_term_and_read_across_pages() {

@@ -173,13 +173,3 @@ async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
 async fn sample_of(config: &NodeConfig, services: &FakeServices, logs: &FakeLogs, now: i64) -> NodeSample {
     sample(config, services, &FakeRevisions::default(), logs, now).await.unwrap().unwrap()
 }
-
-#[test]
-fn the_network_is_read_from_the_command() {
-    let command = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect::<Vec<_>>();
-    assert_eq!(network_of(&command(&["--datadir=/data/btcd", "--signet"])), Network::Signet);
-    assert_eq!(network_of(&command(&["--testnet4"])), Network::Testnet4);
-    assert_eq!(network_of(&command(&["--testnet"])), Network::Testnet3);
-    assert_eq!(network_of(&command(&["--regtest", "--addpeer=10.0.0.9:18444"])), Network::Regtest);
-    assert_eq!(network_of(&command(&["--notls"])), Network::Mainnet);
-}

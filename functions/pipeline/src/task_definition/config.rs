@@ -40,9 +40,9 @@ pub struct TaskConfig {
     pub cluster: String,
     pub service: String,
     /// The steady profile's size: the sizing table's, or the stack's TaskCpu/TaskMemory.
-    pub steady: crate::sizing::TaskSize,
+    pub steady: TaskSize,
     /// The sync profile's size: the sizing table's.
-    pub sync: crate::sizing::TaskSize,
+    pub sync: TaskSize,
     pub execution_role_arn: String,
     pub task_role_arn: String,
     pub log_group: String,
@@ -57,7 +57,7 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
-    pub fn size(&self, profile: Profile) -> crate::sizing::TaskSize {
+    pub fn size(&self, profile: Profile) -> TaskSize {
         match profile {
             Profile::Steady => self.steady,
             Profile::Sync => self.sync,
@@ -77,7 +77,7 @@ impl TaskConfig {
                 v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
             })
         };
-        let size = crate::sizing::TaskSize {
+        let size = TaskSize {
             cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
             memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,
             utxo_cache_mib: steady.utxo_cache_mib,
@@ -115,7 +115,6 @@ impl TaskConfig {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::{task_spec, Profile, UTXO_CACHE_FLAG};
@@ -139,7 +138,7 @@ mod tests {
             TaskConfig::from_env(&Env::from_pairs(all))
         };
         for network in Network::ALL {
-            let table = crate::sizing::for_network(network).steady;
+            let table = crate::sizing::for_network(*network).steady;
             let config =
                 env(&[("SIGSHIP_NETWORK", network.name()), ("SIGSHIP_TASK_CPU", ""), ("SIGSHIP_TASK_MEMORY", "")])
                     .unwrap();
@@ -168,7 +167,6 @@ mod tests {
         assert_eq!(spec.command.iter().filter(|a| a.starts_with(UTXO_CACHE_FLAG)).count(), 1, "{:?}", spec.command);
     }
 
-
     #[test]
     fn the_health_check_interval_is_ecs_s_least_to_the_default() {
         let timing =
@@ -179,5 +177,4 @@ mod tests {
             assert!(timing(bad).unwrap_err().to_string().contains("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS"), "{bad}");
         }
     }
-
 }

@@ -79,7 +79,6 @@ pub fn health_check(network: Network) -> String {
     )
 }
 
-
 pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: &Release) -> TaskSpec {
     let size = config.size(profile);
     let mut command = vec![
@@ -128,7 +127,6 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +172,6 @@ mod tests {
         assert!(healthy(&format!("{started}{rpc}{processed}")), "RPC answers");
     }
 
-
     #[test]
     fn the_network_decides_flag_ports_and_health_check() {
         // btcd's params.go: p2p 8333 / 18333 / 48333 / 38333, RPC 8334 / 18334 / 48334 / 38332.
@@ -205,5 +202,4 @@ mod tests {
         let err = Network::parse("testnet").unwrap_err();
         assert!(err.to_string().contains("testnet3, testnet4"), "{err}");
     }
-
 }

@@ -48,7 +48,6 @@ pub trait TaskDefinitions {
     async fn register(&self, spec: &TaskSpec) -> Result<String>;
 }
 
-
 /// What register-task is asked: a release's revision (at the profile that runs now), or the
 /// running release's revision at another profile (an execution `{"profile": …}`).
 #[derive(Debug, Clone, Deserialize)]
@@ -69,11 +68,11 @@ pub async fn handle(
     config: &TaskConfig,
     images: &impl ImageRegistry,
     tasks: &impl TaskDefinitions,
-    services: &impl crate::running::Services,
-    revisions: &impl crate::running::Revisions,
+    services: &impl Services,
+    revisions: &impl Revisions,
 ) -> Result<RegisteredTask> {
     let running = match services.describe(&config.cluster, &config.service).await? {
-        Some(service) if service.status != crate::running::ServiceStatus::Inactive => {
+        Some(service) if service.status != ServiceStatus::Inactive => {
             revisions.deployed(&service.task_definition).await?
         }
         _ => None,
@@ -138,13 +137,12 @@ async fn register_spec(
     Ok(RegisteredTask { task_definition_arn: arn, image, registered: true, allow_downgrade })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::build::BuildStatus;
     use crate::network::Network;
-    use crate::testing::{verified_tag, FakeRegistry, FakeTaskDefinitions, task_config as config};
+    use crate::testing::{task_config as config, verified_tag, FakeRegistry, FakeTaskDefinitions};
 
     /// A release keeps the profile that runs; `{"profile": …}` re-registers the running release at
     /// the other size (image, release tags kept; size and cache flag from the table).
@@ -188,7 +186,6 @@ mod tests {
         assert_eq!(spec.cpu, table.steady.cpu.to_string());
     }
 
-
     fn request() -> RegisterRequest {
         let verified = verified_tag("v0.24.2");
         RegisterRequest {
@@ -204,7 +201,6 @@ mod tests {
             verified,
         }
     }
-
 
     #[tokio::test]
     async fn register_task_refuses_a_release_that_cannot_run_the_network() {

@@ -129,7 +129,8 @@ pub async fn start_for_tag(
 ) -> Result<(String, Started)> {
     let name = execution_name(tag, object_id);
     let running = executions.running().await?;
-    if running.iter().any(|r| Arn::parse(&r.arn).is_some_and(|arn| arn.resource_parts().last() == Some(&name.as_str()))) {
+    if running.iter().any(|r| Arn::parse(&r.arn).is_some_and(|arn| arn.resource_parts().last() == Some(&name.as_str())))
+    {
         return Ok((name, Started::AlreadyExists));
     }
     if running.len() >= MAX_RUNNING_FROM_TRIGGERS {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck};
 use crate::error::Result;
-use crate::release;
 use crate::execution::{Executions, Started};
+use crate::release;
 use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
 
 #[derive(
