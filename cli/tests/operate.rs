@@ -161,8 +161,9 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("  profile   steady (0.5 vCPU, 1 GB, UTXO cache 64 MiB)"), "{stdout}");
     let (code, _, stderr) = cli.run(&["run", "--profile", "fast"]).await;
-    assert_eq!(code, 1);
-    assert!(stderr.contains("--profile \"fast\": sync or steady"), "{stderr}");
+    assert_eq!(code, 2, "a usage error, as clap reports it");
+    assert!(stderr.contains("invalid value 'fast' for '--profile <PROFILE>'"), "{stderr}");
+    assert!(stderr.contains("[possible values: steady, sync]"), "{stderr}");
 
     let (code, stdout, stderr) = cli.run(&["destroy", "service"]).await;
     assert_eq!(code, 0, "{stderr}");
