@@ -110,14 +110,8 @@ pub async fn up(
     }
     let release = artifacts::collect(checkout, &target.stack)?;
     // Before anything is created: the account, the region, the build quota, the stack, the cost.
-    let given_network = match parameters.iter().find(|(k, _)| k == "Network") {
-        Some((_, name)) => {
-            Some(pipeline::network::Network::parse(name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?)
-        }
-        None => None,
-    };
-    let network = network_of(cloud, &target.stack, given_network).await?;
-    let preflight = crate::doctor::run(cloud, &target.stack, network).await;
+    let node = node_of(cloud, &target.stack, parameters).await?;
+    let preflight = crate::doctor::run(cloud, &target.stack, &node).await;
     preflight.print();
     preflight.check()?;
     crate::doctor::confirm(&preflight, &target.stack, yes)?;
@@ -234,19 +228,33 @@ pub async fn up(
     Ok(())
 }
 
-/// The network a stack runs (or would): given, else the deployed stack's, else the template's
-/// default (mainnet).
-pub async fn network_of(
-    cloud: &Cloud,
-    stack_name: &str,
-    given: Option<pipeline::network::Network>,
-) -> Result<pipeline::network::Network> {
-    if let Some(network) = given {
-        return Ok(network);
-    }
+/// The node a stack runs (or would): its network and sync size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    pub network: pipeline::network::Network,
+    pub sync: pipeline::sizing::TaskSize,
+}
+
+/// The node a stack runs (or would): each parameter as given, else the deployed stack's, else
+/// the template's default (mainnet at the sizing table's sizes).
+pub async fn node_of(cloud: &Cloud, stack_name: &str, given: &[(String, String)]) -> Result<Node> {
     let deployed = stack::describe(&cloud.cloudformation(), stack_name).await.ok().flatten();
-    let name = deployed.as_ref().and_then(|s| s.parameter("Network")).unwrap_or("mainnet").to_string();
-    pipeline::network::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))
+    let value = |key: &str| {
+        given
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| deployed.as_ref().and_then(|s| s.parameter(key)).map(String::from))
+    };
+    let name = value("Network").unwrap_or_else(|| "mainnet".into());
+    let network =
+        pipeline::network::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?;
+    let (cpu, memory) = pipeline::sizing::Profile::Sync.size_parameters();
+    let sync = pipeline::sizing::for_network(network)
+        .chosen(pipeline::sizing::Profile::Sync, value(cpu).as_deref(), value(memory).as_deref())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(Node { network, sync })
 }
 
 /// Once per stack: the newest release the repository has now, below which the watch starts

@@ -13,6 +13,10 @@ use crate::stack;
 /// Service Quotas' code of "Concurrently running builds for ARM/Large environment" (service
 /// code `codebuild`; default 1 per region, and 0 in some new accounts).
 pub const ARM_LARGE_BUILDS_QUOTA: &str = "L-596BEAB4";
+/// Fargate's "Fargate On-Demand vCPU resource count": vCPUs of running Fargate tasks, per region
+/// (AWS's default 6; new accounts may start lower). The service stops the old task before it
+/// starts the new one (one btcd per data directory), so the larger of the two sizes must fit.
+pub const FARGATE_VCPU_QUOTA: &str = "L-3032A538";
 
 /// Regions where AWS documents CodeBuild's ARM_CONTAINER environment (the CodeBuild user guide,
 /// "Build environment compute modes and types"; EnvironmentType in the API reference).
@@ -87,13 +91,17 @@ impl Preflight {
     }
 }
 
-pub async fn run(cloud: &Cloud, stack_name: &str, network: Network) -> Preflight {
+pub async fn run(cloud: &Cloud, stack_name: &str, node: &crate::bootstrap::Node) -> Preflight {
+    let network = node.network;
     let mut findings = vec![identity(cloud).await, region(&cloud.region)];
     findings.push(build_quota(cloud).await);
+    findings.push(fargate_quota(cloud, node).await);
     let (stack_finding, creates) = stack_state(cloud, stack_name).await;
     findings.push(stack_finding);
-    let monthly_dollars =
-        pipeline::sizing::total(&pipeline::sizing::monthly_cost(pipeline::sizing::for_network(network), false));
+    let monthly_dollars = pipeline::sizing::total(&pipeline::sizing::monthly_cost(
+        pipeline::sizing::for_network(network),
+        Default::default(),
+    ));
     findings.push(cost(network, monthly_dollars));
     Preflight { findings, creates, monthly_dollars }
 }
@@ -165,19 +173,55 @@ pub fn quota_request(region: &str) -> String {
 }
 
 async fn build_quota(cloud: &Cloud) -> Finding {
-    let quota = cloud
-        .service_quotas()
-        .get_service_quota()
-        .service_code("codebuild")
-        .quota_code(ARM_LARGE_BUILDS_QUOTA)
-        .send()
-        .await;
-    judge_quota(
-        &cloud.region,
-        quota
-            .map(|q| q.quota().and_then(|q| q.value()))
-            .map_err(|e| aws_sdk_servicequotas::error::DisplayErrorContext(e).to_string()),
-    )
+    judge_quota(&cloud.region, read_quota(cloud, "codebuild", ARM_LARGE_BUILDS_QUOTA).await)
+}
+
+/// A quota's value as Service Quotas reports it for the account and region.
+async fn read_quota(cloud: &Cloud, service: &str, quota: &str) -> std::result::Result<Option<f64>, String> {
+    let answer = cloud.service_quotas().get_service_quota().service_code(service).quota_code(quota).send().await;
+    answer
+        .map(|q| q.quota().and_then(|q| q.value()))
+        .map_err(|e| aws_sdk_servicequotas::error::DisplayErrorContext(e).to_string())
+}
+
+async fn fargate_quota(cloud: &Cloud, node: &crate::bootstrap::Node) -> Finding {
+    judge_fargate_quota(&cloud.region, node, read_quota(cloud, "fargate", FARGATE_VCPU_QUOTA).await)
+}
+
+/// The Fargate quota's verdict: room for the sync size (the larger; one task runs at a time),
+/// else the request that makes room, or the smaller sync size the user may choose instead.
+pub fn judge_fargate_quota(
+    region: &str,
+    node: &crate::bootstrap::Node,
+    value: std::result::Result<Option<f64>, String>,
+) -> Finding {
+    const CHECK: &str = "Fargate quota";
+    let sync = node.sync;
+    let needed = sync.vcpu().max(pipeline::sizing::for_network(node.network).steady.vcpu());
+    let request = format!(
+        "aws service-quotas request-service-quota-increase --region {region} --service-code fargate --quota-code {FARGATE_VCPU_QUOTA} --desired-value {needed:.0}"
+    );
+    match value {
+        Ok(Some(vcpus)) if vcpus >= needed => {
+            Finding::new(CHECK, Level::Ok, format!("{vcpus:.0} On-Demand vCPUs: room for the sync size ({sync})"))
+        }
+        Ok(value) => Finding::new(
+            CHECK,
+            Level::Fail,
+            format!(
+                "{} On-Demand vCPUs allowed; a {} node syncs at {sync}, which could not be placed. Raise it: {request} \
+                 (or choose a smaller sync task with SyncTaskCpu/SyncTaskMemory: `sigship plan --network {} --sync-cpu 4096 --sync-memory 30720` estimates it)",
+                value.map_or("no".to_string(), |v| format!("{v:.0}")),
+                node.network.name(),
+                node.network.name(),
+            ),
+        ),
+        Err(reason) => Finding::new(
+            CHECK,
+            Level::Warn,
+            format!("cannot read it ({reason}); the sync size needs {needed:.0} vCPUs: {request}"),
+        ),
+    }
 }
 
 /// The quota's verdict: at least one concurrent ARM/Large build, else the request to raise it.
@@ -265,6 +309,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fargate_quota_below_the_sync_size_fails_with_the_request_that_raises_it() {
+        let table = |network| crate::bootstrap::Node { network, sync: pipeline::sizing::for_network(network).sync };
+        let mainnet = table(Network::Mainnet);
+        let short = judge_fargate_quota("us-east-1", &mainnet, Ok(Some(6.0)));
+        assert_eq!(short.level, Level::Fail, "{}", short.message);
+        assert!(
+            short.message.contains(
+                "aws service-quotas request-service-quota-increase --region us-east-1 --service-code fargate --quota-code L-3032A538 --desired-value 16 "
+            ),
+            "{}",
+            short.message
+        );
+        assert!(short.message.contains("SyncTaskCpu/SyncTaskMemory"), "{}", short.message);
+        assert_eq!(judge_fargate_quota("us-east-1", &mainnet, Ok(Some(16.0))).level, Level::Ok);
+        assert_eq!(judge_fargate_quota("us-east-1", &table(Network::Testnet4), Ok(Some(6.0))).level, Level::Ok);
+        assert_eq!(judge_fargate_quota("us-east-1", &mainnet, Err("AccessDenied".into())).level, Level::Warn);
+        // A sync task the user chose to fit the quota passes it.
+        let sync = pipeline::sizing::for_network(Network::Mainnet)
+            .chosen(pipeline::sizing::Profile::Sync, Some("4096"), Some("30720"))
+            .unwrap();
+        let chosen = crate::bootstrap::Node { network: Network::Mainnet, sync };
+        assert_eq!(judge_fargate_quota("us-east-1", &chosen, Ok(Some(6.0))).level, Level::Ok);
+    }
+
+    #[test]
     fn a_quota_of_zero_or_none_fails_with_the_request_that_raises_it() {
         let zero = judge_quota("eu-west-1", Ok(Some(0.0)));
         assert_eq!(zero.level, Level::Fail);
@@ -280,7 +349,7 @@ mod tests {
     #[test]
     fn the_walkthrough_s_cost_line_is_the_sizing_table_s() {
         let mainnet = pipeline::sizing::for_network(Network::Mainnet);
-        let dollars = pipeline::sizing::total(&pipeline::sizing::monthly_cost(mainnet, false));
+        let dollars = pipeline::sizing::total(&pipeline::sizing::monthly_cost(mainnet, Default::default()));
         let expected = line(&cost(Network::Mainnet, dollars));
         let page = include_str!("../../docs/deploy-to-aws.md");
         assert!(page.contains(&format!("{expected}\n")), "docs/deploy-to-aws.md should show:\n{expected}");

@@ -107,6 +107,9 @@ enum Command {
         /// The network the node would join [default: the stack's, else mainnet].
         #[arg(long, value_enum)]
         network: Option<pipeline::network::Network>,
+        /// A stack parameter as `up` would be given it, e.g. SyncTaskCpu=4096 (repeatable).
+        #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
+        parameters: Vec<(String, String)>,
     },
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
@@ -133,6 +136,10 @@ enum Command {
         /// UTXO set in btcd's cache) or steady (following the tip); see `sigship plan`.
         #[arg(long, value_enum, conflicts_with = "tag")]
         profile: Option<pipeline::sizing::Profile>,
+        /// Deploy even while the node syncs at its sync size (refused otherwise: the stop would
+        /// cost the sync; the refusal says what).
+        #[arg(long)]
+        now: bool,
     },
     /// Lift the pin an operator's run of an older release set: the watch starts newer releases
     /// again as they appear.
@@ -173,6 +180,13 @@ enum Command {
         /// Print the cost page for every network (docs/costs.md is this output).
         #[arg(long, conflicts_with = "network")]
         markdown: bool,
+        /// CPU units of a sync task of your own (the stack's SyncTaskCpu), e.g. one your Fargate
+        /// vCPU quota can place; with --sync-memory.
+        #[arg(long, requires = "sync_memory")]
+        sync_cpu: Option<String>,
+        /// Its memory, MiB (SyncTaskMemory); the plan gives it the largest cache that fits.
+        #[arg(long, requires = "sync_cpu")]
+        sync_memory: Option<String>,
     },
     /// The trust root's certificates: `fetch` downloads each one its policy pins and the
     /// directory lacks (HTTPS, SHA-256 and fingerprint checked) and saves it there for review.
@@ -203,13 +217,19 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let outcome = match Cli::parse().command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
-        Command::Plan { network, markdown } => {
+        Command::Plan { network, markdown, sync_cpu, sync_memory } => {
             if markdown {
                 print!("{}", pipeline::sizing::cost_page());
                 return ExitCode::SUCCESS;
             }
-            print!("{}", pipeline::sizing::plan(network));
-            Ok(())
+            let chain = pipeline::sizing::for_network(network);
+            match chain.chosen(pipeline::sizing::Profile::Sync, sync_cpu.as_deref(), sync_memory.as_deref()) {
+                Ok(sync) => {
+                    print!("{}", pipeline::sizing::plan(network, Some(sync)));
+                    Ok(())
+                }
+                Err(e) => Err(Error::Usage(e.to_string())),
+            }
         }
         Command::Trust { action: TrustAction::Fetch { trust, root } } => runtime.block_on(async {
             let dir = trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT));
@@ -218,10 +238,11 @@ fn main() -> ExitCode {
             trust::describe(&outcomes, &dir).iter().for_each(|line| println!("{line}"));
             pipeline::verify::TrustRoot::from_dir(&dir).map(|_| ()).map_err(Error::TrustRoot)
         }),
-        Command::Doctor { connection, network } => runtime.block_on(async {
+        Command::Doctor { connection, network, mut parameters } => runtime.block_on(async {
             let (cloud, stack) = connect(connection).await?;
-            let network = bootstrap::network_of(&cloud, &stack, network).await?;
-            let preflight = doctor::run(&cloud, &stack, network).await;
+            parameters.extend(network.map(|n| ("Network".to_string(), n.name().to_string())));
+            let node = bootstrap::node_of(&cloud, &stack, &parameters).await?;
+            let preflight = doctor::run(&cloud, &stack, &node).await;
             preflight.print();
             preflight.check()
         }),
@@ -242,8 +263,11 @@ fn main() -> ExitCode {
             let (cloud, stack) = connect(connection).await?;
             bootstrap::down(&cloud, &bootstrap::Target { stack, bucket }, keep_chain_data).await
         }),
-        Command::Run { at, tag, allow_downgrade, profile } => runtime.block_on(async {
+        Command::Run { at, tag, allow_downgrade, profile, now } => runtime.block_on(async {
             let (cloud, _, located) = locate(at).await?;
+            if profile != Some(pipeline::sizing::Profile::Sync) {
+                operate::check_not_syncing(&cloud, &located, tag.as_deref(), now).await?;
+            }
             match (tag, profile) {
                 (Some(tag), _) => operate::run_release(&cloud, &located, &tag, allow_downgrade).await,
                 (None, Some(profile)) => {

@@ -88,6 +88,35 @@ pub async fn watch_line(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<Str
     Ok(Some(crate::releases::describe(&marks, newest.as_deref())))
 }
 
+/// The node at its sync size, if it is (and the stack names its service).
+async fn syncing(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline::node::Syncing>> {
+    use pipeline::node::SyncGate;
+    let Some(node) = &pipeline.node else { return Ok(None) };
+    let running = pipeline::node::RunningNode {
+        ecs: pipeline::aws::Ecs::new(&cloud.sdk),
+        cluster: node.cluster.clone(),
+        service: node.service.clone(),
+    };
+    running.syncing().await.map_err(Error::Node)
+}
+
+/// A deliberate stop of a syncing node (a release, or the steady size) is refused unless `now`,
+/// with what it costs; with `now` the cost is said and the run goes on.
+pub async fn check_not_syncing(cloud: &Cloud, pipeline: &Pipeline, tag: Option<&str>, now: bool) -> Result<()> {
+    let Some(syncing) = syncing(cloud, pipeline).await? else { return Ok(()) };
+    let what = tag.map_or("switching to the steady size".to_string(), |tag| format!("deploying {tag}"));
+    let cost = syncing.stop_cost();
+    if now {
+        println!("the node syncs at its sync size ({}): {what} stops it now. {cost}", syncing.task_definition);
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the node syncs at its sync size ({}); {what} would stop it: {cost}. The watch deploys new releases once it \
+         is current (node-metrics moves it to the steady size then); to stop it anyway, add --now",
+        syncing.task_definition
+    )))
+}
+
 /// Starts an execution and follows it; Ctrl-C stops following, not the execution.
 pub async fn start_and_follow(cloud: &Cloud, pipeline: &Pipeline, name: &str, input: serde_json::Value) -> Result<()> {
     let sfn = cloud.step_functions(&pipeline.state_machine_arn);
@@ -272,6 +301,12 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
             .map(|ms| format!(" since {} UTC", pipeline::node::utc_date_time(ms / 1000)))
             .unwrap_or_default();
         println!("  profile   {}{size}{since}", revision.profile.unwrap_or_default().name());
+        if revision.profile == Some(pipeline::sizing::Profile::Sync) {
+            println!(
+                "  releases  wait while it syncs: a deploy would stop the sync; the watch starts them once it is \
+                 current, or now: `sigship run --tag <tag> --now`"
+            );
+        }
     }
     match &node.sync {
         Some(sync) => {

@@ -153,11 +153,28 @@ async fn run_status_destroy_and_logs() {
     assert!(stdout.contains("  release   v0.24.1 (commit "), "the same release: {stdout}");
     assert!(stdout.contains("  profile   sync (1 vCPU, 2 GB, UTXO cache 128 MiB)"), "{stdout}");
     assert!(stdout.contains("1 of 1 tasks running"), "{stdout}");
+    // While it syncs a release waits: `run` refuses, saying what the stop would cost, and
+    // `status` says releases wait; with --now the operator's release goes ahead and keeps the
+    // sync size.
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stderr.contains("the node syncs at its sync size (btcd:")
+            && stderr.contains("deploying v0.24.2 would stop it: btcd writes its UTXO cache out when it stops")
+            && stderr.ends_with("to stop it anyway, add --now\n"),
+        "{stderr}"
+    );
+    let (_, status, _) = cli.run(&["status"]).await;
+    assert!(status.contains("  releases  wait while it syncs: a deploy would stop the sync"), "{status}");
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2", "--now"]).await;
     assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("deploying v0.24.2 stops it now"), "{stdout}");
     assert!(stdout.contains("  release   v0.24.2 (commit "), "{stdout}");
     assert!(stdout.contains("  profile   sync (1 vCPU, 2 GB, UTXO cache 128 MiB)"), "a release keeps it: {stdout}");
-    let (code, stdout, stderr) = cli.run(&["run", "--profile", "steady"]).await;
+    let (code, _, stderr) = cli.run(&["run", "--profile", "steady"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("switching to the steady size would stop it"), "{stderr}");
+    let (code, stdout, stderr) = cli.run(&["run", "--profile", "steady", "--now"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("  profile   steady (0.5 vCPU, 1 GB, UTXO cache 64 MiB)"), "{stdout}");
     let (code, _, stderr) = cli.run(&["run", "--profile", "fast"]).await;

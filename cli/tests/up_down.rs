@@ -31,8 +31,10 @@ struct Checkout {
 }
 
 impl Checkout {
+    /// An account whose Fargate quota was raised as the preflight asks for mainnet's sync size.
     async fn start(stack: &str) -> Self {
-        Self::start_with(stack, Options::default()).await
+        let quotas = localcloud::Quotas { fargate_on_demand_vcpus: 16, ..Default::default() };
+        Self::start_with(stack, Options { quotas, ..Options::default() }).await
     }
 
     async fn start_with(stack: &str, options: Options) -> Self {
@@ -390,19 +392,39 @@ async fn up_refuses_an_artifacts_bucket_of_another_account_or_another_stack_and_
 }
 
 /// The preflight runs before anything is created, on the local cloud: the account, the region,
-/// CodeBuild's ARM/Large quota (read through Service Quotas), the stack's state and the network's
+/// CodeBuild's ARM/Large quota and Fargate's vCPU quota (read through Service Quotas), the stack's state and the network's
 /// monthly cost; a region without arm64 Fargate fails with the fix, and `up` without a terminal
 /// to ask at creates nothing unless given `--yes`.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() {
-    let checkout = Checkout::start(STACK).await;
+    // AWS's default quotas: 6 Fargate On-Demand vCPUs, below mainnet's sync size.
+    let checkout = Checkout::start_with(STACK, Options::default()).await;
     let services = &checkout.services;
-    let (code, stdout, stderr) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;
+    let (code, stdout, _) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "FAIL Fargate quota      6 On-Demand vCPUs allowed; a mainnet node syncs at 16 vCPU, 72 GB, UTXO cache 23552 MiB"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "aws service-quotas request-service-quota-increase --region us-east-1 --service-code fargate --quota-code L-3032A538 --desired-value 16"
+        ),
+        "{stdout}"
+    );
+    // A smaller sync task the quota can place, as the failure suggests.
+    let smaller = ["--parameter", "SyncTaskCpu=4096", "--parameter", "SyncTaskMemory=30720"];
+    let mut doctor = args(&["doctor", "--stack-name", STACK]);
+    doctor.extend(args(&smaller));
+    let (code, stdout, stderr) = sigship(services, doctor).await;
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     for expected in [
         "ok   account            123456789012 as arn:aws:iam::123456789012:user/localcloud-administrator in us-east-1",
         "ok   region             us-east-1: arm64 Fargate and CodeBuild ARM containers",
         "ok   CodeBuild quota    1 concurrent ARM/Large builds",
+        "ok   Fargate quota      6 On-Demand vCPUs: room for the sync size (4 vCPU, 30 GB, UTXO cache",
         "ok   stack              sigship-test: none yet; up creates it",
         "ok   cost               mainnet node ≈ $",
     ] {
@@ -431,7 +453,14 @@ async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() 
 /// at StartBuild, so the preflight fails with the request that raises it, and nothing is created.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_without_arm_build_capacity_is_told_how_to_get_it_before_anything_is_created() {
-    let checkout = Checkout::start_with(STACK, Options { codebuild_arm_large_builds: 0, ..Options::default() }).await;
+    let checkout = Checkout::start_with(
+        STACK,
+        Options {
+            quotas: localcloud::Quotas { codebuild_arm_large_builds: 0, ..Default::default() },
+            ..Options::default()
+        },
+    )
+    .await;
     let services = &checkout.services;
     let request = "aws service-quotas request-service-quota-increase --region us-east-1 --service-code codebuild \
                    --quota-code L-596BEAB4 --desired-value 1";

@@ -56,6 +56,8 @@ pub struct Fargate {
     next_id: Mutex<u64>,
     /// Set when the cloud stops: the reconciler ends.
     stopped: std::sync::atomic::AtomicBool,
+    /// The account's Fargate On-Demand vCPU quota.
+    vcpu_quota: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct Task {
     stop_timeout: Duration,
     /// Counted against its deployment by the circuit breaker already.
     counted: std::sync::atomic::AtomicBool,
+    /// The task definition's CPU units: what it holds of the account's Fargate vCPU quota.
+    cpu_units: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -144,7 +148,13 @@ pub fn judge_health(
 }
 
 impl Fargate {
-    pub fn new(sdk: &aws_config::SdkConfig, moto_port: u16, images: Arc<ImageStore>, logs: PathBuf) -> Arc<Self> {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        moto_port: u16,
+        images: Arc<ImageStore>,
+        logs: PathBuf,
+        vcpu_quota: u32,
+    ) -> Arc<Self> {
         let moto = format!("http://127.0.0.1:{moto_port}");
         let ecs = aws_sdk_ecs::config::Builder::from(sdk).endpoint_url(&moto).build();
         let efs = aws_sdk_efs::config::Builder::from(sdk).endpoint_url(&moto).build();
@@ -167,6 +177,7 @@ impl Fargate {
             logs,
             next_id: Mutex::new(0),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            vcpu_quota,
         });
         let weak = Arc::downgrade(&fargate);
         tokio::spawn(async move {
@@ -404,6 +415,31 @@ impl Fargate {
         }
     }
 
+    /// Fargate's On-Demand vCPU quota: a task that would take the account's running vCPUs above
+    /// it is not placed (ECS: "You've reached the limit on the number of vCPUs you can run
+    /// concurrently").
+    fn check_vcpu_quota(&self, cpu_units: u32) -> Result<(), String> {
+        let running: u32 = self
+            .services
+            .lock()
+            .unwrap()
+            .values()
+            .flat_map(|s| s.tasks.iter())
+            .filter(|t| t.is_running())
+            .map(|t| t.cpu_units)
+            .sum();
+        if running + cpu_units > self.vcpu_quota * 1024 {
+            return Err(format!(
+                "You've reached the limit on the number of vCPUs you can run concurrently \
+                 (Fargate On-Demand vCPU quota {}; running {} vCPU, this task {} vCPU)",
+                self.vcpu_quota,
+                f64::from(running) / 1024.0,
+                f64::from(cpu_units) / 1024.0
+            ));
+        }
+        Ok(())
+    }
+
     async fn start_task(
         self: &Arc<Self>,
         service: &str,
@@ -418,6 +454,8 @@ impl Fargate {
             .await
             .map_err(|e| format!("DescribeTaskDefinition: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))?;
         let definition = described.task_definition().ok_or("no task definition")?;
+        let cpu_units: u32 = definition.cpu().and_then(|c| c.parse().ok()).unwrap_or(0);
+        self.check_vcpu_quota(cpu_units)?;
         let container = definition.container_definitions().first().ok_or("no container")?;
         let role = definition.execution_role_arn().ok_or("no execution role")?;
         let credentials =
@@ -481,6 +519,7 @@ impl Fargate {
             env,
             volumes,
             forwards: self.forwards.lock().unwrap().clone(),
+            cpu_units,
         };
         let (task, lines) = launch.start(&self.root, service, task_definition, deployment)?;
 
@@ -573,6 +612,8 @@ pub struct Launch<'a> {
     pub volumes: Vec<(String, PathBuf)>,
     /// Host loopback ports reachable from inside the task.
     pub forwards: Vec<u16>,
+    /// The task definition's CPU units.
+    pub cpu_units: u32,
 }
 
 impl Launch<'_> {
@@ -658,6 +699,7 @@ impl Launch<'_> {
             pid: child.id(),
             namespace: namespace.clone(),
             stop_timeout: Duration::from_secs(container.stop_timeout().unwrap_or(30) as u64),
+            cpu_units: self.cpu_units,
             counted: Default::default(),
         });
         println!(
@@ -835,6 +877,7 @@ impl Task {
             namespace: String::new(),
             stop_timeout: Duration::ZERO,
             counted: Default::default(),
+            cpu_units: 0,
         }
     }
 

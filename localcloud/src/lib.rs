@@ -83,9 +83,24 @@ pub struct Options {
     pub logs: PathBuf,
     /// The sigship checkout `sigship up` deploys (`infrastructure/`, `statemachine/`, `source/`).
     pub checkout: PathBuf,
-    /// The account's CodeBuild ARM/Large concurrent-build quota as Service Quotas reports it
-    /// (AWS's default 1; some new accounts have 0).
+    /// The account's quotas as Service Quotas reports them.
+    pub quotas: Quotas,
+}
+
+/// The account quotas the preflight reads and the local cloud holds to.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// CodeBuild's ARM/Large concurrent builds (AWS's default 1; some new accounts have 0).
     pub codebuild_arm_large_builds: u32,
+    /// Fargate On-Demand vCPUs running at once (AWS's default 6): the local Fargate refuses a
+    /// task above it, as Fargate does.
+    pub fargate_on_demand_vcpus: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas { codebuild_arm_large_builds: 1, fargate_on_demand_vcpus: 6 }
+    }
 }
 
 impl Default for Options {
@@ -101,7 +116,7 @@ impl Default for Options {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| target.join("localcloud-logs")),
             checkout: root,
-            codebuild_arm_large_builds: 1,
+            quotas: Quotas::default(),
         }
     }
 }
@@ -146,9 +161,7 @@ impl Services {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let router_port = listener.local_addr().unwrap().port();
-        let moto =
-            moto::Moto::start(&options.venv, router_port, &logs.join("moto.log"), options.codebuild_arm_large_builds)
-                .await;
+        let moto = moto::Moto::start(&options.venv, router_port, &logs.join("moto.log"), &options.quotas).await;
         let endpoint = format!("http://127.0.0.1:{router_port}");
         let sdk_as = |credentials: aws_credential_types::Credentials, endpoint: &str| {
             aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -195,7 +208,13 @@ impl Services {
         let images_dir = tempfile::Builder::new().prefix("sigship-images-").tempdir().unwrap();
         std::fs::set_permissions(images_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let images = Arc::new(codebuild::ImageStore::new(images_dir.path().join("store")));
-        let fargate = fargate::Fargate::new(&sdk, moto.port, images.clone(), logs.clone());
+        let fargate = fargate::Fargate::new(
+            &sdk,
+            moto.port,
+            images.clone(),
+            logs.clone(),
+            options.quotas.fargate_on_demand_vcpus,
+        );
         let as_administrator_on_moto = sdk_as(administrator.clone(), &format!("http://127.0.0.1:{}", moto.port)).await;
         let authorizer = authorizer::Authorizer::new(&as_administrator_on_moto, ACCOUNT);
         let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate, authorizer));

@@ -600,31 +600,45 @@ def _url_conditions_kept(self, obj):
 _LambdaPolicy.decode_policy = _url_conditions_kept
 
 
-# Service Quotas: moto 5.2.5 knows VPC's quotas only. `sigship up`'s preflight reads CodeBuild's
-# "Concurrently running builds for ARM/Large environment" (L-596BEAB4), whose default AWS
-# documents as 1 per region (0 in some new accounts, which the preflight refuses). The account's
-# value is the local cloud's option (LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS).
+# Service Quotas: moto 5.2.5 knows VPC's quotas only. `sigship up`'s preflight reads two more:
+# CodeBuild's "Concurrently running builds for ARM/Large environment" (L-596BEAB4), whose default
+# AWS documents as 1 per region (0 in some new accounts, which the preflight refuses), and
+# Fargate's "Fargate On-Demand vCPU resource count" (L-3032A538), AWS's default 6 (new accounts
+# may start lower), which the sync size must fit. The account's values are the local cloud's
+# options (LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS, LOCALCLOUD_FARGATE_ON_DEMAND_VCPUS); the local
+# Fargate refuses tasks above the second.
 from moto.servicequotas.models import ServiceQuotasBackend  # noqa: E402
 
-_CODEBUILD_ARM_LARGE = {
-    "Adjustable": True,
-    "GlobalQuota": False,
-    "QuotaCode": "L-596BEAB4",
-    "QuotaName": "Concurrently running builds for ARM/Large environment",
-    "ServiceCode": "codebuild",
-    "ServiceName": "AWS CodeBuild",
-    "Unit": "None",
-    "Value": 1.0,
+_KNOWN_QUOTAS = {
+    ("codebuild", "L-596BEAB4"): (
+        {"QuotaName": "Concurrently running builds for ARM/Large environment", "ServiceName": "AWS CodeBuild", "Unit": "None"},
+        "LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS",
+        "1",
+    ),
+    ("fargate", "L-3032A538"): (
+        {"QuotaName": "Fargate On-Demand vCPU resource count", "ServiceName": "AWS Fargate", "Unit": "None"},
+        "LOCALCLOUD_FARGATE_ON_DEMAND_VCPUS",
+        "6",
+    ),
 }
 _get_service_quota = ServiceQuotasBackend.get_service_quota
 
 
-def _codebuild_quota_known(self, service_code, quota_code):
-    if service_code == "codebuild" and quota_code == _CODEBUILD_ARM_LARGE["QuotaCode"]:
-        arn = f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:codebuild/{quota_code}"
-        value = float(os.environ.get("LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS", "1"))
-        return dict(_CODEBUILD_ARM_LARGE, QuotaArn=arn, Value=value)
-    return _get_service_quota(self, service_code, quota_code)
+def _known_quotas(self, service_code, quota_code):
+    known = _KNOWN_QUOTAS.get((service_code, quota_code))
+    if known is None:
+        return _get_service_quota(self, service_code, quota_code)
+    fields, variable, default = known
+    arn = f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:{service_code}/{quota_code}"
+    return dict(
+        fields,
+        Adjustable=True,
+        GlobalQuota=False,
+        QuotaCode=quota_code,
+        ServiceCode=service_code,
+        QuotaArn=arn,
+        Value=float(os.environ.get(variable, default)),
+    )
 
 
-ServiceQuotasBackend.get_service_quota = _codebuild_quota_known
+ServiceQuotasBackend.get_service_quota = _known_quotas

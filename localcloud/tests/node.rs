@@ -172,7 +172,8 @@ async fn a_flat_height_while_lagging_fires_the_stall_alarm_and_progress_clears_i
 }
 
 /// The revision the service runs, as ECS describes it: (cpu, memory, btcd's command, profile tag).
-async fn running_revision(cloud: &LocalCloud) -> (String, String, Vec<String>, String) {
+/// The running revision's CPU, memory, command, profile and release tag.
+async fn running_revision(cloud: &LocalCloud) -> (String, String, Vec<String>, String, String) {
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     let services = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await;
     let task_definition = services.unwrap().services()[0].task_definition().unwrap().to_string();
@@ -184,12 +185,13 @@ async fn running_revision(cloud: &LocalCloud) -> (String, String, Vec<String>, S
         .await
         .unwrap();
     let definition = described.task_definition().unwrap();
-    let profile = described.tags().iter().find(|t| t.key() == Some("sigship:profile")).and_then(|t| t.value());
+    let tag = |key: &str| described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
     (
         definition.cpu().unwrap_or_default().to_string(),
         definition.memory().unwrap_or_default().to_string(),
         definition.container_definitions()[0].command().to_vec(),
-        profile.unwrap_or_default().to_string(),
+        tag("sigship:profile").unwrap_or_default().to_string(),
+        tag("sigship:tag").unwrap_or_default().to_string(),
     )
 }
 
@@ -210,7 +212,7 @@ fn flush(at_ms: i64) -> (i64, String) {
 async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed() {
     let cloud = deployed_cloud().await;
     let table = pipeline::sizing::for_network(pipeline::network::Network::Regtest);
-    let (cpu, _, _, profile) = running_revision(&cloud).await;
+    let (cpu, _, _, profile, _) = running_revision(&cloud).await;
     assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
 
     let now = now_ms();
@@ -225,12 +227,21 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     let again = cloud.invoke("node-metrics", "{}").await.unwrap();
     assert_eq!(again["profileSwitch"].as_str(), Some(switch.as_str()), "{again}");
     cloud.finish(&switch).await.assert_succeeded(&cloud.logs);
-    let (cpu, memory, command, profile) = running_revision(&cloud).await;
+    let (cpu, memory, command, profile, _) = running_revision(&cloud).await;
     assert_eq!((cpu, memory), (table.sync.cpu.to_string(), table.sync.memory_mib.to_string()));
     assert!(command.contains(&format!("--utxocachemaxsize={}", table.sync.utxo_cache_mib)), "{command:?}");
     assert_eq!(profile, "sync");
     let syncing = cloud.invoke("node-metrics", "{}").await.unwrap();
     assert!(syncing["profileSwitch"].is_null() && syncing["profile"] == "sync", "still behind: {syncing}");
+
+    // A release tagged mid-sync waits: a deploy would stop the sync. The watch starts nothing
+    // and says why.
+    // Its own commit and bytes: a tag whose image is the running one names the running revision.
+    cloud.repository.change_btcd_build("v0.24.3");
+    let newer = cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
+    let held = cloud.invoke("tag-watch", "{}").await.unwrap();
+    assert_eq!((&held["started"], &held["deferred"]), (&json!([]), &json!(["v0.24.3"])), "{held}");
+    assert!(held["waitingForSync"].as_str().is_some_and(|r| r.starts_with("btcd:")), "{held}");
 
     // Current (its newest blocks minutes old, logged after every line above), but no flush
     // since: keep the sync size.
@@ -249,7 +260,15 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     let back = sample["profileSwitch"].as_str().expect("the switch back").to_string();
     assert!(back.starts_with("profile-steady-from-btcd-"), "{sample}");
     cloud.finish(&back).await.assert_succeeded(&cloud.logs);
-    let (cpu, _, command, profile) = running_revision(&cloud).await;
-    assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
+    let (cpu, _, command, profile, release) = running_revision(&cloud).await;
+    assert_eq!((cpu, profile, release), (table.steady.cpu.to_string(), "steady".to_string(), "v0.24.2".to_string()));
     assert!(command.contains(&format!("--utxocachemaxsize={}", table.steady.utxo_cache_mib)), "{command:?}");
+
+    // Current and at its steady size: the watch's next run starts the release that waited.
+    let report = cloud.invoke("tag-watch", "{}").await.unwrap();
+    let started = format!("tag-v0.24.3-{}", &newer[..16]);
+    assert_eq!(report["started"], json!([started]), "{report}");
+    cloud.finish(&started).await.assert_succeeded(&cloud.logs);
+    let (_, _, _, profile, release) = running_revision(&cloud).await;
+    assert_eq!((profile.as_str(), release.as_str()), ("steady", "v0.24.3"));
 }

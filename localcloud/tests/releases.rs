@@ -78,7 +78,9 @@ fn start(release: &str, network: Network, root: &Path, image: &localcloud::image
     std::fs::create_dir_all(&folder).unwrap();
     let _ = std::os::unix::fs::chown(&folder, Some(image.user.uid), Some(image.user.gid));
     let volumes = vec![(pipeline::task_definition::CHAIN_DATA_PATH.to_string(), folder)];
-    let launch = Launch { container: &container, image_root: root, image, env, volumes, forwards: Vec::new() };
+    let cpu_units = spec.cpu.parse().unwrap();
+    let launch =
+        Launch { container: &container, image_root: root, image, env, volumes, forwards: Vec::new(), cpu_units };
     let (task, mut receiver) = launch.start(&data.join("tasks"), "matrix/btcd", release, network.name()).unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let collected = lines.clone();

@@ -67,6 +67,11 @@ pub enum Error {
          delivery or watch run, or `sigship run`"
     )]
     TooManyExecutions { running: usize, limit: usize },
+    #[error(
+        "the node is catching up at its sync size ({task_definition}): a release waits until it is current, \
+         since deploying it would stop the sync; the watch starts it then (or `sigship run --tag … --now`)"
+    )]
+    NodeSyncing { task_definition: String },
     #[error("waited {waited_seconds} s for earlier executions to finish, still running: {}", ahead.join(", "))]
     QueueTimedOut { waited_seconds: u64, ahead: Vec<String> },
     #[error("image tag {image_tag} is not in repository {repository_uri}")]
@@ -149,6 +154,7 @@ impl Error {
             Error::ImageNotRecorded { .. } => "ImageNotRecorded",
             Error::QueueTimedOut { .. } => "QueueTimedOut",
             Error::TooManyExecutions { .. } => "TooManyExecutions",
+            Error::NodeSyncing { .. } => "NodeSyncing",
             Error::NetworkUnsupported { .. } => "NetworkUnsupported",
             Error::Downgrade { .. } => "Downgrade",
             Error::DeploymentRolledBack { .. } => "DeploymentRolledBack",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Env;
 use crate::error::Result;
 use crate::running::{DeployedRevision, Revisions, Services};
+use crate::sizing::Profile;
 
 /// The metrics' namespace and their dimensions' names.
 pub const NAMESPACE: &str = "sigship";
@@ -374,6 +375,87 @@ pub async fn status(
         hours_to_tip: hours_to_tip(&hour, now_ms),
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
     })
+}
+
+/// A node catching up at its sync size. A release deployed now would stop it mid-sync: btcd's
+/// final flush of a cache that size takes far longer than Fargate's 120 s stop timeout, and a kill
+/// before its first flush loses the sync — so the triggers defer releases while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Syncing {
+    /// The revision it runs, by name (`btcd:7`).
+    pub task_definition: String,
+    /// When its revision was registered (since when it syncs, near enough), Unix ms.
+    pub since_ms: Option<i64>,
+    pub release_tag: Option<String>,
+    pub network: &'static str,
+    pub size: Option<crate::sizing::TaskSize>,
+}
+
+impl Syncing {
+    pub fn of(revision: DeployedRevision) -> Self {
+        Syncing {
+            // `btcd:7`, as status names a revision.
+            task_definition: crate::arn::name_of(&revision.task_definition).to_string(),
+            since_ms: revision.registered_at_ms,
+            release_tag: revision.release_tag,
+            network: revision.network,
+            size: revision.size,
+        }
+    }
+
+    /// What stopping it now costs, in words: the flush a full cache of its size needs against
+    /// Fargate's stop timeout, and what a kill loses.
+    pub fn stop_cost(&self) -> String {
+        let chain = crate::network::Network::parse(self.network).ok().map(crate::sizing::for_network);
+        let flush =
+            self.size.zip(chain).map(|(size, chain)| crate::sizing::flush_seconds(size.utxo_cache_mib.into(), chain));
+        match flush {
+            Some(seconds) if seconds <= STOP_TIMEOUT_SECONDS => format!(
+                "btcd writes its UTXO cache out when it stops (≈ {seconds:.0} s for its full cache, within the \
+                 {STOP_TIMEOUT_SECONDS:.0} s Fargate gives it), and the new task resumes the sync from there"
+            ),
+            _ => format!(
+                "btcd writes its UTXO cache out when it stops ({}), Fargate kills it {STOP_TIMEOUT_SECONDS:.0} s after \
+                 asking, and a kill before btcd's first UTXO flush loses the sync: it starts over from that flush (with \
+                 a cache that holds the whole set, from the beginning)",
+                flush.map_or("a cache of unknown size".to_string(), |s| format!("up to ≈ {:.0} min for its full cache", s / 60.0))
+            ),
+        }
+    }
+}
+
+/// The longest Fargate lets a stopping container run before it kills it (its stopTimeout's maximum).
+pub const STOP_TIMEOUT_SECONDS: f64 = 120.0;
+
+/// Whether the node syncs now.
+pub trait SyncGate {
+    async fn syncing(&self) -> Result<Option<Syncing>>;
+}
+
+/// The node as ECS runs it: the running revision's `sigship:profile` says whether it syncs
+/// (node-metrics moves it to the sync size while far behind, and back once current and flushed).
+pub struct RunningNode<E> {
+    pub ecs: E,
+    pub cluster: String,
+    pub service: String,
+}
+
+impl<E: Services + Revisions> SyncGate for RunningNode<E> {
+    async fn syncing(&self) -> Result<Option<Syncing>> {
+        let Some(service) = self.ecs.describe(&self.cluster, &self.service).await?.filter(|s| s.is_active()) else {
+            return Ok(None);
+        };
+        let revision = self.ecs.deployed(&service.task_definition).await?;
+        Ok(revision.filter(|r| r.profile == Some(Profile::Sync)).map(Syncing::of))
+    }
+}
+
+/// A known answer: tests, and callers that have read the revision already.
+impl SyncGate for Option<Syncing> {
+    async fn syncing(&self) -> Result<Option<Syncing>> {
+        Ok(self.clone())
+    }
 }
 
 pub mod profile_switch;

@@ -8,14 +8,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = lambda::start().await;
     let env = Env::process();
     let setup = || async {
-        let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        let (trust, remote, target) = aws::trigger_setup(&sdk, &env).await?;
         let secret = aws::secret_string(&sdk, &env.required("SIGSHIP_WEBHOOK_SECRET_ARN")?).await?;
         webhook::check_secret(&secret)?;
-        Ok((secret, ReleaseVerifier { remote, trust }, executions))
+        Ok((secret, ReleaseVerifier { remote, trust }, target))
     };
-    lambda::serve(setup, |(secret, release, executions), request: LambdaFunctionUrlRequest| async move {
+    lambda::serve(setup, |(secret, release, target), request: LambdaFunctionUrlRequest| async move {
         let (policy, remote) = (&release.trust.tag_policy, &release.remote);
-        Ok(webhook::respond(&request, secret, policy, remote, release, executions).await)
+        Ok(webhook::respond(&request, secret, policy, remote, release, target).await)
     })
     .await
 }

@@ -10,12 +10,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::process();
     let setup = || async {
         let mode = watch::mode_from_env(&env)?;
-        let (trust, remote, executions) = aws::trigger_setup(&sdk, &env).await?;
+        let (trust, remote, target) = aws::trigger_setup(&sdk, &env).await?;
         let marks = aws::WatchParameters::from_env(&sdk, &env)?;
-        Ok((mode, ReleaseVerifier { remote, trust }, executions, marks))
+        Ok((mode, ReleaseVerifier { remote, trust }, target, marks))
     };
-    lambda::serve(setup, |(mode, verifier, executions, marks), request: WatchRequest| {
-        watch::watch(request, *mode, &verifier.trust.tag_policy, &verifier.remote, verifier, executions, marks)
+    lambda::serve(setup, |(mode, verifier, target, marks), request: WatchRequest| {
+        watch::watch(request, *mode, &verifier.trust.tag_policy, &verifier.remote, verifier, target, marks)
     })
     .await
 }

@@ -235,6 +235,11 @@ pub const GRANTS: &[Grant] = &[
         &["secretsmanager:GetSecretValue"],
         &[("SecretId", "{SIGSHIP_WEBHOOK_SECRET_ARN}")],
     ),
+    // tag-push, tag-watch: node::RunningNode (no release starts while the node syncs)
+    call(Function("tag-push"), "RunningNode::syncing (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
+    call(Function("tag-push"), "RunningNode::syncing (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
+    call(Function("tag-watch"), "RunningNode::syncing (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
+    call(Function("tag-watch"), "RunningNode::syncing (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
     // tag-watch: StepFunctions::start / names; Lambda delivers failed scheduled runs to the topic
     call(
         Function("tag-watch"),

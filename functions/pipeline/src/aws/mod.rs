@@ -27,15 +27,21 @@ use crate::error::Result;
 use crate::teardown::Teardown;
 
 /// What both triggers set up once per environment: the trust root (the webhook uses its tag
-/// patterns, the watch verifies with all of it), the repository, and the state machine they start.
+/// patterns, the watch verifies with all of it), the repository, the state machine they start
+/// and the node's service (no release starts while it syncs).
 pub async fn trigger_setup(
     sdk: &aws_config::SdkConfig,
     env: &crate::config::Env,
-) -> Result<(crate::verify::TrustRoot, crate::verify::GitRemote, StepFunctions)> {
+) -> Result<(crate::verify::TrustRoot, crate::verify::GitRemote, TriggerTarget)> {
     let config = crate::trigger::TriggerConfig::from_env(env)?;
     let trust = load_trust_root(&config.trust_root, sdk).await?;
-    Ok((trust, config.remote(), StepFunctions::new(sdk, config.state_machine_arn)))
+    let remote = config.remote();
+    let node = crate::node::RunningNode { ecs: Ecs::new(sdk), cluster: config.cluster, service: config.service };
+    Ok((trust, remote, crate::trigger::Target { executions: StepFunctions::new(sdk, config.state_machine_arn), node }))
 }
+
+/// Where the triggers start releases, over the real services.
+pub type TriggerTarget = crate::trigger::Target<StepFunctions, crate::node::RunningNode<Ecs>>;
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await

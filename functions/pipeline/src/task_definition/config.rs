@@ -41,7 +41,8 @@ pub struct TaskConfig {
     pub service: String,
     /// The steady profile's size: the sizing table's, or the stack's TaskCpu/TaskMemory.
     pub steady: TaskSize,
-    /// The sync profile's size: the sizing table's.
+    /// The sync profile's size: the sizing table's, or the stack's SyncTaskCpu/SyncTaskMemory
+    /// with the largest cache whose final flush fits it.
     pub sync: TaskSize,
     pub execution_role_arn: String,
     pub task_role_arn: String,
@@ -70,34 +71,17 @@ impl TaskConfig {
     pub fn from_env(env: &Env) -> Result<Self> {
         let network = Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?;
         let table = crate::sizing::for_network(network);
-        let steady = table.steady;
-        let given = |name: &str| env.optional(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &str, default: u32| -> Result<u32> {
-            given(name).map_or(Ok(default), |v| {
-                v.trim().parse().map_err(|_| Error::config(format!("{name}={v:?} is not a number")))
-            })
+        let chosen = |profile: Profile, cpu: &str, memory: &str| {
+            table.chosen(profile, env.optional(cpu).as_deref(), env.optional(memory).as_deref())
         };
-        let size = TaskSize {
-            cpu: number("SIGSHIP_TASK_CPU", steady.cpu)?,
-            memory_mib: number("SIGSHIP_TASK_MEMORY", steady.memory_mib)?,
-            utxo_cache_mib: steady.utxo_cache_mib,
-        };
-        if !size.is_valid_on_fargate() {
-            return Err(Error::config(format!(
-                "TaskCpu {} with TaskMemory {} is not a Fargate size (see Fargate's table of CPU and memory pairs); \
-                 leave both empty for the sizing table's {} vCPU, {} GB",
-                size.cpu,
-                size.memory_mib,
-                steady.vcpu(),
-                steady.memory_gb()
-            )));
-        }
+        let steady = chosen(Profile::Steady, "SIGSHIP_TASK_CPU", "SIGSHIP_TASK_MEMORY")?;
+        let sync = chosen(Profile::Sync, "SIGSHIP_SYNC_TASK_CPU", "SIGSHIP_SYNC_TASK_MEMORY")?;
         Ok(TaskConfig {
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
             cluster: env.required("SIGSHIP_CLUSTER")?,
             service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
-            steady: size,
-            sync: table.sync,
+            steady,
+            sync,
             execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
             task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
@@ -160,7 +144,23 @@ mod tests {
         let Err(refused) = env(&[("SIGSHIP_TASK_CPU", "1024"), ("SIGSHIP_TASK_MEMORY", "16384")]) else {
             panic!("1 vCPU with 16 GB is not a Fargate size")
         };
-        assert!(refused.to_string().contains("is not a Fargate size"), "{refused}");
+        assert!(refused.to_string().contains("TaskCpu 1024 with TaskMemory 16384 is not a Fargate size"), "{refused}");
+        // A smaller sync task than the table's (an account's Fargate quota): its cache is the
+        // largest whose final flush fits, so it fills and flushes during the sync.
+        let mainnet =
+            [("SIGSHIP_NETWORK", "mainnet"), ("SIGSHIP_SYNC_TASK_CPU", "4096"), ("SIGSHIP_SYNC_TASK_MEMORY", "30720")];
+        let smaller = env(&mainnet).unwrap().sync;
+        let table = crate::sizing::for_network(Network::Mainnet);
+        assert_eq!((smaller.cpu, smaller.memory_mib), (4096, 30720));
+        assert!(smaller.utxo_cache_mib < table.sync.utxo_cache_mib && smaller.utxo_cache_mib > 8192, "{smaller}");
+        assert!(
+            crate::sizing::peak_heap_mib(f64::from(smaller.utxo_cache_mib), table)
+                <= crate::sizing::heap_budget_mib(30720)
+        );
+        let Err(refused) = env(&[("SIGSHIP_SYNC_TASK_CPU", "4096"), ("SIGSHIP_SYNC_TASK_MEMORY", "lots")]) else {
+            panic!("not a number")
+        };
+        assert!(refused.to_string().contains("SyncTaskMemory=\"lots\" is not a number"), "{refused}");
         // BtcdArgs' own cache size wins over the table's.
         let own = env(&[("SIGSHIP_BTCD_ARGS", "--utxocachemaxsize=64")]).unwrap();
         let spec = task_spec(&own, Profile::Steady, "i".into(), &release());

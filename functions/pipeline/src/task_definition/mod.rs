@@ -164,6 +164,7 @@ mod tests {
         assert!(spec.command.contains(&format!("--utxocachemaxsize={}", table.sync.utxo_cache_mib)));
         let limit = format!("{}MiB", table.sync.memory_mib / 10 * 9);
         assert!(spec.environment.contains(&("GOMEMLIMIT".into(), limit)), "{:?}", spec.environment);
+        assert!(spec.environment.contains(&("GOGC".into(), "100".into())), "btcd would set 10: {:?}", spec.environment);
 
         let input: RegisterInput = serde_json::from_value(serde_json::json!({"profile": "steady"})).unwrap();
         let steady = handle(&input, &config(), &images, &tasks, &services, &syncing).await.unwrap();

@@ -12,6 +12,7 @@ use crate::arn::Arn;
 use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::execution::{Executions, Started};
+use crate::node::SyncGate;
 use crate::verify::{verify, GitRemote, RemoteTag, TagRequest, TrustRoot, VerifyConfig};
 
 pub const NAME_PREFIX: &str = "tag-";
@@ -61,6 +62,9 @@ pub struct TriggerConfig {
     pub trust_root: crate::verify::TrustRootLocation,
     pub state_machine_arn: String,
     pub fetch_timeout: Duration,
+    /// The node's service: while it syncs, releases wait ([`crate::node::Syncing`]).
+    pub cluster: String,
+    pub service: String,
 }
 
 impl TriggerConfig {
@@ -72,6 +76,8 @@ impl TriggerConfig {
             trust_root: crate::verify::trust_root_location(env)?,
             state_machine_arn: env.required("SIGSHIP_STATE_MACHINE_ARN")?,
             fetch_timeout: Duration::from_secs(env.parsed_or("SIGSHIP_FETCH_TIMEOUT_SECONDS", 20)?),
+            cluster: env.required("SIGSHIP_CLUSTER")?,
+            service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
         })
     }
 
@@ -114,24 +120,37 @@ impl ReleaseCheck for ReleaseVerifier {
     }
 }
 
+/// What the triggers start releases in: the pipeline's executions, and the node a release
+/// would be deployed to (which may be syncing).
+pub struct Target<X, N> {
+    pub executions: X,
+    pub node: N,
+}
+
 /// Executions the triggers let run (and wait in the queue) at once: a flood of tag pushes cannot
 /// push a real release past the queue's bounded wait. An operator's `sigship run` is not bound.
 pub const MAX_RUNNING_FROM_TRIGGERS: usize = 4;
 
-/// Starts the pipeline for one tag object, once — unless [`MAX_RUNNING_FROM_TRIGGERS`]
-/// executions run already (`TooManyExecutions`; the tag is started by a later delivery or watch).
-/// `requested_by` names this ask uniquely (see [`crate::verify::TagRequest::requested_by`]).
+/// Starts the pipeline for one tag object, once — unless the node syncs (`NodeSyncing`: a
+/// deploy would stop it; the watch starts the tag once it is current) or
+/// [`MAX_RUNNING_FROM_TRIGGERS`] executions run already (`TooManyExecutions`; the tag is
+/// started by a later delivery or watch). `requested_by` names this ask uniquely (see
+/// [`crate::verify::TagRequest::requested_by`]).
 pub async fn start_for_tag(
-    executions: &impl Executions,
+    target: &Target<impl Executions, impl SyncGate>,
     tag: &str,
     object_id: &str,
     requested_by: &str,
 ) -> Result<(String, Started)> {
+    let Target { executions, node } = target;
     let name = execution_name(tag, object_id);
     let running = executions.running().await?;
     if running.iter().any(|r| Arn::parse(&r.arn).is_some_and(|arn| arn.resource_parts().last() == Some(&name.as_str())))
     {
         return Ok((name, Started::AlreadyExists));
+    }
+    if let Some(syncing) = node.syncing().await? {
+        return Err(Error::NodeSyncing { task_definition: syncing.task_definition });
     }
     if running.len() >= MAX_RUNNING_FROM_TRIGGERS {
         return Err(Error::TooManyExecutions { running: running.len(), limit: MAX_RUNNING_FROM_TRIGGERS });

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck};
+use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck, Target};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
 use crate::release;
@@ -93,6 +93,10 @@ pub struct WatchReport {
     /// Chosen, but not started: as many executions ran as the triggers allow
     /// ([`super::MAX_RUNNING_FROM_TRIGGERS`]); a later run starts them.
     pub deferred: Vec<String>,
+    /// Chosen, but waiting: the node syncs at its sync size (this revision), and a deploy would
+    /// stop it; the first run after it is current starts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_sync: Option<String>,
     /// Release tags newer than the newest signed one that fail verification: never started, and
     /// counted by the `UnverifiedReleaseTags` metric the stack alarms on.
     pub unverified: Vec<UnverifiedTag>,
@@ -119,13 +123,13 @@ pub async fn watch(
     policy: &TagPolicy,
     remote: &impl RemoteTags,
     releases_check: &impl ReleaseCheck,
-    executions: &impl Executions,
+    target: &Target<impl Executions, impl crate::node::SyncGate>,
     state: &impl WatchState,
 ) -> Result<WatchReport> {
     let mode = request.mode.unwrap_or(configured);
     let releases = releases_in_order(remote.tags().await?, policy);
     let marks = state.read().await?;
-    let names = executions.names().await?;
+    let names = target.executions.names().await?;
     let (chosen, unverified) = match &marks.pin {
         // The operator chose a release: nothing newer starts until `sigship follow`.
         Some(_) => (Vec::new(), Vec::new()),
@@ -140,6 +144,7 @@ pub async fn watch(
         started: Vec::new(),
         already_started: Vec::new(),
         deferred: Vec::new(),
+        waiting_for_sync: None,
         unverified,
     };
     let requested_by = format!("watch {}", crate::config::now_ms());
@@ -148,16 +153,20 @@ pub async fn watch(
             report.deferred.push(tag.name);
             continue;
         }
-        match start_for_tag(executions, &tag.name, &tag.object_id, &requested_by).await {
+        match start_for_tag(target, &tag.name, &tag.object_id, &requested_by).await {
             Ok((name, Started::New(_))) => report.started.push(name),
             Ok((name, Started::AlreadyExists)) => report.already_started.push(name),
             Err(crate::Error::TooManyExecutions { .. }) => report.deferred.push(tag.name),
+            Err(crate::Error::NodeSyncing { task_definition }) => {
+                report.waiting_for_sync = Some(task_definition);
+                report.deferred.push(tag.name);
+            }
             Err(other) => return Err(other),
         }
     }
     // stdout, not tracing: CloudWatch reads embedded metrics only from a top-level JSON line.
     println!("{}", report.embedded_metrics(crate::config::now_ms()));
-    tracing::info!(started = ?report.started, deferred = ?report.deferred, unverified = ?report.unverified, release_tags = report.release_tags, "watched");
+    tracing::info!(started = ?report.started, deferred = ?report.deferred, waiting_for_sync = ?report.waiting_for_sync, unverified = ?report.unverified, release_tags = report.release_tags, "watched");
     Ok(report)
 }
 
@@ -324,16 +333,14 @@ mod tests {
     async fn a_new_tag_starts_once_between_runs_and_a_pin_holds_everything() {
         use crate::testing::{FakeExecutions, FakeRemote, Marks};
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
-        let executions = FakeExecutions::with_history(&[]);
+        let target = Target { executions: FakeExecutions::with_history(&[]), node: None };
         let mut remote = FakeRemote(vec![tag("v0.24.0", "c"), tag("btcec/v2.4.0", "f")]);
         let check = Verdicts(&[]);
         let at_up = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: None });
         let run = |remote: &FakeRemote, marks: &Marks| {
             let (remote, marks) = (remote.clone(), marks.clone());
-            let (policy, check, executions) = (&policy, &check, &executions);
-            async move {
-                watch(WatchRequest::default(), Mode::All, policy, &remote, check, executions, &marks).await.unwrap()
-            }
+            let (policy, check, target) = (&policy, &check, &target);
+            async move { watch(WatchRequest::default(), Mode::All, policy, &remote, check, target, &marks).await.unwrap() }
         };
         let first = run(&remote, &at_up).await;
         assert_eq!((first.release_tags, first.started.len()), (1, 0), "the release there was at up does not start");
@@ -347,7 +354,7 @@ mod tests {
         let held = run(&remote, &pinned).await;
         assert_eq!((held.started.len(), held.pinned.as_deref()), (0, Some("v0.24.0")));
         assert_eq!(run(&remote, &at_up).await.started, ["tag-v0.25.0-eeeeeeeeeeeeeeee"]);
-        assert_eq!(executions.started.lock().unwrap().len(), 2);
+        assert_eq!(target.executions.started.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -361,11 +368,45 @@ mod tests {
         let executions = FakeExecutions::running(&running);
         let remote = FakeRemote(vec![tag("v0.24.2", "b")]);
         let marks = crate::testing::Marks(WatchMarks { after: Some("v0.1.0".into()), pin: None });
-        let report =
-            watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &executions, &marks)
-                .await
-                .unwrap();
+        let target = Target { executions, node: None };
+        let report = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
+            .await
+            .unwrap();
         assert_eq!((report.started.len(), report.deferred.clone()), (0, vec!["v0.24.2".to_string()]));
-        assert!(executions.started.lock().unwrap().is_empty());
+        assert!(target.executions.started.lock().unwrap().is_empty());
+    }
+
+    /// A release that appears while the node syncs waits: a deploy would stop the sync. The
+    /// first watch run after the node is back at its steady size starts it.
+    #[tokio::test]
+    async fn while_the_node_syncs_a_new_release_waits_and_starts_once_it_is_current() {
+        use crate::node::Syncing;
+        use crate::testing::{FakeExecutions, FakeRemote, Marks};
+        let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
+        let remote = FakeRemote(vec![tag("v0.24.2", "b"), tag("v0.25.0", "e")]);
+        let marks = Marks(WatchMarks { after: Some("v0.24.2".into()), pin: None });
+        let syncing = Some(Syncing {
+            task_definition: "btcd:7".into(),
+            since_ms: Some(1),
+            release_tag: None,
+            network: "mainnet",
+            size: None,
+        });
+        let target = Target { executions: FakeExecutions::with_history(&[]), node: syncing };
+        let held = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
+            .await
+            .unwrap();
+        assert_eq!(held.started, Vec::<String>::new());
+        assert_eq!(
+            (held.deferred.clone(), held.waiting_for_sync.as_deref()),
+            (vec!["v0.25.0".to_string()], Some("btcd:7"))
+        );
+        assert!(target.executions.started.lock().unwrap().is_empty(), "nothing started while it syncs");
+
+        let current = Target { executions: target.executions, node: None };
+        let later = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &current, &marks)
+            .await
+            .unwrap();
+        assert_eq!(later.started, ["tag-v0.25.0-eeeeeeeeeeeeeeee"]);
     }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{start_for_tag, ReleaseCheck};
+use super::{start_for_tag, ReleaseCheck, Target};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
 use crate::verify::{RemoteTag, RemoteTags, TagPolicy};
@@ -59,14 +59,15 @@ enum Event {
 /// Handles one delivery: 401 unless authentic, 400 if malformed, 422 for a release tag that
 /// fails verification (checked before anything is queued: an unsigned tag starts nothing),
 /// 429 when the triggers' bound of running executions is reached, 2xx otherwise ("ignored" for
-/// events that are not a new release tag, "duplicate" when the execution exists already).
+/// events that are not a new release tag, "duplicate" when the execution exists already,
+/// "deferred" while the node syncs: the watch starts it once the node is current).
 pub async fn handle(
     delivery: &Delivery<'_>,
     secret: &str,
     policy: &TagPolicy,
     remote: &impl RemoteTags,
     release: &impl ReleaseCheck,
-    executions: &impl Executions,
+    target: &Target<impl Executions, impl crate::node::SyncGate>,
 ) -> Reply {
     let forge = match authenticate(delivery, secret) {
         Ok(forge) => forge,
@@ -93,7 +94,7 @@ pub async fn handle(
         }
         Err(err) => return server_error(&err),
     }
-    match start_for_tag(executions, &tag, &object_id, &format!("webhook {}", delivery.invocation)).await {
+    match start_for_tag(target, &tag, &object_id, &format!("webhook {}", delivery.invocation)).await {
         Ok((name, Started::New(arn))) => {
             tracing::info!(tag, execution = name, "started");
             Reply::new(202, json!({"started": name, "executionArn": arn, "tag": tag}))
@@ -101,6 +102,11 @@ pub async fn handle(
         Ok((name, Started::AlreadyExists)) => Reply::new(200, json!({"duplicate": name, "tag": tag})),
         Err(busy @ crate::Error::TooManyExecutions { .. }) => {
             Reply::new(429, json!({"error": busy.name(), "message": busy.to_string(), "tag": tag}))
+        }
+        // Accepted, for later: the watch starts it once the node is current.
+        Err(waits @ crate::Error::NodeSyncing { .. }) => {
+            tracing::info!(tag, "deferred: the node syncs");
+            Reply::new(202, json!({"deferred": tag, "reason": waits.name(), "message": waits.to_string()}))
         }
         Err(err) => server_error(&err),
     }
@@ -130,7 +136,7 @@ pub async fn respond(
     policy: &TagPolicy,
     remote: &impl RemoteTags,
     release: &impl ReleaseCheck,
-    executions: &impl Executions,
+    target: &Target<impl Executions, impl crate::node::SyncGate>,
 ) -> LambdaFunctionUrlResponse {
     let raw = request.body.clone().unwrap_or_default();
     let body = if request.is_base64_encoded {
@@ -150,7 +156,7 @@ pub async fn respond(
         .collect();
     let invocation = request.request_context.request_id.as_deref().unwrap_or_default();
     let delivery = Delivery { headers, body: &body, invocation };
-    response(&handle(&delivery, secret, policy, remote, release, executions).await)
+    response(&handle(&delivery, secret, policy, remote, release, target).await)
 }
 
 fn response(reply: &Reply) -> LambdaFunctionUrlResponse {
@@ -407,14 +413,14 @@ mod tests {
         use crate::verify::RemoteTag;
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let remote = FakeRemote(vec![RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) }]);
-        let executions = FakeExecutions::default();
+        let target = Target { executions: FakeExecutions::default(), node: None };
         // One GitHub delivery of `event`, signed with `secret`, handled by invocation `invocation`.
         let deliver = |invocation: &'static str, event: &'static str, body: &'static str, secret: &'static str| {
-            let (policy, remote, executions) = (&policy, &remote, &executions);
+            let (policy, remote, target) = (&policy, &remote, &target);
             async move {
                 let (headers, body) = github(event, body, secret);
                 let delivery = Delivery { headers, body: &body, invocation };
-                handle(&delivery, "s", policy, remote, &Verdicts(&[]), executions).await
+                handle(&delivery, "s", policy, remote, &Verdicts(&[]), target).await
             }
         };
 
@@ -439,7 +445,7 @@ mod tests {
         let not_a_release = deliver("i-6", "push", r#"{"ref":"refs/tags/btcec/v2.4.0"}"#, "s").await;
         assert_eq!(not_a_release.status, 200);
 
-        let started = executions.started.lock().unwrap();
+        let started = target.executions.started.lock().unwrap();
         assert_eq!(started.len(), 1);
         assert_eq!(started[0].1, serde_json::json!({"tag": "v0.24.2", "requestedBy": "webhook i-1"}));
     }
@@ -457,28 +463,56 @@ mod tests {
             RemoteTag { name: "v0.24.2".into(), object_id: "ab".repeat(20) },
         ]);
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v99.0.0"}"#, "s");
-        let executions = FakeExecutions::default();
+        let target = Target { executions: FakeExecutions::default(), node: None };
         let junk = handle(
             &Delivery { headers, body: &body, invocation: "i-1" },
             "s",
             &policy,
             &remote,
             &Verdicts(&["v99.0.0"]),
-            &executions,
+            &target,
         )
         .await;
         assert_eq!((junk.status, junk.body["error"].as_str()), (422, Some("Unsigned")), "{:?}", junk.body);
-        assert!(executions.started.lock().unwrap().is_empty());
+        assert!(target.executions.started.lock().unwrap().is_empty());
 
         let arns: Vec<String> =
             (0..super::super::MAX_RUNNING_FROM_TRIGGERS).map(|i| format!("arn:x:execution:s:e{i}")).collect();
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
-        let full = FakeExecutions::running(&running);
+        let full = Target { executions: FakeExecutions::running(&running), node: None };
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
         let busy =
             handle(&Delivery { headers, body: &body, invocation: "i-1" }, "s", &policy, &remote, &Verdicts(&[]), &full)
                 .await;
         assert_eq!((busy.status, busy.body["error"].as_str()), (429, Some("TooManyExecutions")), "{:?}", busy.body);
-        assert!(full.started.lock().unwrap().is_empty());
+        assert!(full.executions.started.lock().unwrap().is_empty());
+
+        // A signed release pushed while the node syncs: accepted for later, nothing started.
+        let syncing = Some(crate::node::Syncing {
+            task_definition: "btcd:7".into(),
+            since_ms: None,
+            release_tag: None,
+            network: "mainnet",
+            size: None,
+        });
+        let waiting = Target { executions: FakeExecutions::default(), node: syncing };
+        let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
+        let deferred = handle(
+            &Delivery { headers, body: &body, invocation: "i-2" },
+            "s",
+            &policy,
+            &remote,
+            &Verdicts(&[]),
+            &waiting,
+        )
+        .await;
+        assert_eq!(
+            (deferred.status, deferred.body["deferred"].as_str()),
+            (202, Some("v0.24.2")),
+            "{:?}",
+            deferred.body
+        );
+        assert_eq!(deferred.body["reason"], "NodeSyncing");
+        assert!(waiting.executions.started.lock().unwrap().is_empty());
     }
 }
