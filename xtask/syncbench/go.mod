@@ -1,6 +1,6 @@
 module sigship.local/syncbench
 
-go 1.26
+go 1.26.8
 
 require (
 	github.com/btcsuite/btcd v0.26.0
