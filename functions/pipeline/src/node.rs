@@ -410,13 +410,14 @@ impl Syncing {
         let chain = crate::network::Network::parse(self.network).ok().map(crate::sizing::for_network);
         let flush =
             self.size.zip(chain).map(|(size, chain)| crate::sizing::flush_seconds(size.utxo_cache_mib.into(), chain));
+        let timeout = crate::task_definition::STOP_TIMEOUT_SECONDS;
         match flush {
-            Some(seconds) if seconds <= STOP_TIMEOUT_SECONDS => format!(
+            Some(seconds) if seconds <= f64::from(timeout) => format!(
                 "btcd writes its UTXO cache out when it stops (≈ {seconds:.0} s for its full cache, within the \
-                 {STOP_TIMEOUT_SECONDS:.0} s Fargate gives it), and the new task resumes the sync from there"
+                 {timeout} s Fargate gives it), and the new task resumes the sync from there"
             ),
             _ => format!(
-                "btcd writes its UTXO cache out when it stops ({}), Fargate kills it {STOP_TIMEOUT_SECONDS:.0} s after \
+                "btcd writes its UTXO cache out when it stops ({}), Fargate kills it {timeout} s after \
                  asking, and a kill before btcd's first UTXO flush loses the sync: it starts over from that flush (with \
                  a cache that holds the whole set, from the beginning)",
                 flush.map_or("a cache of unknown size".to_string(), |s| format!("up to ≈ {:.0} min for its full cache", s / 60.0))
@@ -424,9 +425,6 @@ impl Syncing {
         }
     }
 }
-
-/// The longest Fargate lets a stopping container run before it kills it (its stopTimeout's maximum).
-pub const STOP_TIMEOUT_SECONDS: f64 = 120.0;
 
 /// Whether the node syncs now.
 pub trait SyncGate {

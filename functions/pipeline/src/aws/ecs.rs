@@ -70,8 +70,7 @@ pub fn container_definition(spec: &TaskSpec) -> Result<ContainerDefinition> {
         .linux_parameters(
             LinuxParameters::builder().capabilities(KernelCapabilities::builder().drop("ALL").build()).build(),
         )
-        // btcd flushes its UTXO cache on SIGTERM; give it the most Fargate allows.
-        .stop_timeout(120)
+        .stop_timeout(crate::task_definition::STOP_TIMEOUT_SECONDS as i32)
         .build())
 }
 

@@ -16,6 +16,9 @@ pub const SPEC_TAG: &str = "sigship:spec";
 /// The release tag and commit a revision was built from.
 pub const RELEASE_TAG: &str = "sigship:tag";
 pub const COMMIT_TAG: &str = "sigship:commit";
+/// The container's stop timeout: btcd flushes its UTXO cache on SIGTERM, so the most Fargate
+/// allows before it kills the container.
+pub const STOP_TIMEOUT_SECONDS: u32 = 120;
 /// btcd's UTXO cache size flag (MiB).
 pub const UTXO_CACHE_FLAG: &str = "--utxocachemaxsize";
 /// The profile a revision runs at.
