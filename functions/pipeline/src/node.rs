@@ -380,14 +380,10 @@ pub async fn status(
 /// A node catching up at its sync size. A release deployed now would stop it mid-sync: btcd's
 /// final flush of a cache that size takes far longer than Fargate's 120 s stop timeout, and a kill
 /// before its first flush loses the sync — so the triggers defer releases while it lasts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Syncing {
     /// The revision it runs, by name (`btcd:7`).
     pub task_definition: String,
-    /// When its revision was registered (since when it syncs, near enough), Unix ms.
-    pub since_ms: Option<i64>,
-    pub release_tag: Option<String>,
     pub network: &'static str,
     pub size: Option<crate::sizing::TaskSize>,
 }
@@ -397,8 +393,6 @@ impl Syncing {
         Syncing {
             // `btcd:7`, as status names a revision.
             task_definition: crate::arn::name_of(&revision.task_definition).to_string(),
-            since_ms: revision.registered_at_ms,
-            release_tag: revision.release_tag,
             network: revision.network,
             size: revision.size,
         }
@@ -449,7 +443,7 @@ impl<E: Services + Revisions> SyncGate for RunningNode<E> {
     }
 }
 
-/// A known answer: tests, and callers that have read the revision already.
+/// A known answer, for tests.
 impl SyncGate for Option<Syncing> {
     async fn syncing(&self) -> Result<Option<Syncing>> {
         Ok(self.clone())

@@ -147,9 +147,7 @@ impl NetworkSizing {
     pub fn inputs_checked(&self) -> f64 {
         self.inputs - self.inputs_unchecked()
     }
-}
 
-impl NetworkSizing {
     /// The size a profile runs at: the table's, or the task the stack names (TaskCpu/TaskMemory,
     /// SyncTaskCpu/SyncTaskMemory; empty for the table's). A chosen sync task gets the largest
     /// cache whose final flush fits it; a chosen steady task keeps the table's cache.

@@ -132,7 +132,7 @@ pub fn cost_page() -> String {
          {:.1} µs without; btcd counts {:.0} bytes per cache entry, and Go's heap holds {:.2}× that; the final flush adds \
          {:.0} bytes of heap per entry and takes {:.1} µs per entry behind EFS-like reads; a cache that fills and flushes \
          takes {:.2}× as long behind them as on a local disk. With `GOGC` unset btcd sets 10 and collection takes {:.0} % \
-         of its CPU; register-task sets `GOGC=100` beside `GOMEMLIMIT`. A SIGKILL before btcd's first UTXO flush loses \
+         of its CPU ({:.0} % with `GOGC=100`, which register-task sets beside `GOMEMLIMIT`). A SIGKILL before btcd's first UTXO flush loses \
          the whole sync, blocks included (killed at height 326 of 529, it restarted at 0): a cache that holds the set \
          flushes only when the node stops, which during a sync takes far longer than Fargate's 120 s stop timeout.\n",
         m.checked_cpu_us_per_input,
@@ -143,6 +143,7 @@ pub fn cost_page() -> String {
         m.flush_us_per_entry,
         m.slow_storage_factor,
         m.gc_share_gogc_10 * 100.0,
+        m.gc_share_gogc_100 * 100.0,
     );
     let a = ASSUMED;
     let _ = writeln!(

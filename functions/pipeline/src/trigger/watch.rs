@@ -385,13 +385,7 @@ mod tests {
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let remote = FakeRemote(vec![tag("v0.24.2", "b"), tag("v0.25.0", "e")]);
         let marks = Marks(WatchMarks { after: Some("v0.24.2".into()), pin: None });
-        let syncing = Some(Syncing {
-            task_definition: "btcd:7".into(),
-            since_ms: Some(1),
-            release_tag: None,
-            network: "mainnet",
-            size: None,
-        });
+        let syncing = Some(Syncing { task_definition: "btcd:7".into(), network: "mainnet", size: None });
         let target = Target { executions: FakeExecutions::with_history(&[]), node: syncing };
         let held = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
             .await

@@ -488,13 +488,7 @@ mod tests {
         assert!(full.executions.started.lock().unwrap().is_empty());
 
         // A signed release pushed while the node syncs: accepted for later, nothing started.
-        let syncing = Some(crate::node::Syncing {
-            task_definition: "btcd:7".into(),
-            since_ms: None,
-            release_tag: None,
-            network: "mainnet",
-            size: None,
-        });
+        let syncing = Some(crate::node::Syncing { task_definition: "btcd:7".into(), network: "mainnet", size: None });
         let waiting = Target { executions: FakeExecutions::default(), node: syncing };
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
         let deferred = handle(
