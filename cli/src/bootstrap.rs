@@ -6,6 +6,8 @@ use pipeline::verify::TrustRoot;
 
 use crate::artifacts::{self, Checkout, TEMPLATE_KEY};
 use crate::bucket::{self, Bucket, Removed};
+use pipeline::sizing::NodeSizes;
+
 use crate::cloud::Cloud;
 use crate::error::{Error, Result};
 use crate::execution;
@@ -228,16 +230,9 @@ pub async fn up(
     Ok(())
 }
 
-/// The node a stack runs (or would): its network and sync size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Node {
-    pub network: pipeline::network::Network,
-    pub sync: pipeline::sizing::TaskSize,
-}
-
 /// The node a stack runs (or would): each parameter as given, else the deployed stack's, else
 /// the template's default (mainnet at the sizing table's sizes).
-pub async fn node_of(cloud: &Cloud, stack_name: &str, given: &[(String, String)]) -> Result<Node> {
+pub async fn node_of(cloud: &Cloud, stack_name: &str, given: &[(String, String)]) -> Result<NodeSizes> {
     let deployed = stack::describe(&cloud.cloudformation(), stack_name).await.ok().flatten();
     let value = |key: &str| {
         given
@@ -247,14 +242,7 @@ pub async fn node_of(cloud: &Cloud, stack_name: &str, given: &[(String, String)]
             .map(|(_, v)| v.clone())
             .or_else(|| deployed.as_ref().and_then(|s| s.parameter(key)).map(String::from))
     };
-    let name = value("Network").unwrap_or_else(|| "mainnet".into());
-    let network =
-        pipeline::network::Network::parse(&name).map_err(|e| Error::Usage(format!("Network {name:?}: {e}")))?;
-    let (cpu, memory) = pipeline::sizing::Profile::Sync.size_parameters();
-    let sync = pipeline::sizing::for_network(network)
-        .chosen(pipeline::sizing::Profile::Sync, value(cpu).as_deref(), value(memory).as_deref())
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    Ok(Node { network, sync })
+    NodeSizes::from_settings(value).map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Once per stack: the newest release the repository has now, below which the watch starts

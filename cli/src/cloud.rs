@@ -42,10 +42,6 @@ impl Cloud {
         aws_sdk_sts::Client::new(&self.sdk)
     }
 
-    pub fn service_quotas(&self) -> aws_sdk_servicequotas::Client {
-        aws_sdk_servicequotas::Client::new(&self.sdk)
-    }
-
     pub fn efs(&self) -> aws_sdk_efs::Client {
         aws_sdk_efs::Client::new(&self.sdk)
     }

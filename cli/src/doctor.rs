@@ -10,13 +10,8 @@ use crate::cloud::Cloud;
 use crate::error::{Error, Result};
 use crate::stack;
 
-/// Service Quotas' code of "Concurrently running builds for ARM/Large environment" (service
-/// code `codebuild`; default 1 per region, and 0 in some new accounts).
-pub const ARM_LARGE_BUILDS_QUOTA: &str = "L-596BEAB4";
-/// Fargate's "Fargate On-Demand vCPU resource count": vCPUs of running Fargate tasks, per region
-/// (AWS's default 6; new accounts may start lower). The service stops the old task before it
-/// starts the new one (one btcd per data directory), so the larger of the two sizes must fit.
-pub const FARGATE_VCPU_QUOTA: &str = "L-3032A538";
+use pipeline::quota::{Quota, QuotaValues, CODEBUILD_ARM_LARGE_BUILDS, FARGATE_ON_DEMAND_VCPUS};
+use pipeline::sizing::NodeSizes;
 
 /// Regions where AWS documents CodeBuild's ARM_CONTAINER environment (the CodeBuild user guide,
 /// "Build environment compute modes and types"; EnvironmentType in the API reference).
@@ -91,7 +86,7 @@ impl Preflight {
     }
 }
 
-pub async fn run(cloud: &Cloud, stack_name: &str, node: &crate::bootstrap::Node) -> Preflight {
+pub async fn run(cloud: &Cloud, stack_name: &str, node: &NodeSizes) -> Preflight {
     let network = node.network;
     let mut findings = vec![identity(cloud).await, region(&cloud.region)];
     findings.push(build_quota(cloud).await);
@@ -167,40 +162,33 @@ fn region(region: &str) -> Finding {
 
 /// The exact request that raises the ARM/Large build quota to one build.
 pub fn quota_request(region: &str) -> String {
-    format!(
-        "aws service-quotas request-service-quota-increase --region {region} --service-code codebuild --quota-code {ARM_LARGE_BUILDS_QUOTA} --desired-value 1"
-    )
+    CODEBUILD_ARM_LARGE_BUILDS.increase_request(region, 1.0)
 }
 
 async fn build_quota(cloud: &Cloud) -> Finding {
-    judge_quota(&cloud.region, read_quota(cloud, "codebuild", ARM_LARGE_BUILDS_QUOTA).await)
+    judge_quota(&cloud.region, read_quota(cloud, CODEBUILD_ARM_LARGE_BUILDS).await)
 }
 
 /// A quota's value as Service Quotas reports it for the account and region.
-async fn read_quota(cloud: &Cloud, service: &str, quota: &str) -> std::result::Result<Option<f64>, String> {
-    let answer = cloud.service_quotas().get_service_quota().service_code(service).quota_code(quota).send().await;
-    answer
-        .map(|q| q.quota().and_then(|q| q.value()))
-        .map_err(|e| aws_sdk_servicequotas::error::DisplayErrorContext(e).to_string())
+async fn read_quota(cloud: &Cloud, quota: Quota) -> std::result::Result<Option<f64>, String> {
+    pipeline::aws::ServiceQuotas::new(&cloud.sdk).value(quota).await.map_err(|e| e.to_string())
 }
 
-async fn fargate_quota(cloud: &Cloud, node: &crate::bootstrap::Node) -> Finding {
-    judge_fargate_quota(&cloud.region, node, read_quota(cloud, "fargate", FARGATE_VCPU_QUOTA).await)
+async fn fargate_quota(cloud: &Cloud, node: &NodeSizes) -> Finding {
+    judge_fargate_quota(&cloud.region, node, read_quota(cloud, FARGATE_ON_DEMAND_VCPUS).await)
 }
 
 /// The Fargate quota's verdict: room for the sync size (the larger; one task runs at a time),
 /// else the request that makes room, or the smaller sync size the user may choose instead.
 pub fn judge_fargate_quota(
     region: &str,
-    node: &crate::bootstrap::Node,
+    node: &NodeSizes,
     value: std::result::Result<Option<f64>, String>,
 ) -> Finding {
     const CHECK: &str = "Fargate quota";
     let sync = node.sync;
-    let needed = sync.vcpu().max(pipeline::sizing::for_network(node.network).steady.vcpu());
-    let request = format!(
-        "aws service-quotas request-service-quota-increase --region {region} --service-code fargate --quota-code {FARGATE_VCPU_QUOTA} --desired-value {needed:.0}"
-    );
+    let needed = node.fargate_vcpus();
+    let request = FARGATE_ON_DEMAND_VCPUS.increase_request(region, needed.ceil());
     match value {
         Ok(Some(vcpus)) if vcpus >= needed => {
             Finding::new(CHECK, Level::Ok, format!("{vcpus:.0} On-Demand vCPUs: room for the sync size ({sync})"))
@@ -310,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_fargate_quota_below_the_sync_size_fails_with_the_request_that_raises_it() {
-        let table = |network| crate::bootstrap::Node { network, sync: pipeline::sizing::for_network(network).sync };
+        let table = NodeSizes::of_table;
         let mainnet = table(Network::Mainnet);
         let short = judge_fargate_quota("us-east-1", &mainnet, Ok(Some(6.0)));
         assert_eq!(short.level, Level::Fail, "{}", short.message);
@@ -329,7 +317,7 @@ mod tests {
         let sync = pipeline::sizing::for_network(Network::Mainnet)
             .chosen(pipeline::sizing::Profile::Sync, Some("4096"), Some("30720"))
             .unwrap();
-        let chosen = crate::bootstrap::Node { network: Network::Mainnet, sync };
+        let chosen = NodeSizes { sync, ..NodeSizes::of_table(Network::Mainnet) };
         assert_eq!(judge_fargate_quota("us-east-1", &chosen, Ok(Some(6.0))).level, Level::Ok);
     }
 

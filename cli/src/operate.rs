@@ -53,12 +53,17 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
     let cluster = options.cluster.clone().or_else(|| output("ClusterName"));
     let service = options.service.clone().or_else(|| output("ServiceName"));
     let log_group = options.log_group.clone().or_else(|| output("DaemonLogGroup"));
-    // `status` reads the node; switching its profile is node-metrics' alone.
+    // `status` reads the node, and the switch node-metrics would start (node-metrics alone starts it).
+    let parameter = |key: &str| outputs.as_ref().and_then(|s| s.parameter(key)).map(str::to_string);
+    let sizes = pipeline::sizing::NodeSizes::from_settings(parameter).map_err(Error::Pipeline)?;
+    let switching = parameter("ProfileSwitching").is_none_or(|mode| mode != "off");
     let node = cluster.zip(service).zip(log_group).map(|((cluster, service), log_group)| pipeline::node::NodeConfig {
         cluster,
         service,
         log_group,
-        switching: false,
+        switching,
+        sizes,
+        region: cloud.region.clone(),
     });
     let watch = crate::releases::parameters(&cloud.sdk, output);
     Ok(Pipeline { state_machine_arn, node, watch })
@@ -266,8 +271,10 @@ async fn read_node(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline
     };
     let ecs = pipeline::aws::Ecs::new(&cloud.sdk);
     let logs = pipeline::aws::Logs::new(&cloud.sdk);
+    let executions = cloud.step_functions(&pipeline.state_machine_arn);
+    let quotas = pipeline::aws::ServiceQuotas::new(&cloud.sdk);
     let now = pipeline::config::now_ms();
-    pipeline::node::status(config, &ecs, &ecs, &logs, now).await.map(Some).map_err(Error::Node)
+    pipeline::node::status(config, &ecs, &ecs, &logs, &executions, &quotas, now).await.map(Some).map_err(Error::Node)
 }
 
 /// The node section; a node that cannot be read is said so, not an error.
@@ -322,6 +329,9 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
             }
         }
         None => println!("  height    unknown: no progress line in btcd's log in the last 6 h"),
+    }
+    if let Some(switch) = &node.profile_switch {
+        println!("  switch    {}", switch.describe(&cloud.region));
     }
     if let Some(waiting) = node.seconds_without_blocks.filter(|s| *s > 0) {
         println!(

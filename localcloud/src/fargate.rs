@@ -57,7 +57,9 @@ pub struct Fargate {
     /// Set when the cloud stops: the reconciler ends.
     stopped: std::sync::atomic::AtomicBool,
     /// The account's Fargate On-Demand vCPU quota.
-    vcpu_quota: u32,
+    vcpu_quota: std::sync::atomic::AtomicU32,
+    /// CPU units the account's other Fargate tasks hold of the quota (none unless a test says).
+    elsewhere_cpu_units: std::sync::atomic::AtomicU32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +179,8 @@ impl Fargate {
             logs,
             next_id: Mutex::new(0),
             stopped: std::sync::atomic::AtomicBool::new(false),
-            vcpu_quota,
+            vcpu_quota: vcpu_quota.into(),
+            elsewhere_cpu_units: 0.into(),
         });
         let weak = Arc::downgrade(&fargate);
         tokio::spawn(async move {
@@ -415,11 +418,23 @@ impl Fargate {
         }
     }
 
+    pub fn set_vcpu_quota(&self, vcpus: u32) {
+        self.vcpu_quota.store(vcpus, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The account's other Fargate tasks (another team's, another stack's) hold `cpu_units` of
+    /// the vCPU quota from now on.
+    pub fn run_elsewhere(&self, cpu_units: u32) {
+        self.elsewhere_cpu_units.store(cpu_units, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Fargate's On-Demand vCPU quota: a task that would take the account's running vCPUs above
     /// it is not placed (ECS: "You've reached the limit on the number of vCPUs you can run
     /// concurrently").
     fn check_vcpu_quota(&self, cpu_units: u32) -> Result<(), String> {
-        let running: u32 = self
+        let quota = self.vcpu_quota.load(std::sync::atomic::Ordering::SeqCst);
+        let elsewhere = self.elsewhere_cpu_units.load(std::sync::atomic::Ordering::SeqCst);
+        let running: u32 = elsewhere + self
             .services
             .lock()
             .unwrap()
@@ -427,12 +442,12 @@ impl Fargate {
             .flat_map(|s| s.tasks.iter())
             .filter(|t| t.is_running())
             .map(|t| t.cpu_units)
-            .sum();
-        if running + cpu_units > self.vcpu_quota * 1024 {
+            .sum::<u32>();
+        if running + cpu_units > quota * 1024 {
             return Err(format!(
                 "You've reached the limit on the number of vCPUs you can run concurrently \
                  (Fargate On-Demand vCPU quota {}; running {} vCPU, this task {} vCPU)",
-                self.vcpu_quota,
+                quota,
                 f64::from(running) / 1024.0,
                 f64::from(cpu_units) / 1024.0
             ));

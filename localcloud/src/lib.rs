@@ -87,6 +87,19 @@ pub struct Options {
     pub quotas: Quotas,
 }
 
+/// A line of btcd's block progress logger (netsync/blocklogger.go) through btclog, logged at
+/// `at_ms`, its newest block's time `block_time` (Unix seconds, printed as Go prints a UTC time).
+pub fn progress_line(at_ms: i64, blocks: u64, height: u64, block_time: i64) -> (i64, String) {
+    let logged = pipeline::node::utc_date_time(at_ms / 1000);
+    let block = pipeline::node::utc_date_time(block_time);
+    let message = format!(
+        "{logged}.118 [INF] SYNC: Processed {blocks} blocks in the last 10.01s ({} transactions, height {height}, \
+         {block} +0000 UTC, ~41 MiB cache)",
+        blocks * 3,
+    );
+    (at_ms, message)
+}
+
 /// The account quotas the preflight reads and the local cloud holds to.
 #[derive(Debug, Clone, Copy)]
 pub struct Quotas {
@@ -100,6 +113,17 @@ pub struct Quotas {
 impl Default for Quotas {
     fn default() -> Self {
         Quotas { codebuild_arm_large_builds: 1, fargate_on_demand_vcpus: 6 }
+    }
+}
+
+impl Quotas {
+    /// As moto_server.py reads them.
+    fn write(&self, path: &Path) {
+        let answers = serde_json::json!({
+            "LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS": self.codebuild_arm_large_builds,
+            "LOCALCLOUD_FARGATE_ON_DEMAND_VCPUS": self.fargate_on_demand_vcpus,
+        });
+        std::fs::write(path, answers.to_string()).expect("the quotas file");
     }
 }
 
@@ -135,6 +159,8 @@ pub struct Services {
     /// Built images (see [`codebuild::ImageStore`]).
     pub images: Arc<codebuild::ImageStore>,
     administrator: aws_credential_types::Credentials,
+    /// What Service Quotas answers (moto reads it at each request).
+    quotas_file: PathBuf,
     moto: moto::Moto,
     _images: tempfile::TempDir,
 }
@@ -161,7 +187,9 @@ impl Services {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let router_port = listener.local_addr().unwrap().port();
-        let moto = moto::Moto::start(&options.venv, router_port, &logs.join("moto.log"), &options.quotas).await;
+        let quotas_file = logs.join("quotas.json");
+        options.quotas.write(&quotas_file);
+        let moto = moto::Moto::start(&options.venv, router_port, &logs.join("moto.log"), &quotas_file).await;
         let endpoint = format!("http://127.0.0.1:{router_port}");
         let sdk_as = |credentials: aws_credential_types::Credentials, endpoint: &str| {
             aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -227,9 +255,18 @@ impl Services {
             binaries: options.binaries.clone(),
             images,
             administrator,
+            quotas_file,
             moto,
             _images: images_dir,
         }
+    }
+
+    /// The account's quotas change (AWS adjusts a new account's, or a request is granted):
+    /// Service Quotas answers the new values and Fargate places tasks by them. Running tasks
+    /// keep running, as in AWS.
+    pub fn set_quotas(&self, quotas: Quotas) {
+        quotas.write(&self.quotas_file);
+        self.router.fargate.set_vcpu_quota(quotas.fargate_on_demand_vcpus);
     }
 
     /// The environment a process needs to call this cloud as `credentials`' principal.
@@ -465,6 +502,11 @@ impl LocalCloud {
         self.services.env_for(&self.operator)
     }
 
+    /// See [`Services::set_quotas`].
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.services.set_quotas(quotas);
+    }
+
     /// Runs `sigship` as the administrator (what `up` and `down` need).
     pub async fn sigship_as_administrator(&self, args: &[&str]) -> (i32, String, String) {
         self.services.sigship(args).await
@@ -543,6 +585,17 @@ impl LocalCloud {
             .send()
             .await
             .unwrap();
+    }
+
+    /// btcd far behind (its newest blocks from 2012) and catching up for the last 15 minutes, as
+    /// its progress lines say: what makes node-metrics want the sync size.
+    pub async fn daemon_catching_up(&self, task: &str) {
+        const OLD_BLOCK: i64 = 1_349_079_230;
+        let now = pipeline::config::now_ms();
+        let lines: Vec<_> = (0..3)
+            .map(|i| progress_line(now - (15 - 7 * i) * 60_000, 2000, 100_000 + 20_000 * i as u64, OLD_BLOCK + i))
+            .collect();
+        self.daemon_logs(task, &lines).await;
     }
 
     /// Every message in the daemon's log group, oldest first (as the administrator).

@@ -22,8 +22,9 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// `quotas`: what Service Quotas reports for the account (see moto_server.py).
-    pub async fn start(venv: &Path, callback_port: u16, log: &Path, quotas: &crate::Quotas) -> Self {
+    /// `quotas_file`: what Service Quotas reports for the account ([`crate::Quotas::write`], read
+    /// at each request by moto_server.py).
+    pub async fn start(venv: &Path, callback_port: u16, log: &Path, quotas_file: &Path) -> Self {
         let port = crate::free_port();
         let log_path = log.to_path_buf();
         let log = std::fs::File::create(log).expect("moto log");
@@ -32,8 +33,7 @@ impl Moto {
             .env("MOTO_PORT", callback_port.to_string())
             // Services report their tasks running, so a deployment can complete.
             .env("SIGSHIP_ALARM_EVALUATION_SECONDS", ALARM_EVALUATION_SECONDS)
-            .env("LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS", quotas.codebuild_arm_large_builds.to_string())
-            .env("LOCALCLOUD_FARGATE_ON_DEMAND_VCPUS", quotas.fargate_on_demand_vcpus.to_string())
+            .env("LOCALCLOUD_QUOTAS_FILE", quotas_file)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())

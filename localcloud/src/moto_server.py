@@ -605,8 +605,8 @@ _LambdaPolicy.decode_policy = _url_conditions_kept
 # AWS documents as 1 per region (0 in some new accounts, which the preflight refuses), and
 # Fargate's "Fargate On-Demand vCPU resource count" (L-3032A538), AWS's default 6 (new accounts
 # may start lower), which the sync size must fit. The account's values are the local cloud's
-# options (LOCALCLOUD_CODEBUILD_ARM_LARGE_BUILDS, LOCALCLOUD_FARGATE_ON_DEMAND_VCPUS); the local
-# Fargate refuses tasks above the second.
+# options, in the JSON file LOCALCLOUD_QUOTAS_FILE names (read at each request: a test changes
+# them as AWS or a quota request would); the local Fargate refuses tasks above the second.
 from moto.servicequotas.models import ServiceQuotasBackend  # noqa: E402
 
 _KNOWN_QUOTAS = {
@@ -629,6 +629,8 @@ def _known_quotas(self, service_code, quota_code):
     if known is None:
         return _get_service_quota(self, service_code, quota_code)
     fields, variable, default = known
+    with open(os.environ["LOCALCLOUD_QUOTAS_FILE"], encoding="utf-8") as answers:
+        value = json.load(answers).get(variable, default)
     arn = f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:{service_code}/{quota_code}"
     return dict(
         fields,
@@ -637,7 +639,7 @@ def _known_quotas(self, service_code, quota_code):
         QuotaCode=quota_code,
         ServiceCode=service_code,
         QuotaArn=arn,
-        Value=float(os.environ.get(variable, default)),
+        Value=float(value),
     )
 
 

@@ -18,21 +18,7 @@ fn now_ms() -> i64 {
     pipeline::config::now_ms()
 }
 
-/// Go's `time.Time` format as btcd prints it (UTC), e.g. `2026-06-18 23:01:32 +0000 UTC`.
-fn go_time(unix: i64) -> String {
-    format!("{} +0000 UTC", pipeline::node::utc_date_time(unix))
-}
-
-/// A line of btcd's block progress logger (netsync/blocklogger.go) through btclog, logged at `at_ms`.
-fn progress(at_ms: i64, blocks: u64, height: u64, block_time: i64) -> (i64, String) {
-    let logged = pipeline::node::utc_date_time(at_ms / 1000);
-    let message = format!(
-        "{logged}.118 [INF] SYNC: Processed {blocks} blocks in the last 10.01s ({} transactions, height {height}, {}, ~41 MiB cache)",
-        blocks * 3,
-        go_time(block_time)
-    );
-    (at_ms, message)
-}
+use localcloud::progress_line as progress;
 
 async fn deployed_cloud() -> LocalCloud {
     let cloud = LocalCloud::start(Options::default()).await;
@@ -215,17 +201,13 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     let (cpu, _, _, profile, _) = running_revision(&cloud).await;
     assert_eq!((cpu, profile), (table.steady.cpu.to_string(), "steady".to_string()));
 
-    let now = now_ms();
-    let catching_up: Vec<_> = (0..3)
-        .map(|i| progress(now - (15 - 7 * i) * MINUTE_MS, 2000, 100_000 + 20_000 * i as u64, OLD_BLOCK + i))
-        .collect();
-    cloud.daemon_logs("catching-up", &catching_up).await;
+    cloud.daemon_catching_up("catching-up").await;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
-    let switch = sample["profileSwitch"].as_str().expect("a switch started").to_string();
-    assert!(switch.starts_with("profile-sync-from-btcd-"), "{sample}");
-    // The next minute's sample finds it started: one switch, not one a minute.
+    let switch = sample["profileSwitch"]["execution"].as_str().expect("a switch started").to_string();
+    assert!(switch.starts_with("profile-sync-from-btcd-") && switch.ends_with("-1"), "{sample}");
+    // The next minute's sample finds it running: one switch, not one a minute.
     let again = cloud.invoke("node-metrics", "{}").await.unwrap();
-    assert_eq!(again["profileSwitch"].as_str(), Some(switch.as_str()), "{again}");
+    assert_eq!(again["profileSwitch"], json!({"state": "running", "to": "sync", "execution": switch}), "{again}");
     cloud.finish(&switch).await.assert_succeeded(&cloud.logs);
     let (cpu, memory, command, profile, _) = running_revision(&cloud).await;
     assert_eq!((cpu, memory), (table.sync.cpu.to_string(), table.sync.memory_mib.to_string()));
@@ -257,7 +239,7 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     // A periodic flush, then a block processed after it: the flush completed. Steady again.
     cloud.daemon_logs("flushed", &[flush(now - 5_000), progress(now, 1, 925_002, block(now))]).await;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
-    let back = sample["profileSwitch"].as_str().expect("the switch back").to_string();
+    let back = sample["profileSwitch"]["execution"].as_str().expect("the switch back").to_string();
     assert!(back.starts_with("profile-steady-from-btcd-"), "{sample}");
     cloud.finish(&back).await.assert_succeeded(&cloud.logs);
     let (cpu, _, command, profile, release) = running_revision(&cloud).await;
@@ -271,4 +253,54 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     cloud.finish(&started).await.assert_succeeded(&cloud.logs);
     let (_, _, _, profile, release) = running_revision(&cloud).await;
     assert_eq!((profile.as_str(), release.as_str()), ("steady", "v0.24.3"));
+}
+
+/// The account's Fargate quota drops below the sync size (AWS adjusts new accounts' quotas):
+/// node-metrics, asked by btcd's log for the sync size, starts nothing — the service would stop
+/// the node to place a task it cannot — and says why in its sample, the ProfileSwitchBlocked
+/// alarm and `sigship status`. The node keeps running. Once raised, the switch starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_switch_above_the_fargate_quota_is_not_started_and_the_node_keeps_running() {
+    let cloud = deployed_cloud().await;
+    let cloudwatch = cloud.cloudwatch();
+    let blocked_alarm = format!("{}-profile-switch-blocked", cloud.stack.name);
+    let table = pipeline::sizing::for_network(pipeline::network::Network::Regtest);
+    cloud.set_quotas(localcloud::Quotas { fargate_on_demand_vcpus: 0, ..Default::default() });
+
+    cloud.daemon_catching_up("catching-up").await;
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    let vcpus = table.sync.vcpu();
+    assert_eq!(
+        sample["profileSwitch"],
+        json!({"state": "aboveQuota", "to": "sync", "vcpus": vcpus, "quota": 0.0}),
+        "{sample}"
+    );
+    assert_eq!(sample["profile"], "steady", "{sample}");
+    let names = pipeline::execution::Executions::names(&cloud.step_functions()).await.unwrap();
+    assert!(!names.iter().any(|n| n.starts_with("profile-")), "no switch started: {names:?}");
+    assert_eq!(cloudwatch.wait_for_state(&blocked_alarm, "ALARM", Duration::from_secs(20)).await, "ALARM");
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "switch    to sync: not started: the sync size needs {vcpus} vCPUs and the account's Fargate On-Demand vCPU quota is 0"
+        )) && stdout.contains("--service-code fargate --quota-code L-3032A538 --desired-value 1"),
+        "{stdout}"
+    );
+    // The node kept running at its size.
+    let (_, _, _, profile, _) = running_revision(&cloud).await;
+    assert_eq!(profile, "steady");
+    assert!(stdout.contains("1 of 1 tasks running"), "{stdout}");
+
+    // The quota raised: the next sample starts the switch, which places the sync size.
+    cloud.set_quotas(localcloud::Quotas::default());
+    let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert_eq!(sample["profileSwitch"]["state"], "running", "{sample}");
+    let switch = sample["profileSwitch"]["execution"].as_str().unwrap().to_string();
+    cloud.finish(&switch).await.assert_succeeded(&cloud.logs);
+    let (cpu, _, _, profile, _) = running_revision(&cloud).await;
+    assert_eq!((cpu, profile), (table.sync.cpu.to_string(), "sync".to_string()));
+    let syncing = cloud.invoke("node-metrics", "{}").await.unwrap();
+    assert!(syncing["profileSwitch"].is_null(), "at the size it wants: {syncing}");
+    assert_eq!(cloudwatch.wait_for_state(&blocked_alarm, "OK", Duration::from_secs(20)).await, "OK");
 }

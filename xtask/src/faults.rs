@@ -159,6 +159,12 @@ fn cases() -> Vec<Case> {
             run: |c| Box::pin(destroy_during_deploy(c)),
         },
         Case {
+            fault: "other Fargate tasks of the account hold the vCPUs the sync size needs",
+            expected: "the switch FAILED DeploymentRolledBack, the node back and running at its size, the retry waits; \
+                       `run --profile sync` once room is made SUCCEEDED",
+            run: |c| Box::pin(switch_cannot_be_placed(c)),
+        },
+        Case {
             fault: "someone pushes an image under the release's image tag before it is built",
             expected: "FAILED ImageNotRecorded, nothing built, nothing deployed",
             run: |c| Box::pin(image_pushed_by_someone_else(c)),
@@ -398,6 +404,44 @@ async fn rollout_fails(cloud: LocalCloud) -> Result<String, String> {
         return Err(format!("service not on the previous image {before}: {after}"));
     }
     Ok(format!("FAILED DeploymentRolledBack; {after} (the previous digest)"))
+}
+
+/// node-metrics starts the switch to the sync size (Service Quotas has room for it), but the
+/// account's other Fargate tasks hold all but the steady task's share: the service stops the
+/// node, cannot place the sync task, and ECS's circuit breaker puts the steady revision back.
+async fn switch_cannot_be_placed(cloud: LocalCloud) -> Result<String, String> {
+    expect_succeeded(&deploy(&cloud, "first").await)?;
+    let steady = service_revision(&cloud).await;
+    let table = pipeline::sizing::for_network(pipeline::network::Network::Regtest);
+    let quota = localcloud::Quotas::default().fargate_on_demand_vcpus * 1024;
+    cloud.router.fargate.run_elsewhere(quota - table.steady.cpu);
+    cloud.daemon_catching_up("catching-up").await;
+    let sample = cloud.invoke("node-metrics", "{}").await.map_err(|e| format!("node-metrics: {e}"))?;
+    let switch = sample["profileSwitch"]["execution"].as_str().ok_or(format!("no switch started: {sample}"))?;
+    let run = cloud.finish(switch).await;
+    expect_failed(&run, "DeploymentRolledBack")?;
+    let after = service_revision(&cloud).await;
+    let running = cloud.tasks().iter().filter(|t| t.is_running()).count();
+    if after != steady || running != 1 {
+        return Err(format!("the node is not back on {steady:?}: {after:?}, {running} tasks running"));
+    }
+    let again = cloud.invoke("node-metrics", "{}").await.map_err(|e| format!("node-metrics: {e}"))?;
+    if again["profileSwitch"]["state"] != "retrying" || again["profile"] != "steady" {
+        return Err(format!("the next sample does not wait to retry: {again}"));
+    }
+    // Room made: the operator's retry places the sync size.
+    cloud.router.fargate.run_elsewhere(0);
+    let retried = cloud.run(json!({"profile": "sync"}), "retry-sync", false).await;
+    expect_succeeded(&retried).map_err(|e| format!("retry: {e}"))?;
+    let back = after.as_deref().map_or("?", pipeline::arn::name_of);
+    Ok(format!("{switch} FAILED DeploymentRolledBack; back on {back}, 1 task running; retry waits; run --profile sync SUCCEEDED"))
+}
+
+/// The task definition the service runs.
+async fn service_revision(cloud: &LocalCloud) -> Option<String> {
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let described = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await;
+    described.ok()?.services().first()?.task_definition().map(String::from)
 }
 
 async fn function_fault(cloud: LocalCloud, function: &'static str, fault: FunctionFault) -> Result<String, String> {

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Bottom up. A module imports only from its own layer or one below it.
 pub const LAYERS: [(&str, &[&str]); 9] = [
     ("foundation: errors, configuration, ARNs", &["arn", "config", "error"]),
-    ("vocabulary: networks, releases, sizes (no AWS, no I/O)", &["network", "release", "sizing"]),
+    ("vocabulary: networks, releases, sizes, quotas (no AWS, no I/O)", &["network", "quota", "release", "sizing"]),
     ("verification and executions", &["execution", "verify"]),
     ("the build, and what runs", &["build", "running"]),
     ("the task definition", &["task_definition"]),

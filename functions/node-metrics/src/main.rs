@@ -1,7 +1,8 @@
 //! node-metrics: every minute, reads btcd's sync progress from its log group and publishes it
 //! (height, lag, flat time, task counts) as CloudWatch embedded metrics for the stack's alarms;
-//! when the node's profile no longer fits (far behind, or current again), starts the switch.
-use pipeline::aws::{Ecs, Logs, StepFunctions};
+//! when the node's profile no longer fits (far behind, or current again), starts the switch —
+//! unless the account's Fargate quota cannot place it, which it says instead.
+use pipeline::aws::{Ecs, Logs, ServiceQuotas, StepFunctions};
 use pipeline::node::{self, NodeConfig, SampleRequest};
 use pipeline::{config::Env, lambda};
 
@@ -11,10 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let setup = || async {
         let env = Env::process();
         let executions = StepFunctions::new(&sdk, env.required("SIGSHIP_STATE_MACHINE_ARN")?);
-        NodeConfig::from_env(&env).map(|config| (config, Ecs::new(&sdk), Logs::new(&sdk), executions))
+        let clients = (Ecs::new(&sdk), Logs::new(&sdk), executions, ServiceQuotas::new(&sdk));
+        NodeConfig::from_env(&env).map(|config| (config, clients))
     };
-    lambda::serve(setup, |(config, ecs, logs, executions), _: SampleRequest| {
-        node::publish(config, ecs, ecs, logs, executions, pipeline::config::now_ms())
+    lambda::serve(setup, |(config, (ecs, logs, executions, quotas)), _: SampleRequest| {
+        node::publish(config, ecs, ecs, logs, executions, quotas, pipeline::config::now_ms())
     })
     .await
 }

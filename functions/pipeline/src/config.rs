@@ -74,6 +74,18 @@ pub fn names<T: strum::VariantArray + Copy + Into<&'static str>>() -> String {
     T::VARIANTS.iter().map(|v| (*v).into()).collect::<Vec<&str>>().join(", ")
 }
 
+/// The variable the template passes a parameter in: `SyncTaskCpu` → `SIGSHIP_SYNC_TASK_CPU`.
+pub fn env_name(parameter: &str) -> String {
+    let mut name = String::from("SIGSHIP");
+    for c in parameter.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
 /// The wall clock, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -82,6 +94,12 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_s_variable_is_its_name_in_screaming_snake_case() {
+        assert_eq!(env_name("SyncTaskCpu"), "SIGSHIP_SYNC_TASK_CPU");
+        assert_eq!(env_name("Network"), "SIGSHIP_NETWORK");
+    }
 
     #[test]
     fn missing_and_malformed_values_name_the_variable() {

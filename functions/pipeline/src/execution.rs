@@ -27,12 +27,32 @@ pub struct RunningExecution {
     pub started_ms: i64,
 }
 
+/// An execution in the state machine's history, as ListExecutions lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedExecution {
+    pub name: String,
+    /// Step Functions' status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, …
+    pub status: String,
+    /// When it stopped, Unix milliseconds; None while it runs.
+    pub stopped_ms: Option<i64>,
+}
+
+impl ListedExecution {
+    pub fn is_running(&self) -> bool {
+        self.status == ExecutionView::RUNNING
+    }
+}
+
 /// The state machine's executions, as the triggers start them and the queue orders them.
 pub trait Executions {
     /// Starts an execution named `name`; [`Started::AlreadyExists`] when the name is taken.
     async fn start(&self, name: &str, input: &serde_json::Value) -> Result<Started>;
-    /// The names of every execution still in the history (any status).
-    async fn names(&self) -> Result<Vec<String>>;
+    /// Every execution still in the history (any status), newest first.
+    async fn listed(&self) -> Result<Vec<ListedExecution>>;
+    /// Their names.
+    async fn names(&self) -> Result<Vec<String>> {
+        Ok(self.listed().await?.into_iter().map(|e| e.name).collect())
+    }
     async fn running(&self) -> Result<Vec<RunningExecution>>;
 }
 

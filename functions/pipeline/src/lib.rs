@@ -10,8 +10,9 @@
 pub mod arn;
 pub mod config;
 pub mod error;
-// vocabulary: plain facts, no AWS, no I/O
+// vocabulary: plain facts, no AWS, no I/O (a trait may name what AWS answers)
 pub mod network;
+pub mod quota;
 pub mod release;
 pub mod sizing;
 // verification and executions

@@ -183,6 +183,10 @@ pub struct NodeConfig {
     /// Whether node-metrics switches the profile ([`profile_switch`]); `SIGSHIP_PROFILE_SWITCHING`
     /// `auto` (default) or `off`.
     pub switching: bool,
+    /// The network and the sizes the stack runs it at (a switch must fit the Fargate quota).
+    pub sizes: crate::sizing::NodeSizes,
+    /// Where it runs (a quota request names it).
+    pub region: String,
 }
 
 impl NodeConfig {
@@ -199,6 +203,8 @@ impl NodeConfig {
             service: env.required("SIGSHIP_SERVICE")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
             switching,
+            sizes: crate::sizing::NodeSizes::from_env(env)?,
+            region: env.required("AWS_REGION")?,
         })
     }
 }
@@ -217,9 +223,10 @@ pub struct NodeSample {
     /// The service's revision, and the profile it runs at.
     pub task_definition: String,
     pub profile: crate::sizing::Profile,
-    /// The profile switch this sample started (or found started): its execution name.
+    /// The profile switch btcd's log asks for, and what became of it (started, running, or why
+    /// not).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile_switch: Option<String>,
+    pub profile_switch: Option<profile_switch::Switch>,
 }
 
 /// The metrics request: a scheduled event, whose content does not matter.
@@ -269,6 +276,8 @@ impl NodeSample {
         if let Some(seconds) = self.seconds_without_blocks {
             metrics.push(("SecondsWithoutBlocks", seconds as f64, "Seconds"));
         }
+        let blocked = self.profile_switch.as_ref().is_some_and(profile_switch::Switch::is_blocked);
+        metrics.push(("ProfileSwitchBlocked", f64::from(u8::from(blocked)), "Count"));
         metrics
     }
 
@@ -302,20 +311,34 @@ pub fn embedded_metrics(now_ms: i64, dimensions: &[(&str, &str)], metrics: &[(&s
     document
 }
 
-/// The node-metrics function: sample, print the sample as embedded metrics, answer with it.
+/// The node-metrics function: sample, start the profile switch the log asks for (unless it
+/// cannot be placed), print the sample as embedded metrics, answer with it.
 pub async fn publish(
     config: &NodeConfig,
     services: &impl Services,
     revisions: &impl Revisions,
     logs: &impl LogEvents,
     executions: &impl crate::execution::Executions,
+    quotas: &impl crate::quota::QuotaValues,
     now_ms: i64,
 ) -> Result<Option<NodeSample>> {
     let mut sample = sample(config, services, revisions, logs, now_ms).await?;
     if let Some(sample) = sample.as_mut().filter(|_| config.switching) {
-        let (progress, flushes) = profile_switch::read(logs, &config.log_group, now_ms).await?;
-        if let Some(to) = profile_switch::decide(sample.profile, &progress, &flushes, now_ms) {
-            sample.profile_switch = Some(profile_switch::start(executions, to, &sample.task_definition).await?);
+        let outlook = profile_switch::read_outlook(
+            config,
+            sample.profile,
+            &sample.task_definition,
+            logs,
+            executions,
+            quotas,
+            now_ms,
+        )
+        .await?;
+        if let Some(switch) = outlook {
+            if switch.is_blocked() {
+                tracing::warn!(switch = %switch.describe(&config.region), "profile switch not started");
+            }
+            sample.profile_switch = Some(profile_switch::start(executions, switch).await?);
         }
     }
     match &sample {
@@ -343,6 +366,8 @@ pub struct NodeStatus {
     /// See [`hours_to_tip`].
     pub hours_to_tip: Option<f64>,
     pub last_log_ms: Option<i64>,
+    /// The profile switch btcd's log asks for, as node-metrics sees it (when the stack switches).
+    pub profile_switch: Option<profile_switch::Switch>,
 }
 
 pub async fn status(
@@ -350,6 +375,8 @@ pub async fn status(
     services: &impl Services,
     revisions: &impl Revisions,
     logs: &impl LogEvents,
+    executions: &impl crate::execution::Executions,
+    quotas: &impl crate::quota::QuotaValues,
     now_ms: i64,
 ) -> Result<NodeStatus> {
     let service = services
@@ -363,6 +390,14 @@ pub async fn status(
     let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
     let hour = logs.matching(&config.log_group, PROGRESS_FILTER, now_ms - 60 * 60 * 1000, now_ms + 1).await?;
     let hour: Vec<Progress> = hour.iter().filter_map(|e| Progress::parse(&e.message, e.timestamp_ms)).collect();
+    let profile_switch = match (&service, &revision) {
+        (Some(service), Some(revision)) if config.switching && service.is_active() => {
+            let running = revision.profile.unwrap_or_default();
+            profile_switch::read_outlook(config, running, &service.task_definition, logs, executions, quotas, now_ms)
+                .await?
+        }
+        _ => None,
+    };
     Ok(NodeStatus {
         cluster: config.cluster.clone(),
         service: config.service.clone(),
@@ -374,6 +409,7 @@ pub async fn status(
         seconds_without_blocks,
         hours_to_tip: hours_to_tip(&hour, now_ms),
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
+        profile_switch,
     })
 }
 

@@ -291,7 +291,7 @@ impl Teardown for FakeTeardown {
 #[derive(Default)]
 pub struct FakeExecutions {
     pub started: Mutex<Vec<(String, serde_json::Value)>>,
-    pub existing: Mutex<Vec<String>>,
+    pub existing: Mutex<Vec<crate::execution::ListedExecution>>,
     running: Vec<crate::execution::RunningExecution>,
 }
 
@@ -307,8 +307,18 @@ impl FakeExecutions {
         FakeExecutions { running, ..Default::default() }
     }
 
+    /// Executions that ran and succeeded, by name.
     pub fn with_history(names: &[String]) -> Self {
-        FakeExecutions { existing: Mutex::new(names.to_vec()), ..Default::default() }
+        let succeeded = |name: &String| crate::execution::ListedExecution {
+            name: name.clone(),
+            status: "SUCCEEDED".into(),
+            stopped_ms: Some(0),
+        };
+        Self::with_listed(names.iter().map(succeeded).collect())
+    }
+
+    pub fn with_listed(listed: Vec<crate::execution::ListedExecution>) -> Self {
+        FakeExecutions { existing: Mutex::new(listed), ..Default::default() }
     }
 }
 
@@ -322,15 +332,15 @@ impl crate::execution::Executions for FakeExecutions {
             return Ok(crate::execution::Started::New(arn));
         }
         let mut existing = self.existing.lock().unwrap();
-        if existing.iter().any(|n| n == name) {
+        if existing.iter().any(|e| e.name == name) {
             return Ok(crate::execution::Started::AlreadyExists);
         }
-        existing.push(name.to_string());
+        existing.push(crate::execution::ListedExecution { name: name.into(), status: "RUNNING".into(), stopped_ms: None });
         self.started.lock().unwrap().push((name.to_string(), input.clone()));
         Ok(crate::execution::Started::New(arn))
     }
 
-    async fn names(&self) -> Result<Vec<String>> {
+    async fn listed(&self) -> Result<Vec<crate::execution::ListedExecution>> {
         Ok(self.existing.lock().unwrap().clone())
     }
 
@@ -428,15 +438,13 @@ pub fn task_config() -> crate::task_definition::TaskConfig {
         family: "btcd".into(),
         cluster: "sigship".into(),
         service: "btcd".into(),
-        steady: crate::sizing::for_network(crate::network::Network::Testnet3).steady,
-        sync: crate::sizing::for_network(crate::network::Network::Testnet3).sync,
+        sizes: crate::sizing::NodeSizes::of_table(crate::network::Network::Testnet3),
         execution_role_arn: "arn:aws:iam::123456789012:role/exec".into(),
         task_role_arn: "arn:aws:iam::123456789012:role/task".into(),
         log_group: "/sigship/btcd".into(),
         region: "us-east-1".into(),
         file_system_id: "fs-1".into(),
         access_point_id: "fsap-1".into(),
-        network: crate::network::Network::Testnet3,
         extra_args: vec!["--maxpeers=16".into()],
         health_check_timing: crate::task_definition::HEALTH_CHECK,
         rpc_secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc".into(),

@@ -338,6 +338,8 @@ impl Model<'_> {
                     .collect())
             }
             "sts:GetCallerIdentity" => vec![],
+            // Read-only; sigship grants them on "*" (resource-level support unconfirmed here).
+            "servicequotas:GetServiceQuota" | "servicequotas:GetAWSDefaultServiceQuota" => self.everything(),
             other => return Err(Unresolved(format!("no resource model for {other}"))),
         })
     }

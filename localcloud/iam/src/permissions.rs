@@ -91,6 +91,7 @@ const THE_REPOSITORY: &[(&str, &str)] = &[
 const THE_STATE_MACHINE: &[(&str, &str)] = &[("stateMachineArn", "{SIGSHIP_STATE_MACHINE_ARN}")];
 const DAEMON_LOGS: &[(&str, &str)] = &[("logGroupName", "{SIGSHIP_LOG_GROUP}")];
 const NOTHING: &[(&str, &str)] = &[];
+const FARGATE_QUOTA: &[(&str, &str)] = &[("ServiceCode", "fargate"), ("QuotaCode", "L-3032A538")];
 
 /// Every function writes its own log group (Lambda ships its output with the function's role)
 /// and its traces (tracing is active).
@@ -280,9 +281,15 @@ pub const GRANTS: &[Grant] = &[
     ),
     call(
         Function("node-metrics"),
-        "StepFunctions::start (the profile switch)",
-        &["states:StartExecution"],
+        "StepFunctions::start, Executions::listed (the profile switch and its attempts)",
+        &["states:StartExecution", "states:ListExecutions"],
         THE_STATE_MACHINE,
+    ),
+    call(
+        Function("node-metrics"),
+        "ServiceQuotas::value (the Fargate vCPU quota a switch must fit)",
+        &["servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"],
+        FARGATE_QUOTA,
     ),
     // Step Functions invokes each pipeline function.
     call(StateMachine, "Queue", &["lambda:InvokeFunction"], &[("FunctionName", "{stack}-queue")]),
@@ -414,6 +421,12 @@ pub const GRANTS: &[Grant] = &[
     call(Operator, "status (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
     call(Operator, "status (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
     call(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),
+    call(
+        Operator,
+        "status (ServiceQuotas::value: the profile switch)",
+        &["servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"],
+        FARGATE_QUOTA,
+    ),
     call(Operator, "logs (log groups)", &["logs:DescribeLogGroups"], NOTHING),
     call(Operator, "logs (events)", &["logs:FilterLogEvents"], &[("logGroupName", "/aws/lambda/{stack}-verify")]),
 ];

@@ -6,6 +6,7 @@ mod ecr;
 mod ecs;
 mod efs;
 mod logs;
+mod quotas;
 #[cfg(test)]
 mod replay;
 mod s3;
@@ -18,6 +19,7 @@ pub use ecr::Ecr;
 pub use ecs::{container_definition, Ecs};
 pub use efs::Efs;
 pub use logs::Logs;
+pub use quotas::ServiceQuotas;
 pub use s3::load_trust_root;
 pub use secrets::secret_string;
 pub use sfn::StepFunctions;

@@ -2,7 +2,7 @@ use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 
 use crate::error::{Error, Result};
 use crate::execution::{
-    ExecutionHistory, ExecutionView, Executions, HistoryEntry, HistoryEvent, RunningExecution, Started,
+    ExecutionHistory, ExecutionView, Executions, HistoryEntry, HistoryEvent, ListedExecution, RunningExecution, Started,
 };
 
 /// The pipeline's own state machine, as the triggers, the queue and the CLI see it.
@@ -65,8 +65,17 @@ impl Executions for StepFunctions {
         }
     }
 
-    async fn names(&self) -> Result<Vec<String>> {
-        Ok(self.list(None).await?.into_iter().map(|e| e.name().to_string()).collect())
+    async fn listed(&self) -> Result<Vec<ListedExecution>> {
+        Ok(self
+            .list(None)
+            .await?
+            .into_iter()
+            .map(|e| ListedExecution {
+                name: e.name().to_string(),
+                status: e.status().as_str().to_string(),
+                stopped_ms: e.stop_date().and_then(|d| d.to_millis().ok()),
+            })
+            .collect())
     }
 
     async fn running(&self) -> Result<Vec<RunningExecution>> {

@@ -4,10 +4,13 @@
 //! the lines the decision needs (progress and flushes), and an execution name per revision makes
 //! its minute-by-minute repetition start one switch.
 
+use serde::Serialize;
+
 use super::{LogEvent, LogEvents, Progress, LOOKBACK_MS, PROGRESS_FILTER};
 use crate::error::Result;
-use crate::execution::{Executions, Started};
-use crate::sizing::Profile;
+use crate::execution::{Executions, ListedExecution, Started};
+use crate::quota::QuotaValues;
+use crate::sizing::{Profile, TaskSize};
 
 /// Far behind: the sync size pays for itself (mainnet's steady size would spend days on EFS reads).
 pub const SYNC_WHEN_BEHIND_SECONDS: i64 = 24 * 60 * 60;
@@ -62,21 +65,138 @@ pub async fn read(logs: &impl LogEvents, log_group: &str, now_ms: i64) -> Result
     Ok((progress, flushes.collect()))
 }
 
-/// `profile-<profile>-from-<family>-<revision>`: one switch per running revision, however many
-/// minutes decide it.
-pub fn execution_name(profile: Profile, task_definition: &str) -> String {
-    let revision = crate::arn::name_of(task_definition).replace(':', "-");
-    format!("profile-{}-from-{revision}", profile.name())
+/// How many times a switch is tried from one running revision: a switch that cannot be placed
+/// fails its deployment, ECS's circuit breaker puts the revision that ran back, and the next
+/// attempt waits [`RETRY_AFTER_MS`], doubling each time.
+pub const MAX_ATTEMPTS: u32 = 3;
+pub const RETRY_AFTER_MS: i64 = 15 * 60 * 1000;
+
+/// `profile-<profile>-from-<family>-<revision>-<attempt>`: one execution per attempt, however
+/// many minutes decide it.
+pub fn execution_name(profile: Profile, task_definition: &str, attempt: u32) -> String {
+    format!("{}{attempt}", name_prefix(profile, task_definition))
 }
 
-/// Starts the switch; its execution name, whether new or already started.
-pub async fn start(executions: &impl Executions, profile: Profile, task_definition: &str) -> Result<String> {
-    let name = execution_name(profile, task_definition);
-    match executions.start(&name, &serde_json::json!({ "profile": profile })).await? {
-        Started::New(_) => tracing::info!(execution = %name, "profile switch started"),
-        Started::AlreadyExists => tracing::info!(execution = %name, "profile switch already started"),
+fn name_prefix(profile: Profile, task_definition: &str) -> String {
+    let revision = crate::arn::name_of(task_definition).replace(':', "-");
+    format!("profile-{}-from-{revision}-", profile.name())
+}
+
+/// What becomes of a switch the node's log asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Switch {
+    /// To start now: node-metrics starts it.
+    Due { to: Profile, execution: String },
+    /// Started, and running.
+    Running { to: Profile, execution: String },
+    /// Not started: the account's Fargate On-Demand vCPU quota cannot place the size, and the
+    /// service would stop the node before finding that out.
+    AboveQuota { to: Profile, vcpus: f64, quota: f64 },
+    /// The last attempt failed (the service went back to the revision that ran); the next
+    /// starts at `retry_at_ms`.
+    Retrying { to: Profile, failed: String, retry_at_ms: i64 },
+    /// [`MAX_ATTEMPTS`] failed; `sigship run --profile <to>` tries again.
+    GaveUp { to: Profile, failed: String },
+}
+
+impl Switch {
+    /// Wanted but not running: what the ProfileSwitchBlocked alarm counts.
+    pub fn is_blocked(&self) -> bool {
+        matches!(self, Switch::AboveQuota { .. } | Switch::Retrying { .. } | Switch::GaveUp { .. })
     }
-    Ok(name)
+
+    /// For `status` and the log, e.g. `to sync: not started: …`.
+    pub fn describe(&self, region: &str) -> String {
+        match self {
+            Switch::Due { to, execution } => format!("to {to}: due, node-metrics starts {execution} within a minute"),
+            Switch::Running { to, execution } => format!("to {to}: running ({execution})"),
+            Switch::AboveQuota { to, vcpus, quota } => format!(
+                "to {to}: not started: the {to} size needs {vcpus} vCPUs and the account's Fargate On-Demand vCPU \
+                 quota is {quota:.0}; the node keeps running at its size. Raise it: {}",
+                crate::quota::FARGATE_ON_DEMAND_VCPUS.increase_request(region, vcpus.ceil())
+            ),
+            Switch::Retrying { to, failed, retry_at_ms } => format!(
+                "to {to}: {failed} failed (the node went back to the size that ran); node-metrics tries again at {} UTC, \
+                 or now: `sigship run --profile {to}`",
+                super::utc_date_time(retry_at_ms / 1000)
+            ),
+            Switch::GaveUp { to, failed } => format!(
+                "to {to}: {MAX_ATTEMPTS} attempts failed, the last {failed} (see `sigship status --execution {failed}`); \
+                 the node runs at the size that ran. Try again: `sigship run --profile {to}`"
+            ),
+        }
+    }
+}
+
+/// What becomes of a switch to `to` from `task_definition`, given the executions in the history,
+/// the account's Fargate vCPU quota (None: unknown) and the size `to` runs at.
+pub fn outlook(
+    to: Profile,
+    task_definition: &str,
+    listed: &[ListedExecution],
+    quota: Option<f64>,
+    size: TaskSize,
+    now_ms: i64,
+) -> Switch {
+    let prefix = name_prefix(to, task_definition);
+    let mut attempts: Vec<(u32, &ListedExecution)> = listed
+        .iter()
+        .filter_map(|e| Some((e.name.strip_prefix(&prefix)?.parse().ok()?, e)))
+        .collect();
+    attempts.sort_by_key(|(attempt, _)| *attempt);
+    if let Some((_, running)) = attempts.iter().find(|(_, e)| e.is_running()) {
+        return Switch::Running { to, execution: running.name.clone() };
+    }
+    if let Some(quota) = quota.filter(|q| *q < size.vcpu()) {
+        return Switch::AboveQuota { to, vcpus: size.vcpu(), quota };
+    }
+    let Some((last, failed)) = attempts.last() else {
+        return Switch::Due { to, execution: execution_name(to, task_definition, 1) };
+    };
+    if *last >= MAX_ATTEMPTS {
+        return Switch::GaveUp { to, failed: failed.name.clone() };
+    }
+    let retry_at_ms = failed.stopped_ms.unwrap_or(now_ms) + RETRY_AFTER_MS * (1 << (last - 1));
+    if now_ms < retry_at_ms {
+        return Switch::Retrying { to, failed: failed.name.clone(), retry_at_ms };
+    }
+    Switch::Due { to, execution: execution_name(to, task_definition, last + 1) }
+}
+
+/// The switch the node's log asks for now, if any, and what becomes of it (node-metrics and
+/// `sigship status` read the same).
+pub async fn read_outlook(
+    config: &super::NodeConfig,
+    running: Profile,
+    task_definition: &str,
+    logs: &impl LogEvents,
+    executions: &impl Executions,
+    quotas: &impl QuotaValues,
+    now_ms: i64,
+) -> Result<Option<Switch>> {
+    let (progress, flushes) = read(logs, &config.log_group, now_ms).await?;
+    let Some(to) = decide(running, &progress, &flushes, now_ms) else { return Ok(None) };
+    let quota = match quotas.value(crate::quota::FARGATE_ON_DEMAND_VCPUS).await {
+        Ok(quota) => quota,
+        // Unknown: the switch goes ahead; one that cannot be placed comes back and is retried.
+        Err(err) => {
+            tracing::warn!(error = %err, "the Fargate vCPU quota cannot be read");
+            None
+        }
+    };
+    let listed = executions.listed().await?;
+    Ok(Some(outlook(to, task_definition, &listed, quota, config.sizes.size(to), now_ms)))
+}
+
+/// Starts a due switch; what it is then.
+pub async fn start(executions: &impl Executions, switch: Switch) -> Result<Switch> {
+    let Switch::Due { to, execution } = switch else { return Ok(switch) };
+    match executions.start(&execution, &serde_json::json!({ "profile": to })).await? {
+        Started::New(_) => tracing::info!(execution = %execution, "profile switch started"),
+        Started::AlreadyExists => tracing::info!(execution = %execution, "profile switch already started"),
+    }
+    Ok(Switch::Running { to, execution })
 }
 
 #[cfg(test)]
@@ -126,11 +246,58 @@ mod tests {
         assert_eq!(decide(Profile::Sync, &behind, &[at(5)], NOW_MS), None);
     }
 
+    const REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/btcd:7";
+
+    fn attempt(n: u32, status: &str, stopped_minutes_ago: Option<i64>) -> ListedExecution {
+        ListedExecution {
+            name: execution_name(Profile::Sync, REVISION, n),
+            status: status.into(),
+            stopped_ms: stopped_minutes_ago.map(|m| NOW_MS - m * MINUTE_MS),
+        }
+    }
+
     #[test]
-    fn one_switch_per_running_revision() {
-        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/btcd:7";
-        assert_eq!(execution_name(Profile::Sync, arn), "profile-sync-from-btcd-7");
-        assert_eq!(execution_name(Profile::Steady, arn), "profile-steady-from-btcd-7");
+    fn one_switch_per_running_revision_and_attempt() {
+        assert_eq!(execution_name(Profile::Sync, REVISION, 1), "profile-sync-from-btcd-7-1");
+        assert_eq!(execution_name(Profile::Steady, REVISION, 2), "profile-steady-from-btcd-7-2");
+    }
+
+    #[test]
+    fn a_switch_is_due_once_runs_once_and_fails_back_to_bounded_later_attempts() {
+        let size = crate::sizing::for_network(crate::network::Network::Mainnet).sync;
+        let at = |listed: &[ListedExecution], now_ms: i64| outlook(Profile::Sync, REVISION, listed, Some(16.0), size, now_ms);
+        let due = |n: u32| Switch::Due { to: Profile::Sync, execution: execution_name(Profile::Sync, REVISION, n) };
+        assert_eq!(at(&[], NOW_MS), due(1));
+        // Another revision's attempts, or other executions, do not count.
+        let other = ListedExecution { name: "profile-sync-from-btcd-6-1".into(), status: "FAILED".into(), stopped_ms: None };
+        assert_eq!(at(&[other], NOW_MS), due(1));
+        let running = [attempt(1, "RUNNING", None)];
+        assert_eq!(at(&running, NOW_MS), Switch::Running { to: Profile::Sync, execution: running[0].name.clone() });
+        // Failed 5 minutes ago: the second attempt 15 minutes after it, the third 30 after the second.
+        let failed = [attempt(1, "FAILED", Some(5))];
+        let retry_at_ms = NOW_MS + 10 * MINUTE_MS;
+        let waiting = Switch::Retrying { to: Profile::Sync, failed: failed[0].name.clone(), retry_at_ms };
+        assert_eq!(at(&failed, NOW_MS), waiting);
+        assert!(waiting.is_blocked());
+        assert_eq!(at(&failed, retry_at_ms), due(2));
+        let twice = [attempt(1, "FAILED", Some(60)), attempt(2, "FAILED", Some(20))];
+        assert!(matches!(at(&twice, NOW_MS), Switch::Retrying { retry_at_ms, .. } if retry_at_ms == NOW_MS + 10 * MINUTE_MS));
+        assert_eq!(at(&twice, NOW_MS + 10 * MINUTE_MS), due(3));
+        let thrice = [attempt(1, "FAILED", Some(120)), attempt(2, "FAILED", Some(90)), attempt(3, "FAILED", Some(60))];
+        assert_eq!(at(&thrice, NOW_MS), Switch::GaveUp { to: Profile::Sync, failed: thrice[2].name.clone() });
+    }
+
+    #[test]
+    fn a_size_above_the_fargate_quota_is_never_started() {
+        let size = crate::sizing::for_network(crate::network::Network::Mainnet).sync;
+        let blocked = outlook(Profile::Sync, REVISION, &[], Some(6.0), size, NOW_MS);
+        assert_eq!(blocked, Switch::AboveQuota { to: Profile::Sync, vcpus: 16.0, quota: 6.0 });
+        let said = blocked.describe("us-east-1");
+        assert!(said.contains("--service-code fargate --quota-code L-3032A538 --desired-value 16"), "{said}");
+        assert!(said.contains("keeps running"), "{said}");
+        // Room for it, or the quota unknown (a switch that cannot be placed comes back).
+        assert!(matches!(outlook(Profile::Sync, REVISION, &[], Some(16.0), size, NOW_MS), Switch::Due { .. }));
+        assert!(matches!(outlook(Profile::Sync, REVISION, &[], None, size, NOW_MS), Switch::Due { .. }));
     }
 
     #[test]

@@ -70,14 +70,20 @@ async fn the_newest_line_wins_and_the_recent_minutes_are_read_first() {
     assert_eq!(newest_progress(&gone, "/sigship/btcd", now).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn a_sample_measures_lag_and_flat_time_at_now() {
-    let config = NodeConfig {
+fn node_config() -> NodeConfig {
+    NodeConfig {
         cluster: "sigship".into(),
         service: "btcd".into(),
         log_group: "/sigship/btcd".into(),
         switching: true,
-    };
+        sizes: crate::sizing::NodeSizes::of_table(crate::network::Network::Mainnet),
+        region: "us-east-1".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_sample_measures_lag_and_flat_time_at_now() {
+    let config = node_config();
     let logged = at(1_781_816_000);
     let logs = FakeLogs::with(&[(logged, SYNCING)]);
     let now = logged + at(90);
@@ -102,7 +108,15 @@ async fn a_sample_measures_lag_and_flat_time_at_now() {
         .collect();
     assert_eq!(
         names,
-        ["DesiredTasks", "RunningTasks", "BlockHeight", "SyncLagSeconds", "ProgressAgeSeconds", "SecondsWithoutBlocks"]
+        [
+            "DesiredTasks",
+            "RunningTasks",
+            "BlockHeight",
+            "SyncLagSeconds",
+            "ProgressAgeSeconds",
+            "SecondsWithoutBlocks",
+            "ProfileSwitchBlocked"
+        ]
     );
     assert_eq!(emf["BlockHeight"], 201_377.0);
     assert_eq!(emf["ServiceName"], "btcd");
@@ -110,12 +124,7 @@ async fn a_sample_measures_lag_and_flat_time_at_now() {
 
 #[tokio::test]
 async fn no_service_no_sample_and_no_progress_publishes_only_the_task_counts() {
-    let config = NodeConfig {
-        cluster: "sigship".into(),
-        service: "btcd".into(),
-        log_group: "/sigship/btcd".into(),
-        switching: true,
-    };
+    let config = node_config();
     let none = sample(&config, &FakeServices::settling(), &FakeRevisions::default(), &FakeLogs::default(), at(10))
         .await
         .unwrap();
@@ -130,7 +139,7 @@ async fn no_service_no_sample_and_no_progress_publishes_only_the_task_counts() {
     .await
     .unwrap();
     let names: Vec<_> = starting.unwrap().metrics().into_iter().map(|(name, _, _)| name).collect();
-    assert_eq!(names, ["DesiredTasks", "RunningTasks"]);
+    assert_eq!(names, ["DesiredTasks", "RunningTasks", "ProfileSwitchBlocked"]);
 }
 
 /// btcd's first line (btcd.go), as the real v0.24.2 logs it.
@@ -138,12 +147,7 @@ const STARTED: &str = "2026-12-02 15:10:01.512 [INF] BTCD: Version 0.24.2-beta";
 
 #[tokio::test]
 async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
-    let config = NodeConfig {
-        cluster: "sigship".into(),
-        service: "btcd".into(),
-        log_group: "/sigship/btcd".into(),
-        switching: true,
-    };
+    let config = node_config();
     let running = FakeServices::running("btcd:1", 1, 1);
     let now = at(1_781_816_000);
     let no_peer = FakeLogs::with(&[
@@ -153,7 +157,7 @@ async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
     let sample = sample(&config, &running, &FakeRevisions::default(), &no_peer, now).await.unwrap().unwrap();
     assert_eq!((sample.sync, sample.seconds_without_blocks), (None, Some(40 * 60)));
     let names: Vec<_> = sample.metrics().into_iter().map(|(name, _, _)| name).collect();
-    assert_eq!(names, ["DesiredTasks", "RunningTasks", "SecondsWithoutBlocks"]);
+    assert_eq!(names, ["DesiredTasks", "RunningTasks", "SecondsWithoutBlocks", "ProfileSwitchBlocked"]);
 
     // Restarted after syncing: the old height stays known, the wait counts from the restart.
     let restarted = FakeLogs::with(&[(now - at(3600), SYNCING), (now - at(600), STARTED)]);
@@ -172,4 +176,40 @@ async fn a_node_that_received_no_block_since_it_started_says_for_how_long() {
 
 async fn sample_of(config: &NodeConfig, services: &FakeServices, logs: &FakeLogs, now: i64) -> NodeSample {
     sample(config, services, &FakeRevisions::default(), logs, now).await.unwrap().unwrap()
+}
+
+/// A progress line logged at `logged_ms`, its newest block `lag` seconds older than that.
+fn progress_line(logged_ms: i64, height: u64, lag: i64) -> (i64, String) {
+    let logged = utc_date_time(logged_ms / 1000);
+    let block = utc_date_time(logged_ms / 1000 - lag);
+    (logged_ms, format!("{logged}.118 [INF] SYNC: Processed 900 blocks in the last 10.01s (2848 transactions, height {height}, {block} +0000 UTC, ~41 MiB cache)"))
+}
+
+#[tokio::test]
+async fn node_metrics_never_starts_a_switch_the_fargate_quota_cannot_place() {
+    let config = node_config();
+    let now = at(1_781_816_000);
+    let years = 5 * 365 * 86_400;
+    let lines: Vec<(i64, String)> =
+        (0..3).map(|i| progress_line(now - at(60 * (15 - 7 * i)), 100_000 + 20_000 * i as u64, years)).collect();
+    let logs = FakeLogs::with(&lines.iter().map(|(at, line)| (*at, line.as_str())).collect::<Vec<_>>());
+    let running = FakeServices::running("arn:aws:ecs:us-east-1:123456789012:task-definition/btcd:3", 1, 1);
+    let revisions = FakeRevisions::default();
+
+    // AWS's default 6 vCPUs, mainnet's sync size 16: nothing starts, the alarm's metric says so.
+    let executions = crate::testing::FakeExecutions::default();
+    let sample = publish(&config, &running, &revisions, &logs, &executions, &Some(6.0), now).await.unwrap().unwrap();
+    assert_eq!(
+        sample.profile_switch,
+        Some(profile_switch::Switch::AboveQuota { to: Profile::Sync, vcpus: 16.0, quota: 6.0 })
+    );
+    assert!(executions.started.lock().unwrap().is_empty());
+    assert!(sample.metrics().contains(&("ProfileSwitchBlocked", 1.0, "Count")));
+
+    // Raised to 16: the first attempt starts.
+    let sample = publish(&config, &running, &revisions, &logs, &executions, &Some(16.0), now).await.unwrap().unwrap();
+    let started = executions.started.lock().unwrap().clone();
+    assert_eq!(started, [("profile-sync-from-btcd-3-1".to_string(), serde_json::json!({"profile": "sync"}))]);
+    assert!(matches!(sample.profile_switch, Some(profile_switch::Switch::Running { .. })));
+    assert!(sample.metrics().contains(&("ProfileSwitchBlocked", 0.0, "Count")));
 }

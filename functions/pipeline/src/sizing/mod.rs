@@ -64,6 +64,12 @@ impl Profile {
     }
 }
 
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A Fargate task size and the btcd UTXO cache (`--utxocachemaxsize`) that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -181,6 +187,53 @@ impl NetworkSizing {
             )));
         }
         Ok(size)
+    }
+}
+
+/// The network a stack runs and the two sizes it runs it at: the table's, or those its settings
+/// name. register-task sizes the task from it, node-metrics checks a switch against the quota.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NodeSizes {
+    pub network: Network,
+    pub steady: TaskSize,
+    pub sync: TaskSize,
+}
+
+impl NodeSizes {
+    /// The sizing table's sizes for `network`.
+    pub fn of_table(network: Network) -> Self {
+        let table = for_network(network);
+        NodeSizes { network, steady: table.steady, sync: table.sync }
+    }
+
+    /// `setting` answers a template parameter's value by its name (Network, TaskCpu, …).
+    pub fn from_settings(setting: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let network = Network::parse(&setting("Network").unwrap_or_else(|| "mainnet".into()))?;
+        let table = for_network(network);
+        let chosen = |profile: Profile| {
+            let (cpu, memory) = profile.size_parameters();
+            table.chosen(profile, setting(cpu).as_deref(), setting(memory).as_deref())
+        };
+        Ok(NodeSizes { network, steady: chosen(Profile::Steady)?, sync: chosen(Profile::Sync)? })
+    }
+
+    /// From the functions' environment, where the template passes each parameter as
+    /// `SIGSHIP_<NAME>` (SIGSHIP_NETWORK, SIGSHIP_SYNC_TASK_CPU, …).
+    pub fn from_env(env: &crate::config::Env) -> Result<Self> {
+        Self::from_settings(|name| env.optional(&crate::config::env_name(name)))
+    }
+
+    pub fn size(&self, profile: Profile) -> TaskSize {
+        match profile {
+            Profile::Steady => self.steady,
+            Profile::Sync => self.sync,
+        }
+    }
+
+    /// The Fargate vCPUs the node needs: the larger size (the service stops one task before it
+    /// starts the next).
+    pub fn fargate_vcpus(&self) -> f64 {
+        self.sync.vcpu().max(self.steady.vcpu())
     }
 }
 

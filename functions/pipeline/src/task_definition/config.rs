@@ -3,8 +3,7 @@
 
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::network::Network;
-use crate::sizing::{Profile, TaskSize};
+use crate::sizing::NodeSizes;
 
 /// The container health check's timing (seconds); the deploy wait is derived from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -39,18 +38,15 @@ pub struct TaskConfig {
     /// The running service, whose profile a release keeps.
     pub cluster: String,
     pub service: String,
-    /// The steady profile's size: the sizing table's, or the stack's TaskCpu/TaskMemory.
-    pub steady: TaskSize,
-    /// The sync profile's size: the sizing table's, or the stack's SyncTaskCpu/SyncTaskMemory
-    /// with the largest cache whose final flush fits it.
-    pub sync: TaskSize,
+    /// The network and its two sizes: the sizing table's, or the stack's TaskCpu/TaskMemory and
+    /// SyncTaskCpu/SyncTaskMemory (a chosen sync task gets the largest cache whose final flush fits).
+    pub sizes: NodeSizes,
     pub execution_role_arn: String,
     pub task_role_arn: String,
     pub log_group: String,
     pub region: String,
     pub file_system_id: String,
     pub access_point_id: String,
-    pub network: Network,
     pub extra_args: Vec<String>,
     pub health_check_timing: HealthCheckTiming,
     /// Secrets Manager secret with `username` and `password` keys for btcd's RPC.
@@ -58,37 +54,21 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
-    pub fn size(&self, profile: Profile) -> TaskSize {
-        match profile {
-            Profile::Steady => self.steady,
-            Profile::Sync => self.sync,
-        }
-    }
-
     /// The task's size is the sizing table's steady size for the network
     /// ([`crate::sizing`]) unless SIGSHIP_TASK_CPU and SIGSHIP_TASK_MEMORY name another valid
     /// Fargate pair (empty: the table's).
     pub fn from_env(env: &Env) -> Result<Self> {
-        let network = Network::parse(&env.optional("SIGSHIP_NETWORK").unwrap_or_else(|| "mainnet".into()))?;
-        let table = crate::sizing::for_network(network);
-        let chosen = |profile: Profile, cpu: &str, memory: &str| {
-            table.chosen(profile, env.optional(cpu).as_deref(), env.optional(memory).as_deref())
-        };
-        let steady = chosen(Profile::Steady, "SIGSHIP_TASK_CPU", "SIGSHIP_TASK_MEMORY")?;
-        let sync = chosen(Profile::Sync, "SIGSHIP_SYNC_TASK_CPU", "SIGSHIP_SYNC_TASK_MEMORY")?;
         Ok(TaskConfig {
             family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
             cluster: env.required("SIGSHIP_CLUSTER")?,
             service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
-            steady,
-            sync,
+            sizes: crate::sizing::NodeSizes::from_env(env)?,
             execution_role_arn: env.required("SIGSHIP_EXECUTION_ROLE_ARN")?,
             task_role_arn: env.required("SIGSHIP_TASK_ROLE_ARN")?,
             log_group: env.required("SIGSHIP_LOG_GROUP")?,
             region: env.required("AWS_REGION")?,
             file_system_id: env.required("SIGSHIP_FILE_SYSTEM_ID")?,
             access_point_id: env.required("SIGSHIP_ACCESS_POINT_ID")?,
-            network,
             extra_args: env
                 .optional("SIGSHIP_BTCD_ARGS")
                 .map(|a| a.split_whitespace().map(String::from).collect())
@@ -103,6 +83,7 @@ impl TaskConfig {
 mod tests {
     use super::super::{task_spec, Profile, UTXO_CACHE_FLAG};
     use super::*;
+    use crate::network::Network;
     use crate::testing::release;
 
     #[test]
@@ -126,7 +107,7 @@ mod tests {
             let config =
                 env(&[("SIGSHIP_NETWORK", network.name()), ("SIGSHIP_TASK_CPU", ""), ("SIGSHIP_TASK_MEMORY", "")])
                     .unwrap();
-            assert_eq!(config.steady, table);
+            assert_eq!(config.sizes.steady, table);
             let spec = task_spec(
                 &env(&[("SIGSHIP_NETWORK", network.name())]).unwrap(),
                 Profile::Steady,
@@ -140,7 +121,7 @@ mod tests {
             );
         }
         let chosen = env(&[("SIGSHIP_TASK_CPU", "2048"), ("SIGSHIP_TASK_MEMORY", "8192")]).unwrap();
-        assert_eq!((chosen.steady.cpu, chosen.steady.memory_mib), (2048, 8192));
+        assert_eq!((chosen.sizes.steady.cpu, chosen.sizes.steady.memory_mib), (2048, 8192));
         let Err(refused) = env(&[("SIGSHIP_TASK_CPU", "1024"), ("SIGSHIP_TASK_MEMORY", "16384")]) else {
             panic!("1 vCPU with 16 GB is not a Fargate size")
         };
@@ -149,7 +130,7 @@ mod tests {
         // largest whose final flush fits, so it fills and flushes during the sync.
         let mainnet =
             [("SIGSHIP_NETWORK", "mainnet"), ("SIGSHIP_SYNC_TASK_CPU", "4096"), ("SIGSHIP_SYNC_TASK_MEMORY", "30720")];
-        let smaller = env(&mainnet).unwrap().sync;
+        let smaller = env(&mainnet).unwrap().sizes.sync;
         let table = crate::sizing::for_network(Network::Mainnet);
         assert_eq!((smaller.cpu, smaller.memory_mib), (4096, 30720));
         assert!(smaller.utxo_cache_mib < table.sync.utxo_cache_mib && smaller.utxo_cache_mib > 8192, "{smaller}");

@@ -83,7 +83,7 @@ pub fn health_check(network: Network) -> String {
 }
 
 pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: &Release) -> TaskSpec {
-    let size = config.size(profile);
+    let size = config.sizes.size(profile);
     let mut command = vec![
         format!("--datadir={CHAIN_DATA_PATH}/btcd"),
         format!("--logdir={}", log_dir()),
@@ -91,7 +91,7 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
         "--rpclisten=127.0.0.1".to_string(),
         "--notls".to_string(),
     ];
-    command.extend(config.network.flag().map(String::from));
+    command.extend(config.sizes.network.flag().map(String::from));
     if !config.extra_args.iter().any(|a| a.starts_with(UTXO_CACHE_FLAG)) {
         command.push(format!("{UTXO_CACHE_FLAG}={}", size.utxo_cache_mib));
     }
@@ -105,10 +105,10 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
         task_role_arn: config.task_role_arn.clone(),
         image,
         command,
-        p2p_port: config.network.p2p_port(),
+        p2p_port: config.sizes.network.p2p_port(),
         // Healthy means "RPC answers"; the image's entrypoint passes the credentials to btcd.
         // The RPC port is the network's: btcctl's default is mainnet's.
-        health_check: vec!["CMD-SHELL".into(), health_check(config.network)],
+        health_check: vec!["CMD-SHELL".into(), health_check(config.sizes.network)],
         // Go's collector works harder as the heap nears 90 % of the task: btcd's cache and the
         // flush transaction beside it stay within the memory instead of being killed at its edge.
         // GOGC=100 beside it: unset, btcd sets 10 itself and collects all the time.
@@ -136,6 +136,7 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
 mod tests {
     use super::*;
     use crate::testing::{release, task_config as config};
+    use crate::sizing::NodeSizes;
 
     /// The health check as the container's shell runs it, over btcd's real log lines: RPC not
     /// answering (btcctl fails) is healthy only while btcd loads after its newest start.
@@ -189,7 +190,7 @@ mod tests {
         ] {
             assert_eq!(Network::parse(network.name()).unwrap(), network);
             let spec =
-                task_spec(&TaskConfig { network, ..config() }, Profile::Steady, "img@sha256:0".into(), &release());
+                task_spec(&TaskConfig { sizes: NodeSizes::of_table(network), ..config() }, Profile::Steady, "img@sha256:0".into(), &release());
             assert!(
                 spec.health_check[1].contains(&format!("--rpcserver=127.0.0.1:{rpc} ")),
                 "{network:?}: {:?}",

@@ -106,7 +106,7 @@ pub async fn register(
     images: &impl ImageRegistry,
     tasks: &impl TaskDefinitions,
 ) -> Result<RegisteredTask> {
-    config.network.check_release(&request.verified.tag)?;
+    config.sizes.network.check_release(&request.verified.tag)?;
     let repository = images.repository_uri().await?;
     let digest = images.digest_of(&request.build.image_tag).await?.ok_or_else(|| Error::ImageMissing {
         repository_uri: repository.clone(),
@@ -209,7 +209,7 @@ mod tests {
         request.verified.tag = "v0.24.2".into();
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
-        let config = TaskConfig { network: Network::Testnet4, ..config() };
+        let config = TaskConfig { sizes: crate::sizing::NodeSizes::of_table(Network::Testnet4), ..config() };
         let err = register(&request, Profile::Steady, &config, &images, &tasks).await.unwrap_err();
         assert_eq!(err.name(), "NetworkUnsupported", "{err}");
         assert!(tasks.registered.lock().unwrap().is_empty(), "no task definition for a release that would crash-loop");
@@ -252,7 +252,7 @@ mod tests {
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
         let first = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
-        let bigger = TaskConfig { steady: crate::sizing::TaskSize { memory_mib: 8192, ..config().steady }, ..config() };
+        let bigger = TaskConfig { sizes: crate::sizing::NodeSizes { steady: crate::sizing::TaskSize { memory_mib: 8192, ..config().sizes.steady }, ..config().sizes }, ..config() };
         let second = register(&request, Profile::Steady, &bigger, &images, &tasks).await.unwrap();
         assert!(second.registered);
         assert_ne!(first.task_definition_arn, second.task_definition_arn);
