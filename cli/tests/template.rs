@@ -415,8 +415,9 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
     let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
     assert_eq!(
         alarms.len(),
-        6,
-        "failed executions, unverified release tags, node stalled, node not syncing, tasks missing, node-metrics failing"
+        7,
+        "failed executions, unverified release tags, node stalled, node not syncing, tasks missing, profile switch \
+         blocked, node-metrics failing"
     );
     let unverified = &template["Resources"]["UnverifiedReleaseTags"]["Properties"];
     assert_eq!(unverified["MetricName"], pipeline::trigger::watch::UNVERIFIED_METRIC);
