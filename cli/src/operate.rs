@@ -324,8 +324,14 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
                 span(sync.sync_lag_seconds)
             );
             println!("  progress  last block processed {} ago", span(sync.progress_age_seconds));
-            if let Some(hours) = node.hours_to_tip {
-                println!("  tip       ≈ {hours:.0} h to the tip at the last hour's rate");
+            match (&node.pace, node.hours_to_tip) {
+                (Some(pace), _) => {
+                    let (rate, finish) = pace.describe(now * 1000);
+                    println!("  pace      {rate}");
+                    println!("  tip       {finish}");
+                }
+                (None, Some(hours)) => println!("  tip       ≈ {hours:.0} h to the tip at the chain time gained in the last hour"),
+                (None, None) => {}
             }
         }
         None => println!("  height    unknown: no progress line in btcd's log in the last 6 h"),

@@ -31,6 +31,8 @@ pub const LOOKBACK_MS: i64 = 6 * 60 * 60 * 1000;
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub height: u64,
+    /// Transactions in the blocks this line reports (since the previous line).
+    pub transactions: u64,
     /// The newest processed block's header time, Unix seconds.
     pub block_time: i64,
     /// When the line was logged (its log event's time), Unix milliseconds.
@@ -43,17 +45,22 @@ impl Progress {
         static LINE: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
         let line = LINE.get_or_init(|| {
             regex_lite::Regex::new(concat!(
-                r"Processed \d+ blocks? in the last \S+ \(\d+ transactions?, height (\d+), ",
+                r"Processed \d+ blocks? in the last \S+ \((\d+) transactions?, height (\d+), ",
                 // Go's time.Time: `2026-06-18 23:01:32 +0000 UTC`.
                 r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([+-])(\d\d)(\d\d) [A-Za-z0-9+-]+[,)]",
             ))
             .expect("a valid pattern")
         });
         let found = line.captures(message)?;
-        let local = humantime::parse_rfc3339_weak(&found[2]).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-        let offset = (found[4].parse::<i64>().ok()? * 3600 + found[5].parse::<i64>().ok()? * 60)
-            * if &found[3] == "-" { -1 } else { 1 };
-        Some(Progress { height: found[1].parse().ok()?, block_time: local.as_secs() as i64 - offset, logged_at_ms })
+        let local = humantime::parse_rfc3339_weak(&found[3]).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        let offset = (found[5].parse::<i64>().ok()? * 3600 + found[6].parse::<i64>().ok()? * 60)
+            * if &found[4] == "-" { -1 } else { 1 };
+        Some(Progress {
+            height: found[2].parse().ok()?,
+            transactions: found[1].parse().ok()?,
+            block_time: local.as_secs() as i64 - offset,
+            logged_at_ms,
+        })
     }
 }
 
@@ -172,6 +179,104 @@ pub fn hours_to_tip(progress: &[Progress], now_ms: i64) -> Option<f64> {
     }
     let chain_seconds_per_second = (newest.block_time - oldest.block_time) as f64 / wall_seconds;
     (chain_seconds_per_second > 1.0).then(|| lag / (chain_seconds_per_second - 1.0) / 3600.0)
+}
+
+/// A sync's pace against the plan, for `sigship status` while the node catches up: how much of
+/// the chain an hour it gets through, what the plan expects here at the size it runs, and when
+/// it reaches the tip at that pace. Measured in transactions where the sizing table has the
+/// chain's transaction counts (its work), else in blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPace {
+    /// `transactions` or `blocks`.
+    pub unit: &'static str,
+    /// In the last hour's progress lines.
+    pub per_hour: f64,
+    /// The plan's here (central): below btcd's last checkpoint, or after it.
+    pub planned_per_hour: f64,
+    /// The chain's share behind the node.
+    pub done_share: f64,
+    /// To the tip at the measured pace: the plan's hours, scaled by planned over measured.
+    pub hours_left: f64,
+    /// The plan's hours from here to the tip (fast, central, slow).
+    pub planned_hours_left: crate::sizing::Range,
+}
+
+/// The pace of a node of `network` at `size`, from the last hour's progress lines: None while
+/// current (within an hour of the tip), or with under a minute of lines.
+pub fn sync_pace(
+    hour: &[Progress],
+    network: crate::network::Network,
+    size: &crate::sizing::TaskSize,
+    now_ms: i64,
+) -> Option<SyncPace> {
+    let mut lines: Vec<&Progress> = hour.iter().filter(|p| p.logged_at_ms >= now_ms - 60 * 60 * 1000).collect();
+    lines.sort_by_key(|p| (p.logged_at_ms, p.height));
+    let (oldest, newest) = (*lines.first()?, *lines.last()?);
+    let wall_hours = (newest.logged_at_ms - oldest.logged_at_ms) as f64 / 3.6e6;
+    let now = now_ms / 1000;
+    let chain = crate::sizing::for_network(network);
+    if wall_hours < 1.0 / 60.0 || now - newest.block_time <= 3600 || chain.blocks <= 0.0 {
+        return None;
+    }
+    let (unit, done, tip, done_share) = match crate::sizing::transactions_until(chain, now) {
+        // The oldest line's transactions came before the window opened.
+        Some(tip) => {
+            let done: u64 = lines[1..].iter().map(|p| p.transactions).sum();
+            ("transactions", done as f64, tip, crate::sizing::done_share(chain, newest.block_time, now)?)
+        }
+        None => {
+            let done = newest.height.saturating_sub(oldest.height) as f64;
+            ("blocks", done, chain.blocks, (newest.height as f64 / chain.blocks).min(1.0))
+        }
+    };
+    let plan = crate::sizing::planned_pace(chain, size, done_share);
+    let per_hour = done / wall_hours;
+    let planned_per_hour = plan.share_per_hour * tip;
+    Some(SyncPace {
+        unit,
+        per_hour,
+        planned_per_hour,
+        done_share,
+        hours_left: plan.hours_left.central * planned_per_hour / per_hour.max(1.0),
+        planned_hours_left: plan.hours_left,
+    })
+}
+
+impl SyncPace {
+    /// For `status`: the pace beside the plan's, and the finish at that pace.
+    pub fn describe(&self, now_ms: i64) -> (String, String) {
+        let finish = now_ms / 1000 + (self.hours_left * 3600.0) as i64;
+        let h = self.planned_hours_left;
+        (
+            format!(
+                "{} {unit}/h in the last hour, {:.1}× the plan's {}/h here at this size ({:.0} % of the chain's \
+                 {unit} behind it)",
+                approximately(self.per_hour),
+                self.per_hour / self.planned_per_hour.max(1.0),
+                approximately(self.planned_per_hour),
+                self.done_share * 100.0,
+                unit = self.unit,
+            ),
+            format!(
+                "≈ {:.0} h to the tip at that pace, ≈ {} UTC (the plan from here: {:.0}–{:.0} h, central {:.0} h)",
+                self.hours_left,
+                utc_date_time(finish),
+                h.low,
+                h.high,
+                h.central
+            ),
+        )
+    }
+}
+
+/// `18.0 M`, `52 k`, `930`.
+fn approximately(count: f64) -> String {
+    match count {
+        c if c >= 1e6 => format!("{:.1} M", c / 1e6),
+        c if c >= 1e4 => format!("{:.0} k", c / 1e3),
+        c => format!("{c:.0}"),
+    }
 }
 
 /// Where the node runs and logs; the node-metrics function's configuration.
@@ -365,6 +470,8 @@ pub struct NodeStatus {
     pub seconds_without_blocks: Option<i64>,
     /// See [`hours_to_tip`].
     pub hours_to_tip: Option<f64>,
+    /// See [`sync_pace`].
+    pub pace: Option<SyncPace>,
     pub last_log_ms: Option<i64>,
     /// The profile switch btcd's log asks for, as node-metrics sees it (when the stack switches).
     pub profile_switch: Option<profile_switch::Switch>,
@@ -390,6 +497,10 @@ pub async fn status(
     let (sync, seconds_without_blocks) = read_log(logs, &config.log_group, now_ms).await?;
     let hour = logs.matching(&config.log_group, PROGRESS_FILTER, now_ms - 60 * 60 * 1000, now_ms + 1).await?;
     let hour: Vec<Progress> = hour.iter().filter_map(|e| Progress::parse(&e.message, e.timestamp_ms)).collect();
+    let pace = revision.as_ref().and_then(|r| {
+        let network = crate::network::Network::parse(r.network).ok()?;
+        sync_pace(&hour, network, r.size.as_ref()?, now_ms)
+    });
     let profile_switch = match (&service, &revision) {
         (Some(service), Some(revision)) if config.switching && service.is_active() => {
             let running = revision.profile.unwrap_or_default();
@@ -408,6 +519,7 @@ pub async fn status(
         sync,
         seconds_without_blocks,
         hours_to_tip: hours_to_tip(&hour, now_ms),
+        pace,
         last_log_ms: logs.last_event_ms(&config.log_group).await?,
         profile_switch,
     })

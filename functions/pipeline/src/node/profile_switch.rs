@@ -209,7 +209,7 @@ mod tests {
     /// A progress line logged `minutes_ago`, its newest block `lag` seconds older than that.
     fn line(minutes_ago: i64, height: u64, lag: i64) -> Progress {
         let logged_at_ms = NOW_MS - minutes_ago * MINUTE_MS;
-        Progress { height, block_time: logged_at_ms / 1000 - lag, logged_at_ms }
+        Progress { height, transactions: 1, block_time: logged_at_ms / 1000 - lag, logged_at_ms }
     }
 
     const YEARS: i64 = 5 * 365 * 24 * 3600;

@@ -14,7 +14,7 @@ const fn at(secs: i64) -> i64 {
 #[test]
 fn a_progress_line_gives_height_and_the_block_s_time() {
     let syncing = Progress::parse(SYNCING, 7).unwrap();
-    assert_eq!(syncing, Progress { height: 201_377, block_time: 1_349_079_230, logged_at_ms: 7 });
+    assert_eq!(syncing, Progress { height: 201_377, transactions: 2848, block_time: 1_349_079_230, logged_at_ms: 7 });
     // 23:01:32 at +0200 is 21:01:32 UTC.
     let synced = Progress::parse(SYNCED, 0).unwrap();
     assert_eq!((synced.height, synced.block_time), (201_378, 1_781_816_492));
@@ -212,4 +212,44 @@ async fn node_metrics_never_starts_a_switch_the_fargate_quota_cannot_place() {
     assert_eq!(started, [("profile-sync-from-btcd-3-1".to_string(), serde_json::json!({"profile": "sync"}))]);
     assert!(matches!(sample.profile_switch, Some(profile_switch::Switch::Running { .. })));
     assert!(sample.metrics().contains(&("ProfileSwitchBlocked", 0.0, "Count")));
+}
+
+#[test]
+fn a_sync_s_pace_is_measured_in_transactions_and_projected_on_the_plan() {
+    use crate::network::Network;
+    let mainnet = crate::sizing::for_network(Network::Mainnet);
+    let now = at(1_796_601_600);
+    let mid_2019 = 1_562_000_000;
+    // An hour of lines 10 s apart, 50,000 transactions each: 18 M an hour after the first line.
+    let lines: Vec<Progress> = (0..=360)
+        .map(|i| Progress {
+            height: 580_000 + i,
+            transactions: 50_000,
+            block_time: mid_2019 + i as i64 * 600,
+            logged_at_ms: now - at(3600) + at(10 * i as i64),
+        })
+        .collect();
+    let pace = sync_pace(&lines, Network::Mainnet, &mainnet.sync, now).unwrap();
+    assert!((pace.per_hour - 18e6).abs() < 1.0 && pace.unit == "transactions", "{pace:?}");
+    assert!((0.3..0.4).contains(&pace.done_share), "{pace:?}");
+    let plan = crate::sizing::planned_pace(mainnet, &mainnet.sync, pace.done_share);
+    assert_eq!(pace.planned_hours_left, plan.hours_left);
+    // Slower than the plan by its ratio: the plan's hours stretched by the same.
+    let ratio = pace.planned_per_hour / pace.per_hour;
+    assert!((pace.hours_left - plan.hours_left.central * ratio).abs() < 1e-6, "{pace:?}");
+    let said = pace.describe(now);
+    assert!(said.0.starts_with("18.0 M transactions/h in the last hour, 0.3× the plan's 54.1 M/h here"), "{said:?}");
+    assert!(said.1.contains("h to the tip at that pace") && said.1.contains("(the plan from here: "), "{said:?}");
+
+    // Current, or too few lines: no pace.
+    let current: Vec<Progress> = lines.iter().map(|p| Progress { block_time: now / 1000 - 600, ..*p }).collect();
+    assert_eq!(sync_pace(&current, Network::Mainnet, &mainnet.sync, now), None);
+    assert_eq!(sync_pace(&lines[355..], Network::Mainnet, &mainnet.sync, now), None);
+    // A network without transaction counts: in blocks, its height against the table's.
+    let testnet4 = crate::sizing::for_network(Network::Testnet4);
+    let halfway: Vec<Progress> = lines.iter().map(|p| Progress { height: p.height - 520_000, ..*p }).collect();
+    let pace = sync_pace(&halfway, Network::Testnet4, &testnet4.sync, now).unwrap();
+    assert_eq!((pace.unit, pace.per_hour), ("blocks", 360.0));
+    assert!((pace.done_share - 60_360.0 / testnet4.blocks).abs() < 1e-9, "{pace:?}");
+    assert!(pace.hours_left > 0.0 && pace.planned_hours_left.central > 0.0, "{pace:?}");
 }

@@ -3,7 +3,7 @@
 //! sources or is assumed (ranges: low, central, high).
 
 /// A figure's low, central and high values (for a duration: the fast case first).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Range {
     pub low: f64,
     pub central: f64,
@@ -113,8 +113,34 @@ pub const ASSUMED: Assumed = Assumed {
     miss_share: Range::new(0.08, 0.2, 0.5),
 };
 
+/// Mainnet's transactions per calendar year, millions: how far along its history a node is, by
+/// its newest block's time (`sigship status` during a sync). 2009–2019 and 2022–2023 are
+/// published counts (see [`SOURCES`]); the other years are estimates.
+pub const MAINNET_TRANSACTIONS_PER_YEAR: [(i32, f64); 18] = [
+    (2009, 0.033),
+    (2010, 0.185),
+    (2011, 1.91),
+    (2012, 8.44),
+    (2013, 19.7),
+    (2014, 25.3),
+    (2015, 45.7),
+    (2016, 82.6),
+    (2017, 104.1),
+    (2018, 81.4),
+    (2019, 119.8),
+    (2020, 112.0),
+    (2021, 96.0),
+    // 255,085 a day.
+    (2022, 93.1),
+    // 392,170 a day to October, records in December.
+    (2023, 145.0),
+    (2024, 150.0),
+    (2025, 140.0),
+    (2026, 135.0),
+];
+
 /// Where the public figures come from (read 2026-12), and what is assumed.
-pub const SOURCES: [(&str, &str); 12] = [
+pub const SOURCES: [(&str, &str); 13] = [
     ("Fargate arm64 $/vCPU-h, $/GB-h", "https://aws.amazon.com/fargate/pricing/ (us-east-1, Linux/ARM; as quoted by https://www.vantage.sh/blog/fargate-pricing)"),
     ("EFS Standard, Infrequent Access, IA reads, Elastic Throughput", "https://aws.amazon.com/efs/pricing/ (the rates since the November 2023 price change, as listed in https://blog.gslin.org/archives/tag/tiering/)"),
     ("EFS latency: ≈ 1 ms per read as AWS states it; 1.5–4 ms per cache miss with the file open and NFS round trips (an estimate)", "https://docs.aws.amazon.com/efs/latest/ug/performance.html"),
@@ -126,5 +152,6 @@ pub const SOURCES: [(&str, &str); 12] = [
     ("chain sizes and growth", "Bitcoin Core's published assumed chain sizes (src/kernel/chainparams.cpp: 810 GiB 2025-09, 856 GiB 2026-02 for mainnet), plus btcd's BIP158 filter index (≈ 15 GiB); testnet3, testnet4 and signet from the same file"),
     ("btcd's checkpoints: mainnet's last at 810,000, testnet3's at 2,344,474; testnet4 and signet have none", "btcd v0.26.0 chaincfg/v2 params.go"),
     ("UTXO set and inputs (estimates, not citations)", "mainnet ≈ 180 M unspent outputs and ≈ 3.0 billion inputs, ≈ 2.3 billion of them below height 810,000; the testnets' sets as an independent review of btcd v0.26.0 estimated them (≈ 30 / 3 / 6 GiB as btcd counts them for testnet3 / testnet4 / signet)"),
+    ("mainnet's transactions per year: 2009–2019 counted, 2022–2023 from daily averages; 2020–2021 and 2024–2026 estimates (≈ 1.35 billion to date; ≥ 900 million in 2023 as a check)", "https://christianott.co/bitcoinstatistics_en/ (2020-02), https://news.valimarket.exchange/2023/10/22/bitcoins-daily-transactions-see-sharp-46-decline-since-mid-september/, https://bitesizebitcoin.org/learn-bitcoin/bitcoin-statistics/how-many-bitcoin-transactions-have-occurred"),
     ("one peer's download rate (an assumption)", "btcd syncs from one peer and stops reading while it connects a block: 5–25 MiB/s; btcd's maintainers quote ≈ 6 h for v0.24 on unstated hardware, a third-party report 48 h to height 650k on NVMe"),
 ];

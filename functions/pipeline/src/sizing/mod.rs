@@ -12,7 +12,8 @@ pub use cost::{monthly_cost, total, CostLine, Month, Prices, PRICES};
 pub use figures::{Measured, Range, ASSUMED, MEASURED, SOURCES};
 pub use page::{cost_page, plan};
 pub use sync::{
-    entries_in, flush_seconds, heap_budget_mib, largest_cache_mib, peak_heap_mib, set_mib, sync_estimate, SyncEstimate,
+    done_share, entries_in, flush_seconds, heap_budget_mib, largest_cache_mib, peak_heap_mib, planned_pace, set_mib,
+    sync_estimate, transactions_until, PlannedPace, SyncEstimate,
 };
 
 use crate::error::{Error, Result};
@@ -139,6 +140,8 @@ pub struct NetworkSizing {
     /// Unspent outputs at the tip: a cache that holds them all never flushes during the initial
     /// sync, so no lookup waits for the file system.
     pub utxo_entries: f64,
+    /// Transactions per calendar year, millions (empty where unknown): where a sync stands.
+    pub transactions_per_year: &'static [(i32, f64)],
     /// Running and following the tip.
     pub steady: TaskSize,
     /// Catching up (more than a day behind the tip).
@@ -256,6 +259,7 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 3.0e9,
         unchecked_share: 0.77,
         utxo_entries: 180e6,
+        transactions_per_year: &figures::MAINNET_TRANSACTIONS_PER_YEAR,
         steady: size(1024, 4096, BTCD_DEFAULT_CACHE_MIB),
         sync: size(16384, 73728, 23_552),
     },
@@ -268,6 +272,7 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 6.0e8,
         unchecked_share: 0.3,
         utxo_entries: 250e6,
+        transactions_per_year: &[],
         steady: size(1024, 4096, BTCD_DEFAULT_CACHE_MIB),
         sync: size(16384, 106496, 32_768),
     },
@@ -280,6 +285,7 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 6.0e7,
         unchecked_share: 0.0,
         utxo_entries: 25e6,
+        transactions_per_year: &[],
         steady: size(1024, 2048, BTCD_DEFAULT_CACHE_MIB),
         sync: size(2048, 10240, 3_584),
     },
@@ -292,6 +298,7 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 4.0e7,
         unchecked_share: 0.0,
         utxo_entries: 50e6,
+        transactions_per_year: &[],
         steady: size(1024, 2048, BTCD_DEFAULT_CACHE_MIB),
         sync: size(4096, 20480, 6_656),
     },
@@ -304,6 +311,7 @@ pub const NETWORKS: [NetworkSizing; 5] = [
         inputs: 0.0,
         unchecked_share: 0.0,
         utxo_entries: 0.0,
+        transactions_per_year: &[],
         steady: size(512, 1024, 64),
         // A private chain needs no sync size; a larger one makes a switch observable locally.
         sync: size(1024, 2048, 128),

@@ -109,3 +109,95 @@ pub fn sync_estimate(chain: &NetworkSizing, size: &TaskSize) -> SyncEstimate {
         holds_the_set,
     }
 }
+
+/// Unix seconds at the start of `year` (UTC).
+fn year_start(year: i32) -> i64 {
+    let days: i64 = (1970..year).map(|y| if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 366 } else { 365 }).sum();
+    days * 86_400
+}
+
+/// The chain's transactions up to `unix`, from its yearly counts (spread evenly over each year);
+/// None where the table has none.
+pub fn transactions_until(chain: &NetworkSizing, unix: i64) -> Option<f64> {
+    if chain.transactions_per_year.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    for &(year, millions) in chain.transactions_per_year {
+        let (start, end) = (year_start(year), year_start(year + 1));
+        let covered = ((unix - start) as f64 / (end - start) as f64).clamp(0.0, 1.0);
+        total += millions * 1e6 * covered;
+    }
+    Some(total)
+}
+
+/// The share of the chain's transactions (its history's work) in blocks up to `block_time`, with
+/// the tip at `now`; None where the table has no transaction counts.
+pub fn done_share(chain: &NetworkSizing, block_time: i64, now: i64) -> Option<f64> {
+    let (done, tip) = (transactions_until(chain, block_time)?, transactions_until(chain, now)?);
+    (tip > 0.0).then(|| (done / tip).clamp(0.0, 1.0))
+}
+
+/// A sync at a size as the plan sees it from `done` (a share of the chain's transactions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedPace {
+    /// The chain's share the plan gets through per hour here (central): below btcd's last
+    /// checkpoint, or after it.
+    pub share_per_hour: f64,
+    /// Hours from here to the tip.
+    pub hours_left: Range,
+}
+
+/// The plan from `done` on: its two phases (below the last checkpoint, and after) each with its
+/// inputs' share of the download and of the waits on missed lookups.
+pub fn planned_pace(chain: &NetworkSizing, size: &TaskSize, done: f64) -> PlannedPace {
+    let estimate = sync_estimate(chain, size);
+    let shared = estimate.download_hours + estimate.miss_hours;
+    let below = chain.unchecked_share;
+    let unchecked = estimate.unchecked_hours + shared.map(|h| h * below);
+    let checked = estimate.checked_hours + shared.map(|h| h * (1.0 - below));
+    let left_below = if below > 0.0 { (below - done).max(0.0) / below } else { 0.0 };
+    let left_after = if below < 1.0 { (1.0 - done).min(1.0 - below) / (1.0 - below) } else { 0.0 };
+    let hours_left = unchecked.map(|h| h * left_below) + checked.map(|h| h * left_after);
+    let share_per_hour =
+        if done < below { below / unchecked.central } else { (1.0 - below) / checked.central.max(f64::EPSILON) };
+    PlannedPace { share_per_hour, hours_left }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+    use crate::network::Network;
+
+    const NOW: i64 = 1_796_601_600; // 2026-12-07
+
+    #[test]
+    fn where_a_mainnet_sync_stands_follows_the_chain_s_transactions_not_its_years() {
+        let mainnet = super::super::for_network(Network::Mainnet);
+        assert_eq!(year_start(2009), 1_230_768_000);
+        assert_eq!(year_start(2027), 1_798_761_600);
+        // 2012's blocks hold under 1 % of the transactions; mid-2019's over a third.
+        let in_2012 = done_share(mainnet, year_start(2013), NOW).unwrap();
+        assert!(in_2012 < 0.01, "{in_2012}");
+        let mid_2019 = done_share(mainnet, year_start(2019) + 182 * 86_400, NOW).unwrap();
+        assert!((0.3..0.4).contains(&mid_2019), "{mid_2019}");
+        assert_eq!(done_share(mainnet, NOW, NOW), Some(1.0));
+        assert_eq!(done_share(super::super::for_network(Network::Testnet4), NOW, NOW), None);
+    }
+
+    #[test]
+    fn the_plan_s_hours_left_fall_to_zero_at_the_tip_and_its_pace_changes_at_the_checkpoint() {
+        let mainnet = super::super::for_network(Network::Mainnet);
+        let whole = sync_estimate(mainnet, &mainnet.sync).total_hours;
+        let start = planned_pace(mainnet, &mainnet.sync, 0.0);
+        assert!((start.hours_left.central - whole.central).abs() < 1e-6, "{start:?} {whole:?}");
+        assert!((start.hours_left.high - whole.high).abs() < 1e-6);
+        let half = planned_pace(mainnet, &mainnet.sync, 0.5).hours_left.central;
+        assert!(half > 0.0 && half < whole.central, "{half}");
+        assert!(planned_pace(mainnet, &mainnet.sync, 1.0).hours_left.central.abs() < 1e-9);
+        // After the checkpoint every script is checked: less of the chain per hour.
+        let before = planned_pace(mainnet, &mainnet.sync, 0.5).share_per_hour;
+        let after = planned_pace(mainnet, &mainnet.sync, 0.9).share_per_hour;
+        assert!(after < before, "{before} {after}");
+    }
+}
