@@ -271,6 +271,7 @@ fn main() -> ExitCode {
             match (tag, profile) {
                 (Some(tag), _) => operate::run_release(&cloud, &located, &tag, allow_downgrade).await,
                 (None, Some(profile)) => {
+                    operate::check_profile_fits(&cloud, &located, profile).await?;
                     let input = serde_json::json!({ "profile": profile });
                     operate::start_and_follow(&cloud, &located, &operate::profile_name(profile), input).await
                 }

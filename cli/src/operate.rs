@@ -32,6 +32,8 @@ pub struct Pipeline {
     pub node: Option<pipeline::node::NodeConfig>,
     /// The watch's marks (baseline and pin), when the stack has them.
     pub watch: Option<pipeline::aws::WatchParameters>,
+    /// The network and sizes the stack runs, when it is described.
+    pub sizes: Option<pipeline::sizing::NodeSizes>,
 }
 
 pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) -> Result<Pipeline> {
@@ -53,20 +55,26 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
     let cluster = options.cluster.clone().or_else(|| output("ClusterName"));
     let service = options.service.clone().or_else(|| output("ServiceName"));
     let log_group = options.log_group.clone().or_else(|| output("DaemonLogGroup"));
-    // `status` reads the node, and the switch node-metrics would start (node-metrics alone starts it).
-    let parameter = |key: &str| outputs.as_ref().and_then(|s| s.parameter(key)).map(str::to_string);
-    let sizes = pipeline::sizing::NodeSizes::from_settings(parameter).map_err(Error::Pipeline)?;
-    let switching = parameter("ProfileSwitching").is_none_or(|mode| mode != "off");
+    // The stack's sizes, when it is described (not with --state-machine-arn): `status` shows the
+    // switch node-metrics would start (node-metrics alone starts it), `run --profile` checks the quota.
+    let sizes = match &outputs {
+        Some(stack) => Some(
+            pipeline::sizing::NodeSizes::from_settings(|key| stack.parameter(key).map(String::from))
+                .map_err(Error::Pipeline)?,
+        ),
+        None => None,
+    };
+    let switching = outputs.as_ref().is_some_and(|stack| stack.parameter("ProfileSwitching") != Some("off"));
     let node = cluster.zip(service).zip(log_group).map(|((cluster, service), log_group)| pipeline::node::NodeConfig {
         cluster,
         service,
         log_group,
-        switching,
-        sizes,
+        switching: switching && sizes.is_some(),
+        sizes: sizes.unwrap_or_else(|| pipeline::sizing::NodeSizes::of_table(pipeline::network::Network::Mainnet)),
         region: cloud.region.clone(),
     });
     let watch = crate::releases::parameters(&cloud.sdk, output);
-    Ok(Pipeline { state_machine_arn, node, watch })
+    Ok(Pipeline { state_machine_arn, node, watch, sizes })
 }
 
 /// Deploys `tag` as an operator's run: pins it first when it is older than the newest release
@@ -103,6 +111,26 @@ async fn syncing(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline::
         service: node.service.clone(),
     };
     running.syncing().await.map_err(Error::Node)
+}
+
+/// `run --profile`: a size the account's Fargate quota cannot place is refused before the
+/// service stops the node for it (as node-metrics never starts one); a quota that cannot be read
+/// is said and the run goes on (a task that cannot be placed comes back).
+pub async fn check_profile_fits(cloud: &Cloud, pipeline: &Pipeline, profile: pipeline::sizing::Profile) -> Result<()> {
+    use pipeline::quota::QuotaValues;
+    let Some(sizes) = &pipeline.sizes else { return Ok(()) };
+    let vcpus = sizes.size(profile).vcpu();
+    match pipeline::aws::ServiceQuotas::new(&cloud.sdk).value(pipeline::quota::FARGATE_ON_DEMAND_VCPUS).await {
+        Ok(Some(quota)) if quota < vcpus => {
+            let blocked = pipeline::node::profile_switch::Switch::AboveQuota { to: profile, vcpus, quota };
+            Err(Error::Usage(blocked.describe(&cloud.region)))
+        }
+        Ok(_) => Ok(()),
+        Err(err) => {
+            println!("the Fargate vCPU quota cannot be read ({err}); the {profile} size needs {vcpus} vCPUs");
+            Ok(())
+        }
+    }
 }
 
 /// A deliberate stop of a syncing node (a release, or the steady size) is refused unless `now`,

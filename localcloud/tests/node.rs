@@ -287,6 +287,10 @@ async fn a_switch_above_the_fargate_quota_is_not_started_and_the_node_keeps_runn
         )) && stdout.contains("--service-code fargate --quota-code L-3032A538 --desired-value 1"),
         "{stdout}"
     );
+    // An operator's switch is refused the same way, before anything stops.
+    let (code, _, stderr) = cloud.sigship_as_operator(&["run", "--profile", "sync"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("to sync: not started: the sync size needs"), "{stderr}");
     // The node kept running at its size.
     let (_, _, _, profile, _) = running_revision(&cloud).await;
     assert_eq!(profile, "steady");

@@ -423,7 +423,7 @@ pub const GRANTS: &[Grant] = &[
     call(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),
     call(
         Operator,
-        "status (ServiceQuotas::value: the profile switch)",
+        "status, run --profile (ServiceQuotas::value: a profile's size against the Fargate quota)",
         &["servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"],
         FARGATE_QUOTA,
     ),
