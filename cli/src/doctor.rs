@@ -180,11 +180,7 @@ async fn fargate_quota(cloud: &Cloud, node: &NodeSizes) -> Finding {
 
 /// The Fargate quota's verdict: room for the sync size (the larger; one task runs at a time),
 /// else the request that makes room, or the smaller sync size the user may choose instead.
-pub fn judge_fargate_quota(
-    region: &str,
-    node: &NodeSizes,
-    value: std::result::Result<Option<f64>, String>,
-) -> Finding {
+pub fn judge_fargate_quota(region: &str, node: &NodeSizes, value: std::result::Result<Option<f64>, String>) -> Finding {
     const CHECK: &str = "Fargate quota";
     let sync = node.sync;
     let needed = node.fargate_vcpus();

@@ -358,7 +358,9 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
                     println!("  pace      {rate}");
                     println!("  tip       {finish}");
                 }
-                (None, Some(hours)) => println!("  tip       ≈ {hours:.0} h to the tip at the chain time gained in the last hour"),
+                (None, Some(hours)) => {
+                    println!("  tip       ≈ {hours:.0} h to the tip at the chain time gained in the last hour")
+                }
                 (None, None) => {}
             }
         }

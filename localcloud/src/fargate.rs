@@ -434,15 +434,16 @@ impl Fargate {
     fn check_vcpu_quota(&self, cpu_units: u32) -> Result<(), String> {
         let quota = self.vcpu_quota.load(std::sync::atomic::Ordering::SeqCst);
         let elsewhere = self.elsewhere_cpu_units.load(std::sync::atomic::Ordering::SeqCst);
-        let running: u32 = elsewhere + self
-            .services
-            .lock()
-            .unwrap()
-            .values()
-            .flat_map(|s| s.tasks.iter())
-            .filter(|t| t.is_running())
-            .map(|t| t.cpu_units)
-            .sum::<u32>();
+        let running: u32 = elsewhere
+            + self
+                .services
+                .lock()
+                .unwrap()
+                .values()
+                .flat_map(|s| s.tasks.iter())
+                .filter(|t| t.is_running())
+                .map(|t| t.cpu_units)
+                .sum::<u32>();
         if running + cpu_units > quota * 1024 {
             return Err(format!(
                 "You've reached the limit on the number of vCPUs you can run concurrently \

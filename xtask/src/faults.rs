@@ -160,7 +160,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             fault: "other Fargate tasks of the account hold the vCPUs the sync size needs",
-            expected: "the switch FAILED DeploymentRolledBack, the node back and running at its size, the retry waits; \
+            expected:
+                "the switch FAILED DeploymentRolledBack, the node back and running at its size, the retry waits; \
                        `run --profile sync` once room is made SUCCEEDED",
             run: |c| Box::pin(switch_cannot_be_placed(c)),
         },

@@ -335,7 +335,11 @@ impl crate::execution::Executions for FakeExecutions {
         if existing.iter().any(|e| e.name == name) {
             return Ok(crate::execution::Started::AlreadyExists);
         }
-        existing.push(crate::execution::ListedExecution { name: name.into(), status: "RUNNING".into(), stopped_ms: None });
+        existing.push(crate::execution::ListedExecution {
+            name: name.into(),
+            status: "RUNNING".into(),
+            stopped_ms: None,
+        });
         self.started.lock().unwrap().push((name.to_string(), input.clone()));
         Ok(crate::execution::Started::New(arn))
     }

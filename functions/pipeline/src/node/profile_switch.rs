@@ -140,10 +140,8 @@ pub fn outlook(
     now_ms: i64,
 ) -> Switch {
     let prefix = name_prefix(to, task_definition);
-    let mut attempts: Vec<(u32, &ListedExecution)> = listed
-        .iter()
-        .filter_map(|e| Some((e.name.strip_prefix(&prefix)?.parse().ok()?, e)))
-        .collect();
+    let mut attempts: Vec<(u32, &ListedExecution)> =
+        listed.iter().filter_map(|e| Some((e.name.strip_prefix(&prefix)?.parse().ok()?, e))).collect();
     attempts.sort_by_key(|(attempt, _)| *attempt);
     if let Some((_, running)) = attempts.iter().find(|(_, e)| e.is_running()) {
         return Switch::Running { to, execution: running.name.clone() };
@@ -265,11 +263,14 @@ mod tests {
     #[test]
     fn a_switch_is_due_once_runs_once_and_fails_back_to_bounded_later_attempts() {
         let size = crate::sizing::for_network(crate::network::Network::Mainnet).sync;
-        let at = |listed: &[ListedExecution], now_ms: i64| outlook(Profile::Sync, REVISION, listed, Some(16.0), size, now_ms);
+        let at = |listed: &[ListedExecution], now_ms: i64| {
+            outlook(Profile::Sync, REVISION, listed, Some(16.0), size, now_ms)
+        };
         let due = |n: u32| Switch::Due { to: Profile::Sync, execution: execution_name(Profile::Sync, REVISION, n) };
         assert_eq!(at(&[], NOW_MS), due(1));
         // Another revision's attempts, or other executions, do not count.
-        let other = ListedExecution { name: "profile-sync-from-btcd-6-1".into(), status: "FAILED".into(), stopped_ms: None };
+        let other =
+            ListedExecution { name: "profile-sync-from-btcd-6-1".into(), status: "FAILED".into(), stopped_ms: None };
         assert_eq!(at(&[other], NOW_MS), due(1));
         let running = [attempt(1, "RUNNING", None)];
         assert_eq!(at(&running, NOW_MS), Switch::Running { to: Profile::Sync, execution: running[0].name.clone() });
@@ -281,7 +282,9 @@ mod tests {
         assert!(waiting.is_blocked());
         assert_eq!(at(&failed, retry_at_ms), due(2));
         let twice = [attempt(1, "FAILED", Some(60)), attempt(2, "FAILED", Some(20))];
-        assert!(matches!(at(&twice, NOW_MS), Switch::Retrying { retry_at_ms, .. } if retry_at_ms == NOW_MS + 10 * MINUTE_MS));
+        assert!(
+            matches!(at(&twice, NOW_MS), Switch::Retrying { retry_at_ms, .. } if retry_at_ms == NOW_MS + 10 * MINUTE_MS)
+        );
         assert_eq!(at(&twice, NOW_MS + 10 * MINUTE_MS), due(3));
         let thrice = [attempt(1, "FAILED", Some(120)), attempt(2, "FAILED", Some(90)), attempt(3, "FAILED", Some(60))];
         assert_eq!(at(&thrice, NOW_MS), Switch::GaveUp { to: Profile::Sync, failed: thrice[2].name.clone() });

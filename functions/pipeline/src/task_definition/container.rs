@@ -135,8 +135,8 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{release, task_config as config};
     use crate::sizing::NodeSizes;
+    use crate::testing::{release, task_config as config};
 
     /// The health check as the container's shell runs it, over btcd's real log lines: RPC not
     /// answering (btcctl fails) is healthy only while btcd loads after its newest start.
@@ -189,8 +189,12 @@ mod tests {
             (Network::Regtest, Some("--regtest"), 18444, 18334),
         ] {
             assert_eq!(Network::parse(network.name()).unwrap(), network);
-            let spec =
-                task_spec(&TaskConfig { sizes: NodeSizes::of_table(network), ..config() }, Profile::Steady, "img@sha256:0".into(), &release());
+            let spec = task_spec(
+                &TaskConfig { sizes: NodeSizes::of_table(network), ..config() },
+                Profile::Steady,
+                "img@sha256:0".into(),
+                &release(),
+            );
             assert!(
                 spec.health_check[1].contains(&format!("--rpcserver=127.0.0.1:{rpc} ")),
                 "{network:?}: {:?}",

@@ -252,7 +252,13 @@ mod tests {
         let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
         let tasks = FakeTaskDefinitions::default();
         let first = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
-        let bigger = TaskConfig { sizes: crate::sizing::NodeSizes { steady: crate::sizing::TaskSize { memory_mib: 8192, ..config().sizes.steady }, ..config().sizes }, ..config() };
+        let bigger = TaskConfig {
+            sizes: crate::sizing::NodeSizes {
+                steady: crate::sizing::TaskSize { memory_mib: 8192, ..config().sizes.steady },
+                ..config().sizes
+            },
+            ..config()
+        };
         let second = register(&request, Profile::Steady, &bigger, &images, &tasks).await.unwrap();
         assert!(second.registered);
         assert_ne!(first.task_definition_arn, second.task_definition_arn);
