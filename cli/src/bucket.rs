@@ -26,6 +26,17 @@ use crate::error::{Error, Result};
 
 const OWNER_TAG: &str = "sigship:stack";
 
+/// AWS: after versioning is first enabled on a bucket, it "might take up to 15 minutes" to take
+/// effect, and objects written meanwhile may be unversioned (S3 user guide, "Enabling versioning
+/// on buckets").
+pub const VERSIONING_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+const NOT_VERSIONED_YET: &str =
+    "versioning is off, or not yet in effect (AWS: up to 15 minutes after it is first enabled on a bucket)";
+/// What `up` writes to see versioning take, and deletes once it has.
+const VERSIONING_PROBE: &str = ".sigship/versioning-probe";
+/// Reads by version in a row that say it has taken.
+const PROBE_READS: usize = 3;
+
 /// `<stack>-<account>-<region>-an`: the account regional namespace's form, which only this
 /// account can create; at most 55 characters for stack names of up to 24.
 pub fn default_name(stack: &str, account: &str, region: &str) -> String {
@@ -153,10 +164,22 @@ impl Bucket {
         Ok(true)
     }
 
-    /// Versioning on (a bucket made before sigship pinned versions gets it now): the stack names
-    /// object versions, which exist only in a versioned bucket.
+    /// Versioning on, and taken (a bucket made before sigship pinned versions gets it now): the
+    /// stack names object versions, which exist only in a versioned bucket. Turned on now, it
+    /// takes a while to take: wait for it before anything is written.
     async fn ensure_versioning(&self) -> Result<()> {
-        // Idempotent: cheaper to say it again than to ask first.
+        let status = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(&self.name)
+            .expected_bucket_owner(&self.owner)
+            .send()
+            .await
+            .map_err(|e| Error::aws("s3:GetBucketVersioning", e))?;
+        if status.status() == Some(&BucketVersioningStatus::Enabled) {
+            // On, perhaps seconds ago (an `up` interrupted while it waited): taken is checked too.
+            return self.wait_for_versioning().await;
+        }
         self.s3
             .put_bucket_versioning()
             .bucket(&self.name)
@@ -167,7 +190,70 @@ impl Bucket {
             .send()
             .await
             .map_err(|e| Error::aws("s3:PutBucketVersioning", e))?;
+        self.wait_for_versioning().await
+    }
+
+    /// Until a probe object written now gets a version id and reads back by it
+    /// [`PROBE_READS`] times in a row; at most [`VERSIONING_PROPAGATION`], saying so meanwhile.
+    async fn wait_for_versioning(&self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_secs(1);
+        while !self.versioned_write().await? {
+            let waited = started.elapsed();
+            if waited >= VERSIONING_PROPAGATION {
+                return Err(Error::Usage(format!(
+                    "s3://{}: {} after {} min; run `sigship up` again later",
+                    self.name,
+                    NOT_VERSIONED_YET,
+                    waited.as_secs() / 60
+                )));
+            }
+            println!(
+                "  waiting for versioning to take effect in s3://{} ({} s so far; {NOT_VERSIONED_YET})",
+                self.name,
+                waited.as_secs()
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(30));
+        }
+        let probes = self.versions_under(VERSIONING_PROBE).await?;
+        self.delete_versions(&probes).await?;
+        if started.elapsed().as_secs() > 0 {
+            println!("  versioning in effect in s3://{} after {} s", self.name, started.elapsed().as_secs());
+        }
         Ok(())
+    }
+
+    /// Writes the probe; whether it got a version id that reads back, [`PROBE_READS`] times.
+    async fn versioned_write(&self) -> Result<bool> {
+        let written = self
+            .s3
+            .put_object()
+            .bucket(&self.name)
+            .expected_bucket_owner(&self.owner)
+            .key(VERSIONING_PROBE)
+            .body(ByteStream::from_static(b"sigship: versioning probe"))
+            .send()
+            .await
+            .map_err(|e| Error::aws("s3:PutObject", e))?;
+        let Some(version) = written.version_id() else { return Ok(false) };
+        for _ in 0..PROBE_READS {
+            let read = self
+                .s3
+                .get_object()
+                .bucket(&self.name)
+                .expected_bucket_owner(&self.owner)
+                .key(VERSIONING_PROBE)
+                .version_id(version)
+                .send()
+                .await;
+            match read {
+                Ok(_) => {}
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(false),
+                Err(e) => return Err(Error::aws("s3:GetObject", e)),
+            }
+        }
+        Ok(true)
     }
 
     async fn put_tls_only_policy(&self) -> Result<()> {
@@ -227,7 +313,9 @@ impl Bucket {
                         .map_err(|e| Error::aws("s3:PutObject", e))?
                         .version_id()
                         .map(str::to_string)
-                        .ok_or_else(|| Error::Usage(format!("s3://{}: versioning is off", self.name)))?
+                        .ok_or_else(|| {
+                            Error::Usage(format!("s3://{}: {key} was written without a version id: {NOT_VERSIONED_YET}", self.name))
+                        })?
                 }
             };
             versions.insert(artifact.key.clone(), version);

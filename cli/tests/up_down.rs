@@ -72,8 +72,19 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("upload  sigship-test/"), "{stdout}");
+    // The local S3 takes its 3 s to version the new bucket, as AWS takes up to 15 min: nothing
+    // is uploaded until a probe is versioned and reads back by its version.
+    let bucket = "sigship-test-123456789012-us-east-1-an";
+    let waited = stdout.find(&format!("waiting for versioning to take effect in s3://{bucket}")).expect(&stdout);
+    let taken = stdout.find(&format!("versioning in effect in s3://{bucket} after")).expect(&stdout);
+    let uploaded = stdout.find("upload  sigship-test/").expect(&stdout);
+    assert!(waited < taken && taken < uploaded, "{stdout}");
     assert!(stdout.contains("stack sigship-test: CREATE_COMPLETE"), "{stdout}");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&services.sdk).force_path_style(true).build(),
+    );
+    let probes = s3.list_object_versions().bucket(bucket).prefix(".sigship/").send().await.unwrap();
+    assert!(probes.versions().is_empty() && probes.delete_markers().is_empty(), "the probe is removed");
     // moto records only the stack's own events, not one per resource as AWS does.
     assert!(
         stdout.contains("CREATE_IN_PROGRESS           sigship-test (AWS::CloudFormation::Stack) User Initiated"),

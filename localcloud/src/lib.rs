@@ -28,6 +28,7 @@ pub use testkit::keys;
 pub mod moto;
 pub mod router;
 pub mod runtime;
+pub mod s3_versioning;
 pub mod stack;
 
 use std::collections::HashMap;
@@ -85,6 +86,9 @@ pub struct Options {
     pub checkout: PathBuf,
     /// The account's quotas as Service Quotas reports them.
     pub quotas: Quotas,
+    /// How long a new bucket's versioning takes to take (AWS: up to 15 minutes); objects written
+    /// meanwhile get no version id (see [`s3_versioning`]).
+    pub s3_versioning_delay: std::time::Duration,
 }
 
 /// A line of btcd's block progress logger (netsync/blocklogger.go) through btclog, logged at
@@ -141,6 +145,8 @@ impl Default for Options {
                 .unwrap_or_else(|| target.join("localcloud-logs")),
             checkout: root,
             quotas: Quotas::default(),
+            // Long enough that every `up` meets it, short enough not to slow the tests.
+            s3_versioning_delay: std::time::Duration::from_secs(3),
         }
     }
 }
@@ -246,6 +252,7 @@ impl Services {
         let as_administrator_on_moto = sdk_as(administrator.clone(), &format!("http://127.0.0.1:{}", moto.port)).await;
         let authorizer = authorizer::Authorizer::new(&as_administrator_on_moto, ACCOUNT);
         let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate, authorizer));
+        router.s3_versioning.set_delay(options.s3_versioning_delay);
         http::serve(listener, router.clone(), router::route);
         Services {
             sdk,

@@ -644,3 +644,22 @@ def _known_quotas(self, service_code, quota_code):
 
 
 ServiceQuotasBackend.get_service_quota = _known_quotas
+
+
+# S3 GetBucketVersioning: moto 5.2.5 answers `<GetBucketVersioningResponse/>` (its query-protocol
+# serializer, the status left out); S3 answers `<VersioningConfiguration>` with `<Status>` once
+# versioning was ever set, empty before. The SDK cannot read moto's.
+from moto.s3.responses import S3Response  # noqa: E402
+
+
+def _get_bucket_versioning(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+S3Response.get_bucket_versioning = _get_bucket_versioning

@@ -19,6 +19,7 @@ use crate::fargate::Fargate;
 use crate::faults::{self, Faults, Kind};
 use crate::http::{access_denied, dropped, reply, signer_of, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
+use crate::s3_versioning::VersioningPropagation;
 
 pub struct Router {
     pub moto_port: u16,
@@ -35,6 +36,8 @@ pub struct Router {
     pub faults: Arc<Faults>,
     /// Judges the stack's principals' requests by resource (see [`crate::authorizer`]).
     pub authorizer: Authorizer,
+    /// A new bucket's versioning takes a while to take (see [`crate::s3_versioning`]).
+    pub s3_versioning: VersioningPropagation,
 }
 
 impl Router {
@@ -56,6 +59,7 @@ impl Router {
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
             credentials: Mutex::new(HashMap::new()),
+            s3_versioning: VersioningPropagation::new(std::time::Duration::ZERO),
         }
     }
 
@@ -227,6 +231,16 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
         }
         None => {}
     }
+    let (method, path, query) = (
+        req.method().as_str().to_string(),
+        req.uri().path().to_string(),
+        req.uri().query().unwrap_or_default().to_string(),
+    );
+    if service == "s3" {
+        if let Some(not_yet) = router.s3_versioning.before(&method, &path, &query) {
+            return not_yet;
+        }
+    }
     let request_body = req.body().clone();
     match router.forward(req).await {
         Ok((status, headers, body)) => {
@@ -239,6 +253,9 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
             let mut response = reply(status, body);
             *response.headers_mut() = headers;
             response.headers_mut().remove("content-length");
+            if service == "s3" {
+                router.s3_versioning.after(&method, &path, &query, status, response.headers_mut());
+            }
             response
         }
         Err(e) => reply(StatusCode::BAD_GATEWAY, format!("local cloud router: moto unreachable: {e}")),
