@@ -314,7 +314,10 @@ impl Bucket {
                         .version_id()
                         .map(str::to_string)
                         .ok_or_else(|| {
-                            Error::Usage(format!("s3://{}: {key} was written without a version id: {NOT_VERSIONED_YET}", self.name))
+                            Error::Usage(format!(
+                                "s3://{}: {key} was written without a version id: {NOT_VERSIONED_YET}",
+                                self.name
+                            ))
                         })?
                 }
             };

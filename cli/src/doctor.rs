@@ -212,9 +212,15 @@ pub fn judge_fargate_quota(region: &str, node: &NodeSizes, value: std::result::R
 pub fn judge_quota(region: &str, value: std::result::Result<Option<f64>, String>) -> Finding {
     const CHECK: &str = "CodeBuild quota";
     match value {
-        Ok(Some(builds)) if builds >= 1.0 => {
-            Finding::new(CHECK, Level::Ok, format!("{builds:.0} concurrent ARM/Large builds"))
-        }
+        Ok(Some(builds)) if builds >= 1.0 => Finding::new(
+            CHECK,
+            Level::Ok,
+            format!(
+                "{builds:.0} concurrent ARM/Large builds (needed, not enough: some new accounts are refused builds \
+                 whatever this says, until AWS Support raises the account's limit; a release then fails \
+                 BuildLimitExceeded saying so)"
+            ),
+        ),
         Ok(value) => Finding::new(
             CHECK,
             Level::Fail,

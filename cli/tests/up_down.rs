@@ -80,9 +80,8 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let uploaded = stdout.find("upload  sigship-test/").expect(&stdout);
     assert!(waited < taken && taken < uploaded, "{stdout}");
     assert!(stdout.contains("stack sigship-test: CREATE_COMPLETE"), "{stdout}");
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&services.sdk).force_path_style(true).build(),
-    );
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&services.sdk).force_path_style(true).build());
     let probes = s3.list_object_versions().bucket(bucket).prefix(".sigship/").send().await.unwrap();
     assert!(probes.versions().is_empty() && probes.delete_markers().is_empty(), "the probe is removed");
     // moto records only the stack's own events, not one per resource as AWS does.

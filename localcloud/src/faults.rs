@@ -17,6 +17,9 @@ pub enum Kind {
     Latency(Duration),
     /// The connection closes without an answer.
     Drop,
+    /// An error AWS answers in a documented case, e.g. CodeBuild's 400
+    /// `AccountLimitExceededException` for a new account's build.
+    Refused { status: u16, code: &'static str, message: &'static str },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +144,7 @@ pub fn error_response(service: &str, kind: &Kind) -> (u16, &'static str, String)
         (Kind::Throttle, _) => (400, "ThrottlingException", "Rate exceeded"),
         (Kind::ServerError(503), _) => (503, "ServiceUnavailable", "Service unavailable"),
         (Kind::ServerError(status), _) => (*status, "InternalFailure", "We encountered an internal error"),
+        (Kind::Refused { status, code, message }, _) => (*status, *code, *message),
         _ => unreachable!("latency and dropped connections are not answers"),
     };
     let (content_type, body) = crate::http::aws_error_body(service, code, message);

@@ -159,6 +159,11 @@ fn cases() -> Vec<Case> {
             run: |c| Box::pin(destroy_during_deploy(c)),
         },
         Case {
+            fault: "CodeBuild refuses a new account's build (AccountLimitExceededException, the quota shows 1)",
+            expected: "FAILED BuildLimitExceeded naming what AWS Support must raise, not retried, nothing built",
+            run: |c| Box::pin(build_refused(c)),
+        },
+        Case {
             fault: "other Fargate tasks of the account hold the vCPUs the sync size needs",
             expected:
                 "the switch FAILED DeploymentRolledBack, the node back and running at its size, the retry waits; \
@@ -405,6 +410,28 @@ async fn rollout_fails(cloud: LocalCloud) -> Result<String, String> {
         return Err(format!("service not on the previous image {before}: {after}"));
     }
     Ok(format!("FAILED DeploymentRolledBack; {after} (the previous digest)"))
+}
+
+/// New accounts meet this while Service Quotas shows a positive build quota (public reports,
+/// 2021–2026): StartBuild answers AccountLimitExceededException on every try.
+async fn build_refused(cloud: LocalCloud) -> Result<String, String> {
+    let refused = Kind::Refused {
+        status: 400,
+        code: "AccountLimitExceededException",
+        message: "Cannot have more than 0 builds in queue for the account",
+    };
+    cloud.router.faults.on_call(Fault::new("codebuild", Some("StartBuild"), refused, Often::Always));
+    let run = deploy(&cloud, "refused").await;
+    expect_failed(&run, "BuildLimitExceeded")?;
+    let cause = run.cause.clone().unwrap_or_default();
+    if !cause.contains("AWS Support") || !cause.contains("L-596BEAB4") {
+        return Err(format!("the cause does not say what to ask for: {cause}"));
+    }
+    let tries = cloud.router.faults.injected.lock().unwrap().len();
+    if tries != 1 {
+        return Err(format!("StartBuild was tried {tries} times: a refusal is not retried"));
+    }
+    failed_before_building(&cloud, run, "BuildLimitExceeded").await
 }
 
 /// node-metrics starts the switch to the sync size (Service Quotas has room for it), but the

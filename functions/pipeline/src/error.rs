@@ -60,6 +60,15 @@ pub enum Error {
     BuildStopped { build_id: String },
     #[error("build {build_id} timed out in CodeBuild")]
     BuildTimedOut { build_id: String },
+    /// CodeBuild's AccountLimitExceededException: new accounts meet it while Service Quotas
+    /// shows a positive build quota; only AWS Support raises what it enforces.
+    #[error(
+        "CodeBuild refused to start the build: {message}. The account's build limit is below one build, whatever \
+         Service Quotas shows (new accounts meet this): open a case with AWS Support (Service limit increase, \
+         CodeBuild) to raise \"Concurrently running builds for ARM/Large environment\" (L-596BEAB4) in this region \
+         to at least 1, then run the release again"
+    )]
+    BuildLimitExceeded { message: String },
     #[error("gave up waiting for build {build_id} after {attempts} checks")]
     BuildWaitExceeded { build_id: String, attempts: u32 },
     #[error(
@@ -149,6 +158,7 @@ impl Error {
             Error::BuildFailed { .. } => "BuildFailed",
             Error::BuildStopped { .. } => "BuildStopped",
             Error::BuildTimedOut { .. } => "BuildTimedOut",
+            Error::BuildLimitExceeded { .. } => "BuildLimitExceeded",
             Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
             Error::ImageMissing { .. } => "ImageMissing",
             Error::ImageNotRecorded { .. } => "ImageNotRecorded",

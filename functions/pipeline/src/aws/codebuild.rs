@@ -36,7 +36,12 @@ impl BuildService for CodeBuild {
             .set_environment_variables_override(Some(environment))
             .send()
             .await
-            .map_err(|e| Error::aws("codebuild:StartBuild", e))?;
+            .map_err(|e| match e.as_service_error() {
+                Some(refused) if refused.is_account_limit_exceeded_exception() => {
+                    Error::BuildLimitExceeded { message: refused.meta().message().unwrap_or("no message").to_string() }
+                }
+                _ => Error::aws("codebuild:StartBuild", e),
+            })?;
         response.build_value().and_then(|b| b.id()).map(String::from).ok_or_else(|| Error::AwsAnswerIncomplete {
             operation: "codebuild:StartBuild",
             missing: "a build id".into(),

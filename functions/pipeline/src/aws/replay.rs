@@ -181,3 +181,23 @@ async fn the_chain_data_is_deleted_once_its_mount_targets_are_gone_and_it_is_no_
         ]
     );
 }
+
+#[tokio::test]
+async fn codebuild_refusing_a_new_account_s_build_is_named_with_what_aws_support_must_raise() {
+    use crate::build::{BuildService, BuildStart};
+    let refused = r#"{"__type":"AccountLimitExceededException","message":"Cannot have more than 0 builds in queue for the account"}"#;
+    let (config, client) = sdk(&[(400, refused)]);
+    let start = BuildStart {
+        project: "sigship-btcd".into(),
+        source_version: "refs/tags/v0.24.2^{commit}".into(),
+        buildspec: "version: 0.2",
+        environment: vec![],
+    };
+    let err = super::CodeBuild::new(&config).start(&start).await.unwrap_err();
+    assert_eq!(targets(&client), ["CodeBuild_20161006.StartBuild"]);
+    assert_eq!(err.name(), "BuildLimitExceeded");
+    let said = err.to_string();
+    assert!(said.contains("Cannot have more than 0 builds in queue for the account"), "{said}");
+    assert!(said.contains("AWS Support") && said.contains("L-596BEAB4"), "{said}");
+    assert!(!err.is_transient(), "a refusal stays until AWS raises the limit: not retried");
+}
