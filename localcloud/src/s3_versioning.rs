@@ -64,10 +64,11 @@ impl VersioningPropagation {
         let (bucket, key) = bucket_and_key(path);
         if key.is_empty() && query.split('&').any(|pair| pair == "versioning" || pair.starts_with("versioning=")) {
             self.enabled.lock().unwrap().entry(bucket.to_string()).or_insert_with(Instant::now);
-        } else if !key.is_empty() && query.split('&').all(|pair| pair.is_empty() || pair.starts_with("x-id=")) {
-            if self.propagating(bucket) {
-                headers.remove("x-amz-version-id");
-            }
+        } else if !key.is_empty()
+            && query.split('&').all(|pair| pair.is_empty() || pair.starts_with("x-id="))
+            && self.propagating(bucket)
+        {
+            headers.remove("x-amz-version-id");
         }
     }
 }
