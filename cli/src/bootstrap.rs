@@ -113,7 +113,7 @@ pub async fn up(
     let release = artifacts::collect(checkout, &target.stack)?;
     // Before anything is created: the account, the region, the build quota, the stack, the cost.
     let node = node_of(cloud, &target.stack, parameters).await?;
-    let preflight = crate::doctor::run(cloud, &target.stack, &node).await;
+    let preflight = crate::doctor::run(cloud, &target.stack, &node, target.bucket.as_deref()).await;
     preflight.print();
     preflight.check()?;
     crate::doctor::confirm(&preflight, &target.stack, yes)?;

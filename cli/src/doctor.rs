@@ -40,7 +40,7 @@ pub enum Level {
     Fail,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub check: &'static str,
     pub level: Level,
@@ -86,13 +86,17 @@ impl Preflight {
     }
 }
 
-pub async fn run(cloud: &Cloud, stack_name: &str, node: &NodeSizes) -> Preflight {
+/// `bucket`: the artifacts bucket `up` is given (`--bucket`), if any.
+pub async fn run(cloud: &Cloud, stack_name: &str, node: &NodeSizes, bucket: Option<&str>) -> Preflight {
     let network = node.network;
     let mut findings = vec![identity(cloud).await, region(&cloud.region)];
     findings.push(build_quota(cloud).await);
     findings.push(fargate_quota(cloud, node).await);
     let (stack_finding, creates) = stack_state(cloud, stack_name).await;
     findings.push(stack_finding);
+    if let Some(finding) = bucket_namespace(&cloud.region, creates, bucket) {
+        findings.push(finding);
+    }
     let monthly_dollars = pipeline::sizing::total(&pipeline::sizing::monthly_cost(
         pipeline::sizing::for_network(network),
         Default::default(),
@@ -133,10 +137,29 @@ async fn identity(cloud: &Cloud) -> Finding {
             Level::Fail,
             format!(
                 "no usable credentials ({}): set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default.env passes them to the container)",
-                aws_sdk_sts::error::DisplayErrorContext(e)
+                pipeline::Error::aws("sts:GetCallerIdentity", e)
             ),
         ),
     }
+}
+
+/// Regions where S3 does not offer the account regional namespace, which `up`'s default bucket
+/// name (`<stack>-<account>-<region>-an`) is created in.
+const NO_ACCOUNT_NAMESPACE: [&str; 2] = ["me-south-1", "me-central-1"];
+
+/// A new stack's default bucket in a region without the account regional namespace: `--bucket`.
+fn bucket_namespace(region: &str, creates: bool, bucket: Option<&str>) -> Option<Finding> {
+    (creates && bucket.is_none() && NO_ACCOUNT_NAMESPACE.contains(&region)).then(|| {
+        Finding::new(
+            "bucket",
+            Level::Fail,
+            format!(
+                "S3 offers no account regional namespace in {region}, where the default artifacts bucket \
+                 (<stack>-<account>-{region}-an) would be created: name one with --bucket <name> (a bucket name \
+                 nobody else holds, e.g. sigship-<account>-{region}-artifacts)"
+            ),
+        )
+    })
 }
 
 fn region(region: &str) -> Finding {
@@ -234,7 +257,7 @@ pub fn judge_quota(region: &str, value: std::result::Result<Option<f64>, String>
             CHECK,
             Level::Warn,
             format!(
-                "cannot read it ({reason}); if a release fails at StartBuild with AccountLimitExceededException: {}",
+                "cannot read it ({reason}); if a release fails BuildLimitExceeded: {}",
                 quota_request(region)
             ),
         ),
@@ -321,6 +344,16 @@ mod tests {
             .unwrap();
         let chosen = NodeSizes { sync, ..NodeSizes::of_table(Network::Mainnet) };
         assert_eq!(judge_fargate_quota("us-east-1", &chosen, Ok(Some(6.0))).level, Level::Ok);
+    }
+
+    #[test]
+    fn a_new_stack_in_a_region_without_the_account_namespace_needs_a_bucket_name() {
+        let fail = bucket_namespace("me-central-1", true, None).unwrap();
+        assert_eq!(fail.level, Level::Fail);
+        assert!(fail.message.contains("--bucket <name>"), "{}", fail.message);
+        assert_eq!(bucket_namespace("me-central-1", true, Some("mine")), None);
+        assert_eq!(bucket_namespace("me-south-1", false, None), None, "an existing stack keeps its bucket");
+        assert_eq!(bucket_namespace("eu-central-1", true, None), None);
     }
 
     #[test]

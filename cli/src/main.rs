@@ -110,6 +110,9 @@ enum Command {
         /// A stack parameter as `up` would be given it, e.g. SyncTaskCpu=4096 (repeatable).
         #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
         parameters: Vec<(String, String)>,
+        /// The artifacts bucket `up` would be given [default: the stack's, else <stack>-<account>-<region>-an].
+        #[arg(long, env = "SIGSHIP_ARTIFACTS_BUCKET")]
+        bucket: Option<String>,
     },
     /// Destroy everything the pipeline deployed, then delete the stack and the artifacts bucket.
     Down {
@@ -238,11 +241,11 @@ fn main() -> ExitCode {
             trust::describe(&outcomes, &dir).iter().for_each(|line| println!("{line}"));
             pipeline::verify::TrustRoot::from_dir(&dir).map(|_| ()).map_err(Error::TrustRoot)
         }),
-        Command::Doctor { connection, network, mut parameters } => runtime.block_on(async {
+        Command::Doctor { connection, network, mut parameters, bucket } => runtime.block_on(async {
             let (cloud, stack) = connect(connection).await?;
             parameters.extend(network.map(|n| ("Network".to_string(), n.name().to_string())));
             let node = bootstrap::node_of(&cloud, &stack, &parameters).await?;
-            let preflight = doctor::run(&cloud, &stack, &node).await;
+            let preflight = doctor::run(&cloud, &stack, &node, bucket.as_deref()).await;
             preflight.print();
             preflight.check()
         }),

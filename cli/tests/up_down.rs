@@ -447,6 +447,32 @@ async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() 
     assert!(stdout.contains("FAIL region             af-south-1 has no arm64 (Graviton) Fargate tasks"), "{stdout}");
     assert!(stderr.contains("preflight failed, nothing was created"), "{stderr}");
 
+    // A region without the account regional namespace: the default bucket cannot be made there.
+    let mut doctor = args(&["doctor", "--stack-name", STACK, "--region", "me-central-1"]);
+    doctor.extend(args(&smaller));
+    let (code, stdout, _) = sigship(services, doctor.clone()).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL bucket             S3 offers no account regional namespace in me-central-1"),
+        "{stdout}"
+    );
+    doctor.extend(args(&["--bucket", "sigship-123456789012-me-central-1-artifacts"]));
+    let (_, stdout, _) = sigship(services, doctor).await;
+    assert!(!stdout.contains("FAIL bucket"), "{stdout}");
+
+    // A quota Service Quotas will not answer: one line with AWS's code and message, not the
+    // SDK's dump of the request.
+    let denied = localcloud::faults::Kind::Refused {
+        status: 400,
+        code: "AccessDeniedException",
+        message: "User is not authorized to perform: servicequotas:GetServiceQuota",
+    };
+    let fault = localcloud::faults::Fault::new("servicequotas", None, denied, localcloud::faults::Often::Next(2));
+    services.router.faults.on_call(fault);
+    let (_, stdout, _) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;
+    let line = stdout.lines().find(|l| l.contains("CodeBuild quota")).expect(&stdout);
+    assert!(line.contains("warn") && line.contains("denied: User is not authorized") && line.len() < 400, "{line}");
+
     // Without --yes and without a terminal: refused after the preflight, nothing created.
     let mut up = checkout.up(STACK, &["--parameter", "Network=testnet4"]);
     up.retain(|a| a != "--yes");

@@ -663,3 +663,19 @@ def _get_bucket_versioning(self):
 
 
 S3Response.get_bucket_versioning = _get_bucket_versioning
+
+
+# CloudFormation's DeletionPolicy RetainExceptOnCreate: moto 5.2.5 keeps only "Retain" on stack
+# deletion. It is Retain for a stack whose create completed, Delete when a create rolls back; moto
+# never rolls a create back, so locally it is Retain.
+_delete_stack_resources = ResourceMap.delete
+
+
+def _delete_keeping_retain_except_on_create(self):
+    for resource in self._resource_json_map.values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            resource["DeletionPolicy"] = "Retain"
+    return _delete_stack_resources(self)
+
+
+ResourceMap.delete = _delete_keeping_retain_except_on_create

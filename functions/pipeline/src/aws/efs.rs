@@ -62,12 +62,13 @@ impl Efs {
             }
             for target in targets.mount_targets() {
                 if target.life_cycle_state().as_str() != "deleting" {
-                    self.client
-                        .delete_mount_target()
-                        .mount_target_id(target.mount_target_id())
-                        .send()
-                        .await
-                        .map_err(|e| Error::aws("efs:DeleteMountTarget", e))?;
+                    let deleted =
+                        self.client.delete_mount_target().mount_target_id(target.mount_target_id()).send().await;
+                    match deleted {
+                        // Gone between the listing and now (another destroy, the console): done.
+                        Err(e) if e.code() == Some("MountTargetNotFound") => {}
+                        other => other.map(|_| ()).map_err(|e| Error::aws("efs:DeleteMountTarget", e))?,
+                    }
                 }
             }
             tokio::time::sleep(self.poll).await;

@@ -201,3 +201,37 @@ async fn codebuild_refusing_a_new_account_s_build_is_named_with_what_aws_support
     assert!(said.contains("AWS Support") && said.contains("L-596BEAB4"), "{said}");
     assert!(!err.is_transient(), "a refusal stays until AWS raises the limit: not retried");
 }
+
+#[tokio::test]
+async fn a_mount_target_gone_before_its_delete_counts_as_deleted() {
+    let (config, client) = sdk(&[
+        (
+            200,
+            r#"{"FileSystems":[{"FileSystemId":"fs-1","Tags":[{"Key":"sigship:managed","Value":"true"}],
+                  "OwnerId":"123456789012","CreationToken":"t","CreationTime":1,"LifeCycleState":"available",
+                  "NumberOfMountTargets":1,"SizeInBytes":{"Value":1},"PerformanceMode":"generalPurpose"}]}"#,
+        ),
+        (
+            200,
+            r#"{"MountTargets":[{"MountTargetId":"fsmt-1","FileSystemId":"fs-1","SubnetId":"s","LifeCycleState":"available"}]}"#,
+        ),
+        (
+            404,
+            r#"{"__type":"MountTargetNotFound","ErrorCode":"MountTargetNotFound","Message":"Mount target 'fsmt-1' does not exist."}"#,
+        ),
+        (200, r#"{"MountTargets":[]}"#),
+        (204, ""),
+    ]);
+    let efs = super::Efs::polling_every(&config, std::time::Duration::ZERO);
+    assert_eq!(efs.delete_managed("fs-1", None).await.unwrap().as_deref(), Some("fs-1"));
+    assert_eq!(
+        testkit::replay::paths(&client),
+        [
+            "GET /2015-02-01/file-systems",
+            "GET /2015-02-01/mount-targets",
+            "DELETE /2015-02-01/mount-targets/fsmt-1",
+            "GET /2015-02-01/mount-targets",
+            "DELETE /2015-02-01/file-systems/fs-1",
+        ]
+    );
+}
