@@ -345,14 +345,32 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         // data) goes first, by the pipeline's own destroy path.
         if let Some(state_machine) = stack.output("StateMachineArn") {
             use pipeline::teardown::{ChainData, DestroyRequest, Scope};
+            // Nothing may start a deployment while the destroy runs.
+            let stopped = crate::triggers::stop(cloud, &target.stack).await?;
+            println!("stopped what starts deployments: {}", stopped.describe());
             let chain_data = if keep_chain_data { ChainData::Keep } else { ChainData::Delete };
             let input = DestroyRequest { destroy: Scope::Everything, chain_data }.input();
             let name = format!("down-{}", crate::operate::unix_seconds());
             let sfn = cloud.step_functions(state_machine);
-            let arn = execution::start(&sfn, &name, &input).await?;
-            let finished = execution::follow(&sfn, &arn, &name).await.inspect_err(|_| {
-                eprintln!("sigship down: the destroy execution failed, so the stack and the bucket stay; see below");
-            })?;
+            let destroyed = match execution::start(&sfn, &name, &input).await {
+                Ok(arn) => execution::follow(&sfn, &arn, &name).await,
+                Err(err) => Err(err),
+            };
+            let finished = match destroyed {
+                Ok(finished) => finished,
+                Err(err) => {
+                    eprintln!(
+                        "sigship down: the destroy execution failed, so the stack and the bucket stay; see below"
+                    );
+                    match crate::triggers::restart(cloud, &stopped).await {
+                        Ok(()) => eprintln!("sigship down: started again: {}", stopped.describe()),
+                        Err(again) => {
+                            eprintln!("sigship down: could not start them again ({again}): {}", stopped.describe())
+                        }
+                    }
+                    return Err(err);
+                }
+            };
             if let Some(report) = finished.output {
                 let list = |key: &str| {
                     let items: Vec<&str> =

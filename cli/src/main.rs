@@ -12,6 +12,7 @@ mod execution;
 mod operate;
 mod releases;
 mod stack;
+mod triggers;
 mod trust;
 mod verify;
 

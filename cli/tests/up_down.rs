@@ -171,8 +171,36 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     services.assume_function_roles(&localcloud::Stack::describe(sdk, STACK).await).await;
     services.enforce_iam().await;
     let down = args(&["down", "--stack-name", STACK]);
+    // What starts deployments stops first; a destroy that fails starts it again (ECS refuses the
+    // destroy function's first call, which is not retried).
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let rule_states = || async {
+        let rules = events.list_rules().send().await.unwrap();
+        rules.rules().iter().map(|r| r.state().map(|s| s.as_str().to_string()).unwrap_or_default()).collect::<Vec<_>>()
+    };
+    let refused = localcloud::faults::Kind::Refused {
+        status: 400,
+        code: "AccessDeniedException",
+        message: "not authorized to perform this action",
+    };
+    let fault = localcloud::faults::Fault::new("ecs", None, refused, localcloud::faults::Often::Next(1));
+    services.router.faults.on_call(fault);
+    let (code, stdout, stderr) = sigship(services, down.clone()).await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("stopped what starts deployments: schedule ")
+            && stdout.contains(", webhook sigship-test-tag-push"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("started again: schedule "), "{stderr}");
+    assert!(rule_states().await.iter().all(|s| s == "ENABLED"), "{:?}", rule_states().await);
+    let webhook = lambda.get_function_concurrency().function_name(format!("{STACK}-tag-push")).send().await.unwrap();
+    assert_eq!(webhook.reserved_concurrent_executions(), None, "the webhook takes deliveries again");
+
     let (code, stdout, stderr) = sigship(services, down.clone()).await;
     assert_eq!(code, 0, "{stderr}");
+    let stopped = stdout.find("stopped what starts deployments").expect(&stdout);
+    assert!(stopped < stdout.find("→ Destroy").expect(&stdout), "{stdout}");
     assert!(stdout.contains("→ Destroy") && stdout.contains("SUCCEEDED"), "{stdout}");
     assert!(stdout.contains(&format!("bucket {bucket}: deleted")), "{stdout}");
     assert!(stdout.contains("stack sigship-test: DELETE_COMPLETE"), "{stdout}");
