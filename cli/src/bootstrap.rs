@@ -168,9 +168,21 @@ pub async fn up(
     );
     all_parameters.extend(parameters.iter().cloned());
     let cfn = cloud.cloudformation();
+    // The release marks are not the stack's (a template change cannot reset them), but a stack
+    // from before that owned them and deletes them as it updates: kept here, written back after.
+    let marks = pipeline::aws::WatchParameters::of_stack(&cloud.sdk, &target.stack);
+    let kept = marks.read_existing().await.ok().map(|(kept, _)| kept);
     let change = stack::deploy(&cfn, &target.stack, &template_url, &all_parameters).await?;
     if let Change::Unchanged = change {
         println!("stack {}: up to date", target.stack);
+    }
+    if marks.ensure().await.map_err(Error::Pipeline)? > 0 {
+        if let Some(kept) = kept {
+            for (name, value) in [(&marks.after, &kept.after), (&marks.pin, &kept.pin), (&marks.ran, &kept.ran)] {
+                marks.set(name, value.as_deref()).await.map_err(Error::Pipeline)?;
+            }
+        }
+        println!("release marks /sigship/{}/{{watch-after, release-pin, release-ran}}: created", target.stack);
     }
 
     // Older releases are unreferenced once the stack settled on this one.
@@ -218,7 +230,7 @@ pub async fn up(
             );
         }
     }
-    if let Some(line) = crate::operate::watch_line(cloud, &located).await? {
+    if let Some(line) = crate::operate::watch_line(&located).await? {
         let mode = stack.parameter("WatchMode").unwrap_or("newest");
         let schedule = stack.parameter("WatchSchedule").unwrap_or("rate(15 minutes)");
         match mode {
@@ -386,6 +398,10 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
             }
         }
         removed_anything |= stack::delete(&cfn, &target.stack).await?;
+        let marks = pipeline::aws::WatchParameters::of_stack(&cloud.sdk, &target.stack);
+        if marks.delete().await.map_err(Error::Pipeline)? > 0 {
+            println!("release marks /sigship/{}/: deleted", target.stack);
+        }
         if let Some(file_system) = stack.output("ChainDataFileSystemId") {
             if keep_chain_data {
                 print_kept_chain_data(&target.stack, &cloud.region, file_system);

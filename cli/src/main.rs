@@ -283,12 +283,11 @@ fn main() -> ExitCode {
             }
         }),
         Command::Follow { at } => runtime.block_on(async {
-            let (cloud, stack, located) = locate(at).await?;
+            let (_, stack, located) = locate(at).await?;
             let parameters = located.watch.as_ref().ok_or_else(|| {
                 Error::Usage(format!("stack {stack} keeps no release pin (run `sigship up` to update it)"))
             })?;
-            let executions = cloud.step_functions(&located.state_machine_arn);
-            println!("{}", releases::follow(parameters, &executions).await?);
+            println!("{}", releases::follow(parameters).await?);
             Ok(())
         }),
         Command::Status { at, execution, follow, json } => runtime.block_on(async {
@@ -296,7 +295,7 @@ fn main() -> ExitCode {
             let output = if json { operate::Output::Json } else { operate::Output::Text };
             operate::status(&cloud, &located, execution.as_deref(), follow, output).await?;
             if !json {
-                if let Some(line) = operate::watch_line(&cloud, &located).await? {
+                if let Some(line) = operate::watch_line(&located).await? {
                     println!("{line}");
                 }
             }

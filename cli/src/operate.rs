@@ -73,7 +73,8 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
         sizes: sizes.unwrap_or_else(|| pipeline::sizing::NodeSizes::of_table(pipeline::network::Network::Mainnet)),
         region: cloud.region.clone(),
     });
-    let watch = crate::releases::parameters(&cloud.sdk, output);
+    // The marks are the stack's (`up` makes them); a pipeline named by ARN alone has none known.
+    let watch = outputs.as_ref().map(|_| pipeline::aws::WatchParameters::of_stack(&cloud.sdk, stack_name));
     Ok(Pipeline { state_machine_arn, node, watch, sizes })
 }
 
@@ -81,8 +82,7 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
 /// known (or lifts a pin when it is not), then starts and follows the execution.
 pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_downgrade: bool) -> Result<()> {
     if let Some(parameters) = &pipeline.watch {
-        let executions = cloud.step_functions(&pipeline.state_machine_arn);
-        if let Some(said) = crate::releases::before_run(parameters, &executions, tag).await? {
+        if let Some(said) = crate::releases::before_run(parameters, tag).await? {
             println!("{said}");
         }
     }
@@ -94,10 +94,9 @@ pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_do
 }
 
 /// What the watch will do, for `status`, `follow` and `up`.
-pub async fn watch_line(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<String>> {
+pub async fn watch_line(pipeline: &Pipeline) -> Result<Option<String>> {
     let Some(parameters) = &pipeline.watch else { return Ok(None) };
-    let executions = cloud.step_functions(&pipeline.state_machine_arn);
-    let (marks, newest) = crate::releases::state(parameters, &executions).await?;
+    let (marks, newest) = crate::releases::state(parameters).await?;
     Ok(Some(crate::releases::describe(&marks, newest.as_deref())))
 }
 
@@ -246,11 +245,9 @@ pub async fn status(
             Err(err) => document["nodeError"] = err.to_string().into(),
         }
         if let Some(parameters) = &pipeline.watch {
-            let executions = cloud.step_functions(&pipeline.state_machine_arn);
-            match crate::releases::state(parameters, &executions).await {
+            match crate::releases::state(parameters).await {
                 Ok((marks, newest)) => {
-                    document["watch"] =
-                        serde_json::json!({"after": marks.after, "pinned": marks.pin, "newestKnown": newest});
+                    document["watch"] = serde_json::json!({"after": marks.after, "pinned": marks.pin, "ran": marks.ran, "newestKnown": newest});
                 }
                 Err(err) => document["watchError"] = err.to_string().into(),
             }

@@ -1,40 +1,28 @@
 //! Which releases run without being asked: the watch starts only releases newer than the newest
-//! one there was when the stack came up and the newest one that has run; an operator's run of an
-//! older release pins it until `sigship follow`. The marks live in the stack's two SSM
+//! one there was when the stack came up and the newest one deployed; an operator's run of an
+//! older release pins it until `sigship follow`. The marks live in the stack's three SSM
 //! parameters (see `pipeline::aws::WatchParameters`); this is the CLI's side of them.
 
 use std::cmp::Ordering;
 
 use pipeline::aws::WatchParameters;
-use pipeline::execution::Executions;
 use pipeline::release;
 use pipeline::trigger::watch::{WatchMarks, WatchState, NO_RELEASE_YET};
 
 use crate::error::{Error, Result};
 
-/// The stack's watch parameters, from its outputs.
-pub fn parameters(sdk: &aws_config::SdkConfig, output: impl Fn(&str) -> Option<String>) -> Option<WatchParameters> {
-    Some(WatchParameters::new(sdk, output("WatchAfterParameter")?, output("ReleasePinParameter")?))
-}
-
-/// The stack's marks, and the newest release known to it: its baseline, or a newer one that has run.
-pub async fn state(parameters: &WatchParameters, executions: &impl Executions) -> Result<(WatchMarks, Option<String>)> {
+/// The stack's marks, and the newest release known to it: its baseline, or a newer one deployed.
+pub async fn state(parameters: &WatchParameters) -> Result<(WatchMarks, Option<String>)> {
     let marks = parameters.read().await.map_err(Error::Pipeline)?;
-    let names = executions.names().await.map_err(Error::Pipeline)?;
-    let ran = names.iter().filter_map(|n| pipeline::trigger::tag_of(n)).map(String::from);
-    let baseline = marks.after.iter().filter(|a| *a != NO_RELEASE_YET).cloned();
-    let newest = baseline.chain(ran).max_by(|a, b| release::compare(a, b));
+    let baseline = marks.after.iter().filter(|a| *a != NO_RELEASE_YET);
+    let newest = baseline.chain(&marks.ran).max_by(|a, b| release::compare(a, b)).cloned();
     Ok((marks, newest))
 }
 
 /// Before a run of `tag`: pin it when it is older than the newest release known (the watch would
 /// otherwise move past the operator's choice), lift a pin when it is not. Returns what to print.
-pub async fn before_run(
-    parameters: &WatchParameters,
-    executions: &impl Executions,
-    tag: &str,
-) -> Result<Option<String>> {
-    let (marks, newest) = state(parameters, executions).await?;
+pub async fn before_run(parameters: &WatchParameters, tag: &str) -> Result<Option<String>> {
+    let (marks, newest) = state(parameters).await?;
     let older = newest.as_deref().is_some_and(|newest| release::compare(tag, newest) == Ordering::Less);
     if older {
         parameters.set(&parameters.pin, Some(tag)).await.map_err(Error::Pipeline)?;
@@ -53,8 +41,8 @@ pub async fn before_run(
 }
 
 /// `sigship follow`: lifts the pin; says what the watch does next.
-pub async fn follow(parameters: &WatchParameters, executions: &impl Executions) -> Result<String> {
-    let (marks, newest) = state(parameters, executions).await?;
+pub async fn follow(parameters: &WatchParameters) -> Result<String> {
+    let (marks, newest) = state(parameters).await?;
     if marks.pin.is_some() {
         parameters.set(&parameters.pin, None).await.map_err(Error::Pipeline)?;
     }

@@ -52,7 +52,7 @@ async fn run_status_destroy_and_logs() {
     }
     assert!(stdout.contains("node btcd on cluster sigship: ACTIVE, 1 of 1 tasks running"), "{stdout}");
     let run_name = stdout.lines().next().unwrap().split_whitespace().nth(1).unwrap().to_string();
-    assert!(run_name.starts_with("run-v0.24.2-"), "{run_name}");
+    assert!(run_name.starts_with("run-v0_24_2-"), "{run_name}");
 
     // The newest execution, its states, and the node: the release it runs, pinned by digest, and
     // how far it has synced, from btcd's own progress line.
@@ -273,7 +273,7 @@ async fn an_older_release_run_by_hand_is_pinned_until_follow() {
     assert_eq!(stdout.trim(), "pin on v0.24.2 lifted; watch: starts signed releases newer than v0.24.3 as they appear");
     let started = cloud.invoke("tag-watch", "{}").await.unwrap();
     let name = started["started"][0].as_str().unwrap_or_default().to_string();
-    assert!(name.starts_with("tag-v0.24.4-"), "{started}");
+    assert!(name.starts_with("tag-v0_24_4-"), "{started}");
     let finished = cloud.finish(&name).await;
     assert_eq!(finished.status, aws_sdk_sfn::types::ExecutionStatus::Succeeded, "{:?}", finished.cause);
 }

@@ -80,6 +80,11 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     let uploaded = stdout.find("upload  sigship-test/").expect(&stdout);
     assert!(waited < taken && taken < uploaded, "{stdout}");
     assert!(stdout.contains("stack sigship-test: CREATE_COMPLETE"), "{stdout}");
+    // The release marks are made by up, not by the stack: no template change resets them.
+    assert!(
+        stdout.contains("release marks /sigship/sigship-test/{watch-after, release-pin, release-ran}: created"),
+        "{stdout}"
+    );
     let s3 =
         aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&services.sdk).force_path_style(true).build());
     let probes = s3.list_object_versions().bucket(bucket).prefix(".sigship/").send().await.unwrap();
@@ -215,6 +220,9 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
     assert!(efs.describe_file_systems().send().await.unwrap().file_systems().is_empty(), "chain data deleted");
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+    assert!(stdout.contains("release marks /sigship/sigship-test/: deleted"), "{stdout}");
+    let marks = aws_sdk_ssm::Client::new(sdk).describe_parameters().send().await.unwrap();
+    assert!(marks.parameters().is_empty(), "{:?}", marks.parameters());
     let iam = aws_sdk_iam::Client::new(sdk);
     let roles = iam.list_roles().send().await.unwrap();
     assert!(roles.roles().is_empty(), "{:?}", roles.roles().iter().map(|r| r.role_name()).collect::<Vec<_>>());

@@ -248,7 +248,7 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
 
     // Current and at its steady size: the watch's next run starts the release that waited.
     let report = cloud.invoke("tag-watch", "{}").await.unwrap();
-    let started = format!("tag-v0.24.3-{}", &newer[..16]);
+    let started = format!("tag-v0_24_3-{}", &newer[..16]);
     assert_eq!(report["started"], json!([started]), "{report}");
     cloud.finish(&started).await.assert_succeeded(&cloud.logs);
     let (_, _, _, profile, release) = running_revision(&cloud).await;

@@ -18,7 +18,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
 
     let (status, answer) = cloud.deliver_webhook(&cloud.github_headers("push", push), push).await;
     assert_eq!(status, 202, "{answer}");
-    let name = format!("tag-v0.24.2-{}", &tag_object[..16]);
+    let name = format!("tag-v0_24_2-{}", &tag_object[..16]);
     assert_eq!(answer["started"], name.as_str());
     let finished = cloud.finish(&name).await;
     assert_eq!(finished.status, ExecutionStatus::Succeeded, "{:?}", finished.error);
@@ -74,7 +74,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let watch = || async { cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await.unwrap() };
 
     let report = watch().await;
-    let first = format!("tag-v0.24.0-{}", &first_tag[..16]);
+    let first = format!("tag-v0_24_0-{}", &first_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([first]), "{report}");
     assert_eq!(cloud.finish(&first).await.status, ExecutionStatus::Succeeded);
     let report = watch().await;
@@ -83,7 +83,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     cloud.repository.commit("CHANGES", "v0.24.1\n", "release v0.24.1");
     let second_tag = cloud.repository.signed_tag("v0.24.1", &cloud.maintainer);
     let report = watch().await;
-    let second = format!("tag-v0.24.1-{}", &second_tag[..16]);
+    let second = format!("tag-v0_24_1-{}", &second_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([second]), "{report}");
     assert_eq!(cloud.finish(&second).await.status, ExecutionStatus::Succeeded);
     assert_eq!(watch().await["started"], serde_json::json!([]));
@@ -101,7 +101,7 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     cloud.repository.commit("CHANGES", "v0.24.2\n", "release v0.24.2");
     let third_tag = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
     let report = watch().await;
-    let third = format!("tag-v0.24.2-{}", &third_tag[..16]);
+    let third = format!("tag-v0_24_2-{}", &third_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([third]), "{report}");
     assert_eq!(cloud.finish(&third).await.status, ExecutionStatus::Succeeded);
     let mut names = execution_names(&cloud).await;

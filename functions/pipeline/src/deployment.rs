@@ -132,11 +132,28 @@ fn judge(view: &ServiceView, task_definition: &str) -> Progress {
     }
 }
 
+/// The newest release deployed, kept beside the watch's marks: what "ran" means to the watch and
+/// to `sigship status`, whatever the execution history still holds.
+pub trait ReleaseLedger {
+    async fn newest_ran(&self) -> Result<Option<String>>;
+    async fn record_ran(&self, tag: &str) -> Result<()>;
+}
+
+/// Raises the ledger to `tag` unless it holds a newer release (a downgrade run keeps the newest).
+pub async fn record_release(ledger: &impl ReleaseLedger, tag: &str) -> Result<()> {
+    let newest = ledger.newest_ran().await?;
+    if newest.as_deref().is_none_or(|newest| crate::release::compare(tag, newest) == std::cmp::Ordering::Greater) {
+        ledger.record_ran(tag).await?;
+    }
+    Ok(())
+}
+
 pub async fn handle(
     request: DeployRequest,
     config: &DeployConfig,
     services: &impl Services,
     revisions: &impl Revisions,
+    ledger: &impl ReleaseLedger,
 ) -> Result<DeploymentState> {
     let mut state = match request {
         DeployRequest::Start { task } => start(&task, config, services, revisions).await?,
@@ -153,7 +170,13 @@ pub async fn handle(
             }
         })?;
     match judge(&view, &state.task_definition_arn) {
-        Progress::Stable => state.status = DeploymentStatus::Stable,
+        Progress::Stable => {
+            let deployed = revisions.deployed(&state.task_definition_arn).await?;
+            if let Some(tag) = deployed.and_then(|r| r.release_tag) {
+                record_release(ledger, &tag).await?;
+            }
+            state.status = DeploymentStatus::Stable
+        }
         Progress::RolledBack(reason) => return Err(Error::DeploymentRolledBack { service: state.service, reason }),
         Progress::Rolling if state.attempt >= config.polling.max_attempts => {
             return Err(Error::DeploymentTimedOut { service: state.service, attempts: state.attempt })
@@ -207,7 +230,7 @@ async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeRevisions, FakeServices};
+    use crate::testing::{FakeLedger, FakeRevisions, FakeServices};
 
     fn config() -> DeployConfig {
         DeployConfig {
@@ -256,19 +279,35 @@ mod tests {
     #[tokio::test]
     async fn creates_then_updates_then_leaves_alone() {
         let services = FakeServices::settling();
-        let created =
-            handle(DeployRequest::Start { task: task("td:1") }, &config(), &services, &FakeRevisions::default())
-                .await
-                .unwrap();
+        let created = handle(
+            DeployRequest::Start { task: task("td:1") },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((created.change.as_str(), created.status), ("created", DeploymentStatus::Stable));
-        let updated =
-            handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
-                .await
-                .unwrap();
+        let updated = handle(
+            DeployRequest::Start { task: task("td:2") },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(updated.change, "updated");
-        let same = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
-            .await
-            .unwrap();
+        let same = handle(
+            DeployRequest::Start { task: task("td:2") },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(same.change, "unchanged");
         assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1", "update td:2"]);
     }
@@ -276,27 +315,50 @@ mod tests {
     #[tokio::test]
     async fn a_circuit_breaker_rollback_is_a_named_error() {
         let services = FakeServices::rolling_back("td:1");
-        let err = handle(DeployRequest::Start { task: task("td:2") }, &config(), &services, &FakeRevisions::default())
-            .await
-            .unwrap_err();
+        let err = handle(
+            DeployRequest::Start { task: task("td:2") },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.name(), "DeploymentRolledBack");
     }
 
     #[tokio::test]
     async fn waiting_for_stability_is_bounded() {
         let services = FakeServices::stuck();
-        let first =
-            handle(DeployRequest::Start { task: task("td:1") }, &config(), &services, &FakeRevisions::default())
-                .await
-                .unwrap();
+        let first = handle(
+            DeployRequest::Start { task: task("td:1") },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(first.status, DeploymentStatus::InProgress);
-        let second = handle(DeployRequest::Poll { deployment: first }, &config(), &services, &FakeRevisions::default())
-            .await
-            .unwrap();
+        let second = handle(
+            DeployRequest::Poll { deployment: first },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((second.attempt, second.status), (1, DeploymentStatus::InProgress));
-        let err = handle(DeployRequest::Poll { deployment: second }, &config(), &services, &FakeRevisions::default())
-            .await
-            .unwrap_err();
+        let err = handle(
+            DeployRequest::Poll { deployment: second },
+            &config(),
+            &services,
+            &FakeRevisions::default(),
+            &FakeLedger::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.name(), "DeploymentTimedOut");
     }
 
@@ -313,7 +375,8 @@ mod tests {
             None,
         );
         let config = config();
-        let start = |task| handle(DeployRequest::Start { task }, &config, &services, &revisions);
+        let ledger = FakeLedger::default();
+        let start = |task| handle(DeployRequest::Start { task }, &config, &services, &revisions, &ledger);
         start(task("td:1")).await.unwrap();
         let older = start(task("td:2")).await.unwrap_err();
         assert_eq!(older.name(), "Downgrade");
@@ -327,9 +390,13 @@ mod tests {
         assert_eq!(rebuilt.name(), "Downgrade", "the same version from another commit");
         assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1"], "nothing changed");
 
+        // Each stable release is recorded as the newest that ran; an allowed downgrade keeps it.
+        assert_eq!(*ledger.0.lock().unwrap(), Some("v0.24.2".to_string()));
         let allowed = start(RegisteredTask { allow_downgrade: true, ..task("td:2") }).await.unwrap();
         assert_eq!(allowed.change, "updated");
+        assert_eq!(*ledger.0.lock().unwrap(), Some("v0.24.2".to_string()));
         assert_eq!(start(task("td:4")).await.unwrap().change, "updated", "newer: no question asked");
+        assert_eq!(*ledger.0.lock().unwrap(), Some("v0.25.0".to_string()));
         // A revision without sigship's tags (registered by hand) is not judged.
         assert_eq!(start(task("td:9")).await.unwrap().change, "updated");
     }

@@ -234,6 +234,21 @@ impl crate::running::Revisions for FakeRevisions {
     }
 }
 
+/// The newest release deployed, in memory.
+#[derive(Default)]
+pub struct FakeLedger(pub Mutex<Option<String>>);
+
+impl crate::deployment::ReleaseLedger for FakeLedger {
+    async fn newest_ran(&self) -> Result<Option<String>> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn record_ran(&self, tag: &str) -> Result<()> {
+        *self.0.lock().unwrap() = Some(tag.to_string());
+        Ok(())
+    }
+}
+
 pub struct FakeTeardown {
     /// How many more looks see a task still stopping after the service is deleted.
     pub stopping_for: Mutex<u32>,

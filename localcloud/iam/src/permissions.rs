@@ -168,6 +168,12 @@ pub const GRANTS: &[Grant] = &[
         &["ecs:DescribeTaskDefinition"],
         NOTHING,
     ),
+    call(
+        Function("deploy"),
+        "RanParameter::newest_ran, RanParameter::record_ran (the newest release deployed)",
+        &["ssm:GetParameter", "ssm:PutParameter"],
+        &[("Name", "{SIGSHIP_RELEASE_RAN_PARAMETER}")],
+    ),
     // destroy: Ecs::delete / service_is_managed / deregister_managed, Ecr::delete_all_images, Efs::delete_managed
     call(
         Function("destroy"),
@@ -250,9 +256,13 @@ pub const GRANTS: &[Grant] = &[
     ),
     call(
         Function("tag-watch"),
-        "WatchParameters::read (the baseline and the pin)",
+        "WatchParameters::read (the baseline, the pin and the newest release deployed)",
         &["ssm:GetParameters"],
-        &[("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"), ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}")],
+        &[
+            ("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"),
+            ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}"),
+            ("Names", "{SIGSHIP_RELEASE_RAN_PARAMETER}"),
+        ],
     ),
     grant(Function("tag-watch"), "on-failure destination of the schedule", &["sns:Publish"], "{failure_topic}"),
     grant(
@@ -409,13 +419,17 @@ pub const GRANTS: &[Grant] = &[
         Operator,
         "follow, status, logs",
         &["states:DescribeExecution", "states:GetExecutionHistory"],
-        &[("executionArn", "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0.24.2-1")],
+        &[("executionArn", "arn:{partition}:states:{region}:{account}:execution:{stack}:run-v0_24_2-1")],
     ),
     call(
         Operator,
         "run, follow, status (the watch's marks)",
         &["ssm:GetParameters"],
-        &[("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"), ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}")],
+        &[
+            ("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"),
+            ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}"),
+            ("Names", "{SIGSHIP_RELEASE_RAN_PARAMETER}"),
+        ],
     ),
     call(Operator, "run, follow (the pin)", &["ssm:PutParameter"], &[("Name", "{SIGSHIP_RELEASE_PIN_PARAMETER}")]),
     call(Operator, "status (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),

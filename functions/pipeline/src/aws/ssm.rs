@@ -1,12 +1,20 @@
-//! The watch's marks in SSM Parameter Store: two String parameters the stack creates, holding
-//! `-` while unset (a parameter cannot be empty). `sigship up` writes `after` once; an operator's
-//! `sigship run` of an older release writes the pin, `sigship follow` resets it.
+//! The stack's release marks in SSM Parameter Store: three String parameters under
+//! `/sigship/<stack>/`, holding `-` while unset (a parameter cannot be empty). They are not stack
+//! resources — `sigship up` creates them, `sigship down` deletes them — so no template change can
+//! reset them. `up` writes `after` once; deploy raises `ran` to each release it deploys; an
+//! operator's `sigship run` of an older release writes the pin, `sigship follow` resets it.
 
+use crate::deployment::ReleaseLedger;
 use crate::error::{Error, Result};
 use crate::trigger::watch::{WatchMarks, WatchState};
 
 /// What an unset mark holds.
 pub const UNSET: &str = "-";
+
+/// The marks' names for a stack: (after, pin, ran).
+pub fn mark_names(stack: &str) -> [String; 3] {
+    ["watch-after", "release-pin", "release-ran"].map(|mark| format!("/sigship/{stack}/{mark}"))
+}
 
 pub struct WatchParameters {
     client: aws_sdk_ssm::Client,
@@ -14,20 +22,34 @@ pub struct WatchParameters {
     pub after: String,
     /// The parameter holding the operator's pin.
     pub pin: String,
+    /// The parameter holding the newest release deployed.
+    pub ran: String,
 }
 
 impl WatchParameters {
-    pub fn new(config: &aws_config::SdkConfig, after: String, pin: String) -> Self {
-        WatchParameters { client: aws_sdk_ssm::Client::new(config), after, pin }
+    pub fn new(config: &aws_config::SdkConfig, [after, pin, ran]: [String; 3]) -> Self {
+        WatchParameters { client: aws_sdk_ssm::Client::new(config), after, pin, ran }
     }
 
-    /// `SIGSHIP_WATCH_AFTER_PARAMETER` and `SIGSHIP_RELEASE_PIN_PARAMETER`.
+    /// The marks of `stack` (see [`mark_names`]).
+    pub fn of_stack(config: &aws_config::SdkConfig, stack: &str) -> Self {
+        Self::new(config, mark_names(stack))
+    }
+
+    /// `SIGSHIP_WATCH_AFTER_PARAMETER`, `SIGSHIP_RELEASE_PIN_PARAMETER`, `SIGSHIP_RELEASE_RAN_PARAMETER`.
     pub fn from_env(config: &aws_config::SdkConfig, env: &crate::config::Env) -> Result<Self> {
         Ok(Self::new(
             config,
-            env.required("SIGSHIP_WATCH_AFTER_PARAMETER")?,
-            env.required("SIGSHIP_RELEASE_PIN_PARAMETER")?,
+            [
+                env.required("SIGSHIP_WATCH_AFTER_PARAMETER")?,
+                env.required("SIGSHIP_RELEASE_PIN_PARAMETER")?,
+                env.required("SIGSHIP_RELEASE_RAN_PARAMETER")?,
+            ],
         ))
+    }
+
+    fn names(&self) -> [&str; 3] {
+        [&self.after, &self.pin, &self.ran]
     }
 
     /// Sets a mark (`None` unsets it).
@@ -42,15 +64,49 @@ impl WatchParameters {
             .map_err(|e| Error::aws("ssm:PutParameter", e))?;
         Ok(())
     }
+
+    /// Creates the marks that do not exist yet, unset (`up`); returns how many it created.
+    pub async fn ensure(&self) -> Result<usize> {
+        let mut created = 0;
+        for name in self.names() {
+            let put = self
+                .client
+                .put_parameter()
+                .name(name)
+                .value(UNSET)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(false)
+                .send()
+                .await;
+            match put {
+                Ok(_) => created += 1,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {}
+                Err(e) => return Err(Error::aws("ssm:PutParameter", e)),
+            }
+        }
+        Ok(created)
+    }
+
+    /// Deletes the marks (`down`); returns how many there were.
+    pub async fn delete(&self) -> Result<usize> {
+        let deleted = self
+            .client
+            .delete_parameters()
+            .set_names(Some(self.names().map(String::from).to_vec()))
+            .send()
+            .await
+            .map_err(|e| Error::aws("ssm:DeleteParameters", e))?;
+        Ok(deleted.deleted_parameters().len())
+    }
 }
 
-impl WatchState for WatchParameters {
-    async fn read(&self) -> Result<WatchMarks> {
+impl WatchParameters {
+    /// The marks that exist, and the names of those that do not.
+    pub async fn read_existing(&self) -> Result<(WatchMarks, Vec<String>)> {
         let read = self
             .client
             .get_parameters()
-            .names(&self.after)
-            .names(&self.pin)
+            .set_names(Some(self.names().map(String::from).to_vec()))
             .send()
             .await
             .map_err(|e| Error::aws("ssm:GetParameters", e))?;
@@ -62,9 +118,60 @@ impl WatchState for WatchParameters {
                 .filter(|v| *v != UNSET)
                 .map(String::from)
         };
-        if let Some(missing) = read.invalid_parameters().first() {
-            return Err(Error::config(format!("SSM parameter {missing} does not exist: is the stack up to date?")));
+        let marks = WatchMarks { after: value(&self.after), pin: value(&self.pin), ran: value(&self.ran) };
+        Ok((marks, read.invalid_parameters().to_vec()))
+    }
+}
+
+impl WatchState for WatchParameters {
+    async fn read(&self) -> Result<WatchMarks> {
+        let (marks, missing) = self.read_existing().await?;
+        match missing.first() {
+            Some(missing) => {
+                Err(Error::config(format!("SSM parameter {missing} does not exist: run `sigship up` to create it")))
+            }
+            None => Ok(marks),
         }
-        Ok(WatchMarks { after: value(&self.after), pin: value(&self.pin) })
+    }
+}
+
+/// The newest release deployed, as deploy keeps it: the one mark its role may read and write.
+pub struct RanParameter {
+    client: aws_sdk_ssm::Client,
+    pub name: String,
+}
+
+impl RanParameter {
+    /// `SIGSHIP_RELEASE_RAN_PARAMETER`.
+    pub fn from_env(config: &aws_config::SdkConfig, env: &crate::config::Env) -> Result<Self> {
+        Ok(RanParameter {
+            client: aws_sdk_ssm::Client::new(config),
+            name: env.required("SIGSHIP_RELEASE_RAN_PARAMETER")?,
+        })
+    }
+}
+
+impl ReleaseLedger for RanParameter {
+    async fn newest_ran(&self) -> Result<Option<String>> {
+        let read = self.client.get_parameter().name(&self.name).send().await;
+        match read {
+            Ok(read) => Ok(read.parameter().and_then(|p| p.value()).filter(|v| *v != UNSET).map(String::from)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+                Err(Error::config(format!("SSM parameter {} does not exist: run `sigship up` to create it", self.name)))
+            }
+            Err(e) => Err(Error::aws("ssm:GetParameter", e)),
+        }
+    }
+
+    async fn record_ran(&self, tag: &str) -> Result<()> {
+        self.client
+            .put_parameter()
+            .name(&self.name)
+            .value(tag)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ssm:PutParameter", e))?;
+        Ok(())
     }
 }

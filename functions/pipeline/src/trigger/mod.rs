@@ -1,7 +1,8 @@
 //! What starts the pipeline on its own: a tag push delivered to the webhook, and the watch of the
 //! upstream repository's tags. Both name the execution after the tag and its object id, so one
-//! tag object starts one execution, however many deliveries or watch runs see it; the execution
-//! history is the record of what has run, no other store.
+//! tag object starts one execution, however many deliveries or watch runs see it. A name says
+//! nothing the pipeline reads back: the tag is in the execution's input, and what has run is the
+//! release mark deploy keeps (see `aws::WatchParameters`).
 
 pub mod watch;
 pub mod webhook;
@@ -21,8 +22,9 @@ const OBJECT_ID_CHARS: usize = 16;
 /// Step Functions' limit on execution names.
 const MAX_NAME: usize = 80;
 
-/// `tag-<tag>-<first 16 hex digits of the tag object id>`, within Step Functions' name rules
-/// (at most 80 characters; letters, digits, `-`, `_` and `.` kept, anything else becomes `_`).
+/// `tag-<tag>-<first 16 hex digits of the tag object id>`, within Step Functions' name rules and
+/// those of its CloudWatch Logs (at most 80 characters of `0-9A-Za-z-_`: anything else, `.`
+/// included, becomes `_`; an execution whose name has a `.` logs nothing).
 pub fn execution_name(tag: &str, object_id: &str) -> String {
     let object_id = &object_id[..object_id.len().min(OBJECT_ID_CHARS)];
     format!("{NAME_PREFIX}{}-{object_id}", tag_in_name(tag))
@@ -31,10 +33,7 @@ pub fn execution_name(tag: &str, object_id: &str) -> String {
 /// The tag as an execution name carries it (see [`execution_name`]).
 pub fn tag_in_name(tag: &str) -> String {
     let room = MAX_NAME - NAME_PREFIX.len() - 1 - OBJECT_ID_CHARS;
-    tag.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
-        .take(room)
-        .collect()
+    tag.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') { c } else { '_' }).take(room).collect()
 }
 
 /// An operator's run: `run-<tag>-<unix seconds>`, a new execution each time (the triggers'
@@ -44,16 +43,6 @@ pub fn run_name(tag: &str, unix_seconds: u64) -> String {
 }
 
 pub const RUN_PREFIX: &str = "run-";
-
-/// The release tag an execution was started for (as written in its name): a trigger's
-/// `tag-<tag>-<16 hex>` or an operator's `run-<tag>-<seconds>`.
-pub fn tag_of(execution_name: &str) -> Option<&str> {
-    if let Some((tag, seconds)) = execution_name.strip_prefix(RUN_PREFIX).and_then(|rest| rest.rsplit_once('-')) {
-        return (!seconds.is_empty() && seconds.bytes().all(|b| b.is_ascii_digit())).then_some(tag);
-    }
-    let (tag, object_id) = execution_name.strip_prefix(NAME_PREFIX)?.rsplit_once('-')?;
-    (object_id.len() == OBJECT_ID_CHARS && object_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tag)
-}
 
 /// What tag-push and tag-watch read once per environment.
 pub struct TriggerConfig {
@@ -165,19 +154,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_deterministic_valid_and_reversible() {
+    fn names_are_deterministic_and_only_what_logging_executions_may_carry() {
         let name = execution_name("v0.24.2", "8f2a1c9be04d7d3e21b3aa7c8c0b1f2e3d4c5b6a");
-        assert_eq!(name, "tag-v0.24.2-8f2a1c9be04d7d3e");
-        assert_eq!(tag_of(&name), Some("v0.24.2"));
-        assert_eq!(tag_of("down-1795846930"), None);
-        assert_eq!(tag_of("tag-v1-not-hex-digits!"), None);
-        assert_eq!(tag_of(&run_name("v0.24.2", 1795846930)), Some("v0.24.2"));
-        assert_eq!(tag_of("run-v0.24.2-later"), None);
-
+        assert_eq!(name, "tag-v0_24_2-8f2a1c9be04d7d3e");
+        assert_eq!(run_name("v0.24.2", 1795846930), "run-v0_24_2-1795846930");
         let odd = execution_name("btcec/v2.4.0 rc?", "0123456789abcdef0123");
-        assert_eq!(odd, "tag-btcec_v2.4.0_rc_-0123456789abcdef");
+        assert_eq!(odd, "tag-btcec_v2_4_0_rc_-0123456789abcdef");
         let long = execution_name(&"v".repeat(200), &"a".repeat(40));
         assert_eq!(long.len(), 80);
-        assert_eq!(tag_of(&long).map(str::len), Some(80 - 4 - 1 - 16));
+        for name in [name, odd, long, run_name("v1.0.0-rc.1+build", 1)] {
+            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')), "{name}");
+        }
     }
 }

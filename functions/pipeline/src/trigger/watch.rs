@@ -4,11 +4,10 @@
 //! cannot add a webhook, so this is the usual trigger.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{start_for_tag, tag_in_name, tag_of, ReleaseCheck, Target};
+use super::{start_for_tag, ReleaseCheck, Target};
 use crate::error::Result;
 use crate::execution::{Executions, Started};
 use crate::release;
@@ -56,6 +55,8 @@ pub struct WatchMarks {
     /// The release an operator's `sigship run` of an older release pinned (`sigship follow`
     /// lifts it).
     pub pin: Option<String>,
+    /// The newest release deployed (deploy raises it): what the watch starts only newer ones than.
+    pub ran: Option<String>,
 }
 
 pub trait WatchState {
@@ -129,11 +130,10 @@ pub async fn watch(
     let mode = request.mode.unwrap_or(configured);
     let releases = releases_in_order(remote.tags().await?, policy);
     let marks = state.read().await?;
-    let names = target.executions.names().await?;
     let (chosen, unverified) = match &marks.pin {
         // The operator chose a release: nothing newer starts until `sigship follow`.
         Some(_) => (Vec::new(), Vec::new()),
-        None => select(&releases, &names, mode, marks.after.as_deref(), releases_check).await?,
+        None => select(&releases, marks.ran.as_deref(), mode, marks.after.as_deref(), releases_check).await?,
     };
     let mut report = WatchReport {
         repository: remote.url().to_string(),
@@ -171,40 +171,32 @@ pub async fn watch(
 }
 
 /// The tags to start, oldest first, and the newer ones that fail verification. `releases` in
-/// version order. Only releases above the floor start: the newest signed release that has run
-/// (any execution of its name), or the newest release there was when the stack came up
+/// version order. Only releases above the floor start: the newer of the newest release deployed
+/// (`ran`, which deploy records) and the newest release there was when the stack came up
 /// (`after`) — so nothing deploys unasked, and the watch acts like a tag push. With neither (a
 /// stack from before the watch kept `after`), nothing starts until a release has run. Newest
-/// first, each tag is verified; one that fails is skipped (only a signed release counts, so a
-/// junk tag cannot become "the newest that ran"). Newest mode takes the newest verified tag
-/// above the floor; all mode every one, oldest first.
+/// first, each tag is verified; one that fails is skipped (only a deployed release raises the
+/// floor, so a junk tag never becomes it). Newest mode takes the newest verified tag above the
+/// floor; all mode every one, oldest first.
 pub async fn select(
     releases: &[RemoteTag],
-    execution_names: &[String],
+    ran: Option<&str>,
     mode: Mode,
     after: Option<&str>,
     releases_check: &impl ReleaseCheck,
 ) -> Result<(Vec<RemoteTag>, Vec<UnverifiedTag>)> {
-    let run_tags: HashSet<&str> = execution_names.iter().filter_map(|n| tag_of(n)).collect();
-    let ran = |tag: &RemoteTag| run_tags.contains(tag_in_name(&tag.name).as_str());
-    let baseline_known = after.is_some();
-    if !baseline_known && !releases.iter().any(ran) {
+    if after.is_none() && ran.is_none() {
         return Ok((Vec::new(), Vec::new()));
     }
     let after = after.filter(|after| *after != NO_RELEASE_YET);
+    let floor = [after, ran].into_iter().flatten().max_by(|a, b| release::compare(a, b));
     let (mut chosen, mut unverified) = (Vec::new(), Vec::new());
-    let mut floor_found = false;
     let mut failures = 0;
     for tag in releases.iter().rev() {
-        if after.is_some_and(|after| release::compare(&tag.name, after) != Ordering::Greater) {
-            floor_found = true;
+        if floor.is_some_and(|floor| release::compare(&tag.name, floor) != Ordering::Greater) {
             break;
         }
         match releases_check.check(tag).await {
-            Ok(()) if ran(tag) => {
-                floor_found = true;
-                break;
-            }
             Ok(()) => {
                 chosen.push(tag.clone());
                 if mode == Mode::Newest {
@@ -223,11 +215,6 @@ pub async fn select(
             Err(other) => return Err(other),
         }
     }
-    if !floor_found && !baseline_known && mode == Mode::All {
-        // Only junk ran and no baseline: no signed release has run, so only the newest starts
-        // (a watch never rebuilds the project's history).
-        chosen.truncate(1);
-    }
     chosen.reverse();
     Ok((chosen, unverified))
 }
@@ -243,7 +230,6 @@ pub fn releases_in_order(tags: Vec<RemoteTag>, policy: &TagPolicy) -> Vec<Remote
 mod tests {
     use super::*;
     use crate::testing::Verdicts;
-    use crate::trigger::execution_name;
 
     fn tag(name: &str, id: &str) -> RemoteTag {
         RemoteTag { name: name.into(), object_id: id.repeat(40 / id.len()) }
@@ -255,7 +241,7 @@ mod tests {
 
     async fn choose(
         tags: &[RemoteTag],
-        ran: &[String],
+        ran: Option<&str>,
         mode: Mode,
         after: Option<&str>,
         junk: &'static [&'static str],
@@ -270,50 +256,46 @@ mod tests {
     async fn nothing_starts_unasked_and_releases_that_appear_after_up_do() {
         let at_up = vec![tag("v0.23.0", "a"), tag("v0.24.2", "b"), tag("v0.24.0", "c")];
         for mode in [Mode::Newest, Mode::All] {
-            assert!(choose(&at_up, &[], mode, None, &[]).await.is_empty(), "no baseline, nothing ran: nothing");
-            assert!(choose(&at_up, &[], mode, Some("v0.24.2"), &[]).await.is_empty(), "nothing new since up");
+            assert!(choose(&at_up, None, mode, None, &[]).await.is_empty(), "no baseline, nothing ran: nothing");
+            assert!(choose(&at_up, None, mode, Some("v0.24.2"), &[]).await.is_empty(), "nothing new since up");
         }
         for mode in [Mode::Newest, Mode::All] {
-            let first = choose(&at_up, &[], mode, Some(NO_RELEASE_YET), &[]).await;
+            let first = choose(&at_up, None, mode, Some(NO_RELEASE_YET), &[]).await;
             assert_eq!(first.last().map(String::as_str), Some("v0.24.2"), "none at up: what appeared since starts");
         }
-        assert_eq!(choose(&at_up, &[], Mode::All, Some(NO_RELEASE_YET), &[]).await, ["v0.23.0", "v0.24.0", "v0.24.2"]);
+        assert_eq!(choose(&at_up, None, Mode::All, Some(NO_RELEASE_YET), &[]).await, ["v0.23.0", "v0.24.0", "v0.24.2"]);
         let later = [at_up.clone(), vec![tag("v0.25.0", "e"), tag("v0.26.0", "f")]].concat();
-        assert_eq!(choose(&later, &[], Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.26.0"]);
-        assert_eq!(choose(&later, &[], Mode::All, Some("v0.24.2"), &[]).await, ["v0.25.0", "v0.26.0"]);
+        assert_eq!(choose(&later, None, Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.26.0"]);
+        assert_eq!(choose(&later, None, Mode::All, Some("v0.24.2"), &[]).await, ["v0.25.0", "v0.26.0"]);
     }
 
     #[tokio::test]
     async fn once_a_release_runs_only_newer_ones_start() {
         let tags = vec![tag("v0.24.2", "b"), tag("v0.25.0", "e"), tag("v0.26.0", "f"), tag("v0.27.0", "d")];
-        let ran = vec!["down-1795846930".to_string(), execution_name("v0.26.0", &"f".repeat(40))];
-        assert_eq!(choose(&tags, &ran, Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
-        assert_eq!(choose(&tags, &ran, Mode::All, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
-        let ran = [ran, vec![execution_name("v0.27.0", &"d".repeat(40))]].concat();
-        assert!(choose(&tags, &ran, Mode::All, None, &[]).await.is_empty());
+        assert_eq!(choose(&tags, Some("v0.26.0"), Mode::Newest, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
+        assert_eq!(choose(&tags, Some("v0.26.0"), Mode::All, Some("v0.24.2"), &[]).await, ["v0.27.0"]);
+        assert!(choose(&tags, Some("v0.27.0"), Mode::All, None, &[]).await.is_empty());
+        // An older release deployed on purpose does not lower the floor below the baseline.
+        assert_eq!(choose(&tags, Some("v0.24.2"), Mode::All, Some("v0.25.0"), &[]).await, ["v0.26.0", "v0.27.0"]);
         // Without a baseline (a stack from before it was kept), the newest that ran is the floor.
-        let ran = vec![execution_name("v0.24.2", &"b".repeat(40))];
-        assert_eq!(choose(&tags, &ran, Mode::All, None, &[]).await, ["v0.25.0", "v0.26.0", "v0.27.0"]);
+        assert_eq!(choose(&tags, Some("v0.24.2"), Mode::All, None, &[]).await, ["v0.25.0", "v0.26.0", "v0.27.0"]);
     }
 
     #[tokio::test]
     async fn a_junk_tag_never_counts_as_the_newest_release_and_is_reported() {
-        // An unsigned v99.0.0 pushed beside the releases, and run once (it failed in verify).
+        // An unsigned v99.0.0 pushed beside the releases: only a deployed release raises the floor.
         let tags = vec![tag("v0.24.0", "c"), tag("v99.0.0", "9"), tag("v0.24.2", "b")];
-        let junk_ran = vec![execution_name("v0.24.0", &"c".repeat(40)), execution_name("v99.0.0", &"9".repeat(40))];
-        assert_eq!(choose(&tags, &junk_ran, Mode::Newest, None, &["v99.0.0"]).await, ["v0.24.2"]);
-        assert_eq!(choose(&tags, &junk_ran, Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
-        // Only junk ran: no signed release has, so all mode starts only the newest signed one.
-        let only_junk = vec![execution_name("v99.0.0", &"9".repeat(40))];
-        assert_eq!(choose(&tags, &only_junk, Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
+        assert_eq!(choose(&tags, Some("v0.24.0"), Mode::Newest, None, &["v99.0.0"]).await, ["v0.24.2"]);
+        assert_eq!(choose(&tags, Some("v0.24.0"), Mode::All, None, &["v99.0.0"]).await, ["v0.24.2"]);
 
         let mut sorted = tags.clone();
         sorted.sort_by(|a, b| release::compare(&a.name, &b.name));
-        let (_, unverified) = select(&sorted, &junk_ran, Mode::Newest, None, &Verdicts(&["v99.0.0"])).await.unwrap();
+        let (_, unverified) =
+            select(&sorted, Some("v0.24.0"), Mode::Newest, None, &Verdicts(&["v99.0.0"])).await.unwrap();
         assert_eq!(unverified, [UnverifiedTag { tag: "v99.0.0".into(), error: "Unsigned" }]);
         // Junk older than the newest signed release is harmless: not reported.
         let (_, unverified) =
-            select(&sorted, &[], Mode::Newest, Some("v0.1.0"), &Verdicts(&["v0.24.0"])).await.unwrap();
+            select(&sorted, None, Mode::Newest, Some("v0.1.0"), &Verdicts(&["v0.24.0"])).await.unwrap();
         assert!(unverified.is_empty());
     }
 
@@ -323,7 +305,7 @@ mod tests {
         tags.insert(0, tag("v0.24.2", "b"));
         const JUNK: &[&str] =
             &["v90.0.0", "v91.0.0", "v92.0.0", "v93.0.0", "v94.0.0", "v95.0.0", "v96.0.0", "v97.0.0", "v98.0.0"];
-        let (chosen, unverified) = select(&tags, &[], Mode::Newest, Some("v0.1.0"), &Verdicts(JUNK)).await.unwrap();
+        let (chosen, unverified) = select(&tags, None, Mode::Newest, Some("v0.1.0"), &Verdicts(JUNK)).await.unwrap();
         assert!(chosen.is_empty(), "the signed release is below the budget this run");
         assert_eq!(unverified.len(), MAX_UNVERIFIED_PER_RUN);
         assert_eq!(unverified[0].tag, "v98.0.0", "newest first");
@@ -336,7 +318,7 @@ mod tests {
         let target = Target { executions: FakeExecutions::with_history(&[]), node: None };
         let mut remote = FakeRemote(vec![tag("v0.24.0", "c"), tag("btcec/v2.4.0", "f")]);
         let check = Verdicts(&[]);
-        let at_up = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: None });
+        let at_up = Marks(WatchMarks { after: Some("v0.24.0".into()), ..Default::default() });
         let run = |remote: &FakeRemote, marks: &Marks| {
             let (remote, marks) = (remote.clone(), marks.clone());
             let (policy, check, target) = (&policy, &check, &target);
@@ -346,14 +328,16 @@ mod tests {
         assert_eq!((first.release_tags, first.started.len()), (1, 0), "the release there was at up does not start");
         remote.0.push(tag("v0.24.2", "b"));
         let next = run(&remote, &at_up).await;
-        assert_eq!(next.started, ["tag-v0.24.2-bbbbbbbbbbbbbbbb"]);
-        assert!(run(&remote, &at_up).await.started.is_empty(), "once");
+        assert_eq!(next.started, ["tag-v0_24_2-bbbbbbbbbbbbbbbb"]);
+        // Until it deploys (and raises the release mark) a later run meets its execution again.
+        run(&remote, &at_up).await;
+        assert_eq!(target.executions.started.lock().unwrap().len(), 1, "once");
         // The operator ran v0.24.0 again and it pinned: v0.25.0 waits until `follow`.
         remote.0.push(tag("v0.25.0", "e"));
-        let pinned = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()) });
+        let pinned = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()), ran: None });
         let held = run(&remote, &pinned).await;
         assert_eq!((held.started.len(), held.pinned.as_deref()), (0, Some("v0.24.0")));
-        assert_eq!(run(&remote, &at_up).await.started, ["tag-v0.25.0-eeeeeeeeeeeeeeee"]);
+        assert_eq!(run(&remote, &at_up).await.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"]);
         assert_eq!(target.executions.started.lock().unwrap().len(), 2);
     }
 
@@ -367,7 +351,7 @@ mod tests {
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
         let executions = FakeExecutions::running(&running);
         let remote = FakeRemote(vec![tag("v0.24.2", "b")]);
-        let marks = crate::testing::Marks(WatchMarks { after: Some("v0.1.0".into()), pin: None });
+        let marks = crate::testing::Marks(WatchMarks { after: Some("v0.1.0".into()), ..Default::default() });
         let target = Target { executions, node: None };
         let report = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
             .await
@@ -384,7 +368,7 @@ mod tests {
         use crate::testing::{FakeExecutions, FakeRemote, Marks};
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let remote = FakeRemote(vec![tag("v0.24.2", "b"), tag("v0.25.0", "e")]);
-        let marks = Marks(WatchMarks { after: Some("v0.24.2".into()), pin: None });
+        let marks = Marks(WatchMarks { after: Some("v0.24.2".into()), ..Default::default() });
         let syncing = Some(Syncing { task_definition: "btcd:7".into(), network: "mainnet", size: None });
         let target = Target { executions: FakeExecutions::with_history(&[]), node: syncing };
         let held = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
@@ -401,6 +385,6 @@ mod tests {
         let later = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &current, &marks)
             .await
             .unwrap();
-        assert_eq!(later.started, ["tag-v0.25.0-eeeeeeeeeeeeeeee"]);
+        assert_eq!(later.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"]);
     }
 }

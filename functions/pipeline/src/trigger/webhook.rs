@@ -426,12 +426,12 @@ mod tests {
 
         let first = deliver("i-1", "push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s").await;
         assert_eq!(first.status, 202, "{:?}", first.body);
-        assert_eq!(first.body["started"], "tag-v0.24.2-abababababababab");
+        assert_eq!(first.body["started"], "tag-v0_24_2-abababababababab");
         // GitHub also sends `create` for the same push, and redelivers on timeouts — while the
         // execution runs, and before ListExecutions (eventually consistent) lists it: Step
         // Functions would return the running execution again for an identical input, so each
         // ask differs (its invocation) and is answered ExecutionAlreadyExists.
-        let duplicate = (200, Some("tag-v0.24.2-abababababababab"));
+        let duplicate = (200, Some("tag-v0_24_2-abababababababab"));
         let again = deliver("i-2", "create", r#"{"ref":"v0.24.2","ref_type":"tag"}"#, "s").await;
         assert_eq!((again.status, again.body["duplicate"].as_str()), duplicate);
         let redelivered = deliver("i-3", "push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s").await;
