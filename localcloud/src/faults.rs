@@ -79,6 +79,9 @@ pub struct Faults {
     pub git: Mutex<GitFault>,
     /// Every fault injected: (service or function, operation, kind).
     pub injected: Mutex<Vec<String>>,
+    /// Step Functions' ListExecutions shows an execution only this long after it started (AWS:
+    /// the listing is eventually consistent). Zero: at once.
+    pub listing_lag: Mutex<Duration>,
 }
 
 impl Faults {
@@ -99,6 +102,21 @@ impl Faults {
     }
 
     /// Back to a healthy cloud.
+    /// ListExecutions' answer (JSON) without the executions started within the lag.
+    pub fn lagging_listing(&self, body: bytes::Bytes) -> bytes::Bytes {
+        let lag = *self.listing_lag.lock().unwrap();
+        if lag.is_zero() {
+            return body;
+        }
+        let Ok(mut listing) = serde_json::from_slice::<serde_json::Value>(&body) else { return body };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let newest_shown = now.saturating_sub(lag).as_secs_f64();
+        if let Some(executions) = listing["executions"].as_array_mut() {
+            executions.retain(|e| e["startDate"].as_f64().is_none_or(|started| started <= newest_shown));
+        }
+        listing.to_string().into()
+    }
+
     pub fn clear(&self) {
         self.calls.lock().unwrap().clear();
         self.functions.lock().unwrap().clear();

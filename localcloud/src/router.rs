@@ -323,6 +323,7 @@ fn after_moto(
             body
         }
         ("ecs", "DescribeServices") => router.fargate.describe_services(body),
+        ("states", "ListExecutions") => router.faults.lagging_listing(body),
         ("ecs", "ListTasks") => router.fargate.list_tasks(request, body),
         ("ecs", "DescribeTasks") => router.fargate.describe_tasks(request, body),
         _ => body,

@@ -151,7 +151,12 @@ fn cases() -> Vec<Case> {
         Case {
             fault: "two releases at once (watch, all)",
             expected: "deployed one after the other, in version order",
-            run: |c| Box::pin(two_releases(c)),
+            run: |c| Box::pin(two_releases(c, Duration::ZERO)),
+        },
+        Case {
+            fault: "two releases at once while ListExecutions lags 3 s behind each start",
+            expected: "neither goes unseen: deployed one after the other, in version order",
+            run: |c| Box::pin(two_releases(c, Duration::from_secs(3))),
         },
         Case {
             fault: "destroy while a deploy runs",
@@ -550,9 +555,12 @@ async fn fifty_deliveries(cloud: LocalCloud) -> Result<String, String> {
     Ok(format!("1 execution; all 50 deliveries answered with it ({started} × 202, {} × 200 duplicate)", 50 - started))
 }
 
-async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
+/// `lag`: ListExecutions shows an execution only this long after it started (AWS calls the
+/// listing eventually consistent): the twins cannot see each other at first.
+async fn two_releases(cloud: LocalCloud, lag: Duration) -> Result<String, String> {
     // The watch ran v0.24.2 before; two newer releases appear at once; in "all" mode it starts
     // both, oldest first, and the queue deploys them one after the other.
+    *cloud.router.faults.listing_lag.lock().unwrap() = lag;
     let watch = || async {
         let report = cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await?;
         Ok::<Vec<String>, String>(
@@ -584,8 +592,15 @@ async fn two_releases(cloud: LocalCloud) -> Result<String, String> {
         ));
     }
     let (first, second) = (&ends[0], &ends[1]);
-    if !(first.0.contains("v0.24.3") && second.0.contains("v0.24.4") && second.1 >= first.2) {
+    if !(first.0.contains("v0_24_3") && second.0.contains("v0_24_4") && second.1 >= first.2) {
         return Err(format!("order: {ends:?}"));
+    }
+    if !lag.is_zero() {
+        // The older one, with nothing ahead of it, still waited until the listing showed it.
+        let history = pipeline_of(&cloud).history(&arn_of(&first.0)).await.map_err(|e| e.to_string())?;
+        if entered(&history, "WaitForTurn").is_none() {
+            return Err(format!("{} went before ListExecutions showed it", first.0));
+        }
     }
     let image = left(&cloud).await.service_image.unwrap_or_default();
     if !image.contains('@') {

@@ -1,8 +1,10 @@
-//! One deployment at a time. Every execution starts in the queue and goes on only when no running
-//! execution of the state machine started before it; otherwise it waits and asks again, within a
-//! bound. Start order decides (ties broken by ARN), so exactly one of two concurrent executions
-//! goes, and the watch's oldest-first starts deploy oldest first. The list of running executions
-//! is the lock: no table, nothing to clean up when an execution dies.
+//! One deployment at a time. Every execution starts in the queue and goes on only when it sees
+//! itself among the running executions and none that started before it; otherwise it waits and
+//! asks again, within a bound. Start order decides (ties broken by ARN), so exactly one of two
+//! concurrent executions goes, and the watch's oldest-first starts deploy oldest first. The list
+//! of running executions is the lock: no table, nothing to clean up when an execution dies. AWS
+//! calls ListExecutions eventually consistent: an execution missing from it may have a twin
+//! missing too, so one that does not see itself yet waits (briefly) rather than go.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +33,18 @@ pub struct Turn {
     pub ahead: Vec<String>,
     pub attempt: u32,
     pub wait_seconds: u32,
+    /// Whether ListExecutions showed this execution (until it does, it does not go).
+    #[serde(default = "listed_by_default")]
+    pub listed: bool,
 }
+
+fn listed_by_default() -> bool {
+    true
+}
+
+/// How long an execution that does not see itself listed waits before it asks again: listings
+/// lag by a second or so, not by the queue's interval.
+pub const LISTING_WAIT_SECONDS: u32 = 2;
 
 pub struct QueueConfig {
     pub polling: Polling,
@@ -67,25 +80,31 @@ pub fn state_machine_of(execution_arn: &str) -> Result<String> {
 pub async fn take_turn(request: QueueRequest, config: &QueueConfig, executions: &impl Executions) -> Result<Turn> {
     let attempt = request.previous.as_ref().map_or(0, |p| p.attempt) + 1;
     let running = executions.running().await?;
-    let mine = match running.iter().find(|r| r.arn == request.execution) {
-        Some(listed) => listed.started_ms,
-        // Not listed yet (eventual consistency): its own start time, else now — it has just started.
-        None => start_millis(&request.started_at),
-    };
+    let listed = running.iter().find(|r| r.arn == request.execution);
+    // Not listed yet (eventual consistency): its own start time orders what it can see.
+    let mine = listed.map_or_else(|| start_millis(&request.started_at), |listed| listed.started_ms);
     let mut ahead: Vec<(i64, &String)> = running
         .iter()
         .filter(|r| r.arn != request.execution && (r.started_ms, &r.arn) < (mine, &request.execution))
         .map(|r| (r.started_ms, &r.arn))
         .collect();
     ahead.sort();
-    let ahead: Vec<String> = ahead.into_iter().map(|(_, arn)| arn.clone()).collect();
-    if !ahead.is_empty() && attempt > config.polling.max_attempts {
+    let mut ahead: Vec<String> = ahead.into_iter().map(|(_, arn)| arn.clone()).collect();
+    let go = listed.is_some() && ahead.is_empty();
+    if !go && attempt > config.polling.max_attempts {
+        if listed.is_none() {
+            ahead.push(format!("{} itself (ListExecutions never showed it)", request.execution));
+        }
         return Err(Error::QueueTimedOut {
             waited_seconds: u64::from(config.polling.interval_seconds) * u64::from(config.polling.max_attempts),
             ahead,
         });
     }
-    Ok(Turn { go: ahead.is_empty(), ahead, attempt, wait_seconds: config.polling.interval_seconds })
+    let wait_seconds = match listed {
+        Some(_) => config.polling.interval_seconds,
+        None => LISTING_WAIT_SECONDS.min(config.polling.interval_seconds),
+    };
+    Ok(Turn { go, ahead, attempt, wait_seconds, listed: listed.is_some() })
 }
 
 /// `$$.Execution.StartTime` (RFC 3339, `Z` or `+00:00`) in milliseconds since the epoch.
@@ -148,10 +167,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_execution_not_listed_yet_uses_its_own_start_time() {
+    async fn an_execution_not_listed_yet_orders_by_its_own_start_time_and_does_not_go() {
         // 2026-11-28T10:00:00Z is 1795860000000 ms: later than a, earlier than z.
         let executions = FakeExecutions::running(&[("arn:a", 1_000), ("arn:z", 1_900_000_000_000)]);
         let turn = take_turn(request("arn:new", None), &config(), &executions).await.unwrap();
         assert_eq!(turn.ahead, ["arn:a"]);
+        assert!(!turn.go && !turn.listed && turn.wait_seconds == LISTING_WAIT_SECONDS);
+    }
+
+    /// Two executions started in the same instant, and a listing that lags: neither sees the
+    /// other, nor itself. Going on "nothing ahead" would run both; neither goes until the
+    /// listing shows them, and then exactly one does.
+    #[tokio::test]
+    async fn twins_behind_a_lagging_listing_never_both_go() {
+        let lagging = FakeExecutions::running(&[]);
+        for twin in ["arn:a", "arn:b"] {
+            let turn = take_turn(request(twin, None), &config(), &lagging).await.unwrap();
+            assert!(!turn.go && turn.ahead.is_empty(), "{twin}: {turn:?}");
+        }
+        let caught_up = FakeExecutions::running(&[("arn:a", 5_000), ("arn:b", 5_000)]);
+        let a = take_turn(request("arn:a", None), &config(), &caught_up).await.unwrap();
+        let b = take_turn(request("arn:b", None), &config(), &caught_up).await.unwrap();
+        assert_eq!((a.go, b.go), (true, false));
+        // A listing that never shows it ends bounded, saying so.
+        let mut turn = take_turn(request("arn:c", None), &config(), &lagging).await.unwrap();
+        for _ in 2..=3 {
+            turn = take_turn(request("arn:c", Some(turn)), &config(), &lagging).await.unwrap();
+        }
+        let err = take_turn(request("arn:c", Some(turn)), &config(), &lagging).await.unwrap_err();
+        assert!(err.to_string().contains("ListExecutions never showed it"), "{err}");
     }
 }
