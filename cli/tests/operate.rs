@@ -266,7 +266,10 @@ async fn an_older_release_run_by_hand_is_pinned_until_follow() {
     assert!(stdout.contains("watch: pinned at v0.24.2; starts nothing until `sigship follow`"), "{stdout}");
     let (_, json, _) = cli.run(&["status", "--json"]).await;
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(json["watch"], serde_json::json!({"after": "none", "pinned": "v0.24.2", "newestKnown": "v0.24.3"}));
+    assert_eq!(
+        json["watch"],
+        serde_json::json!({"after": "none", "pinned": "v0.24.2", "ran": "v0.24.3", "newestKnown": "v0.24.3"})
+    );
 
     let (code, stdout, stderr) = cli.run(&["follow"]).await;
     assert_eq!(code, 0, "{stderr}");

@@ -421,8 +421,11 @@ fn gaps(template: &Value) -> Vec<String> {
     let mut gaps = Vec::new();
     for (principal, call, action, resource, context) in required(&stack) {
         let (policy, statements) = stack.policy(principal);
-        if !allows(&statements, &action, &resource, &context) {
-            gaps.push(format!("{policy} ({principal:?}): {call} needs {action} on {resource} (context {context:?})"));
+        match allows(&statements, &action, &resource, &context) {
+            Ok(true) => {}
+            Ok(false) => gaps
+                .push(format!("{policy} ({principal:?}): {call} needs {action} on {resource} (context {context:?})")),
+            Err(unjudged) => gaps.push(format!("{policy} ({principal:?}): cannot be judged: {unjudged}")),
         }
     }
     gaps

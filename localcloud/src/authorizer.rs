@@ -132,8 +132,12 @@ impl Authorizer {
                 return denied(&action, "*", &format!("because the local cloud cannot resolve it: {unresolved}"))
             }
         };
-        let Check { action, resource, .. } = first_denied(&self.statements_of(principal).await, checks)?;
-        denied(&action, &resource, &format!("because no identity-based policy allows the {action} action"))
+        let (Check { action, resource, .. }, unjudged) = first_denied(&self.statements_of(principal).await, checks)?;
+        let because = match unjudged {
+            Some(what) => format!("because the local cloud cannot judge the policy: {what}"),
+            None => format!("because no identity-based policy allows the {action} action"),
+        };
+        denied(&action, &resource, &because)
     }
 
     /// None when anyone may call `function`'s URL; else why not. A public URL's request is
@@ -156,9 +160,12 @@ impl Authorizer {
             Ok(checks) => checks,
             Err(unresolved) => return Some(unresolved.to_string()),
         };
-        let Check { action, resource, context } = first_denied(&public, checks)?;
+        let (Check { action, resource, context }, unjudged) = first_denied(&public, checks)?;
+        let because = unjudged.map_or("no resource-based policy allows it".to_string(), |what| {
+            format!("the local cloud cannot judge the policy: {what}")
+        });
         let message = format!(
-            "anonymous is not authorized to perform: {action} on resource: {resource} (context {context:?}) because no resource-based policy allows it"
+            "anonymous is not authorized to perform: {action} on resource: {resource} (context {context:?}) because {because}"
         );
         self.denials.lock().unwrap().push(message.clone());
         Some(message)
@@ -248,9 +255,14 @@ fn document_statements(document: &str) -> Vec<Value> {
     statements(&parsed)
 }
 
-/// The first check `statements` do not allow.
-fn first_denied(statements: &[Value], checks: Vec<Check>) -> Option<Check> {
-    checks.into_iter().find(|c| !allows(statements, &c.action, &c.resource, &c.context))
+/// The first check `statements` do not allow, with what kept the evaluator from judging it when
+/// that is why (an operator or statement key it does not know: denied, never skipped).
+fn first_denied(statements: &[Value], checks: Vec<Check>) -> Option<(Check, Option<String>)> {
+    checks.into_iter().find_map(|c| match allows(statements, &c.action, &c.resource, &c.context) {
+        Ok(true) => None,
+        Ok(false) => Some((c, None)),
+        Err(unjudged) => Some((c, Some(unjudged))),
+    })
 }
 
 /// The IAM action a request asks for and its parameters, from its protocol: JSON (`X-Amz-Target`
@@ -331,16 +343,9 @@ fn json_params(body: &Value) -> Params {
     params
 }
 
-/// `a=1&b=2&b=3` → {a: [1], b: [2, 3]}, percent-decoded (`+` is a space in a form).
+/// A form's parameters (see [`crate::http::form`]).
 fn pairs(text: &str) -> Params {
-    let mut params = Params::new();
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode =
-            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
-        params.entry(decode(k)).or_default().push(decode(v));
-    }
-    params
+    crate::http::form(text.as_bytes()).into_iter().collect()
 }
 
 #[cfg(test)]

@@ -170,17 +170,28 @@ pub fn error_response(service: &str, kind: &Kind) -> (u16, &'static str, String)
 }
 
 /// (signing service, operation) of a signed AWS request: the service from the credential scope
-/// of its Authorization header, the operation from `X-Amz-Target` (JSON protocols) or the
-/// query's `Action`, else the method and path.
-pub fn call_of(headers: &hyper::HeaderMap, method: &str, path_and_query: &str) -> Option<(String, String)> {
+/// of its Authorization header, the operation from `X-Amz-Target` (JSON protocols), else the
+/// `Action` of the query protocol — in the query string or, as the SDKs send it (CloudFormation,
+/// IAM, STS), in the form body — else the method and path.
+pub fn call_of(
+    headers: &hyper::HeaderMap,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Option<(String, String)> {
     let (_, service) = crate::http::signer_of(headers)?;
     let service = service.to_string();
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let action = |form: &[u8]| crate::http::form(form).remove("Action").and_then(|mut a| a.pop());
+    let is_form = headers
+        .get("content-type")
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     let operation = match headers.get("x-amz-target").and_then(|t| t.to_str().ok()) {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
-        None => path_and_query
-            .split_once("Action=")
-            .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_string())
-            .unwrap_or_else(|| format!("{method} {}", path_and_query.split('?').next().unwrap_or_default())),
+        None => action(query.as_bytes())
+            .or_else(|| is_form.then(|| action(body)).flatten())
+            .unwrap_or_else(|| format!("{method} {path}")),
     };
     Some((service, operation))
 }
@@ -234,6 +245,29 @@ mod tests {
         let hits: Vec<bool> = (0..4).map(|_| faults.for_call("ecr", "DescribeImages").is_some()).collect();
         assert_eq!(hits, [false, true, false, true]);
         assert_eq!(faults.injected.lock().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_query_protocol_action_is_read_from_the_form_body_too() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIA/20261207/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=0"
+                .parse()
+                .unwrap(),
+        );
+        headers.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
+        let body = b"Action=UpdateStack&Version=2010-05-15&StackName=sigship";
+        assert_eq!(call_of(&headers, "POST", "/", body), Some(("cloudformation".into(), "UpdateStack".into())));
+        assert_eq!(
+            call_of(&headers, "GET", "/?Action=DescribeStacks&StackName=s", b""),
+            Some(("cloudformation".into(), "DescribeStacks".into()))
+        );
+        headers.remove("content-type");
+        assert_eq!(
+            call_of(&headers, "PUT", "/bucket/key?x-id=PutObject", b"Action=x"),
+            Some(("cloudformation".into(), "PUT /bucket/key".into()))
+        );
     }
 
     #[test]

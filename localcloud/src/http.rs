@@ -65,6 +65,16 @@ pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Reply {
 
 /// (access key, signing service) of a SigV4-signed request, from its Authorization header's
 /// credential scope (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
+/// A form (`a=1&b=2&b=3`, a query string or an `application/x-www-form-urlencoded` body) →
+/// {a: [1], b: [2, 3]}, decoded as the form encoding says (`+` is a space).
+pub fn form(text: &[u8]) -> std::collections::HashMap<String, Vec<String>> {
+    let mut params = std::collections::HashMap::<String, Vec<String>>::new();
+    for (key, value) in form_urlencoded::parse(text) {
+        params.entry(key.into_owned()).or_default().push(value.into_owned());
+    }
+    params
+}
+
 pub fn signer_of(headers: &hyper::HeaderMap) -> Option<(&str, &str)> {
     let authorization = headers.get("authorization")?.to_str().ok()?;
     let scope = authorization.split("Credential=").nth(1)?.split(',').next()?;

@@ -217,8 +217,12 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
             return response;
         }
     }
-    let call =
-        faults::call_of(req.headers(), req.method().as_str(), req.uri().path_and_query().map_or("/", |p| p.as_str()));
+    let call = faults::call_of(
+        req.headers(),
+        req.method().as_str(),
+        req.uri().path_and_query().map_or("/", |p| p.as_str()),
+        req.body(),
+    );
     let (service, operation) = call.unwrap_or_default();
     match router.faults.for_call(&service, &operation) {
         Some(Kind::Latency(delay)) => tokio::time::sleep(delay).await,

@@ -42,7 +42,7 @@ impl VersioningPropagation {
     /// Before moto: a read by version in a bucket still propagating is not found.
     pub fn before(&self, method: &str, path: &str, query: &str) -> Option<Reply> {
         let (bucket, key) = bucket_and_key(path);
-        let by_version = query.split('&').any(|pair| pair.starts_with("versionId="));
+        let by_version = crate::http::form(query.as_bytes()).contains_key("versionId");
         if !(matches!(method, "GET" | "HEAD") && !key.is_empty() && by_version && self.propagating(bucket)) {
             return None;
         }
@@ -62,12 +62,10 @@ impl VersioningPropagation {
             return;
         }
         let (bucket, key) = bucket_and_key(path);
-        if key.is_empty() && query.split('&').any(|pair| pair == "versioning" || pair.starts_with("versioning=")) {
+        let query = crate::http::form(query.as_bytes());
+        if key.is_empty() && query.contains_key("versioning") {
             self.enabled.lock().unwrap().entry(bucket.to_string()).or_insert_with(Instant::now);
-        } else if !key.is_empty()
-            && query.split('&').all(|pair| pair.is_empty() || pair.starts_with("x-id="))
-            && self.propagating(bucket)
-        {
+        } else if !key.is_empty() && query.keys().all(|k| k == "x-id") && self.propagating(bucket) {
             headers.remove("x-amz-version-id");
         }
     }

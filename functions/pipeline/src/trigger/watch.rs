@@ -337,7 +337,9 @@ mod tests {
         let pinned = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()), ran: None });
         let held = run(&remote, &pinned).await;
         assert_eq!((held.started.len(), held.pinned.as_deref()), (0, Some("v0.24.0")));
-        assert_eq!(run(&remote, &at_up).await.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"]);
+        // Lifted, once v0.24.2 has deployed (its mark raised): v0.25.0 alone starts.
+        let deployed = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: None, ran: Some("v0.24.2".into()) });
+        assert_eq!(run(&remote, &deployed).await.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"]);
         assert_eq!(target.executions.started.lock().unwrap().len(), 2);
     }
 
