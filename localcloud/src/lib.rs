@@ -529,8 +529,12 @@ impl LocalCloud {
     pub async fn deliver_webhook(&self, headers: &[(&str, String)], body: &str) -> (u16, serde_json::Value) {
         use http_body_util::{BodyExt, Full};
         let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-        let mut request = hyper::Request::post(format!("{}{}", self.endpoint, self.stack.webhook_path))
-            .header("content-type", "application/json");
+        let mut request = hyper::Request::post(format!("{}{}", self.endpoint, self.stack.webhook_path));
+        // JSON unless the delivery says otherwise (one Content-Type: a function URL joins repeated
+        // headers with commas, as AWS's does).
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            request = request.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }

@@ -577,7 +577,9 @@ LogGroup.get_cfn_attribute = _log_group_arn_as_cloudformation_gives_it
 # A Lambda permission's FunctionUrlAuthType and InvokedViaFunctionUrl are conditions of its
 # statement in AWS's GetPolicy (`StringEquals lambda:FunctionUrlAuthType`, `Bool
 # lambda:InvokedViaFunctionUrl`); moto 5.2.5 leaves them as unknown top-level keys, so no reader
-# of the policy (the local cloud's authorizer of function URL requests) sees them.
+# of the policy (the local cloud's authorizer of function URL requests) sees them. It also leaves
+# the request's FunctionName (and Qualifier) in the statement, which AWS's statements never hold
+# and the authorizer refuses to judge as an unknown element.
 from moto.awslambda.policy import Policy as _LambdaPolicy  # noqa: E402
 
 _decode_permission = _LambdaPolicy.decode_policy
@@ -591,8 +593,10 @@ def _url_conditions_kept(self, obj):
         via = obj.pop("InvokedViaFunctionUrl")
         conditions["Bool"] = {"lambda:InvokedViaFunctionUrl": str(via).lower()}
     policy = _decode_permission(self, obj)
+    statement = policy.statements[-1]
+    for request_only in ("FunctionName", "Qualifier"):
+        statement.pop(request_only, None)
     if conditions:
-        statement = policy.statements[-1]
         statement.setdefault("Condition", {}).update(conditions)
     return policy
 

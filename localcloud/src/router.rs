@@ -20,6 +20,10 @@ use crate::faults::{self, Faults, Kind};
 use crate::http::{access_denied, dropped, reply, signer_of, Reply};
 use crate::runtime::{Function, FunctionDefinition, Outcome};
 use crate::s3_versioning::VersioningPropagation;
+use aws_lambda_events::event::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlRequestContext, LambdaFunctionUrlRequestContextHttpDescription,
+    LambdaFunctionUrlResponse,
+};
 
 pub struct Router {
     pub moto_port: u16,
@@ -137,51 +141,50 @@ async fn function_url(router: &Router, name: &str, req: Request<Bytes>) -> Reply
         }
     }
     let (parts, body) = req.into_parts();
-    let headers: serde_json::Map<String, serde_json::Value> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), serde_json::Value::from(v.to_str().ok()?))))
-        .collect();
     let (body, encoded) = match std::str::from_utf8(&body) {
         Ok(text) => (text.to_string(), false),
         Err(_) => (base64_encode(&body), true),
     };
-    let event = serde_json::json!({
-        "version": "2.0",
-        "rawPath": parts.uri.path(),
-        "rawQueryString": parts.uri.query().unwrap_or_default(),
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": name,
-            "domainName": format!("{name}.lambda-url.local"),
-            "domainPrefix": name,
-            "requestId": format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64,
-            "http": {"method": parts.method.as_str(), "path": parts.uri.path(), "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok())},
-        },
-        "body": body,
-        "isBase64Encoded": encoded,
-    });
-    let outcome = function.invoke(Bytes::from(event.to_string()), async || router.definition(name).await).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let mut http = LambdaFunctionUrlRequestContextHttpDescription::default();
+    http.method = Some(parts.method.as_str().to_string());
+    http.path = Some(parts.uri.path().to_string());
+    http.protocol = Some("HTTP/1.1".into());
+    http.source_ip = Some("127.0.0.1".into());
+    http.user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).map(String::from);
+    let mut context = LambdaFunctionUrlRequestContext::default();
+    context.account_id = Some("anonymous".into());
+    context.apiid = Some(name.to_string());
+    context.domain_name = Some(format!("{name}.lambda-url.local"));
+    context.domain_prefix = Some(name.to_string());
+    context.request_id = Some(format!("{:x}", now.as_nanos()));
+    context.time_epoch = now.as_millis() as i64;
+    context.http = http;
+    let mut event = LambdaFunctionUrlRequest::default();
+    event.version = Some("2.0".into());
+    event.raw_path = Some(parts.uri.path().to_string());
+    event.raw_query_string = Some(parts.uri.query().unwrap_or_default().to_string());
+    event.query_string_parameters = crate::http::form(parts.uri.query().unwrap_or_default().as_bytes())
+        .into_iter()
+        .map(|(k, mut v)| (k, v.remove(0)))
+        .collect();
+    event.headers = parts.headers;
+    event.request_context = context;
+    event.body = Some(body);
+    event.is_base64_encoded = encoded;
+    let event = serde_json::to_vec(&event).expect("an event serialises");
+    let outcome = function.invoke(Bytes::from(event), async || router.definition(name).await).await;
     router.invocations.lock().unwrap().push((name.to_string(), matches!(outcome, Outcome::Error(_))));
     let Outcome::Response(answer) = outcome else {
         return reply(StatusCode::BAD_GATEWAY, "the function failed");
     };
-    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
-    let status = StatusCode::from_u16(answer["statusCode"].as_u64().unwrap_or(200) as u16).unwrap_or(StatusCode::OK);
-    let mut response = reply(status, answer["body"].as_str().unwrap_or_default().to_string());
-    if let Some(headers) = answer["headers"].as_object() {
-        for (k, v) in headers {
-            if let (Ok(name), Some(Ok(value))) = (k.parse::<hyper::header::HeaderName>(), v.as_str().map(|v| v.parse()))
-            {
-                response.headers_mut().insert(name, value);
-            }
-        }
-    }
+    let Ok(answer) = serde_json::from_slice::<LambdaFunctionUrlResponse>(&answer) else {
+        return reply(StatusCode::BAD_GATEWAY, "the function's answer is not a function URL response");
+    };
+    let status =
+        u16::try_from(answer.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
+    let mut response = reply(status, answer.body.unwrap_or_default());
+    response.headers_mut().extend(answer.headers);
     response
 }
 
