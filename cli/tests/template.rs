@@ -66,6 +66,21 @@ fn old_block_files_go_to_infrequent_access_and_backups_are_off_unless_asked_for(
     );
 }
 
+/// No orphan chain data from a first create that rolls back (Retain would leave one per try), a
+/// synced one kept when the stack goes; no Container Insights (node-metrics publishes what the
+/// alarms need; Insights would bill custom metrics and leave a log group `down` cannot see).
+#[test]
+fn the_chain_data_survives_the_stack_but_not_a_failed_first_create_and_insights_stays_off() {
+    let template = template();
+    let chain = &template["Resources"]["ChainData"];
+    assert_eq!(
+        (&chain["DeletionPolicy"], &chain["UpdateReplacePolicy"]),
+        (&json!("RetainExceptOnCreate"), &json!("Retain"))
+    );
+    let settings = &template["Resources"]["Cluster"]["Properties"]["ClusterSettings"];
+    assert_eq!(settings, &json!([{"Name": "containerInsights", "Value": "disabled"}]));
+}
+
 #[test]
 fn destroy_may_delete_the_stack_s_access_point_and_no_other() {
     let template = template();
