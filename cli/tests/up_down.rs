@@ -183,11 +183,7 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
         let rules = events.list_rules().send().await.unwrap();
         rules.rules().iter().map(|r| r.state().map(|s| s.as_str().to_string()).unwrap_or_default()).collect::<Vec<_>>()
     };
-    let refused = localcloud::faults::Kind::Refused {
-        status: 400,
-        code: "AccessDeniedException",
-        message: "not authorized to perform this action",
-    };
+    let refused = localcloud::faults::Kind::access_denied("not authorized to perform this action");
     let fault = localcloud::faults::Fault::new("ecs", None, refused, localcloud::faults::Often::Next(1));
     services.router.faults.on_call(fault);
     let (code, stdout, stderr) = sigship(services, down.clone()).await;
@@ -498,11 +494,8 @@ async fn the_preflight_checks_the_account_and_asks_before_anything_is_created() 
 
     // A quota Service Quotas will not answer: one line with AWS's code and message, not the
     // SDK's dump of the request.
-    let denied = localcloud::faults::Kind::Refused {
-        status: 400,
-        code: "AccessDeniedException",
-        message: "User is not authorized to perform: servicequotas:GetServiceQuota",
-    };
+    let denied =
+        localcloud::faults::Kind::access_denied("User is not authorized to perform: servicequotas:GetServiceQuota");
     let fault = localcloud::faults::Fault::new("servicequotas", None, denied, localcloud::faults::Often::Next(2));
     services.router.faults.on_call(fault);
     let (_, stdout, _) = sigship(services, args(&["doctor", "--stack-name", STACK])).await;

@@ -22,6 +22,13 @@ pub enum Kind {
     Refused { status: u16, code: &'static str, message: &'static str },
 }
 
+impl Kind {
+    /// AWS's AccessDenied answer with `message`.
+    pub fn access_denied(message: &'static str) -> Kind {
+        Kind::Refused { status: 400, code: "AccessDeniedException", message }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Often {
     /// The next N matching calls.

@@ -276,38 +276,24 @@ mod tests {
         assert!(15 * 80 < rollout_bound_seconds(1));
     }
 
+    /// `request` to deploy on `services`, no release tags on the revisions.
+    async fn deploy_on(services: &FakeServices, request: DeployRequest) -> Result<DeploymentState> {
+        let (revisions, ledger) = (FakeRevisions::default(), FakeLedger::default());
+        handle(request, &config(), services, &revisions, &ledger).await
+    }
+
+    async fn start_on(services: &FakeServices, arn: &str) -> Result<DeploymentState> {
+        deploy_on(services, DeployRequest::Start { task: task(arn) }).await
+    }
+
     #[tokio::test]
     async fn creates_then_updates_then_leaves_alone() {
         let services = FakeServices::settling();
-        let created = handle(
-            DeployRequest::Start { task: task("td:1") },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap();
+        let created = start_on(&services, "td:1").await.unwrap();
         assert_eq!((created.change.as_str(), created.status), ("created", DeploymentStatus::Stable));
-        let updated = handle(
-            DeployRequest::Start { task: task("td:2") },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap();
+        let updated = start_on(&services, "td:2").await.unwrap();
         assert_eq!(updated.change, "updated");
-        let same = handle(
-            DeployRequest::Start { task: task("td:2") },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap();
+        let same = start_on(&services, "td:2").await.unwrap();
         assert_eq!(same.change, "unchanged");
         assert_eq!(services.calls.lock().unwrap().as_slice(), ["create td:1", "update td:2"]);
     }
@@ -315,50 +301,18 @@ mod tests {
     #[tokio::test]
     async fn a_circuit_breaker_rollback_is_a_named_error() {
         let services = FakeServices::rolling_back("td:1");
-        let err = handle(
-            DeployRequest::Start { task: task("td:2") },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap_err();
+        let err = start_on(&services, "td:2").await.unwrap_err();
         assert_eq!(err.name(), "DeploymentRolledBack");
     }
 
     #[tokio::test]
     async fn waiting_for_stability_is_bounded() {
         let services = FakeServices::stuck();
-        let first = handle(
-            DeployRequest::Start { task: task("td:1") },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap();
+        let first = start_on(&services, "td:1").await.unwrap();
         assert_eq!(first.status, DeploymentStatus::InProgress);
-        let second = handle(
-            DeployRequest::Poll { deployment: first },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap();
+        let second = deploy_on(&services, DeployRequest::Poll { deployment: first }).await.unwrap();
         assert_eq!((second.attempt, second.status), (1, DeploymentStatus::InProgress));
-        let err = handle(
-            DeployRequest::Poll { deployment: second },
-            &config(),
-            &services,
-            &FakeRevisions::default(),
-            &FakeLedger::default(),
-        )
-        .await
-        .unwrap_err();
+        let err = deploy_on(&services, DeployRequest::Poll { deployment: second }).await.unwrap_err();
         assert_eq!(err.name(), "DeploymentTimedOut");
     }
 

@@ -138,15 +138,15 @@ async fn a_deleted_service_s_stopping_tasks_are_found_by_their_group() {
 
 /// Mount targets take minutes to go, and EFS may call the file system in use a little longer:
 /// destroy waits for both instead of a fixed time, and deletes only the stack's access point.
+/// DescribeFileSystems: fs-1, tagged as sigship's.
+const MANAGED_FILE_SYSTEM: &str = r#"{"FileSystems":[{"FileSystemId":"fs-1","Tags":[{"Key":"sigship:managed","Value":"true"}],
+    "OwnerId":"123456789012","CreationToken":"t","CreationTime":1,"LifeCycleState":"available",
+    "NumberOfMountTargets":1,"SizeInBytes":{"Value":1},"PerformanceMode":"generalPurpose"}]}"#;
+
 #[tokio::test]
 async fn the_chain_data_is_deleted_once_its_mount_targets_are_gone_and_it_is_no_longer_in_use() {
     let (config, client) = sdk(&[
-        (
-            200,
-            r#"{"FileSystems":[{"FileSystemId":"fs-1","Tags":[{"Key":"sigship:managed","Value":"true"}],
-                  "OwnerId":"123456789012","CreationToken":"t","CreationTime":1,"LifeCycleState":"available",
-                  "NumberOfMountTargets":1,"SizeInBytes":{"Value":1},"PerformanceMode":"generalPurpose"}]}"#,
-        ),
+        (200, MANAGED_FILE_SYSTEM),
         (204, ""),
         (
             200,
@@ -205,12 +205,7 @@ async fn codebuild_refusing_a_new_account_s_build_is_named_with_what_aws_support
 #[tokio::test]
 async fn a_mount_target_gone_before_its_delete_counts_as_deleted() {
     let (config, client) = sdk(&[
-        (
-            200,
-            r#"{"FileSystems":[{"FileSystemId":"fs-1","Tags":[{"Key":"sigship:managed","Value":"true"}],
-                  "OwnerId":"123456789012","CreationToken":"t","CreationTime":1,"LifeCycleState":"available",
-                  "NumberOfMountTargets":1,"SizeInBytes":{"Value":1},"PerformanceMode":"generalPurpose"}]}"#,
-        ),
+        (200, MANAGED_FILE_SYSTEM),
         (
             200,
             r#"{"MountTargets":[{"MountTargetId":"fsmt-1","FileSystemId":"fs-1","SubnetId":"s","LifeCycleState":"available"}]}"#,
