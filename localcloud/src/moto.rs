@@ -25,35 +25,53 @@ impl Moto {
     /// `quotas_file`: what Service Quotas reports for the account ([`crate::Quotas::write`], read
     /// at each request by moto_server.py).
     pub async fn start(venv: &Path, callback_port: u16, log: &Path, quotas_file: &Path) -> Self {
-        let port = crate::free_port();
         let log_path = log.to_path_buf();
-        let log = std::fs::File::create(log).expect("moto log");
-        let process = Command::new(venv.join("bin/python"))
-            .args(["-c", PATCHED_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_PORT", callback_port.to_string())
-            // Services report their tasks running, so a deployment can complete.
-            .env("SIGSHIP_ALARM_EVALUATION_SECONDS", ALARM_EVALUATION_SECONDS)
-            .env("LOCALCLOUD_QUOTAS_FILE", quotas_file)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto server with the python of {}: {e}; run `cargo xtask test` to install it",
-                    venv.display()
-                )
-            });
-        let moto = Moto { process, port };
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if http_request("GET", &format!("{base}/moto-api/data.json"), None).await.is_ok() {
-                break;
+        // A free port can be taken by another local cloud before moto binds it (they start side
+        // by side in the fault matrix): moto then exits at once, and a new port is tried.
+        let mut attempts = 0;
+        let (moto, base) = loop {
+            attempts += 1;
+            let port = crate::free_port();
+            let log = std::fs::File::create(&log_path).expect("moto log");
+            let process = Command::new(venv.join("bin/python"))
+                .args(["-c", PATCHED_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_PORT", callback_port.to_string())
+                // Services report their tasks running, so a deployment can complete.
+                .env("SIGSHIP_ALARM_EVALUATION_SECONDS", ALARM_EVALUATION_SECONDS)
+                .env("LOCALCLOUD_QUOTAS_FILE", quotas_file)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start moto server with the python of {}: {e}; run `cargo xtask test` to install it",
+                        venv.display()
+                    )
+                });
+            let mut moto = Moto { process, port };
+            let base = format!("http://127.0.0.1:{port}");
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(30);
+            let answered = loop {
+                // Answering is not enough: another local cloud's moto may hold the port. Ours
+                // has answered once it is still running past the time a failed bind takes.
+                let ours =
+                    started.elapsed() > Duration::from_secs(2) && moto.process.try_wait().ok().flatten().is_none();
+                if ours && http_request("GET", &format!("{base}/moto-api/data.json"), None).await.is_ok() {
+                    break true;
+                }
+                if moto.process.try_wait().ok().flatten().is_some() {
+                    break false;
+                }
+                assert!(Instant::now() < deadline, "moto did not answer on {port}; see {}", log_path.display());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            if answered {
+                break (moto, base);
             }
-            assert!(Instant::now() < deadline, "moto did not answer on {port}; see {}", log_path.display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            assert!(attempts < 3, "moto exited at start {attempts} times; see {}", log_path.display());
+        };
         // Must come before anything is created: it switches moto to a separate store.
         let config = r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
         http_request("POST", &format!("{base}/moto-api/config"), Some(config)).await.expect("moto config");
