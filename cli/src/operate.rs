@@ -69,7 +69,7 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
         cluster,
         service,
         log_group,
-        switching: switching && sizes.is_some(),
+        switching,
         sizes: sizes.unwrap_or_else(|| pipeline::sizing::NodeSizes::of_table(pipeline::network::Network::Mainnet)),
         region: cloud.region.clone(),
     });

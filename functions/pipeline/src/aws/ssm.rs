@@ -12,7 +12,7 @@ use crate::trigger::watch::{WatchMarks, WatchState};
 pub const UNSET: &str = "-";
 
 /// The marks' names for a stack: (after, pin, ran).
-pub fn mark_names(stack: &str) -> [String; 3] {
+fn mark_names(stack: &str) -> [String; 3] {
     ["watch-after", "release-pin", "release-ran"].map(|mark| format!("/sigship/{stack}/{mark}"))
 }
 
@@ -48,21 +48,13 @@ impl WatchParameters {
         ))
     }
 
-    fn names(&self) -> [&str; 3] {
-        [&self.after, &self.pin, &self.ran]
+    fn names(&self) -> Vec<String> {
+        vec![self.after.clone(), self.pin.clone(), self.ran.clone()]
     }
 
     /// Sets a mark (`None` unsets it).
     pub async fn set(&self, parameter: &str, value: Option<&str>) -> Result<()> {
-        self.client
-            .put_parameter()
-            .name(parameter)
-            .value(value.unwrap_or(UNSET))
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("ssm:PutParameter", e))?;
-        Ok(())
+        put(&self.client, parameter, value.unwrap_or(UNSET)).await
     }
 
     /// Creates the marks that do not exist yet, unset (`up`); returns how many it created.
@@ -72,7 +64,7 @@ impl WatchParameters {
             let put = self
                 .client
                 .put_parameter()
-                .name(name)
+                .name(&name)
                 .value(UNSET)
                 .r#type(aws_sdk_ssm::types::ParameterType::String)
                 .overwrite(false)
@@ -92,21 +84,19 @@ impl WatchParameters {
         let deleted = self
             .client
             .delete_parameters()
-            .set_names(Some(self.names().map(String::from).to_vec()))
+            .set_names(Some(self.names()))
             .send()
             .await
             .map_err(|e| Error::aws("ssm:DeleteParameters", e))?;
         Ok(deleted.deleted_parameters().len())
     }
-}
 
-impl WatchParameters {
     /// The marks that exist, and the names of those that do not.
     pub async fn read_existing(&self) -> Result<(WatchMarks, Vec<String>)> {
         let read = self
             .client
             .get_parameters()
-            .set_names(Some(self.names().map(String::from).to_vec()))
+            .set_names(Some(self.names()))
             .send()
             .await
             .map_err(|e| Error::aws("ssm:GetParameters", e))?;
@@ -127,9 +117,7 @@ impl WatchState for WatchParameters {
     async fn read(&self) -> Result<WatchMarks> {
         let (marks, missing) = self.read_existing().await?;
         match missing.first() {
-            Some(missing) => {
-                Err(Error::config(format!("SSM parameter {missing} does not exist: run `sigship up` to create it")))
-            }
+            Some(missing) => Err(not_created(missing)),
             None => Ok(marks),
         }
     }
@@ -156,22 +144,29 @@ impl ReleaseLedger for RanParameter {
         let read = self.client.get_parameter().name(&self.name).send().await;
         match read {
             Ok(read) => Ok(read.parameter().and_then(|p| p.value()).filter(|v| *v != UNSET).map(String::from)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
-                Err(Error::config(format!("SSM parameter {} does not exist: run `sigship up` to create it", self.name)))
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Err(not_created(&self.name)),
             Err(e) => Err(Error::aws("ssm:GetParameter", e)),
         }
     }
 
     async fn record_ran(&self, tag: &str) -> Result<()> {
-        self.client
-            .put_parameter()
-            .name(&self.name)
-            .value(tag)
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("ssm:PutParameter", e))?;
-        Ok(())
+        put(&self.client, &self.name, tag).await
     }
+}
+
+/// Writes a mark that exists (`up` creates them).
+async fn put(client: &aws_sdk_ssm::Client, name: &str, value: &str) -> Result<()> {
+    client
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ssm:PutParameter", e))?;
+    Ok(())
+}
+
+fn not_created(name: &str) -> Error {
+    Error::config(format!("SSM parameter {name} does not exist: run `sigship up` to create it"))
 }
