@@ -45,6 +45,8 @@ pub async fn complete(dir: &Path) -> Result<Vec<Outcome>> {
             None => client.insert(
                 reqwest::Client::builder()
                     .timeout(DOWNLOAD_TIMEOUT)
+                    // A redirect could lead anywhere, plain http included: the policy names the address.
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| unreachable(source, e.to_string()))?,
             ),
@@ -92,12 +94,30 @@ async fn download(client: &reqwest::Client, source: &CertificateSource) -> Resul
     // reqwest's messages repeat the address, which the error names already.
     let response = client.get(&source.url).send().await.map_err(|e| unreachable(source, chain(&e.without_url())))?;
     let status = response.status();
+    if status.is_redirection() {
+        let to = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_string();
+        return Err(unreachable(
+            source,
+            format!("HTTP {status}, redirected to {to}: not followed (pin the address the certificate is at)"),
+        ));
+    }
     if !status.is_success() {
         return Err(unreachable(source, format!("HTTP {status}")));
     }
-    let bytes = response.bytes().await.map_err(|e| unreachable(source, chain(&e.without_url())))?;
-    Ok(bytes.to_vec())
+    // A certificate is a few KiB: an address that sends more is not sending one.
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(source, chain(&e.without_url())))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_CERTIFICATE_BYTES {
+            return Err(unreachable(source, format!("it sends more than {} KiB", MAX_CERTIFICATE_BYTES / 1024)));
+        }
+    }
+    Ok(bytes)
 }
+
+/// The most `trust fetch` reads from one address: 1 MiB.
+const MAX_CERTIFICATE_BYTES: usize = 1 << 20;
 
 /// The file is the one pinned (its SHA-256), and holds the signer's certificate and no other.
 fn check(source: &CertificateSource, bytes: &[u8]) -> Result<()> {

@@ -470,3 +470,63 @@ fn every_alarm_reaches_the_failure_topic_and_the_node_alarms_read_what_node_metr
     assert_eq!(schedule["ScheduleExpression"], "rate(1 minute)");
     assert_eq!(schedule["Targets"][0]["Arn"], json!({"Fn::GetAtt": ["NodeMetricsFunction", "Arn"]}));
 }
+
+/// Only this stack's project builds as BuildRole (CodeBuild's confused-deputy prevention), and
+/// trigger-build knows its own role, whose builds alone count.
+#[test]
+fn the_build_role_serves_only_this_stack_s_project_and_trigger_build_knows_its_own_role() {
+    let template = template();
+    let trust = &template["Resources"]["BuildRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"], json!({"Service": "codebuild.amazonaws.com"}));
+    let equals = &trust["Condition"]["StringEquals"];
+    assert_eq!(equals["aws:SourceAccount"], json!({"Ref": "AWS::AccountId"}));
+    assert_eq!(
+        equals["aws:SourceArn"]["Fn::Sub"],
+        "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/${AWS::StackName}-btcd"
+    );
+    assert_eq!(template["Resources"]["BuildProject"]["Properties"]["Name"]["Fn::Sub"], "${AWS::StackName}-btcd");
+    let env = &template["Resources"]["TriggerBuildFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SIGSHIP_BUILD_INITIATOR_ROLE"], json!({"Ref": "TriggerBuildRole"}));
+}
+
+/// Each stack registers and destroys its own family; register-task knows its role, whose
+/// revisions alone are reused.
+#[test]
+fn each_stack_has_its_own_task_definition_family() {
+    let template = template();
+    for function in ["RegisterTaskFunction", "DestroyFunction"] {
+        let env = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(env["SIGSHIP_TASK_FAMILY"], json!({"Fn::Sub": "${AWS::StackName}-btcd"}), "{function}");
+    }
+    let env = &template["Resources"]["RegisterTaskFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SIGSHIP_TASK_REGISTRAR_ROLE"], json!({"Ref": "RegisterTaskRole"}));
+}
+
+/// EFS's default policy lets any client that reaches a mount target mount the root; the chain
+/// data's asks for IAM, TLS and an access point, and gives no one root access.
+#[test]
+fn the_chain_data_is_mounted_only_with_iam_tls_and_an_access_point() {
+    let template = template();
+    let policy = &template["Resources"]["ChainData"]["Properties"]["FileSystemPolicy"]["Statement"];
+    let by_sid = |sid: &str| policy.as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned().unwrap();
+    let allow = by_sid("ThisAccountAsItsPoliciesAllow");
+    assert_eq!(allow["Principal"]["AWS"]["Fn::Sub"], "arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
+    assert_eq!(allow["Action"], json!(["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]));
+    assert_eq!(by_sid("TlsOnly")["Condition"], json!({"Bool": {"aws:SecureTransport": "false"}}));
+    assert_eq!(by_sid("TlsOnly")["Effect"], "Deny");
+    assert_eq!(
+        by_sid("OnlyThroughAnAccessPoint")["Condition"],
+        json!({"Null": {"elasticfilesystem:AccessPointArn": "true"}})
+    );
+    assert_eq!(by_sid("NoRootAccess")["Action"], "elasticfilesystem:ClientRootAccess");
+    // The node's role mounts only through the stack's access point.
+    let task = &template["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert!(task["Condition"]["StringEquals"]["elasticfilesystem:AccessPointArn"]["Fn::Sub"]
+        .as_str()
+        .is_some_and(|a| a.ends_with("access-point/${ChainDataAccessPoint}")));
+    assert!(!policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["Effect"] == "Allow" && s["Action"].to_string().contains("ClientRootAccess")));
+}

@@ -158,6 +158,24 @@ fn a_wrong_pin_another_signer_s_certificate_or_an_unreachable_address_is_named_a
     assert!(!ok);
     assert!(output.contains(&format!("cannot be downloaded from {missing}: HTTP 404")), "{output}");
 
+    // A redirect is not followed (it could lead to plain http anywhere), and an address that
+    // sends more than 1 MiB is not sending a certificate.
+    let big = vec![b'x'; (1 << 20) + 1];
+    let tricky = FileServer::start(HashMap::from([
+        ("/moved.asc".to_string(), b"redirect:http://keys.example.org/alice.asc".to_vec()),
+        ("/big.asc".to_string(), big.clone()),
+    ]));
+    let moved = tricky.url("/moved.asc");
+    let dir = trust_dir(&[signer("Alice", &alice.fingerprint(), &[(moved.clone(), sha256(&alice.public_armored()))])]);
+    let (ok, output) = fetch(dir.path());
+    assert!(!ok);
+    assert!(output.contains("redirected to http://keys.example.org/alice.asc: not followed"), "{output}");
+    let dir = trust_dir(&[signer("Alice", &alice.fingerprint(), &[(tricky.url("/big.asc"), sha256(&big))])]);
+    let (ok, output) = fetch(dir.path());
+    assert!(!ok);
+    assert!(output.contains("it sends more than 1024 KiB"), "{output}");
+    assert!(certificate_files(dir.path()).is_empty(), "nothing saved");
+
     // Plain http anywhere but loopback is refused before any connection.
     let remote = "http://keys.example.org/alice.asc".to_string();
     let dir = trust_dir(&[signer("Alice", &alice.fingerprint(), &[(remote.clone(), sha256(b"x"))])]);

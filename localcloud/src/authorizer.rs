@@ -28,8 +28,17 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// As AWS names the caller in an AccessDenied message.
-    fn caller(&self) -> String {
+    /// As CodeBuild records who started a build (`initiator`): a role's session as
+    /// `<role name>/<session name>`, a user by name.
+    pub fn initiator(&self) -> String {
+        match self {
+            Principal::Role { arn, session } => format!("{}/{session}", pipeline::arn::name_of(arn)),
+            Principal::User { name, .. } => name.clone(),
+        }
+    }
+
+    /// As AWS names the caller in an AccessDenied message (and a task definition's `registeredBy`).
+    pub fn caller(&self) -> String {
         match self {
             Principal::Role { arn, session } => {
                 let account = pipeline::arn::Arn::parse(arn).map_or("", |a| a.account);

@@ -77,6 +77,8 @@ pub struct Build {
     pub status: BuildStatus,
     /// Why the build was made to fail (see [`crate::faults`]); None for a build that ran.
     pub injected: Option<String>,
+    /// What CodeBuild records of how it was started (see [`recorded`]).
+    pub record: Value,
 }
 
 pub struct CodeBuild {
@@ -93,13 +95,24 @@ pub struct CodeBuild {
     /// Build logs (`codebuild-<id>.log`).
     pub logs: PathBuf,
     pub builds: Mutex<Vec<Build>>,
+    /// The project as BatchGetProjects answers (see [`project_record`]).
+    pub project: Value,
 }
 
 impl CodeBuild {
-    /// Starts the build StartBuild asked for (its request and moto's answer) in the background.
-    pub fn start(self: &Arc<Self>, request: &[u8], response: &[u8], injected: Option<String>) {
+    /// Starts the build StartBuild asked for (its request, moto's answer and who signed it) in
+    /// the background; returns the answer with what CodeBuild records of the build.
+    pub fn start(
+        self: &Arc<Self>,
+        request: &[u8],
+        response: Bytes,
+        initiator: &str,
+        injected: Option<String>,
+    ) -> Bytes {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
-        let response: Value = serde_json::from_slice(response).unwrap_or_default();
+        let mut response: Value = serde_json::from_slice(&response).unwrap_or_default();
+        let record = recorded(&self.project, &request, initiator);
+        merge(&mut response["build"], &record);
         let build_id = response["build"]["id"].as_str().unwrap_or("?").to_string();
         let var = |name: &str| {
             request["environmentVariablesOverride"]
@@ -115,12 +128,17 @@ impl CodeBuild {
             var(pipeline::build::BUILD_ENV_VERSION),
         );
         let source_version = request["sourceVersion"].as_str().unwrap_or_default().to_string();
-        // btcd's source holds no buildspec.yml and the project names none: a build runs only
-        // with the one trigger-build sends, which is what this local CodeBuild carries out.
-        let refused = match request["buildspecOverride"].as_str() {
-            Some(buildspec) if buildspec == pipeline::build::BUILDSPEC => None,
-            Some(_) => Some("YAML_FILE_ERROR: a buildspec other than sigship's source/buildspec.yml".to_string()),
-            None => Some("YAML_FILE_ERROR: no buildspec (the project names none; btcd's source has none)".into()),
+        // btcd's source holds no buildspec.yml and the project names none: a build without a
+        // buildspec fails. Another buildspec than sigship's runs, as in AWS, with the build role:
+        // here its steps are sigship's, plus the buildspec itself planted in the image — what it
+        // changes, standing for whatever such a buildspec would change.
+        let (refused, foreign) = match request["buildspecOverride"].as_str() {
+            Some(buildspec) if buildspec == pipeline::build::BUILDSPEC => (None, None),
+            Some(buildspec) => (None, Some(buildspec.to_string())),
+            None => (
+                Some("YAML_FILE_ERROR: no buildspec (the project names none; btcd's source has none)".to_string()),
+                None,
+            ),
         };
         let build = Build {
             build_id: build_id.clone(),
@@ -128,6 +146,7 @@ impl CodeBuild {
             image_tag: image_tag.clone(),
             status: BuildStatus::InProgress,
             injected: injected.clone(),
+            record,
         };
         self.builds.lock().unwrap().push(build);
         let this = self.clone();
@@ -141,15 +160,26 @@ impl CodeBuild {
                     println!("  [local CodeBuild] build {build_id}: FAILED (injected): {reason}");
                     BuildStatus::Failed { phase: "BUILD", reason }
                 }
-                (None, None) => this.run(&build_id, &source_version, &commit, &image_tag, &version).await,
+                (None, None) => {
+                    this.run(&build_id, &source_version, &commit, &image_tag, &version, foreign.as_deref()).await
+                }
             };
             for build in this.builds.lock().unwrap().iter_mut().filter(|b| b.build_id == build_id) {
                 build.status = status.clone();
             }
         });
+        Bytes::from(response.to_string())
     }
 
-    async fn run(&self, build_id: &str, source_version: &str, commit: &str, tag: &str, version: &str) -> BuildStatus {
+    async fn run(
+        &self,
+        build_id: &str,
+        source_version: &str,
+        commit: &str,
+        tag: &str,
+        version: &str,
+        foreign: Option<&str>,
+    ) -> BuildStatus {
         let started = std::time::Instant::now();
         let log_path = self.logs.join(format!("codebuild-{}.log", build_id.rsplit(':').next().unwrap_or(build_id)));
         let sigship = match self.sigship_source().await {
@@ -158,9 +188,11 @@ impl CodeBuild {
         };
         let (source, images) = (self.source.clone(), self.images.clone());
         let (wanted, verified) = (source_version.to_string(), commit.to_string());
+        let foreign = foreign.map(str::to_string);
         let compiled = tokio::task::spawn_blocking(move || {
             let work = tempfile::tempdir().map_err(|e| ("BUILD", e.to_string()))?;
-            let result = compile(&source, &wanted, &verified, sigship.path(), work.path(), &images);
+            let paths = (source.as_path(), sigship.path(), work.path());
+            let result = compile(paths, &wanted, &verified, &images, foreign.as_deref());
             drop(sigship);
             result
         })
@@ -258,12 +290,14 @@ impl CodeBuild {
         Ok(pushed.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or("?").to_string())
     }
 
-    /// moto reports every build SUCCEEDED at once; this reports each as it is.
+    /// moto reports every build SUCCEEDED at once, started by "rootme" with settings of its own;
+    /// this reports each as it is, with what CodeBuild recorded of how it was started.
     pub fn report(&self, body: Bytes) -> Bytes {
         let builds = self.builds.lock().unwrap().clone();
         let mut answer: Value = serde_json::from_slice(&body).unwrap_or_default();
         for reported in answer["builds"].as_array_mut().into_iter().flatten() {
             let Some(build) = builds.iter().find(|b| reported["id"] == b.build_id.as_str()) else { continue };
+            merge(reported, &build.record);
             match &build.status {
                 // The buildspec's exported-variables.
                 BuildStatus::Succeeded { digest } => {
@@ -297,6 +331,96 @@ impl CodeBuild {
     }
 }
 
+/// What CodeBuild records of a build StartBuild `request` started of `project`, by `initiator`:
+/// the project's settings with the request's overrides applied.
+fn recorded(project: &Value, request: &Value, initiator: &str) -> Value {
+    let mut record = project.clone();
+    record["initiator"] = initiator.into();
+    let overrides = [
+        ("buildspecOverride", "/source/buildspec"),
+        ("sourceTypeOverride", "/source/type"),
+        ("sourceLocationOverride", "/source/location"),
+        ("imageOverride", "/environment/image"),
+        ("computeTypeOverride", "/environment/computeType"),
+        ("environmentTypeOverride", "/environment/type"),
+        ("privilegedModeOverride", "/environment/privilegedMode"),
+        ("secondarySourcesOverride", "/secondarySources"),
+        ("secondarySourcesVersionOverride", "/secondarySourceVersions"),
+        ("serviceRoleOverride", "/serviceRole"),
+    ];
+    for (field, pointer) in overrides {
+        if let (Some(value), Some(slot)) = (request.get(field), record.pointer_mut(pointer)) {
+            *slot = value.clone();
+        } else if let Some(value) = request.get(field) {
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            if let Some(parent) = record.pointer_mut(parent).filter(|p| p.is_object()) {
+                parent[key] = value.clone();
+            }
+        }
+    }
+    // Overridden variables replace the project's of the same name; the others are added.
+    let variables = record.pointer_mut("/environment/environmentVariables").and_then(Value::as_array_mut);
+    if let (Some(variables), Some(overrides)) = (variables, request["environmentVariablesOverride"].as_array()) {
+        for variable in overrides {
+            variables.retain(|v| v["name"] != variable["name"]);
+            variables.push(variable.clone());
+        }
+    }
+    if request["debugSessionEnabled"] == true {
+        record["debugSession"] = serde_json::json!({"sessionEnabled": true});
+    }
+    record
+}
+
+/// `from`'s keys over `into`'s.
+fn merge(into: &mut Value, from: &Value) {
+    if let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) {
+        into.extend(from.clone());
+    }
+}
+
+/// The project as BatchGetProjects answers it, as far as a build's record repeats it.
+pub fn project_record(project: &aws_sdk_codebuild::types::Project) -> Value {
+    use serde_json::json;
+    let source = |s: &aws_sdk_codebuild::types::ProjectSource| {
+        let mut source = json!({"type": s.r#type().as_str()});
+        for (key, value) in
+            [("location", s.location()), ("sourceIdentifier", s.source_identifier()), ("buildspec", s.buildspec())]
+        {
+            if let Some(value) = value {
+                source[key] = value.into();
+            }
+        }
+        source
+    };
+    let environment = project.environment().map(|e| {
+        let variables: Vec<Value> = e
+            .environment_variables()
+            .iter()
+            .map(|v| json!({"name": v.name(), "value": v.value(), "type": v.r#type().map_or("PLAINTEXT", |t| t.as_str())}))
+            .collect();
+        json!({
+            "type": e.r#type().as_str(),
+            "image": e.image(),
+            "computeType": e.compute_type().as_str(),
+            "privilegedMode": e.privileged_mode().unwrap_or(false),
+            "environmentVariables": variables,
+        })
+    });
+    json!({
+        "source": project.source().map(source),
+        "environment": environment,
+        "secondarySources": project.secondary_sources().iter().map(source).collect::<Vec<_>>(),
+        "secondarySourceVersions": project
+            .secondary_source_versions()
+            .iter()
+            .map(|v| json!({"sourceIdentifier": v.source_identifier(), "sourceVersion": v.source_version()}))
+            .collect::<Vec<_>>(),
+        "serviceRole": project.service_role(),
+        "debugSession": {"sessionEnabled": false},
+    })
+}
+
 /// `<ref>^{<commit>}` → the commit.
 fn commit_of(source_version: &str) -> &str {
     source_version.strip_suffix('}').and_then(|v| v.split_once("^{")).map_or("", |(_, c)| c)
@@ -306,13 +430,14 @@ type Failure = (&'static str, String);
 
 /// Checkout, the buildspec's checks, the Dockerfile's build stage, the image's root directory.
 /// Ok: (the build's log, the image's layer digest, its configuration).
+/// `paths`: the source repository, sigship's secondary source, a work directory. `foreign`: a
+/// buildspec other than sigship's, planted in the image.
 fn compile(
-    repository: &Path,
+    (repository, sigship, work): (&Path, &Path, &Path),
     source_version: &str,
     verified: &str,
-    sigship: &Path,
-    work: &Path,
     images: &ImageStore,
+    foreign: Option<&str>,
 ) -> Result<(String, String, ImageConfig), Failure> {
     let mut log = String::new();
     let fail = |phase: &'static str, log: &str, why: String| Err((phase, format!("{log}{why}")));
@@ -371,7 +496,7 @@ fn compile(
     }
     log.push_str(&format!("go-version.sh: Go {pinned} (this machine: {local})\n"));
     let (built, digest, config) =
-        build_image(&src, &sigship.join("Dockerfile"), images).map_err(|e| ("BUILD", format!("{log}{e}")))?;
+        build_image(&src, &sigship.join("Dockerfile"), images, foreign).map_err(|e| ("BUILD", format!("{log}{e}")))?;
     log.push_str(&built);
     Ok((log, digest, config))
 }
@@ -384,12 +509,16 @@ pub fn build_image(
     source: &Path,
     dockerfile: &Path,
     images: &ImageStore,
+    foreign: Option<&str>,
 ) -> Result<(String, String, ImageConfig), String> {
     let dockerfile = Dockerfile::read(dockerfile)?;
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
     let log = dockerfile.compile(source, out.path())?;
     let root = images.scratch();
     let config = dockerfile.assemble(out.path(), root.path())?;
+    if let Some(buildspec) = foreign {
+        std::fs::write(root.path().join("foreign-buildspec.yml"), buildspec).map_err(|e| e.to_string())?;
+    }
     let digest = images.add(&root.keep(), &config)?;
     Ok((log, digest, config))
 }

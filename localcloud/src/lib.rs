@@ -359,9 +359,10 @@ impl LocalCloud {
         // The node's peer: the same release, compiled as the Dockerfile compiles it (which also
         // fills Go's build cache for the pipeline's build of the same commit).
         let dockerfile = options.checkout.join("source/Dockerfile");
-        let (_, peer_image, _) =
-            tokio::task::block_in_place(|| codebuild::build_image(&repository.path, &dockerfile, &services.images))
-                .map_err(|e| format!("compiling btcd {DEMO_RELEASE} for the regtest peer: {e}"))?;
+        let (_, peer_image, _) = tokio::task::block_in_place(|| {
+            codebuild::build_image(&repository.path, &dockerfile, &services.images, None)
+        })
+        .map_err(|e| format!("compiling btcd {DEMO_RELEASE} for the regtest peer: {e}"))?;
         let (peer_root, _) = services.images.get(&peer_image).expect("the image just filed");
         let peer = tokio::task::block_in_place(|| chain::Peer::start(&peer_root, &services.logs.join("peer.log")))?;
         services.router.fargate.forward(peer.p2p_port);
@@ -426,7 +427,8 @@ impl LocalCloud {
         // The compile runs as CodeBuild would: with the project's service role.
         let codebuild = aws_sdk_codebuild::Client::new(&services.sdk);
         let project = codebuild.batch_get_projects().names(&stack.build_project).send().await.unwrap();
-        let build_role = project.projects().first().and_then(|p| p.service_role()).expect("build role").to_string();
+        let project = project.projects().first().expect("the build project").clone();
+        let build_role = project.service_role().expect("build role").to_string();
         let build_credentials = iam::assume(&aws_sdk_sts::Client::new(&services.sdk), &build_role, "codebuild").await;
         let as_build_role = aws_config::SdkConfig::builder()
             .region(aws_config::Region::new(REGION))
@@ -449,6 +451,7 @@ impl LocalCloud {
             images: services.images.clone(),
             logs: services.logs.clone(),
             builds: Mutex::new(Vec::new()),
+            project: codebuild::project_record(&project),
         };
         let _ = services.router.codebuild.set(Arc::new(local_codebuild));
 

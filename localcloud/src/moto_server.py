@@ -314,6 +314,10 @@ class BuildProject(_SkippedByMoto, CloudFormationModel):
             props["ServiceRole"], None, None, props.get("TimeoutInMinutes"), None, None,
             _camel(props.get("LogsConfig", {})), None,
         )
+        # moto's create_project takes no secondary sources; BatchGetProjects answers them.
+        metadata = codebuild_backends[account_id][region_name].codebuild_projects[name].project_metadata
+        metadata["secondarySources"] = _camel(props.get("SecondarySources", []))
+        metadata["secondarySourceVersions"] = _camel(props.get("SecondarySourceVersions", []))
         arn = f"arn:aws:codebuild:{region_name}:{account_id}:project/{name}"
         return cls(name, {"Arn": arn})
 

@@ -37,6 +37,8 @@ pub struct Router {
     pub invocations: Mutex<Vec<(String, bool)>>,
     /// Each function's temporary credentials of its role (see `Services::assume_function_roles`).
     pub credentials: Mutex<HashMap<String, aws_credential_types::Credentials>>,
+    /// Who registered each task definition revision (its ARN → the caller's ARN).
+    pub registrars: Mutex<HashMap<String, String>>,
     pub faults: Arc<Faults>,
     /// Judges the stack's principals' requests by resource (see [`crate::authorizer`]).
     pub authorizer: Authorizer,
@@ -63,6 +65,7 @@ impl Router {
             client: Client::builder(TokioExecutor::new()).build_http(),
             invocations: Mutex::new(Vec::new()),
             credentials: Mutex::new(HashMap::new()),
+            registrars: Mutex::new(HashMap::new()),
             s3_versioning: VersioningPropagation::new(std::time::Duration::ZERO),
         }
     }
@@ -249,6 +252,12 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
         }
     }
     let request_body = req.body().clone();
+    // Who signed it (the administrator is no registered principal): what CodeBuild and ECS record.
+    let signer = signer_of(req.headers()).and_then(|(key, _)| router.authorizer.principal(key));
+    let signer = signer.unwrap_or_else(|| Principal::User {
+        name: "localcloud".into(),
+        arn: format!("arn:aws:iam::{}:user/localcloud", crate::ACCOUNT),
+    });
     match router.forward(req).await {
         Ok((status, headers, body)) => {
             // A stack created, changed or deleted may have changed its roles' policies.
@@ -256,7 +265,7 @@ pub async fn route(router: Arc<Router>, req: Request<Bytes>) -> Reply {
             if matches!(service.as_str(), "cloudformation" | "iam") && writes.iter().any(|w| operation.starts_with(w)) {
                 router.authorizer.forget_policies();
             }
-            let body = after_moto(&router, &service, &operation, status, &request_body, body);
+            let body = after_moto(&router, (&service, &operation), &signer, status, &request_body, body);
             let mut response = reply(status, body);
             *response.headers_mut() = headers;
             response.headers_mut().remove("content-length");
@@ -304,8 +313,8 @@ async fn authorize(router: &Router, req: &Request<Bytes>) -> Option<Reply> {
 /// on BatchGetBuilds; the services' tasks on the ECS calls that change or read them.
 fn after_moto(
     router: &Router,
-    service: &str,
-    operation: &str,
+    (service, operation): (&str, &str),
+    signer: &Principal,
     status: StatusCode,
     request: &Bytes,
     body: Bytes,
@@ -317,7 +326,7 @@ fn after_moto(
         ("codebuild", "StartBuild") => {
             if let Some(codebuild) = router.codebuild.get() {
                 let failure = router.faults.failing_builds.lock().unwrap().pop();
-                codebuild.start(request, &body, failure);
+                return codebuild.start(request, body, &signer.initiator(), failure);
             }
             body
         }
@@ -330,6 +339,40 @@ fn after_moto(
             body
         }
         ("ecs", "DescribeServices") => router.fargate.describe_services(body),
+        // moto records no registeredBy: the caller that registered each revision, as ECS does.
+        ("ecs", "RegisterTaskDefinition") => {
+            let mut answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if let Some(arn) = answer["taskDefinition"]["taskDefinitionArn"].as_str() {
+                router.registrars.lock().unwrap().insert(arn.to_string(), signer.caller());
+            }
+            answer["taskDefinition"]["registeredBy"] = signer.caller().into();
+            Bytes::from(answer.to_string())
+        }
+        // moto lists revisions oldest first whatever `sort` asks (AWS: ASC unless DESC).
+        ("ecs", "ListTaskDefinitions") => {
+            let asked: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+            let mut answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if let Some(arns) = answer["taskDefinitionArns"].as_array_mut() {
+                let revision = |arn: &serde_json::Value| {
+                    let name = arn.as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+                    let (family, number) = name.rsplit_once(':').unwrap_or((&name, "0"));
+                    (family.to_string(), number.parse::<u64>().unwrap_or(0))
+                };
+                arns.sort_by_key(revision);
+                if asked["sort"] == "DESC" {
+                    arns.reverse();
+                }
+            }
+            Bytes::from(answer.to_string())
+        }
+        ("ecs", "DescribeTaskDefinition") => {
+            let mut answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let arn = answer["taskDefinition"]["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
+            if let Some(caller) = router.registrars.lock().unwrap().get(&arn) {
+                answer["taskDefinition"]["registeredBy"] = caller.clone().into();
+            }
+            Bytes::from(answer.to_string())
+        }
         ("states", "ListExecutions") => router.faults.lagging_listing(body),
         ("ecs", "ListTasks") => router.fargate.list_tasks(request, body),
         ("ecs", "DescribeTasks") => router.fargate.describe_tasks(request, body),

@@ -223,7 +223,7 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     let newer = cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
     let held = cloud.invoke("tag-watch", "{}").await.unwrap();
     assert_eq!((&held["started"], &held["deferred"]), (&json!([]), &json!(["v0.24.3"])), "{held}");
-    assert!(held["waitingForSync"].as_str().is_some_and(|r| r.starts_with("btcd:")), "{held}");
+    assert!(held["waitingForSync"].as_str().is_some_and(|r| r.starts_with("sigship-btcd:")), "{held}");
 
     // Current (its newest blocks minutes old, logged after every line above), but no flush
     // since: keep the sync size.

@@ -128,7 +128,7 @@ async fn every_release_runs_on_the_networks_the_library_allows_and_btcd_refuses_
         assert!(pinned.status.success(), "{release}: {}", String::from_utf8_lossy(&pinned.stderr));
         let started = Instant::now();
         let (_, digest, image) =
-            build_image(&source, &dockerfile, &images).unwrap_or_else(|e| panic!("{release}: {e}"));
+            build_image(&source, &dockerfile, &images, None).unwrap_or_else(|e| panic!("{release}: {e}"));
         let (root, _) = images.get(&digest).unwrap();
         println!(
             "{release}: built with Go {} in {:.0} s ({digest})",

@@ -13,7 +13,8 @@ pub struct FileServer {
 }
 
 impl FileServer {
-    /// Serves `files` (path → bytes) with 200, anything else with 404, until the process ends.
+    /// Serves `files` (path → bytes) with 200 — a file whose bytes are `redirect:<url>` with a 302
+    /// to that address — anything else with 404, until the process ends.
     pub fn start(files: HashMap<String, Vec<u8>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
@@ -33,14 +34,21 @@ impl FileServer {
                     line.clear();
                 }
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, body) = match files.get(&path) {
+                let (status, body, location) = match files.get(&path) {
+                    Some(bytes) if bytes.starts_with(b"redirect:") => {
+                        ("302 Found", Vec::new(), String::from_utf8_lossy(&bytes[9..]).to_string())
+                    }
                     Some(bytes) => {
                         count.fetch_add(1, Ordering::SeqCst);
-                        ("200 OK", bytes.clone())
+                        ("200 OK", bytes.clone(), String::new())
                     }
-                    None => ("404 Not Found", b"not found".to_vec()),
+                    None => ("404 Not Found", b"not found".to_vec(), String::new()),
                 };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let location = if location.is_empty() { location } else { format!("Location: {location}\r\n") };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
             }
         });

@@ -181,6 +181,16 @@ fn cases() -> Vec<Case> {
             run: |c| Box::pin(image_pushed_by_someone_else(c)),
         },
         Case {
+            fault: "someone starts a build of the release with their own buildspec",
+            expected: "their build pushes; the pipeline FAILED ImageNotRecorded, nothing of theirs deployed",
+            run: |c| Box::pin(someone_elses_build(c)),
+        },
+        Case {
+            fault: "someone registers a revision with the release's tags and labels and their image",
+            expected: "the next run registers its own revision; the service never runs their image",
+            run: |c| Box::pin(someone_elses_revision(c)),
+        },
+        Case {
             fault: "the trust root's policy is deleted from S3 after up",
             expected: "FAILED TrustRootChanged, nothing built",
             run: |c| Box::pin(trust_root_rewritten(c, "policy.toml", None)),
@@ -686,6 +696,102 @@ async fn image_pushed_by_someone_else(cloud: LocalCloud) -> Result<String, Strin
         .await
         .map_err(|e| format!("pushing {image_tag}: {e:?}"))?;
     failed_before_building(&cloud, deploy(&cloud, "pre-pushed").await, "ImageNotRecorded").await
+}
+
+/// StartBuild on the project (in AWS's managed developer policies) with a buildspec of one's own:
+/// the build runs as the build role and pushes the release's image tag. trigger-build did not
+/// start it, so its image is not the release's.
+async fn someone_elses_build(cloud: LocalCloud) -> Result<String, String> {
+    use pipeline::build::{BUILDSPEC, BUILD_ENV_COMMIT, BUILD_ENV_IMAGE_TAG, BUILD_ENV_VERSION};
+    let commit = cloud.repository.git(&["rev-parse", "v0.24.2^{commit}"]).trim().to_string();
+    let image_tag = pipeline::build::image_tag("v0.24.2", &commit);
+    let variable = |name: &str, value: &str| {
+        aws_sdk_codebuild::types::EnvironmentVariable::builder().name(name).value(value).build().unwrap()
+    };
+    let codebuild = aws_sdk_codebuild::Client::new(&cloud.sdk);
+    let started = codebuild
+        .start_build()
+        .project_name(&cloud.stack.build_project)
+        .source_version(pipeline::build::source_version("v0.24.2", &commit))
+        .buildspec_override(format!("{BUILDSPEC}\n# and a step of mine\n"))
+        .environment_variables_override(variable(BUILD_ENV_COMMIT, &commit))
+        .environment_variables_override(variable(BUILD_ENV_VERSION, "v0.24.2"))
+        .environment_variables_override(variable(BUILD_ENV_IMAGE_TAG, &image_tag))
+        .send()
+        .await
+        .map_err(|e| format!("their StartBuild: {}", aws_sdk_codebuild::error::DisplayErrorContext(e)))?;
+    let id = started.build_value().and_then(|b| b.id()).ok_or("no build id")?.to_string();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        let described = codebuild.batch_get_builds().ids(&id).send().await.map_err(|e| e.to_string())?;
+        let status = described.builds().first().and_then(|b| b.build_status().cloned());
+        match status {
+            Some(aws_sdk_codebuild::types::StatusType::InProgress) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await
+            }
+            other => break other,
+        }
+    };
+    if status != Some(aws_sdk_codebuild::types::StatusType::Succeeded) {
+        return Err(format!("their build did not push: {status:?}"));
+    }
+    let theirs = cloud.builds().first().map(|b| b.status.clone());
+    let run = deploy(&cloud, "after-their-build").await;
+    expect_failed(&run, "ImageNotRecorded")?;
+    let after = left(&cloud).await;
+    if after.service_image.is_some() || after.task_definitions != 0 || cloud.builds().len() != 1 {
+        return Err(format!("their image went further, or another build ran: {after}"));
+    }
+    Ok(format!("their build {theirs:?} pushed {image_tag}; the pipeline FAILED ImageNotRecorded; {after}"))
+}
+
+/// A revision in the stack's family that copies the running one — tags, labels, everything but
+/// the image — registered by someone allowed ecs:RegisterTaskDefinition. register-task did not
+/// register it, so it is never reused, whatever its tags say.
+async fn someone_elses_revision(cloud: LocalCloud) -> Result<String, String> {
+    expect_succeeded(&deploy(&cloud, "first").await)?;
+    let ours = left(&cloud).await.service_image.ok_or("the release did not deploy")?;
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let service = ecs.describe_services().cluster(&cloud.stack.cluster).services(&cloud.stack.service).send().await;
+    let running =
+        service.ok().and_then(|s| s.services().first()?.task_definition().map(String::from)).ok_or("no service")?;
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(&running)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let revision = described.task_definition().ok_or("no revision")?;
+    let theirs = format!("{}@sha256:{}", ours.split('@').next().unwrap_or_default(), "e".repeat(64));
+    let mut container = revision.container_definitions().first().ok_or("no container")?.clone();
+    container.image = Some(theirs.clone());
+    ecs.register_task_definition()
+        .family(revision.family().unwrap_or_default())
+        .set_cpu(revision.cpu().map(String::from))
+        .set_memory(revision.memory().map(String::from))
+        .set_network_mode(revision.network_mode().cloned())
+        .set_requires_compatibilities(Some(revision.requires_compatibilities().to_vec()))
+        .set_runtime_platform(revision.runtime_platform().cloned())
+        .set_execution_role_arn(revision.execution_role_arn().map(String::from))
+        .set_task_role_arn(revision.task_role_arn().map(String::from))
+        .container_definitions(container)
+        .set_volumes(Some(revision.volumes().to_vec()))
+        .set_tags(Some(described.tags().to_vec()))
+        .send()
+        .await
+        .map_err(|e| format!("their RegisterTaskDefinition: {e:?}"))?;
+    let again = deploy(&cloud, "again").await;
+    expect_succeeded(&again)?;
+    let after = left(&cloud).await;
+    if after.service_image.as_deref() != Some(ours.as_str()) {
+        return Err(format!("the service runs another image than the release's: {after}"));
+    }
+    let deployed = again.output.as_ref().and_then(|o| o["taskDefinitionArn"].as_str().map(String::from));
+    Ok(format!(
+        "SUCCEEDED on a revision of its own ({}); {after}",
+        deployed.unwrap_or_default().rsplit('/').next().unwrap_or_default()
+    ))
 }
 
 /// The pipeline's state machine, through the library's own adapter.

@@ -8,6 +8,10 @@ use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
 use crate::verify::VerifiedTag;
 
+pub mod provenance;
+
+pub use provenance::{BuildRecord, BuildSettings, RecordedStatus};
+
 /// The environment the buildspec (`source/buildspec.yml`) reads; a contract test keeps both in step.
 pub const BUILD_ENV_COMMIT: &str = "SIGSHIP_COMMIT";
 pub const BUILD_ENV_VERSION: &str = "SIGSHIP_VERSION";
@@ -49,11 +53,10 @@ pub trait BuildService {
     /// Starts a build and returns its id.
     async fn start(&self, start: &BuildStart) -> Result<String>;
     async fn phase(&self, build_id: &str) -> Result<BuildPhase>;
-    /// A build of `project` at `source_version` still in progress, if there is one.
-    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>>;
-    /// The image digest the newest successful build of `project` at `source_version` exported
-    /// ([`BUILD_EXPORTED_DIGEST`]), if there is one.
-    async fn recorded_image(&self, project: &str, source_version: &str) -> Result<Option<String>>;
+    /// The builds of `project` at `source_version`, newest first, as CodeBuild recorded them.
+    async fn builds_of(&self, project: &str, source_version: &str) -> Result<Vec<BuildRecord>>;
+    /// What the project itself says a build runs with.
+    async fn project(&self, project: &str) -> Result<BuildSettings>;
 }
 
 pub trait ImageRegistry {
@@ -95,6 +98,8 @@ pub struct BuildConfig {
     pub project: String,
     pub repository: String,
     pub polling: Polling,
+    /// trigger-build's own role (name): the only initiator whose builds count.
+    pub initiator_role: String,
 }
 
 impl BuildConfig {
@@ -103,6 +108,7 @@ impl BuildConfig {
             project: env.required("SIGSHIP_BUILD_PROJECT")?,
             repository: env.required("SIGSHIP_REPOSITORY")?,
             polling: Polling::from_env(env, "SIGSHIP_BUILD", 30, 120)?,
+            initiator_role: env.required("SIGSHIP_BUILD_INITIATOR_ROLE")?,
         })
     }
 }
@@ -112,6 +118,15 @@ pub fn image_tag(tag: &str, commit: &str) -> String {
     let safe: String =
         tag.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
     format!("{safe}-{}", &commit[..commit.len().min(12)])
+}
+
+/// The variables trigger-build sends with a build of `verified` ([`BUILD_ENVIRONMENT`]).
+pub fn build_environment(verified: &VerifiedTag) -> Vec<(String, String)> {
+    vec![
+        (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
+        (BUILD_ENV_VERSION.into(), verified.tag.clone()),
+        (BUILD_ENV_IMAGE_TAG.into(), image_tag(&verified.tag, &verified.commit)),
+    ]
 }
 
 pub async fn handle(
@@ -149,10 +164,17 @@ async fn start(
         poll_seconds: config.polling.interval_seconds,
     };
     let source_version = source_version(&verified.tag, &verified.commit);
+    let environment = build_environment(verified);
+    let (ours, foreign) = builds_by_origin(config, builds, &source_version, &environment).await?;
+    for (build, why) in &foreign {
+        tracing::warn!(build_id = %build.id, why = %why.join("; "), "a build of this commit that trigger-build did not start: ignored");
+    }
     if let Some(digest) = images.digest_of(&image_tag).await? {
-        // Only an image our build pushed: anyone who could push to the repository could
-        // otherwise pre-push the predictable tag and have it deployed.
-        if builds.recorded_image(&config.project, &source_version).await?.as_deref() != Some(digest.as_str()) {
+        // Only an image our build pushed: anyone who could push to the repository, or start a
+        // build of their own, could otherwise put the predictable tag there and have it deployed.
+        let recorded =
+            ours.iter().find(|b| b.status == RecordedStatus::Succeeded).and_then(|b| b.exported_digest.as_deref());
+        if recorded != Some(digest.as_str()) {
             let uri = images.repository_uri().await?;
             return Err(Error::ImageNotRecorded {
                 project: config.project.clone(),
@@ -166,28 +188,42 @@ async fn start(
     }
     state.status = BuildStatus::InProgress;
     state.skipped = false;
-    // A build of this commit still running (an earlier execution's start whose answer was lost):
-    // follow it. A second build would fail at its push, the image tag being immutable.
-    if let Some(build_id) = builds.running(&config.project, &source_version).await? {
-        tracing::info!(%build_id, %image_tag, "a build of this commit is already running; following it");
-        state.build_id = Some(build_id);
+    // A build of ours of this commit still running (an earlier execution's start whose answer was
+    // lost): follow it. A second build would fail at its push, the image tag being immutable.
+    if let Some(running) = ours.iter().find(|b| b.status == RecordedStatus::InProgress) {
+        tracing::info!(build_id = %running.id, %image_tag, "a build of this commit is already running; following it");
+        state.build_id = Some(running.id.clone());
         return Ok(state);
     }
     let build_id = builds
-        .start(&BuildStart {
-            project: config.project.clone(),
-            source_version,
-            environment: vec![
-                (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
-                (BUILD_ENV_VERSION.into(), verified.tag.clone()),
-                (BUILD_ENV_IMAGE_TAG.into(), image_tag.clone()),
-            ],
-            buildspec: BUILDSPEC,
-        })
+        .start(&BuildStart { project: config.project.clone(), source_version, environment, buildspec: BUILDSPEC })
         .await?;
     tracing::info!(%build_id, commit = %verified.commit, %image_tag, "build started");
     state.build_id = Some(build_id);
     Ok(state)
+}
+
+/// The project's builds of `source_version`, split into those trigger-build started as it would
+/// now (newest first) and the others, each with why it is not ours.
+async fn builds_by_origin(
+    config: &BuildConfig,
+    builds: &impl BuildService,
+    source_version: &str,
+    environment: &[(String, String)],
+) -> Result<(Vec<BuildRecord>, Vec<(BuildRecord, Vec<String>)>)> {
+    let recorded = builds.builds_of(&config.project, source_version).await?;
+    if recorded.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let project = builds.project(&config.project).await?;
+    let (mut ours, mut foreign) = (Vec::new(), Vec::new());
+    for build in recorded {
+        match provenance::foreign(&build, &project, &config.initiator_role, environment) {
+            why if why.is_empty() => ours.push(build),
+            why => foreign.push((build, why)),
+        }
+    }
+    Ok((ours, foreign))
 }
 
 async fn poll(
@@ -232,6 +268,7 @@ mod tests {
             project: "btcd-build".into(),
             repository: "https://example.org/btcd.git".into(),
             polling: Polling { interval_seconds: 5, max_attempts: 3 },
+            initiator_role: FakeBuilds::ROLE.into(),
         }
     }
 
@@ -299,21 +336,28 @@ mod tests {
     #[tokio::test]
     async fn skips_the_build_only_for_the_image_an_earlier_build_of_the_commit_recorded() {
         let verified = verified_tag("v0.24.2");
-        let source = source_version(&verified.tag, &verified.commit);
         let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
         let builds = FakeBuilds::default();
-        builds.record(&source, "sha256:aa");
+        builds.record(&verified, "sha256:aa", |_| {});
         let state =
             handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
         assert!(state.skipped);
         assert_eq!(state.status, BuildStatus::Succeeded);
         assert!(builds.started.lock().unwrap().is_empty());
 
-        // Pushed by someone else under the expected tag: no build recorded it, or another digest.
-        for recorded in [None, Some("sha256:bb")] {
+        // Pushed by someone else under the expected tag: no build recorded it, or another digest,
+        // or a build that trigger-build did not start as it starts them recorded it.
+        type Change = fn(&mut BuildRecord);
+        let others: [(Option<&str>, Change); 4] = [
+            (None, |_| {}),
+            (Some("sha256:bb"), |_| {}),
+            (Some("sha256:aa"), |b| b.settings.buildspec = Some(format!("{BUILDSPEC}\n# and mine"))),
+            (Some("sha256:aa"), |b| b.initiator = "someone".into()),
+        ];
+        for (recorded, change) in others {
             let builds = FakeBuilds::default();
             if let Some(digest) = recorded {
-                builds.record(&source, digest);
+                builds.record(&verified, digest, change);
             }
             let err = handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images)
                 .await
@@ -325,6 +369,21 @@ mod tests {
             );
             assert!(builds.started.lock().unwrap().is_empty(), "nothing is built over a pushed tag");
         }
+    }
+
+    #[tokio::test]
+    async fn a_running_build_someone_else_started_is_not_followed() {
+        let verified = verified_tag("v0.24.2");
+        let builds = FakeBuilds::default();
+        builds.record(&verified, "sha256:aa", |b| {
+            b.status = RecordedStatus::InProgress;
+            b.exported_digest = None;
+            b.settings.image = "attacker/build-image".into();
+        });
+        let state =
+            handle(BuildRequest::Start { verified }, &config(), &builds, &FakeRegistry::default()).await.unwrap();
+        assert_eq!(builds.started.lock().unwrap().len(), 1, "a build of its own is started");
+        assert_eq!(state.build_id.as_deref(), Some("btcd-build:1"));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::build::{BuildPhase, BuildService, BuildStart, ImageRegistry};
+use crate::build::{BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, ImageRegistry, RecordedStatus};
 use crate::error::Result;
 use crate::running::{DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services};
 use crate::task_definition::{TaskDefinitions, TaskSpec};
@@ -25,8 +25,8 @@ pub fn verified_tag(tag: &str) -> VerifiedTag {
 pub struct FakeBuilds {
     pub started: Mutex<Vec<BuildStart>>,
     answer: BuildPhase,
-    /// (source version, exported image digest) of finished successful builds.
-    recorded: Mutex<Vec<(String, String)>>,
+    /// Builds recorded by hand: (source version, the build), oldest first.
+    recorded: Mutex<Vec<(String, BuildRecord)>>,
 }
 
 impl Default for FakeBuilds {
@@ -36,13 +36,62 @@ impl Default for FakeBuilds {
 }
 
 impl FakeBuilds {
+    /// trigger-build's role, as [`crate::build::BuildConfig::initiator_role`] names it in tests.
+    pub const ROLE: &'static str = "sigship-TriggerBuildRole-TEST";
+
     pub fn answering(answer: BuildPhase) -> Self {
         FakeBuilds { started: Mutex::new(Vec::new()), answer, recorded: Mutex::new(Vec::new()) }
     }
 
-    /// A successful build of `source_version` that pushed `digest`.
-    pub fn record(&self, source_version: &str, digest: &str) {
-        self.recorded.lock().unwrap().push((source_version.into(), digest.into()));
+    /// The project: what a build without overrides runs with.
+    pub fn project() -> BuildSettings {
+        BuildSettings {
+            buildspec: None,
+            source_type: "GITHUB".into(),
+            source_location: "https://example.org/btcd.git".into(),
+            image: "aws/codebuild/amazonlinux-aarch64-standard:3.0".into(),
+            compute_type: "BUILD_GENERAL1_LARGE".into(),
+            environment_type: "ARM_CONTAINER".into(),
+            privileged_mode: true,
+            variables: [("IMAGE_REPO_URI".to_string(), (FakeRegistry::URI.to_string(), "PLAINTEXT".to_string()))]
+                .into(),
+            secondary_sources: vec!["sigship S3 artifacts/source.zip".into()],
+            secondary_source_versions: vec!["sigship@v1".into()],
+            service_role: "arn:aws:iam::123456789012:role/sigship-BuildRole".into(),
+        }
+    }
+
+    /// What CodeBuild records of a build trigger-build started with `start`.
+    pub fn record_of(start: &BuildStart, id: String, status: RecordedStatus) -> BuildRecord {
+        let mut settings = Self::project();
+        settings.buildspec = Some(start.buildspec.to_string());
+        for (name, value) in &start.environment {
+            settings.variables.insert(name.clone(), (value.clone(), "PLAINTEXT".into()));
+        }
+        BuildRecord {
+            id,
+            status,
+            initiator: format!("{}/sigship-trigger-build", Self::ROLE),
+            settings,
+            debug_session: false,
+            exported_digest: None,
+        }
+    }
+
+    /// A successful build of the release `verified` names, started by trigger-build, that pushed
+    /// `digest`; `change` makes it someone else's.
+    pub fn record(&self, verified: &VerifiedTag, digest: &str, change: impl FnOnce(&mut BuildRecord)) {
+        let source_version = crate::build::source_version(&verified.tag, &verified.commit);
+        let start = BuildStart {
+            project: "btcd-build".into(),
+            source_version: source_version.clone(),
+            environment: crate::build::build_environment(verified),
+            buildspec: crate::build::BUILDSPEC,
+        };
+        let mut build = Self::record_of(&start, format!("btcd-build:recorded-{digest}"), RecordedStatus::Succeeded);
+        build.exported_digest = Some(digest.into());
+        change(&mut build);
+        self.recorded.lock().unwrap().push((source_version, build));
     }
 }
 
@@ -57,19 +106,23 @@ impl BuildService for FakeBuilds {
         Ok(self.answer.clone())
     }
 
-    /// Every build this fake started is still running while it answers InProgress.
-    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>> {
+    /// Those recorded, and every build this fake started: running while it answers InProgress.
+    async fn builds_of(&self, project: &str, source_version: &str) -> Result<Vec<BuildRecord>> {
+        let status =
+            if self.answer == BuildPhase::InProgress { RecordedStatus::InProgress } else { RecordedStatus::Ended };
         let started = self.started.lock().unwrap();
-        let running = self.answer == BuildPhase::InProgress;
-        Ok(started
-            .iter()
-            .position(|s| running && s.project == project && s.source_version == source_version)
-            .map(|i| format!("{project}:{}", i + 1)))
+        let started =
+            started.iter().enumerate().filter(|(_, s)| s.project == project && s.source_version == source_version);
+        let started = started.map(|(i, s)| Self::record_of(s, format!("{project}:{}", i + 1), status));
+        let recorded = self.recorded.lock().unwrap();
+        let recorded = recorded.iter().filter(|(source, _)| source == source_version).map(|(_, b)| b.clone());
+        let mut builds: Vec<BuildRecord> = recorded.chain(started).collect();
+        builds.reverse();
+        Ok(builds)
     }
 
-    async fn recorded_image(&self, _project: &str, source_version: &str) -> Result<Option<String>> {
-        let recorded = self.recorded.lock().unwrap();
-        Ok(recorded.iter().rev().find(|(source, _)| source == source_version).map(|(_, digest)| digest.clone()))
+    async fn project(&self, _project: &str) -> Result<BuildSettings> {
+        Ok(Self::project())
     }
 }
 
@@ -98,24 +151,41 @@ impl ImageRegistry for FakeRegistry {
     }
 }
 
+/// Revisions, each with who registered it: register-task's role ([`REGISTRAR_ROLE`]) for
+/// those `register` made.
 #[derive(Default)]
 pub struct FakeTaskDefinitions {
     pub registered: Mutex<Vec<TaskSpec>>,
+    registrars: Mutex<Vec<String>>,
+}
+
+/// register-task's role in [`task_config`].
+pub const REGISTRAR_ROLE: &str = "sigship-RegisterTaskRole-TEST";
+
+impl FakeTaskDefinitions {
+    /// A revision someone else registered (`registered_by`, a caller's ARN).
+    pub fn registered_by(&self, spec: TaskSpec, registered_by: &str) {
+        self.registered.lock().unwrap().push(spec);
+        self.registrars.lock().unwrap().push(registered_by.into());
+    }
 }
 
 impl TaskDefinitions for FakeTaskDefinitions {
     async fn latest(&self, family: &str) -> Result<Option<crate::task_definition::LatestRevision>> {
         let registered = self.registered.lock().unwrap();
-        Ok(registered.last().map(|spec| {
-            let fingerprint =
-                spec.tags.iter().find(|(k, _)| k == crate::task_definition::SPEC_TAG).map(|(_, v)| v.clone());
-            crate::task_definition::LatestRevision { arn: format!("{family}:{}", registered.len()), fingerprint }
+        let registrars = self.registrars.lock().unwrap();
+        Ok(registered.last().map(|spec| crate::task_definition::LatestRevision {
+            arn: format!("{family}:{}", registered.len()),
+            registered_by: registrars.last().cloned(),
+            content: Some(spec.content()),
         }))
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {
         let mut registered = self.registered.lock().unwrap();
         registered.push(spec.clone());
+        let caller = format!("arn:aws:sts::123456789012:assumed-role/{REGISTRAR_ROLE}/sigship-register-task");
+        self.registrars.lock().unwrap().push(caller);
         Ok(format!("{}:{}", spec.family, registered.len()))
     }
 }
@@ -455,6 +525,7 @@ impl crate::trigger::watch::WatchState for Marks {
 pub fn task_config() -> crate::task_definition::TaskConfig {
     crate::task_definition::TaskConfig {
         family: "btcd".into(),
+        registrar_role: REGISTRAR_ROLE.into(),
         cluster: "sigship".into(),
         service: "btcd".into(),
         sizes: crate::sizing::NodeSizes::of_table(crate::network::Network::Testnet3),

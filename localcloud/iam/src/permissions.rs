@@ -115,9 +115,18 @@ pub const GRANTS: &[Grant] = &[
     // trigger-build: CodeBuild::start / phase, Ecr::digest_of
     call(
         Function("trigger-build"),
-        "CodeBuild::start, CodeBuild::phase, CodeBuild::running",
-        &["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:ListBuildsForProject"],
-        &[("projectName", "{SIGSHIP_BUILD_PROJECT}"), ("ids", "{SIGSHIP_BUILD_PROJECT}:0a1b2c3d")],
+        "CodeBuild::start, CodeBuild::phase, CodeBuild::builds_of, CodeBuild::project",
+        &[
+            "codebuild:StartBuild",
+            "codebuild:BatchGetBuilds",
+            "codebuild:ListBuildsForProject",
+            "codebuild:BatchGetProjects",
+        ],
+        &[
+            ("projectName", "{SIGSHIP_BUILD_PROJECT}"),
+            ("ids", "{SIGSHIP_BUILD_PROJECT}:0a1b2c3d"),
+            ("names", "{SIGSHIP_BUILD_PROJECT}"),
+        ],
     ),
     call(
         Function("trigger-build"),

@@ -160,7 +160,7 @@ fn build_btcd(root: &Path, work: &Path) -> Result<PathBuf, String> {
     println!("bench sync: compiling btcd {RELEASE} with source/Dockerfile's build stage…");
     let source = localcloud::git::btcd_module_source(RELEASE)?;
     let images = localcloud::codebuild::ImageStore::new(store);
-    let (_, digest, _) = localcloud::codebuild::build_image(&source, &root.join("source/Dockerfile"), &images)?;
+    let (_, digest, _) = localcloud::codebuild::build_image(&source, &root.join("source/Dockerfile"), &images, None)?;
     let (image_root, _) = images.get(&digest).ok_or("the built image is not in the store")?;
     let bin = localcloud::image::inside(&image_root, "/usr/local/bin/btcd");
     std::fs::write(&marker, path(&bin)).map_err(|e| e.to_string())?;

@@ -1,6 +1,11 @@
-use aws_sdk_codebuild::types::{Build, EnvironmentVariable, EnvironmentVariableType, SortOrderType, StatusType};
+use aws_sdk_codebuild::types::{
+    Build, EnvironmentVariable, EnvironmentVariableType, ProjectEnvironment, ProjectSource, ProjectSourceVersion,
+    SortOrderType, StatusType,
+};
 
-use crate::build::{BuildPhase, BuildService, BuildStart, BUILD_EXPORTED_DIGEST};
+use crate::build::{
+    BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, RecordedStatus, BUILD_EXPORTED_DIGEST,
+};
 use crate::error::{Error, Result};
 
 pub struct CodeBuild {
@@ -48,18 +53,30 @@ impl BuildService for CodeBuild {
         })
     }
 
-    async fn running(&self, project: &str, source_version: &str) -> Result<Option<String>> {
-        let running =
-            |b: &Build| b.build_status() == Some(&StatusType::InProgress) && b.source_version() == Some(source_version);
-        Ok(self.find(project, running).await?.and_then(|b| b.id().map(str::to_string)))
+    async fn builds_of(&self, project: &str, source_version: &str) -> Result<Vec<BuildRecord>> {
+        let builds = self.newest(project, |b| b.source_version() == Some(source_version)).await?;
+        Ok(builds.iter().map(record_of).collect())
     }
 
-    async fn recorded_image(&self, project: &str, source_version: &str) -> Result<Option<String>> {
-        let succeeded =
-            |b: &Build| b.build_status() == Some(&StatusType::Succeeded) && b.source_version() == Some(source_version);
-        let Some(build) = self.find(project, succeeded).await? else { return Ok(None) };
-        let exported = build.exported_environment_variables().iter().find(|v| v.name() == Some(BUILD_EXPORTED_DIGEST));
-        Ok(exported.and_then(|v| v.value()).filter(|digest| !digest.is_empty()).map(str::to_string))
+    async fn project(&self, project: &str) -> Result<BuildSettings> {
+        let described = self
+            .client
+            .batch_get_projects()
+            .names(project)
+            .send()
+            .await
+            .map_err(|e| Error::aws("codebuild:BatchGetProjects", e))?;
+        let found = described.projects().first().ok_or_else(|| Error::AwsAnswerIncomplete {
+            operation: "codebuild:BatchGetProjects",
+            missing: format!("project {project}"),
+        })?;
+        Ok(settings_of(
+            found.source(),
+            found.environment(),
+            found.secondary_sources(),
+            found.secondary_source_versions(),
+            found.service_role(),
+        ))
     }
 
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {
@@ -99,10 +116,9 @@ impl BuildService for CodeBuild {
 }
 
 impl CodeBuild {
-    /// The newest of the project's builds that `wanted` accepts. Newest first (by build
-    /// number): every page is looked at (100 ids, and one BatchGetBuilds, per
-    /// page), up to the newest 1,000 builds.
-    async fn find(&self, project: &str, wanted: impl Fn(&Build) -> bool) -> Result<Option<Build>> {
+    /// The project's builds that `wanted` accepts, newest first (by build number): every page is
+    /// looked at (100 ids, and one BatchGetBuilds, per page), up to the newest 1,000 builds.
+    async fn newest(&self, project: &str, wanted: impl Fn(&Build) -> bool) -> Result<Vec<Build>> {
         let mut pages = self
             .client
             .list_builds_for_project()
@@ -110,6 +126,7 @@ impl CodeBuild {
             .sort_order(SortOrderType::Descending)
             .into_paginator()
             .send();
+        let mut found = Vec::new();
         for _ in 0..10 {
             let Some(listed) = pages.next().await else { break };
             let listed = listed.map_err(|e| Error::aws("codebuild:ListBuildsForProject", e))?;
@@ -123,10 +140,73 @@ impl CodeBuild {
                 .send()
                 .await
                 .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
-            if let Some(found) = described.builds().iter().find(|b| wanted(b)) {
-                return Ok(Some(found.clone()));
+            // BatchGetBuilds answers in no promised order: keep the listing's.
+            for id in listed.ids() {
+                found.extend(described.builds().iter().filter(|b| b.id() == Some(id.as_str()) && wanted(b)).cloned());
             }
         }
-        Ok(None)
+        Ok(found)
+    }
+}
+
+/// What CodeBuild recorded of `build`.
+fn record_of(build: &Build) -> BuildRecord {
+    let status = match build.build_status() {
+        Some(StatusType::InProgress) | None => RecordedStatus::InProgress,
+        Some(StatusType::Succeeded) => RecordedStatus::Succeeded,
+        Some(_) => RecordedStatus::Ended,
+    };
+    let exported = build.exported_environment_variables().iter().find(|v| v.name() == Some(BUILD_EXPORTED_DIGEST));
+    BuildRecord {
+        id: build.id().unwrap_or_default().to_string(),
+        status,
+        initiator: build.initiator().unwrap_or_default().to_string(),
+        settings: settings_of(
+            build.source(),
+            build.environment(),
+            build.secondary_sources(),
+            build.secondary_source_versions(),
+            build.service_role(),
+        ),
+        debug_session: build.debug_session().and_then(|d| d.session_enabled()).unwrap_or(false),
+        exported_digest: exported.and_then(|v| v.value()).filter(|d| !d.is_empty()).map(str::to_string),
+    }
+}
+
+/// One shape for a build's record and a project's definition.
+fn settings_of(
+    source: Option<&ProjectSource>,
+    environment: Option<&ProjectEnvironment>,
+    secondary: &[ProjectSource],
+    versions: &[ProjectSourceVersion],
+    service_role: Option<&str>,
+) -> BuildSettings {
+    let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+    BuildSettings {
+        buildspec: source.and_then(|s| s.buildspec()).map(str::to_string),
+        source_type: text(source.map(|s| s.r#type().as_str())),
+        source_location: text(source.and_then(|s| s.location())),
+        image: text(environment.map(|e| e.image())),
+        compute_type: text(environment.map(|e| e.compute_type().as_str())),
+        environment_type: text(environment.map(|e| e.r#type().as_str())),
+        privileged_mode: environment.and_then(|e| e.privileged_mode()).unwrap_or(false),
+        variables: environment
+            .map(|e| e.environment_variables())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| {
+                let kind = v.r#type().map_or("PLAINTEXT", |t| t.as_str());
+                (v.name().to_string(), (v.value().to_string(), kind.to_string()))
+            })
+            .collect(),
+        secondary_sources: secondary
+            .iter()
+            .map(|s| format!("{} {} {}", text(s.source_identifier()), s.r#type().as_str(), text(s.location())))
+            .collect(),
+        secondary_source_versions: versions
+            .iter()
+            .map(|v| format!("{}@{}", v.source_identifier(), v.source_version()))
+            .collect(),
+        service_role: text(service_role),
     }
 }

@@ -11,8 +11,8 @@ use aws_sdk_ecs::types::{
 use crate::error::{Error, Result};
 use crate::running::{DeploymentRole, DeploymentView, RolloutState, ServiceSpec, ServiceStatus, ServiceView, Services};
 use crate::task_definition::{
-    LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_TAG, CONTAINER_NAME,
-    PROFILE_TAG, RELEASE_TAG, SPEC_TAG,
+    HealthCheckTiming, LatestRevision, TaskDefinitions, TaskSpec, CHAIN_DATA_PATH, CHAIN_DATA_VOLUME, COMMIT_LABEL,
+    COMMIT_TAG, CONTAINER_NAME, PROFILE_LABEL, PROFILE_TAG, RELEASE_LABEL, RELEASE_TAG,
 };
 use crate::MANAGED_TAG;
 
@@ -20,6 +20,80 @@ type DescribedRevision = aws_sdk_ecs::operation::describe_task_definition::Descr
 
 fn tag_value(described: &DescribedRevision, key: &str) -> Option<String> {
     described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(String::from)
+}
+
+/// The container's label `label`: part of the revision's content. Revisions from before the
+/// labels have only the tag `tag`.
+fn release_value(described: &DescribedRevision, label: &str, tag: &str) -> Option<String> {
+    let labels = described.task_definition()?.container_definitions().first()?.docker_labels();
+    match labels {
+        Some(labels) if labels.keys().any(|k| k.starts_with("sigship.")) => labels.get(label).cloned(),
+        _ => tag_value(described, tag),
+    }
+}
+
+/// What `described` holds, as the spec that would register it; None when it holds anything
+/// [`container_definition`] and [`Ecs::register`] never set.
+fn content_of(described: &DescribedRevision) -> Option<TaskSpec> {
+    let revision = described.task_definition()?;
+    let [container] = revision.container_definitions() else { return None };
+    let [volume] = revision.volumes() else { return None };
+    let efs = volume.efs_volume_configuration()?;
+    let unusual = !container.entry_point().is_empty()
+        || container.user().is_some()
+        || container.privileged() == Some(true)
+        || container.readonly_root_filesystem() != Some(true)
+        || !container.volumes_from().is_empty()
+        || !container.depends_on().is_empty()
+        || container.mount_points().len() != 1
+        || volume.name() != Some(CHAIN_DATA_VOLUME)
+        || efs.root_directory().is_some_and(|r| r != "/")
+        || container
+            .linux_parameters()
+            .and_then(|l| l.capabilities())
+            .is_none_or(|c| c.drop() != ["ALL"] || !c.add().is_empty());
+    if unusual {
+        return None;
+    }
+    let health = container.health_check()?;
+    let log = container.log_configuration()?;
+    let option = |key: &str| log.options().and_then(|o| o.get(key)).cloned().unwrap_or_default();
+    let spec = TaskSpec {
+        family: revision.family()?.to_string(),
+        cpu: revision.cpu()?.to_string(),
+        memory: revision.memory()?.to_string(),
+        execution_role_arn: revision.execution_role_arn()?.to_string(),
+        task_role_arn: revision.task_role_arn()?.to_string(),
+        image: container.image()?.to_string(),
+        command: container.command().to_vec(),
+        p2p_port: match container.port_mappings() {
+            [mapping] => u16::try_from(mapping.container_port()?).ok()?,
+            _ => return None,
+        },
+        health_check: health.command().to_vec(),
+        health_check_timing: HealthCheckTiming {
+            interval: health.interval()? as u32,
+            timeout: health.timeout()? as u32,
+            retries: health.retries()? as u32,
+            start_period: health.start_period()? as u32,
+        },
+        environment: container
+            .environment()
+            .iter()
+            .map(|v| (v.name().unwrap_or_default().into(), v.value().unwrap_or_default().into()))
+            .collect(),
+        secrets: container.secrets().iter().map(|s| (s.name().to_string(), s.value_from().to_string())).collect(),
+        log_group: option("awslogs-group"),
+        log_region: option("awslogs-region"),
+        file_system_id: efs.file_system_id().to_string(),
+        access_point_id: efs.authorization_config()?.access_point_id()?.to_string(),
+        labels: container
+            .docker_labels()
+            .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        tags: Vec::new(),
+    };
+    Some(spec.content())
 }
 
 /// The btcd container of a revision, as registered; the local cloud's Fargate starts exactly this.
@@ -64,6 +138,7 @@ pub fn container_definition(spec: &TaskSpec) -> Result<ContainerDefinition> {
                 .map_err(invalid)?,
         )
         .mount_points(MountPoint::builder().source_volume(CHAIN_DATA_VOLUME).container_path(CHAIN_DATA_PATH).build())
+        .set_docker_labels(Some(spec.labels.iter().cloned().collect()))
         // btcd writes only to the chain-data volume: nothing else in the container is writable,
         // and it needs no Linux capability (it binds ports above 1024 as uid 10001).
         .readonly_root_filesystem(true)
@@ -235,8 +310,8 @@ impl TaskDefinitions for Ecs {
     async fn latest(&self, family: &str) -> Result<Option<LatestRevision>> {
         let Some(arn) = self.active_revisions(family).await?.into_iter().next() else { return Ok(None) };
         let Some(described) = self.revision(&arn).await? else { return Ok(None) };
-        let fingerprint = tag_value(&described, SPEC_TAG);
-        Ok(Some(LatestRevision { arn, fingerprint }))
+        let registered_by = described.task_definition().and_then(|t| t.registered_by()).map(String::from);
+        Ok(Some(LatestRevision { arn, registered_by, content: content_of(&described) }))
     }
 
     async fn register(&self, spec: &TaskSpec) -> Result<String> {
@@ -383,10 +458,11 @@ impl crate::running::Revisions for Ecs {
         Ok(Some(crate::running::DeployedRevision {
             task_definition: task_definition.to_string(),
             image: container.image().unwrap_or_default().to_string(),
-            release_tag: tag_value(&described, RELEASE_TAG),
-            commit: tag_value(&described, COMMIT_TAG),
+            release_tag: release_value(&described, RELEASE_LABEL, RELEASE_TAG),
+            commit: release_value(&described, COMMIT_LABEL, COMMIT_TAG),
             network: crate::network::Network::of_command(container.command()).name(),
-            profile: tag_value(&described, PROFILE_TAG).and_then(|p| crate::sizing::Profile::parse(&p)),
+            profile: release_value(&described, PROFILE_LABEL, PROFILE_TAG)
+                .and_then(|p| crate::sizing::Profile::parse(&p)),
             size: described.task_definition().and_then(|t| {
                 Some(crate::sizing::TaskSize {
                     cpu: t.cpu()?.parse().ok()?,

@@ -78,24 +78,41 @@ async fn an_execution_name_already_taken_is_not_an_error() {
 }
 
 #[tokio::test]
-async fn a_running_build_of_the_same_source_version_is_found_across_pages() {
-    use crate::build::BuildService;
+async fn the_builds_of_a_source_version_are_found_across_pages_with_what_started_them() {
+    use crate::build::{BuildService, RecordedStatus};
     let wanted = "refs/tags/v0.24.2^{1e74b9948d17}";
     let (config, client) = sdk(&[
         (200, r#"{"ids":["btcd:a","btcd:b"],"nextToken":"page-2"}"#),
         (
             200,
-            r#"{"builds":[{"id":"btcd:a","buildStatus":"IN_PROGRESS","sourceVersion":"refs/tags/v0.24.1^{0}"},
-                          {"id":"btcd:b","buildStatus":"FAILED","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}"}]}"#,
+            r#"{"builds":[{"id":"btcd:b","buildStatus":"FAILED","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}"},
+                          {"id":"btcd:a","buildStatus":"IN_PROGRESS","sourceVersion":"refs/tags/v0.24.1^{0}"}]}"#,
         ),
         (200, r#"{"ids":["btcd:c"]}"#),
         (
             200,
-            r#"{"builds":[{"id":"btcd:c","buildStatus":"IN_PROGRESS","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}"}]}"#,
+            r#"{"builds":[{"id":"btcd:c","buildStatus":"SUCCEEDED","sourceVersion":"refs/tags/v0.24.2^{1e74b9948d17}",
+                "initiator":"sigship-TriggerBuildRole-X/sigship-trigger-build",
+                "source":{"type":"GITHUB","location":"https://github.com/btcsuite/btcd.git","buildspec":"version: 0.2"},
+                "secondarySources":[{"type":"S3","location":"bucket/source.zip","sourceIdentifier":"sigship"}],
+                "secondarySourceVersions":[{"sourceIdentifier":"sigship","sourceVersion":"v1"}],
+                "environment":{"type":"ARM_CONTAINER","image":"aws/codebuild/x:3.0","computeType":"BUILD_GENERAL1_LARGE",
+                  "privilegedMode":true,"environmentVariables":[{"name":"SIGSHIP_COMMIT","value":"1e74","type":"PLAINTEXT"}]},
+                "serviceRole":"arn:aws:iam::1:role/build","debugSession":{"sessionEnabled":false},
+                "exportedEnvironmentVariables":[{"name":"SIGSHIP_IMAGE_DIGEST","value":"sha256:cc"}]}]}"#,
         ),
     ]);
-    let running = super::CodeBuild::new(&config).running("btcd", wanted).await.unwrap();
-    assert_eq!(running.as_deref(), Some("btcd:c"), "in progress and of this source version, on page 2");
+    let builds = super::CodeBuild::new(&config).builds_of("btcd", wanted).await.unwrap();
+    let found: Vec<(&str, RecordedStatus)> = builds.iter().map(|b| (b.id.as_str(), b.status)).collect();
+    assert_eq!(found, [("btcd:b", RecordedStatus::Ended), ("btcd:c", RecordedStatus::Succeeded)], "listing order");
+    let c = &builds[1];
+    assert_eq!(c.initiator, "sigship-TriggerBuildRole-X/sigship-trigger-build");
+    assert_eq!(c.settings.buildspec.as_deref(), Some("version: 0.2"));
+    assert_eq!((c.settings.image.as_str(), c.settings.privileged_mode), ("aws/codebuild/x:3.0", true));
+    assert_eq!(c.settings.secondary_sources, ["sigship S3 bucket/source.zip"]);
+    assert_eq!(c.settings.secondary_source_versions, ["sigship@v1"]);
+    assert_eq!(c.settings.variables["SIGSHIP_COMMIT"], ("1e74".to_string(), "PLAINTEXT".to_string()));
+    assert_eq!(c.exported_digest.as_deref(), Some("sha256:cc"));
     assert_eq!(
         targets(&client),
         [

@@ -35,6 +35,8 @@ impl HealthCheckTiming {
 
 pub struct TaskConfig {
     pub family: String,
+    /// register-task's role (name): only revisions it registered are reused.
+    pub registrar_role: String,
     /// The running service, whose profile a release keeps.
     pub cluster: String,
     pub service: String,
@@ -59,7 +61,8 @@ impl TaskConfig {
     /// Fargate pair (empty: the table's).
     pub fn from_env(env: &Env) -> Result<Self> {
         Ok(TaskConfig {
-            family: env.optional("SIGSHIP_TASK_FAMILY").unwrap_or_else(|| "btcd".into()),
+            family: env.required("SIGSHIP_TASK_FAMILY")?,
+            registrar_role: env.required("SIGSHIP_TASK_REGISTRAR_ROLE")?,
             cluster: env.required("SIGSHIP_CLUSTER")?,
             service: env.optional("SIGSHIP_SERVICE").unwrap_or_else(|| "btcd".into()),
             sizes: crate::sizing::NodeSizes::from_env(env)?,
@@ -98,6 +101,8 @@ mod tests {
                 ("SIGSHIP_ACCESS_POINT_ID", "fsap-1"),
                 ("SIGSHIP_RPC_SECRET_ARN", "s"),
                 ("SIGSHIP_CLUSTER", "sigship"),
+                ("SIGSHIP_TASK_FAMILY", "sigship-btcd"),
+                ("SIGSHIP_TASK_REGISTRAR_ROLE", "sigship-RegisterTaskRole-X"),
             ];
             all.extend_from_slice(pairs);
             TaskConfig::from_env(&Env::from_pairs(all))

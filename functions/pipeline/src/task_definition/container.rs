@@ -11,9 +11,8 @@ use crate::MANAGED_TAG;
 pub const CONTAINER_NAME: &str = "btcd";
 pub const CHAIN_DATA_VOLUME: &str = "chain-data";
 pub const CHAIN_DATA_PATH: &str = "/data";
-/// Tag holding [`TaskSpec::fingerprint`]: a revision is reused only if everything in it matches.
-pub const SPEC_TAG: &str = "sigship:spec";
-/// The release tag and commit a revision was built from.
+/// The release tag and commit a revision was built from, as tags for people and the console.
+/// Anyone allowed `ecs:TagResource` can change tags: sigship reads the labels below instead.
 pub const RELEASE_TAG: &str = "sigship:tag";
 pub const COMMIT_TAG: &str = "sigship:commit";
 /// The container's stop timeout: btcd flushes its UTXO cache on SIGTERM, so the most Fargate
@@ -23,6 +22,11 @@ pub const STOP_TIMEOUT_SECONDS: u32 = 120;
 pub const UTXO_CACHE_FLAG: &str = "--utxocachemaxsize";
 /// The profile a revision runs at.
 pub const PROFILE_TAG: &str = "sigship:profile";
+/// The same as the container's Docker labels: part of the revision's content, which no one can
+/// change once it is registered. What sigship reads.
+pub const RELEASE_LABEL: &str = "sigship.tag";
+pub const COMMIT_LABEL: &str = "sigship.commit";
+pub const PROFILE_LABEL: &str = "sigship.profile";
 
 /// Everything the AWS adapter needs to register the task definition.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -45,17 +49,24 @@ pub struct TaskSpec {
     pub log_region: String,
     pub file_system_id: String,
     pub access_point_id: String,
+    /// The container's Docker labels ([`RELEASE_LABEL`], [`COMMIT_LABEL`], [`PROFILE_LABEL`]).
+    pub labels: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
 }
 
 impl TaskSpec {
-    /// A digest of everything the revision would contain except its tags: any change of image,
-    /// command, size, roles, volume or secrets yields a new revision; nothing else does.
-    pub fn fingerprint(&self) -> String {
-        use sha2::Digest;
-        let content = TaskSpec { tags: Vec::new(), ..self.clone() };
-        let serialized = serde_json::to_vec(&content).expect("a task spec serializes");
-        hex::encode(&sha2::Sha256::digest(serialized)[..12])
+    /// Everything the revision holds except its tags, in one order: a revision whose content
+    /// equals this one's holds exactly what registering this spec would register.
+    pub fn content(&self) -> TaskSpec {
+        let mut content = TaskSpec { tags: Vec::new(), ..self.clone() };
+        content.environment.sort();
+        content.secrets.sort();
+        content.labels.sort();
+        content
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -123,6 +134,11 @@ pub fn task_spec(config: &TaskConfig, profile: Profile, image: String, release: 
         log_region: config.region.clone(),
         file_system_id: config.file_system_id.clone(),
         access_point_id: config.access_point_id.clone(),
+        labels: vec![
+            (RELEASE_LABEL.into(), release.tag.clone()),
+            (COMMIT_LABEL.into(), release.commit.clone()),
+            (PROFILE_LABEL.into(), profile.name().into()),
+        ],
         tags: vec![
             (MANAGED_TAG.into(), "true".into()),
             (RELEASE_TAG.into(), release.tag.clone()),

@@ -36,11 +36,24 @@ pub struct RegisterRequest {
 }
 
 /// The newest ACTIVE revision of a family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LatestRevision {
     pub arn: String,
-    /// Its [`SPEC_TAG`] value, if it has one (revisions from before the tag have none).
-    pub fingerprint: Option<String>,
+    /// Who registered it (`registeredBy`: the caller's ARN).
+    pub registered_by: Option<String>,
+    /// What it holds ([`TaskSpec::content`]); None when it holds anything register-task never
+    /// registers (another container, an entry point, a writable root, …).
+    pub content: Option<TaskSpec>,
+}
+
+/// The role name in a caller's ARN: `…:assumed-role/<name>/<session>` or `…:role/<path>/<name>`.
+pub fn role_of(caller: &str) -> Option<&str> {
+    let resource = caller.splitn(6, ':').nth(5)?;
+    match resource.split('/').collect::<Vec<_>>().as_slice() {
+        ["assumed-role", name, _session] => Some(name),
+        ["role", .., name] => Some(name),
+        _ => None,
+    }
 }
 
 pub trait TaskDefinitions {
@@ -116,22 +129,26 @@ pub async fn register(
     register_spec(spec, config, tasks, request.verified.allow_downgrade).await
 }
 
-/// Registers `spec`, or reuses the latest revision when it has exactly this content.
+/// Registers `spec`, or reuses the latest revision when register-task registered it (its role,
+/// `registeredBy`) with exactly this content, compared field by field. Tags decide nothing: anyone
+/// allowed to register task definitions or tag them could copy them.
 async fn register_spec(
-    mut spec: TaskSpec,
+    spec: TaskSpec,
     config: &TaskConfig,
     tasks: &impl TaskDefinitions,
     allow_downgrade: bool,
 ) -> Result<RegisteredTask> {
     let image = spec.image.clone();
-    let fingerprint = spec.fingerprint();
-    if let Some(LatestRevision { arn, fingerprint: Some(latest) }) = tasks.latest(&config.family).await? {
-        if latest == fingerprint {
-            tracing::info!(task_definition = %arn, %image, "latest revision already has this content; reusing it");
-            return Ok(RegisteredTask { task_definition_arn: arn, image, registered: false, allow_downgrade });
+    if let Some(latest) = tasks.latest(&config.family).await? {
+        let ours = latest.registered_by.as_deref().and_then(role_of) == Some(config.registrar_role.as_str());
+        if ours && latest.content.as_ref() == Some(&spec.content()) {
+            tracing::info!(task_definition = %latest.arn, %image, "latest revision already has this content; reusing it");
+            return Ok(RegisteredTask { task_definition_arn: latest.arn, image, registered: false, allow_downgrade });
+        }
+        if !ours {
+            tracing::warn!(task_definition = %latest.arn, registered_by = ?latest.registered_by, "the latest revision was not registered by register-task: not reused");
         }
     }
-    spec.tags.push((SPEC_TAG.into(), fingerprint));
     let arn = tasks.register(&spec).await?;
     tracing::info!(task_definition = %arn, %image, "task definition registered");
     Ok(RegisteredTask { task_definition_arn: arn, image, registered: true, allow_downgrade })
@@ -244,6 +261,53 @@ mod tests {
         assert_eq!(first.task_definition_arn, second.task_definition_arn);
         assert!(!second.registered);
         assert_eq!(tasks.registered.lock().unwrap().len(), 1);
+    }
+
+    /// A revision with the same content and every tag copied, registered by anyone but
+    /// register-task's role, is never reused; nor is one of register-task's with other content.
+    #[tokio::test]
+    async fn only_a_revision_register_task_registered_with_this_content_is_reused() {
+        let request = request();
+        let images = FakeRegistry::with_image(&request.build.image_tag, "sha256:abc");
+        let expected = task_spec(
+            &config(),
+            Profile::Steady,
+            format!("{}@sha256:abc", FakeRegistry::URI),
+            &Release::from(&request.verified),
+        );
+        for someone in [
+            "arn:aws:sts::123456789012:assumed-role/Developer/mallory",
+            "arn:aws:iam::123456789012:user/mallory",
+            "arn:aws:sts::123456789012:assumed-role/sigship-RegisterTaskRole-TEST-copy/x",
+        ] {
+            let tasks = FakeTaskDefinitions::default();
+            tasks.registered_by(expected.clone(), someone);
+            let registered = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
+            assert!(registered.registered, "{someone}");
+            assert_eq!(registered.task_definition_arn, "btcd:2");
+        }
+        // register-task's, but another image under the same tags.
+        let tasks = FakeTaskDefinitions::default();
+        let mut other = expected.clone();
+        other.image = format!("{}@sha256:{}", FakeRegistry::URI, "e".repeat(64));
+        tasks.register(&other).await.unwrap();
+        let registered = register(&request, Profile::Steady, &config(), &images, &tasks).await.unwrap();
+        assert!(registered.registered);
+        assert_eq!(registered.image, expected.image);
+    }
+
+    #[test]
+    fn the_role_of_a_caller_is_read_from_either_arn_form() {
+        assert_eq!(
+            role_of("arn:aws:sts::1:assumed-role/sigship-RegisterTaskRole-A/sigship-register-task"),
+            Some("sigship-RegisterTaskRole-A")
+        );
+        assert_eq!(
+            role_of("arn:aws:iam::1:role/service/sigship-RegisterTaskRole-A"),
+            Some("sigship-RegisterTaskRole-A")
+        );
+        assert_eq!(role_of("arn:aws:iam::1:user/sigship-RegisterTaskRole-A"), None);
+        assert_eq!(role_of("sigship-RegisterTaskRole-A"), None);
     }
 
     #[tokio::test]

@@ -89,8 +89,10 @@ pub async fn handle(
     match release.check(&RemoteTag { name: tag.clone(), object_id: object_id.clone() }).await {
         Ok(()) => {}
         Err(refused) if refused.is_verdict() => {
-            tracing::warn!(tag, error_type = refused.name(), "release tag refused");
-            return Reply::new(422, json!({"refused": tag, "error": refused.name(), "message": refused.to_string()}));
+            // The why stays in the function's log: GitHub shows a delivery's answer to anyone who
+            // can see the repository's webhook settings.
+            tracing::warn!(tag, error_type = refused.name(), error = %refused, "release tag refused");
+            return Reply::new(422, json!({"refused": tag, "error": refused.name()}));
         }
         Err(err) => return server_error(&err),
     }
@@ -171,7 +173,7 @@ fn response(reply: &Reply) -> LambdaFunctionUrlResponse {
 
 fn server_error(err: &crate::Error) -> Reply {
     tracing::error!(error_type = err.name(), error = %err, "delivery not handled");
-    Reply::new(500, json!({"error": err.name(), "message": err.to_string()}))
+    Reply::new(500, json!({"error": err.name()}))
 }
 
 fn authenticate(delivery: &Delivery<'_>, secret: &str) -> Result<Forge, String> {
@@ -474,6 +476,9 @@ mod tests {
         )
         .await;
         assert_eq!((junk.status, junk.body["error"].as_str()), (422, Some("Unsigned")), "{:?}", junk.body);
+        // GitHub shows the answer in the delivery log: the error's name only, the why in our log.
+        assert_eq!(junk.body, json!({"refused": "v99.0.0", "error": "Unsigned"}));
+        assert_eq!(server_error(&crate::Error::Internal("arn:aws:secret:x".into())).body, json!({"error": "Internal"}));
         assert!(target.executions.started.lock().unwrap().is_empty());
 
         let arns: Vec<String> =
