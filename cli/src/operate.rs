@@ -78,19 +78,21 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
     Ok(Pipeline { state_machine_arn, node, watch, sizes })
 }
 
-/// Deploys `tag` as an operator's run: pins it first when it is older than the newest release
-/// known (or lifts a pin when it is not), then starts and follows the execution.
+/// Deploys `tag` as an operator's run: starts and follows the execution, and once the release
+/// deployed pins it when it is older than the newest release known (or lifts a pin when it is
+/// not). A run that fails — a tag that does not verify, a refused downgrade — changes no pin.
 pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_downgrade: bool) -> Result<()> {
-    if let Some(parameters) = &pipeline.watch {
-        if let Some(said) = crate::releases::before_run(parameters, tag).await? {
-            println!("{said}");
-        }
-    }
     // The stack's repository: the only one its build project builds.
     let request =
         pipeline::verify::TagRequest { tag: tag.to_string(), repository: None, allow_downgrade, requested_by: None };
-    start_and_follow(cloud, pipeline, &run_name(tag), serde_json::to_value(&request).expect("a request serialises"))
-        .await
+    let input = serde_json::to_value(&request).expect("a request serialises");
+    start_and_follow(cloud, pipeline, &run_name(tag), input).await?;
+    if let Some(parameters) = &pipeline.watch {
+        if let Some(said) = crate::releases::pin_after_run(parameters, tag).await? {
+            println!("{said}");
+        }
+    }
+    Ok(())
 }
 
 /// What the watch will do, for `status`, `follow` and `up`.

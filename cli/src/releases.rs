@@ -21,7 +21,9 @@ pub async fn state(parameters: &WatchParameters) -> Result<(WatchMarks, Option<S
 
 /// Before a run of `tag`: pin it when it is older than the newest release known (the watch would
 /// otherwise move past the operator's choice), lift a pin when it is not. Returns what to print.
-pub async fn before_run(parameters: &WatchParameters, tag: &str) -> Result<Option<String>> {
+/// What a run of `tag` does to the pin once the release deployed: pins an older release than the
+/// newest known, lifts a pin for any other.
+pub async fn pin_after_run(parameters: &WatchParameters, tag: &str) -> Result<Option<String>> {
     let (marks, newest) = state(parameters).await?;
     let older = newest.as_deref().is_some_and(|newest| release::compare(tag, newest) == Ordering::Less);
     if older {

@@ -246,10 +246,17 @@ async fn an_older_release_run_by_hand_is_pinned_until_follow() {
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     assert!(!stdout.contains("pinned"), "the newest release known is not pinned: {stdout}");
 
+    // A run that does not verify (a typo: a tag the repository lacks) pins nothing.
+    let (code, stdout, _) = cli.run(&["run", "--tag", "v0.1.0", "--allow-downgrade"]).await;
+    assert_ne!(code, 0, "{stdout}");
+    let (_, json, _) = cli.run(&["status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["watch"]["pinned"].is_null(), "a failed run leaves no pin: {}", json["watch"]);
+
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2", "--allow-downgrade"]).await;
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     assert!(
-        stdout.starts_with(
+        stdout.contains(
             "pinned v0.24.2 (older than v0.24.3): the watch starts no newer release until `sigship follow`"
         ),
         "{stdout}"
