@@ -182,7 +182,7 @@ pub async fn up(
                 marks.set(name, value.as_deref()).await.map_err(Error::Pipeline)?;
             }
         }
-        println!("release marks /sigship/{}/{{watch-after, release-pin, release-ran}}: created", target.stack);
+        println!("release marks /sigship/{}/{{{}}}: created", target.stack, pipeline::aws::MARKS.join(", "));
     }
 
     // Older releases are unreferenced once the stack settled on this one.
@@ -207,7 +207,8 @@ pub async fn up(
         println!("  {:<24} {}", output.output_key().unwrap_or_default(), output.output_value().unwrap_or_default());
     }
     let located = crate::operate::locate(cloud, &target.stack, &Default::default()).await?;
-    let newest = record_watch_baseline(&located, &stack, &trust).await;
+    let trust_sha256 = artifacts::trust_root_sha256(checkout)?;
+    let newest = record_watch_baseline(&located, &stack, &trust, &trust_sha256).await;
     let tag = match (deploy, &newest) {
         (Deploy::None, _) => None,
         (Deploy::Newest, Some(newest)) => Some(newest.clone()),
@@ -257,41 +258,102 @@ pub async fn node_of(cloud: &Cloud, stack_name: &str, given: &[(String, String)]
     NodeSizes::from_settings(value).map_err(|e| Error::Usage(e.to_string()))
 }
 
-/// Once per stack: the newest release the repository has now, below which the watch starts
-/// nothing. Returns the newest release tag (None when the remote has none or cannot be read:
-/// the watch then starts nothing until a release has run).
+/// Once per stack: the newest release the repository has now that verifies, below which the
+/// watch starts nothing; the tags refused on the way are remembered for the watch. Returns the
+/// newest verified release (None when the remote has none, or cannot be read: the watch then
+/// starts nothing until a release has run).
 async fn record_watch_baseline(
     located: &crate::operate::Pipeline,
     stack: &stack::Stack,
     trust: &TrustRoot,
+    trust_sha256: &str,
 ) -> Option<String> {
-    use pipeline::trigger::watch::{releases_in_order, WatchState};
+    use pipeline::trigger::watch::{newest_verified, releases_in_order, WatchState};
     use pipeline::verify::RemoteTags;
-    let parameters = located.watch.as_ref()?;
+    let parameters = located.watch.as_ref()?.under_trust_root(trust_sha256);
     let url = stack.parameter("RepositoryUrl")?.to_string();
     let remote =
         pipeline::verify::GitRemote { url, timeout: std::time::Duration::from_secs(30), allow_local_paths: false };
-    let newest = match remote.tags().await {
-        Ok(tags) => releases_in_order(tags, &trust.tag_policy).pop().map(|t| t.name),
+    let releases = match remote.tags().await {
+        Ok(tags) => releases_in_order(tags, &trust.tag_policy),
         Err(e) => {
             println!("watch: the release tags of {} cannot be read ({e})", remote.url);
             return None;
         }
     };
-    let recorded = parameters.read().await.ok()?.after;
-    if recorded.is_none() {
-        let baseline = newest.as_deref().unwrap_or(pipeline::trigger::watch::NO_RELEASE_YET);
-        match parameters.set(&parameters.after, Some(baseline)).await {
-            Ok(()) => match &newest {
-                Some(newest) => {
-                    println!("watch: baseline {newest}, the newest release now; only newer ones start on their own")
-                }
-                None => println!("watch: baseline recorded: no release yet; releases that appear start on their own"),
-            },
-            Err(e) => println!("watch: baseline not recorded ({e}); it starts nothing until a release has run"),
+    let recorded = parameters.read().await.ok()?;
+    if recorded.after.is_some() {
+        return newest_verifying(&releases, &remote, trust, &recorded.refused).await;
+    }
+    if let Some(newest) = releases.last() {
+        println!("watch: verifying the newest release tags for the baseline, from {}…", newest.name);
+    }
+    let checker = BaselineCheck { remote: &remote, trust };
+    let (newest, refused) = match newest_verified(&releases, &checker, BASELINE_CHECKS).await {
+        Ok(found) => found,
+        Err(e) => {
+            println!("watch: baseline not recorded: a release tag could not be checked ({e}); `up` again records it");
+            return None;
+        }
+    };
+    for tag in &refused {
+        println!("watch: {} is not a signed release ({}): not the baseline", tag.tag, tag.error);
+    }
+    if !refused.is_empty() {
+        if let Err(e) = parameters.remember(&refused).await {
+            println!("watch: the refused tags are not remembered ({e}); the watch checks them again");
         }
     }
-    newest
+    let baseline = match (&newest, releases.is_empty()) {
+        (Some(newest), _) => newest.name.clone(),
+        (None, true) => pipeline::trigger::watch::NO_RELEASE_YET.to_string(),
+        (None, false) => {
+            println!(
+                "watch: baseline not recorded: none of the newest {BASELINE_CHECKS} release tags verifies; the watch \
+                 starts nothing until a release has run (`sigship run --tag …`)"
+            );
+            return None;
+        }
+    };
+    match parameters.set(&parameters.after, Some(&baseline)).await {
+        Ok(()) => match &newest {
+            Some(newest) => println!(
+                "watch: baseline {}, the newest signed release now; only newer ones start on their own",
+                newest.name
+            ),
+            None => println!("watch: baseline recorded: no release yet; releases that appear start on their own"),
+        },
+        Err(e) => println!("watch: baseline not recorded ({e}); it starts nothing until a release has run"),
+    }
+    newest.map(|t| t.name)
+}
+
+/// The newest release tag that verifies, for `--release newest` on a stack whose baseline exists.
+async fn newest_verifying(
+    releases: &[pipeline::verify::RemoteTag],
+    remote: &pipeline::verify::GitRemote,
+    trust: &TrustRoot,
+    refused: &[pipeline::trigger::watch::RefusedTag],
+) -> Option<String> {
+    let unrefused: Vec<_> =
+        releases.iter().filter(|t| !refused.iter().any(|r| r.object_id == t.object_id)).cloned().collect();
+    let checker = BaselineCheck { remote, trust };
+    pipeline::trigger::watch::newest_verified(&unrefused, &checker, BASELINE_CHECKS).await.ok()?.0.map(|t| t.name)
+}
+
+/// How many release tags `up` verifies, newest first, looking for the baseline.
+const BASELINE_CHECKS: usize = 50;
+
+/// The watch's own check, with the trust root `up` holds.
+struct BaselineCheck<'a> {
+    remote: &'a pipeline::verify::GitRemote,
+    trust: &'a TrustRoot,
+}
+
+impl pipeline::trigger::ReleaseCheck for BaselineCheck<'_> {
+    async fn check(&self, tag: &pipeline::verify::RemoteTag) -> pipeline::Result<()> {
+        pipeline::trigger::check_release(self.remote, self.trust, tag).await
+    }
 }
 
 /// A file system to adopt must exist here and be mounted nowhere: EFS mounts a file system in

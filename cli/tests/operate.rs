@@ -256,9 +256,8 @@ async fn an_older_release_run_by_hand_is_pinned_until_follow() {
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2", "--allow-downgrade"]).await;
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     assert!(
-        stdout.contains(
-            "pinned v0.24.2 (older than v0.24.3): the watch starts no newer release until `sigship follow`"
-        ),
+        stdout
+            .contains("pinned v0.24.2 (older than v0.24.3): the watch starts no newer release until `sigship follow`"),
         "{stdout}"
     );
 

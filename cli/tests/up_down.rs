@@ -82,7 +82,9 @@ async fn up_deploys_the_template_and_down_leaves_nothing_behind() {
     assert!(stdout.contains("stack sigship-test: CREATE_COMPLETE"), "{stdout}");
     // The release marks are made by up, not by the stack: no template change resets them.
     assert!(
-        stdout.contains("release marks /sigship/sigship-test/{watch-after, release-pin, release-ran}: created"),
+        stdout.contains(
+            "release marks /sigship/sigship-test/{watch-after, release-pin, release-ran, watch-refused}: created"
+        ),
         "{stdout}"
     );
     let s3 =

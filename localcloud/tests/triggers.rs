@@ -69,7 +69,7 @@ async fn a_signed_push_starts_one_execution_and_nothing_else_starts_any() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
+async fn the_watch_starts_each_new_signed_tag_once_and_no_number_of_unsigned_ones_holds_it() {
     let cloud = LocalCloud::start(Options::default()).await;
     let first_tag = cloud.repository.signed_tag("v0.24.0", &cloud.maintainer);
     let watch = || async { cloud.invoke("tag-watch", r#"{"mode":"all"}"#).await.unwrap() };
@@ -99,11 +99,22 @@ async fn the_watch_starts_each_new_signed_tag_once_and_skips_an_unsigned_one() {
     let alarm = format!("{}-release-tags-unverified", cloud.stack.name);
     let state = cloud.cloudwatch().wait_for_state(&alarm, "ALARM", std::time::Duration::from_secs(20)).await;
     assert_eq!(state, "ALARM");
+    // Five more junk tags above the next release: more than one run's budget of failed checks.
+    // A refused tag is remembered (it costs one check, ever), so the second run reaches the
+    // release below them, and names the junk.
+    for junk in ["v94.0.0", "v95.0.0", "v96.0.0", "v97.0.0", "v98.0.0"] {
+        let unsigned = cloud.repository.tag_payload(junk, &cloud.repository.head(), "Mallory");
+        cloud.repository.write_tag(junk, &unsigned);
+    }
     cloud.repository.commit("CHANGES", "v0.24.2\n", "release v0.24.2");
     let third_tag = cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
     let report = watch().await;
+    assert_eq!(report["started"], serde_json::json!([]), "five new failed checks end the run: {report}");
+    let report = watch().await;
     let third = format!("tag-v0_24_2-{}", &third_tag[..16]);
     assert_eq!(report["started"], serde_json::json!([third]), "{report}");
+    let named: Vec<&str> = report["unverified"].as_array().unwrap().iter().filter_map(|u| u["tag"].as_str()).collect();
+    assert_eq!(named, ["v99.0.0", "v98.0.0", "v97.0.0", "v96.0.0", "v95.0.0", "v94.0.0"], "{report}");
     assert_eq!(cloud.finish(&third).await.status, ExecutionStatus::Succeeded);
     let mut names = execution_names(&cloud).await;
     names.sort();

@@ -519,6 +519,31 @@ impl crate::trigger::watch::WatchState for Marks {
     async fn read(&self) -> Result<crate::trigger::watch::WatchMarks> {
         Ok(self.0.clone())
     }
+
+    /// Marks as given stay as given.
+    async fn remember(&self, _refused: &[crate::trigger::watch::RefusedTag]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The watch's marks, remembering what a run keeps.
+pub struct SharedMarks(Mutex<crate::trigger::watch::WatchMarks>);
+
+impl SharedMarks {
+    pub fn new(marks: crate::trigger::watch::WatchMarks) -> Self {
+        SharedMarks(Mutex::new(marks))
+    }
+}
+
+impl crate::trigger::watch::WatchState for SharedMarks {
+    async fn read(&self) -> Result<crate::trigger::watch::WatchMarks> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn remember(&self, refused: &[crate::trigger::watch::RefusedTag]) -> Result<()> {
+        self.0.lock().unwrap().refused = refused.to_vec();
+        Ok(())
+    }
 }
 
 /// register-task's configuration for testnet3, as the unit tests register with it.

@@ -265,13 +265,20 @@ pub const GRANTS: &[Grant] = &[
     ),
     call(
         Function("tag-watch"),
-        "WatchParameters::read (the baseline, the pin and the newest release deployed)",
+        "WatchParameters::read (the baseline, the pin, the newest release deployed, the refused tags)",
         &["ssm:GetParameters"],
         &[
             ("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"),
             ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}"),
             ("Names", "{SIGSHIP_RELEASE_RAN_PARAMETER}"),
+            ("Names", "{SIGSHIP_WATCH_REFUSED_PARAMETER}"),
         ],
+    ),
+    call(
+        Function("tag-watch"),
+        "WatchParameters::remember (the refused tags)",
+        &["ssm:PutParameter"],
+        &[("Name", "{SIGSHIP_WATCH_REFUSED_PARAMETER}")],
     ),
     grant(Function("tag-watch"), "on-failure destination of the schedule", &["sns:Publish"], "{failure_topic}"),
     grant(
@@ -438,6 +445,7 @@ pub const GRANTS: &[Grant] = &[
             ("Names", "{SIGSHIP_WATCH_AFTER_PARAMETER}"),
             ("Names", "{SIGSHIP_RELEASE_PIN_PARAMETER}"),
             ("Names", "{SIGSHIP_RELEASE_RAN_PARAMETER}"),
+            ("Names", "{SIGSHIP_WATCH_REFUSED_PARAMETER}"),
         ],
     ),
     call(Operator, "run, follow (the pin)", &["ssm:PutParameter"], &[("Name", "{SIGSHIP_RELEASE_PIN_PARAMETER}")]),

@@ -1,19 +1,32 @@
-//! The stack's release marks in SSM Parameter Store: three String parameters under
+//! The stack's release marks in SSM Parameter Store: four String parameters under
 //! `/sigship/<stack>/`, holding `-` while unset (a parameter cannot be empty). They are not stack
 //! resources — `sigship up` creates them, `sigship down` deletes them — so no template change can
 //! reset them. `up` writes `after` once; deploy raises `ran` to each release it deploys; an
-//! operator's `sigship run` of an older release writes the pin, `sigship follow` resets it.
+//! operator's `sigship run` of an older release writes the pin, `sigship follow` resets it; the
+//! watch keeps the tag objects that failed verification in `watch-refused`, with the digest of
+//! the trust root that refused them (another trust root checks them again).
 
 use crate::deployment::ReleaseLedger;
 use crate::error::{Error, Result};
-use crate::trigger::watch::{WatchMarks, WatchState};
+use crate::trigger::watch::{RefusedTag, WatchMarks, WatchState};
 
 /// What an unset mark holds.
 pub const UNSET: &str = "-";
 
-/// The marks' names for a stack: (after, pin, ran).
-fn mark_names(stack: &str) -> [String; 3] {
-    ["watch-after", "release-pin", "release-ran"].map(|mark| format!("/sigship/{stack}/{mark}"))
+/// The marks' names for a stack: (after, pin, ran, refused).
+fn mark_names(stack: &str) -> [String; 4] {
+    MARKS.map(|mark| format!("/sigship/{stack}/{mark}"))
+}
+
+/// The marks, as named under `/sigship/<stack>/`.
+pub const MARKS: [&str; 4] = ["watch-after", "release-pin", "release-ran", "watch-refused"];
+
+/// `watch-refused`'s value.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Refused {
+    trust_root: String,
+    refused: Vec<RefusedTag>,
 }
 
 pub struct WatchParameters {
@@ -24,11 +37,15 @@ pub struct WatchParameters {
     pub pin: String,
     /// The parameter holding the newest release deployed.
     pub ran: String,
+    /// The parameter holding the refused tag objects.
+    pub refused: String,
+    /// The trust root's digest (`SIGSHIP_TRUST_ROOT_SHA256`): refusals by another are not read.
+    trust_root: Option<String>,
 }
 
 impl WatchParameters {
-    pub fn new(config: &aws_config::SdkConfig, [after, pin, ran]: [String; 3]) -> Self {
-        WatchParameters { client: aws_sdk_ssm::Client::new(config), after, pin, ran }
+    pub fn new(config: &aws_config::SdkConfig, [after, pin, ran, refused]: [String; 4]) -> Self {
+        WatchParameters { client: aws_sdk_ssm::Client::new(config), after, pin, ran, refused, trust_root: None }
     }
 
     /// The marks of `stack` (see [`mark_names`]).
@@ -36,20 +53,31 @@ impl WatchParameters {
         Self::new(config, mark_names(stack))
     }
 
-    /// `SIGSHIP_WATCH_AFTER_PARAMETER`, `SIGSHIP_RELEASE_PIN_PARAMETER`, `SIGSHIP_RELEASE_RAN_PARAMETER`.
+    /// `SIGSHIP_WATCH_AFTER_PARAMETER`, `SIGSHIP_RELEASE_PIN_PARAMETER`, `SIGSHIP_RELEASE_RAN_PARAMETER`,
+    /// `SIGSHIP_WATCH_REFUSED_PARAMETER`, and the trust root's `SIGSHIP_TRUST_ROOT_SHA256`.
     pub fn from_env(config: &aws_config::SdkConfig, env: &crate::config::Env) -> Result<Self> {
-        Ok(Self::new(
+        let mut parameters = Self::new(
             config,
             [
                 env.required("SIGSHIP_WATCH_AFTER_PARAMETER")?,
                 env.required("SIGSHIP_RELEASE_PIN_PARAMETER")?,
                 env.required("SIGSHIP_RELEASE_RAN_PARAMETER")?,
+                env.required("SIGSHIP_WATCH_REFUSED_PARAMETER")?,
             ],
-        ))
+        );
+        parameters.trust_root = Some(env.required("SIGSHIP_TRUST_ROOT_SHA256")?);
+        Ok(parameters)
+    }
+
+    /// The same marks, as read and written under the trust root whose digest is `sha256`.
+    pub fn under_trust_root(&self, sha256: &str) -> Self {
+        let [after, pin, ran, refused] = [&self.after, &self.pin, &self.ran, &self.refused].map(String::clone);
+        let client = self.client.clone();
+        WatchParameters { client, after, pin, ran, refused, trust_root: Some(sha256.to_string()) }
     }
 
     fn names(&self) -> Vec<String> {
-        vec![self.after.clone(), self.pin.clone(), self.ran.clone()]
+        vec![self.after.clone(), self.pin.clone(), self.ran.clone(), self.refused.clone()]
     }
 
     /// Sets a mark (`None` unsets it).
@@ -108,7 +136,13 @@ impl WatchParameters {
                 .filter(|v| *v != UNSET)
                 .map(String::from)
         };
-        let marks = WatchMarks { after: value(&self.after), pin: value(&self.pin), ran: value(&self.ran) };
+        // Refusals by the trust root in use only (any, for a reader that does not know it).
+        let refused = value(&self.refused)
+            .and_then(|v| serde_json::from_str::<Refused>(&v).ok())
+            .filter(|r| self.trust_root.as_ref().is_none_or(|root| *root == r.trust_root))
+            .map(|r| r.refused)
+            .unwrap_or_default();
+        let marks = WatchMarks { after: value(&self.after), pin: value(&self.pin), ran: value(&self.ran), refused };
         Ok((marks, read.invalid_parameters().to_vec()))
     }
 }
@@ -120,6 +154,13 @@ impl WatchState for WatchParameters {
             Some(missing) => Err(not_created(missing)),
             None => Ok(marks),
         }
+    }
+
+    async fn remember(&self, refused: &[RefusedTag]) -> Result<()> {
+        let trust_root = self.trust_root.clone().ok_or_else(|| Error::config("the trust root's digest is unknown"))?;
+        let value = serde_json::to_string(&Refused { trust_root, refused: refused.to_vec() })
+            .map_err(|e| Error::Internal(format!("refused tags: {e}")))?;
+        put(&self.client, &self.refused, &value).await
     }
 }
 

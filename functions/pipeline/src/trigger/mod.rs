@@ -90,23 +90,26 @@ pub struct ReleaseVerifier {
 
 impl ReleaseCheck for ReleaseVerifier {
     async fn check(&self, tag: &RemoteTag) -> Result<()> {
-        let remote = &self.remote;
-        let config = VerifyConfig {
-            default_repository_url: Some(remote.url.clone()),
-            fetch_timeout: remote.timeout,
-            allow_local_paths: remote.allow_local_paths,
-        };
-        let request =
-            TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false, requested_by: None };
-        let verified = verify(&request, &config, &self.trust).await?;
-        if verified.tag_object_id != tag.object_id {
-            return Err(Error::TagMismatch {
-                tag: tag.name.clone(),
-                reason: format!("moved from {} to {} while it was checked", tag.object_id, verified.tag_object_id),
-            });
-        }
-        Ok(())
+        check_release(&self.remote, &self.trust, tag).await
     }
+}
+
+/// [`ReleaseVerifier`]'s check, for a caller that keeps its trust root (`sigship up`).
+pub async fn check_release(remote: &GitRemote, trust: &TrustRoot, tag: &RemoteTag) -> Result<()> {
+    let config = VerifyConfig {
+        default_repository_url: Some(remote.url.clone()),
+        fetch_timeout: remote.timeout,
+        allow_local_paths: remote.allow_local_paths,
+    };
+    let request = TagRequest { tag: tag.name.clone(), repository: None, allow_downgrade: false, requested_by: None };
+    let verified = verify(&request, &config, trust).await?;
+    if verified.tag_object_id != tag.object_id {
+        return Err(Error::TagMismatch {
+            tag: tag.name.clone(),
+            reason: format!("moved from {} to {} while it was checked", tag.object_id, verified.tag_object_id),
+        });
+    }
+    Ok(())
 }
 
 /// What the triggers start releases in: the pipeline's executions, and the node a release

@@ -47,6 +47,21 @@ pub struct WatchRequest {
 /// that appears later starts.
 pub const NO_RELEASE_YET: &str = "none";
 
+/// A tag object that failed verification: remembered (per trust root), so a junk tag costs one
+/// check, ever. A tag moved to another object is checked again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedTag {
+    pub tag: String,
+    pub object_id: String,
+    /// The named error verify ended with.
+    pub error: String,
+}
+
+/// How many refused tag objects the watch remembers, the newest kept: they fit one SSM
+/// parameter (4 KB).
+pub const MAX_REMEMBERED: usize = 30;
+
 /// What the watch keeps besides the execution history (SSM parameters in AWS).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchMarks {
@@ -57,23 +72,43 @@ pub struct WatchMarks {
     pub pin: Option<String>,
     /// The newest release deployed (deploy raises it): what the watch starts only newer ones than.
     pub ran: Option<String>,
+    /// Tag objects that failed verification under the stack's trust root, oldest first.
+    pub refused: Vec<RefusedTag>,
 }
 
 pub trait WatchState {
     fn read(&self) -> impl std::future::Future<Output = Result<WatchMarks>> + Send;
+    /// Keeps `refused` (at most [`MAX_REMEMBERED`], oldest first) for the next runs.
+    fn remember(&self, refused: &[RefusedTag]) -> impl std::future::Future<Output = Result<()>> + Send;
 }
 
-/// Tags that fail verification tried per run at most, newest first: a flood of junk tags costs a
-/// bounded number of fetches (and hides older releases only until the junk is deleted).
+/// Checks that fail tried per run at most, newest first — tags that fail verification, and tags
+/// whose check could not finish: a flood of junk costs a bounded number of fetches per run, and
+/// since failed verdicts are remembered, the next run goes past them to what is below.
 pub const MAX_UNVERIFIED_PER_RUN: usize = 5;
 
-/// A release tag newer than the newest verified one that fails verification.
+/// A release tag newer than the newest verified one that fails verification (or whose check
+/// could not finish).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnverifiedTag {
     pub tag: String,
     /// The named error verify would end with (`Unsigned`, `UnknownSigner`, ...).
-    pub error: &'static str,
+    pub error: String,
+}
+
+/// What one run chose, and what it found on the way.
+#[derive(Debug, Default, PartialEq)]
+pub struct Selection {
+    /// To start, oldest first.
+    pub chosen: Vec<RemoteTag>,
+    /// Newer than the newest verified one and refused (now or in an earlier run), newest first.
+    pub unverified: Vec<UnverifiedTag>,
+    /// Refused in this run: to remember.
+    pub newly_refused: Vec<RefusedTag>,
+    /// Tags whose check did not finish (a fetch that timed out, AWS unavailable): checked again
+    /// next run.
+    pub unchecked: Vec<UnverifiedTag>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,6 +136,9 @@ pub struct WatchReport {
     /// Release tags newer than the newest signed one that fail verification: never started, and
     /// counted by the `UnverifiedReleaseTags` metric the stack alarms on.
     pub unverified: Vec<UnverifiedTag>,
+    /// Release tags whose check did not finish this run (checked again next run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<UnverifiedTag>,
 }
 
 /// The metric the watch publishes per repository: how many newer tags fail verification.
@@ -130,11 +168,21 @@ pub async fn watch(
     let mode = request.mode.unwrap_or(configured);
     let releases = releases_in_order(remote.tags().await?, policy);
     let marks = state.read().await?;
-    let (chosen, unverified) = match &marks.pin {
+    let selection = match &marks.pin {
         // The operator chose a release: nothing newer starts until `sigship follow`.
-        Some(_) => (Vec::new(), Vec::new()),
-        None => select(&releases, marks.ran.as_deref(), mode, marks.after.as_deref(), releases_check).await?,
+        Some(_) => Selection::default(),
+        None => select(&releases, &marks, mode, releases_check).await?,
     };
+    if !selection.newly_refused.is_empty() {
+        let mut refused = marks.refused.clone();
+        refused.extend(selection.newly_refused.iter().cloned());
+        let keep_from = refused.len().saturating_sub(MAX_REMEMBERED);
+        // Not remembered only costs the same checks again next run: the starts go on.
+        if let Err(err) = state.remember(&refused[keep_from..]).await {
+            tracing::warn!(error = %err, "the refused tags could not be remembered");
+        }
+    }
+    let Selection { chosen, unverified, unchecked, .. } = selection;
     let mut report = WatchReport {
         repository: remote.url().to_string(),
         mode,
@@ -146,6 +194,7 @@ pub async fn watch(
         deferred: Vec::new(),
         waiting_for_sync: None,
         unverified,
+        unchecked,
     };
     let requested_by = format!("watch {}", crate::config::now_ms());
     for tag in chosen {
@@ -176,47 +225,87 @@ pub async fn watch(
 /// (`after`) — so nothing deploys unasked, and the watch acts like a tag push. With neither (a
 /// stack from before the watch kept `after`), nothing starts until a release has run. Newest
 /// first, each tag is verified; one that fails is skipped (only a deployed release raises the
-/// floor, so a junk tag never becomes it). Newest mode takes the newest verified tag above the
-/// floor; all mode every one, oldest first.
+/// floor, so a junk tag never becomes it), one remembered as refused is skipped unchecked, and a
+/// check that cannot finish is that tag's problem, not the run's. Newest mode takes the newest
+/// verified tag above the floor; all mode every one, oldest first.
 pub async fn select(
     releases: &[RemoteTag],
-    ran: Option<&str>,
+    marks: &WatchMarks,
     mode: Mode,
-    after: Option<&str>,
     releases_check: &impl ReleaseCheck,
-) -> Result<(Vec<RemoteTag>, Vec<UnverifiedTag>)> {
-    if after.is_none() && ran.is_none() {
-        return Ok((Vec::new(), Vec::new()));
+) -> Result<Selection> {
+    let mut selection = Selection::default();
+    if marks.after.is_none() && marks.ran.is_none() {
+        return Ok(selection);
     }
-    let after = after.filter(|after| *after != NO_RELEASE_YET);
-    let floor = [after, ran].into_iter().flatten().max_by(|a, b| release::compare(a, b));
-    let (mut chosen, mut unverified) = (Vec::new(), Vec::new());
+    let after = marks.after.as_deref().filter(|after| *after != NO_RELEASE_YET);
+    let floor = [after, marks.ran.as_deref()].into_iter().flatten().max_by(|a, b| release::compare(a, b));
     let mut failures = 0;
     for tag in releases.iter().rev() {
         if floor.is_some_and(|floor| release::compare(&tag.name, floor) != Ordering::Greater) {
             break;
         }
+        let known = marks.refused.iter().find(|r| r.object_id == tag.object_id && r.tag == tag.name);
+        if let Some(known) = known {
+            if selection.chosen.is_empty() {
+                selection.unverified.push(UnverifiedTag { tag: tag.name.clone(), error: known.error.clone() });
+            }
+            continue;
+        }
         match releases_check.check(tag).await {
             Ok(()) => {
-                chosen.push(tag.clone());
+                selection.chosen.push(tag.clone());
                 if mode == Mode::Newest {
                     break;
                 }
+                continue;
             }
             Err(refused) if refused.is_verdict() => {
-                if chosen.is_empty() {
-                    unverified.push(UnverifiedTag { tag: tag.name.clone(), error: refused.name() });
+                if selection.chosen.is_empty() {
+                    selection.unverified.push(UnverifiedTag { tag: tag.name.clone(), error: refused.name().into() });
                 }
-                failures += 1;
-                if failures >= MAX_UNVERIFIED_PER_RUN {
-                    break;
-                }
+                let error = refused.name().to_string();
+                selection.newly_refused.push(RefusedTag {
+                    tag: tag.name.clone(),
+                    object_id: tag.object_id.clone(),
+                    error,
+                });
             }
+            Err(other) => {
+                tracing::warn!(tag = %tag.name, error_type = other.name(), error = %other, "the tag could not be checked; checked again next run");
+                selection.unchecked.push(UnverifiedTag { tag: tag.name.clone(), error: other.name().into() });
+            }
+        }
+        failures += 1;
+        if failures >= MAX_UNVERIFIED_PER_RUN {
+            break;
+        }
+    }
+    selection.chosen.reverse();
+    Ok(selection)
+}
+
+/// The newest of `releases` (version order) that verifies, trying at most `most`, newest first,
+/// with the tags refused on the way: the baseline `sigship up` records, so a junk tag pushed
+/// above the releases is never taken for the newest release.
+pub async fn newest_verified(
+    releases: &[RemoteTag],
+    check: &impl ReleaseCheck,
+    most: usize,
+) -> Result<(Option<RemoteTag>, Vec<RefusedTag>)> {
+    let mut refused = Vec::new();
+    for tag in releases.iter().rev().take(most) {
+        match check.check(tag).await {
+            Ok(()) => return Ok((Some(tag.clone()), refused)),
+            Err(verdict) if verdict.is_verdict() => refused.push(RefusedTag {
+                tag: tag.name.clone(),
+                object_id: tag.object_id.clone(),
+                error: verdict.name().into(),
+            }),
             Err(other) => return Err(other),
         }
     }
-    chosen.reverse();
-    Ok((chosen, unverified))
+    Ok((None, refused))
 }
 
 /// The tags the policy calls releases, oldest first (version order).
@@ -248,8 +337,12 @@ mod tests {
     ) -> Vec<String> {
         let mut sorted = tags.to_vec();
         sorted.sort_by(|a, b| release::compare(&a.name, &b.name));
-        let (chosen, _) = select(&sorted, ran, mode, after, &Verdicts(junk)).await.unwrap();
-        names(&chosen).into_iter().map(String::from).collect()
+        let selection = select(&sorted, &marks(ran, after), mode, &Verdicts(junk)).await.unwrap();
+        names(&selection.chosen).into_iter().map(String::from).collect()
+    }
+
+    fn marks(ran: Option<&str>, after: Option<&str>) -> WatchMarks {
+        WatchMarks { ran: ran.map(String::from), after: after.map(String::from), ..Default::default() }
     }
 
     #[tokio::test]
@@ -290,25 +383,95 @@ mod tests {
 
         let mut sorted = tags.clone();
         sorted.sort_by(|a, b| release::compare(&a.name, &b.name));
-        let (_, unverified) =
-            select(&sorted, Some("v0.24.0"), Mode::Newest, None, &Verdicts(&["v99.0.0"])).await.unwrap();
-        assert_eq!(unverified, [UnverifiedTag { tag: "v99.0.0".into(), error: "Unsigned" }]);
+        let selection =
+            select(&sorted, &marks(Some("v0.24.0"), None), Mode::Newest, &Verdicts(&["v99.0.0"])).await.unwrap();
+        assert_eq!(selection.unverified, [UnverifiedTag { tag: "v99.0.0".into(), error: "Unsigned".into() }]);
         // Junk older than the newest signed release is harmless: not reported.
-        let (_, unverified) =
-            select(&sorted, None, Mode::Newest, Some("v0.1.0"), &Verdicts(&["v0.24.0"])).await.unwrap();
-        assert!(unverified.is_empty());
+        let selection =
+            select(&sorted, &marks(None, Some("v0.1.0")), Mode::Newest, &Verdicts(&["v0.24.0"])).await.unwrap();
+        assert!(selection.unverified.is_empty());
+    }
+
+    /// Verdicts by tag name, counting checks: `junk` is unsigned, `slow` cannot be fetched.
+    struct Checks {
+        junk: Vec<String>,
+        slow: Vec<String>,
+        checked: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl ReleaseCheck for Checks {
+        async fn check(&self, tag: &RemoteTag) -> Result<()> {
+            self.checked.lock().unwrap().push(tag.name.clone());
+            if self.slow.contains(&tag.name) {
+                return Err(crate::Error::RepositoryUnreachable {
+                    url: "https://example.org/btcd.git".into(),
+                    reason: "timed out after 30 s".into(),
+                });
+            }
+            match self.junk.contains(&tag.name) {
+                true => Err(crate::Error::Unsigned { tag: tag.name.clone() }),
+                false => Ok(()),
+            }
+        }
+    }
+
+    /// Six unsigned tags and one that cannot be fetched, all above a real release: each run costs
+    /// at most five failed checks, a refused tag is remembered and never checked again, the slow
+    /// one is that tag's problem — the release starts by the second run, and the report names
+    /// the junk.
+    #[tokio::test]
+    async fn junk_tags_and_a_slow_tag_cannot_freeze_the_watch() {
+        use crate::testing::{FakeExecutions, FakeRemote, SharedMarks};
+        let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
+        let junk: Vec<String> = (90..96).map(|n| format!("v{n}.0.0")).collect();
+        let mut tags: Vec<RemoteTag> = junk.iter().map(|name| tag(name, "9")).collect();
+        tags.extend([tag("v0.25.0", "e"), tag("v96.0.0", "6")]);
+        let checks = Checks { junk: junk.clone(), slow: vec!["v96.0.0".into()], checked: Default::default() };
+        let remote = FakeRemote(tags);
+        let state = SharedMarks::new(WatchMarks { after: Some("v0.24.2".into()), ..Default::default() });
+        let target = Target { executions: FakeExecutions::with_history(&[]), node: None };
+        let run = || watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &checks, &target, &state);
+
+        let first = run().await.unwrap();
+        assert!(first.started.is_empty(), "five failed checks end the first run");
+        assert_eq!(checks.checked.lock().unwrap().len(), MAX_UNVERIFIED_PER_RUN);
+        assert_eq!(first.unchecked, [UnverifiedTag { tag: "v96.0.0".into(), error: "RepositoryUnreachable".into() }]);
+        assert_eq!(state.read().await.unwrap().refused.len(), 4, "the verdicts are remembered, the slow tag not");
+
+        let second = run().await.unwrap();
+        assert_eq!(second.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"], "{second:?}");
+        let reported: Vec<&str> = second.unverified.iter().map(|u| u.tag.as_str()).collect();
+        assert_eq!(
+            reported,
+            ["v95.0.0", "v94.0.0", "v93.0.0", "v92.0.0", "v91.0.0", "v90.0.0"],
+            "the alarm's tags, named"
+        );
+        let checked = checks.checked.lock().unwrap().clone();
+        for name in &junk {
+            assert_eq!(checked.iter().filter(|c| *c == name).count(), 1, "{name} costs one check, ever: {checked:?}");
+        }
+        // A tag moved to another object is checked again; one run's memory is bounded.
+        let moved = RefusedTag { tag: "v95.0.0".into(), object_id: "0".repeat(40), error: "Unsigned".into() };
+        let with_moved = WatchMarks { refused: vec![moved], ..marks(None, Some("v0.24.2")) };
+        let selection =
+            select(&releases_in_order(remote.0.clone(), &policy), &with_moved, Mode::Newest, &checks).await.unwrap();
+        assert_eq!(selection.newly_refused.first().map(|r| r.tag.as_str()), Some("v95.0.0"));
+        let many: Vec<RefusedTag> = (0..MAX_REMEMBERED + 5)
+            .map(|n| RefusedTag { tag: format!("v{n}.9.9"), object_id: format!("{n:040}"), error: "Unsigned".into() })
+            .collect();
+        let full = SharedMarks::new(WatchMarks { refused: many, ..marks(None, Some("v0.24.2")) });
+        watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &checks, &target, &full).await.unwrap();
+        assert_eq!(full.read().await.unwrap().refused.len(), MAX_REMEMBERED, "the newest kept");
     }
 
     #[tokio::test]
-    async fn a_flood_of_junk_costs_a_bounded_number_of_checks() {
-        let mut tags: Vec<RemoteTag> = (90..99).map(|n| tag(&format!("v{n}.0.0"), "9")).collect();
-        tags.insert(0, tag("v0.24.2", "b"));
-        const JUNK: &[&str] =
-            &["v90.0.0", "v91.0.0", "v92.0.0", "v93.0.0", "v94.0.0", "v95.0.0", "v96.0.0", "v97.0.0", "v98.0.0"];
-        let (chosen, unverified) = select(&tags, None, Mode::Newest, Some("v0.1.0"), &Verdicts(JUNK)).await.unwrap();
-        assert!(chosen.is_empty(), "the signed release is below the budget this run");
-        assert_eq!(unverified.len(), MAX_UNVERIFIED_PER_RUN);
-        assert_eq!(unverified[0].tag, "v98.0.0", "newest first");
+    async fn the_baseline_is_the_newest_release_that_verifies() {
+        let releases = vec![tag("v0.24.2", "b"), tag("v0.25.0", "e"), tag("v98.0.0", "8"), tag("v99.0.0", "9")];
+        let (newest, refused) = newest_verified(&releases, &Verdicts(&["v98.0.0", "v99.0.0"]), 50).await.unwrap();
+        assert_eq!(newest.map(|t| t.name).as_deref(), Some("v0.25.0"));
+        assert_eq!(refused.iter().map(|r| r.tag.as_str()).collect::<Vec<_>>(), ["v99.0.0", "v98.0.0"]);
+        let (none, _) = newest_verified(&releases, &Verdicts(&["v98.0.0", "v99.0.0"]), 2).await.unwrap();
+        assert!(none.is_none(), "the budget ends the search");
     }
 
     #[tokio::test]
@@ -334,11 +497,13 @@ mod tests {
         assert_eq!(target.executions.started.lock().unwrap().len(), 1, "once");
         // The operator ran v0.24.0 again and it pinned: v0.25.0 waits until `follow`.
         remote.0.push(tag("v0.25.0", "e"));
-        let pinned = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()), ran: None });
+        let pinned =
+            Marks(WatchMarks { after: Some("v0.24.0".into()), pin: Some("v0.24.0".into()), ..Default::default() });
         let held = run(&remote, &pinned).await;
         assert_eq!((held.started.len(), held.pinned.as_deref()), (0, Some("v0.24.0")));
         // Lifted, once v0.24.2 has deployed (its mark raised): v0.25.0 alone starts.
-        let deployed = Marks(WatchMarks { after: Some("v0.24.0".into()), pin: None, ran: Some("v0.24.2".into()) });
+        let deployed =
+            Marks(WatchMarks { after: Some("v0.24.0".into()), ran: Some("v0.24.2".into()), ..Default::default() });
         assert_eq!(run(&remote, &deployed).await.started, ["tag-v0_25_0-eeeeeeeeeeeeeeee"]);
         assert_eq!(target.executions.started.lock().unwrap().len(), 2);
     }
