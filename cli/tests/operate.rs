@@ -159,7 +159,7 @@ async fn run_status_destroy_and_logs() {
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2"]).await;
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stderr.contains("the node syncs at its sync size (btcd:")
+        stderr.contains("the node syncs at its sync size (sigship-btcd:")
             && stderr.contains("deploying v0.24.2 would stop it: btcd writes its UTXO cache out when it stops")
             && stderr.ends_with("to stop it anyway, add --now\n"),
         "{stderr}"

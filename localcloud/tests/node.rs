@@ -204,7 +204,7 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     cloud.daemon_catching_up("catching-up").await;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
     let switch = sample["profileSwitch"]["execution"].as_str().expect("a switch started").to_string();
-    assert!(switch.starts_with("profile-sync-from-btcd-") && switch.ends_with("-1"), "{sample}");
+    assert!(switch.starts_with("profile-sync-from-sigship-btcd-") && switch.ends_with("-1"), "{sample}");
     // The next minute's sample finds it running: one switch, not one a minute.
     let again = cloud.invoke("node-metrics", "{}").await.unwrap();
     assert_eq!(again["profileSwitch"], json!({"state": "running", "to": "sync", "execution": switch}), "{again}");
@@ -240,7 +240,7 @@ async fn a_node_far_behind_runs_at_the_sync_size_until_it_is_current_and_flushed
     cloud.daemon_logs("flushed", &[flush(now - 5_000), progress(now, 1, 925_002, block(now))]).await;
     let sample = cloud.invoke("node-metrics", "{}").await.unwrap();
     let back = sample["profileSwitch"]["execution"].as_str().expect("the switch back").to_string();
-    assert!(back.starts_with("profile-steady-from-btcd-"), "{sample}");
+    assert!(back.starts_with("profile-steady-from-sigship-btcd-"), "{sample}");
     cloud.finish(&back).await.assert_succeeded(&cloud.logs);
     let (cpu, _, command, profile, release) = running_revision(&cloud).await;
     assert_eq!((cpu, profile, release), (table.steady.cpu.to_string(), "steady".to_string(), "v0.24.2".to_string()));

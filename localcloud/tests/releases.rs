@@ -43,6 +43,8 @@ fn config(network: Network) -> TaskConfig {
         ("SIGSHIP_HEALTH_CHECK_INTERVAL_SECONDS", "5"),
         ("SIGSHIP_RPC_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:rpc"),
         ("SIGSHIP_CLUSTER", "matrix"),
+        ("SIGSHIP_TASK_FAMILY", "matrix-btcd"),
+        ("SIGSHIP_TASK_REGISTRAR_ROLE", "matrix-RegisterTaskRole"),
     ]))
     .unwrap()
 }
