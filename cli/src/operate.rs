@@ -82,6 +82,9 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
 /// deployed pins it when it is older than the newest release known (or lifts a pin when it is
 /// not). A run that fails — a tag that does not verify, a refused downgrade — changes no pin.
 pub async fn run_release(cloud: &Cloud, pipeline: &Pipeline, tag: &str, allow_downgrade: bool) -> Result<()> {
+    if let Some(parameters) = &pipeline.watch {
+        crate::releases::check_before_run(parameters, tag, allow_downgrade).await?;
+    }
     // The stack's repository: the only one its build project builds.
     let request =
         pipeline::verify::TagRequest { tag: tag.to_string(), repository: None, allow_downgrade, requested_by: None };

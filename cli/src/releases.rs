@@ -19,8 +19,14 @@ pub async fn state(parameters: &WatchParameters) -> Result<(WatchMarks, Option<S
     Ok((marks, newest))
 }
 
-/// Before a run of `tag`: pin it when it is older than the newest release known (the watch would
-/// otherwise move past the operator's choice), lift a pin when it is not. Returns what to print.
+/// Before a run of `tag`: refused at once when it is older than the newest release deployed
+/// and the run does not allow a downgrade — nothing is queued or built for it.
+pub async fn check_before_run(parameters: &WatchParameters, tag: &str, allow_downgrade: bool) -> Result<()> {
+    let (marks, _) = state(parameters).await?;
+    release::check_newer_than_deployed(tag, marks.ran.as_deref(), allow_downgrade)
+        .map_err(|refused| Error::Usage(format!("{refused}")))
+}
+
 /// What a run of `tag` does to the pin once the release deployed: pins an older release than the
 /// newest known, lifts a pin for any other.
 pub async fn pin_after_run(parameters: &WatchParameters, tag: &str) -> Result<Option<String>> {

@@ -122,16 +122,17 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no execution "), "{stderr}");
 
-    // An older release, signed by the maintainer: refused where it would replace the running one,
-    // unless the operator says so. (The webhook and the watch never can.)
+    // An older release, signed by the maintainer: refused before it is built, unless the operator
+    // says so. (The webhook and the watch never can.)
     // (Its own commit and bytes: a tag on the running commit would name the running revision.)
     cloud.repository.change_btcd_build("v0.24.1");
     cloud.repository.signed_tag("v0.24.1", &cloud.maintainer);
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.1"]).await;
     assert_eq!(code, 1, "{stdout}");
+    // Refused at Verify, before anything is built (Deploy would refuse it too).
     assert!(
-        stdout.contains("✗ Downgrade: release v0.24.1 (commit ")
-            && stdout.contains("is older than the running v0.24.2"),
+        stdout.contains("✗ Downgrade: release v0.24.1 is older than the running v0.24.2 (the newest deployed)")
+            && stdout.contains("✗ Verify ("),
         "{stdout}"
     );
     let (_, status, _) = cli.run(&["status"]).await;
@@ -252,6 +253,17 @@ async fn an_older_release_run_by_hand_is_pinned_until_follow() {
     let (_, json, _) = cli.run(&["status", "--json"]).await;
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json["watch"]["pinned"].is_null(), "a failed run leaves no pin: {}", json["watch"]);
+
+    // Older than the newest deployed and not asked for: refused at once, nothing started; an
+    // execution started another way (the console) ends at Verify, before any build.
+    let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.contains("v0.24.2 is older than the running v0.24.3 (the newest deployed)"), "{stderr}");
+    assert!(!stdout.contains("started"), "{stdout}");
+    let builds = cloud.builds().len();
+    let replay = cloud.run(serde_json::json!({"tag": "v0.24.2"}), "console-replay", false).await;
+    assert_eq!(replay.error.as_deref(), Some("Downgrade"), "{:?}", replay.cause);
+    assert_eq!(cloud.builds().len(), builds, "nothing built for it");
 
     let (code, stdout, stderr) = cli.run(&["run", "--tag", "v0.24.2", "--allow-downgrade"]).await;
     assert_eq!(code, 0, "{stderr}\n{stdout}");

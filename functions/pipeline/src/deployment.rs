@@ -132,12 +132,7 @@ fn judge(view: &ServiceView, task_definition: &str) -> Progress {
     }
 }
 
-/// The newest release deployed, kept beside the watch's marks: what "ran" means to the watch and
-/// to `sigship status`, whatever the execution history still holds.
-pub trait ReleaseLedger {
-    async fn newest_ran(&self) -> Result<Option<String>>;
-    async fn record_ran(&self, tag: &str) -> Result<()>;
-}
+use crate::release::ReleaseLedger;
 
 /// Raises the ledger to `tag` unless it holds a newer release (a downgrade run keeps the newest).
 pub async fn record_release(ledger: &impl ReleaseLedger, tag: &str) -> Result<()> {

@@ -55,9 +55,51 @@ pub fn check_not_a_downgrade(running: ReleaseRef<'_>, requested: ReleaseRef<'_>,
     Ok(())
 }
 
+/// The newest release deployed, kept beside the watch's marks: what "ran" means to the watch and
+/// to `sigship status`, whatever the execution history still holds.
+pub trait ReleaseLedger {
+    async fn newest_ran(&self) -> Result<Option<String>>;
+    async fn record_ran(&self, tag: &str) -> Result<()>;
+}
+
+/// Refuses `tag` when it is older (version order) than `deployed`, the newest release deployed,
+/// unless `allowed`: checked before anything is queued or built — by the triggers and `sigship
+/// run` at once, by verify before the build — so a replayed or old signed tag costs nothing.
+/// (Deploy still compares with the release that runs: [`check_not_a_downgrade`].)
+pub fn check_newer_than_deployed(tag: &str, deployed: Option<&str>, allowed: bool) -> Result<()> {
+    match deployed {
+        Some(deployed) if !allowed && compare(tag, deployed) == Ordering::Less => {
+            Err(Error::Downgrade { running: format!("{deployed} (the newest deployed)"), requested: tag.to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// [`check_newer_than_deployed`] against the ledger.
+pub async fn check_against_ledger(ledger: &impl ReleaseLedger, tag: &str, allowed: bool) -> Result<()> {
+    if allowed {
+        return Ok(());
+    }
+    check_newer_than_deployed(tag, ledger.newest_ran().await?.as_deref(), false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_release_than_the_newest_deployed_is_refused_before_anything_is_built() {
+        assert!(check_newer_than_deployed("v0.24.2", Some("v0.25.0"), true).is_ok(), "asked for");
+        assert!(check_newer_than_deployed("v0.25.0", Some("v0.25.0"), false).is_ok(), "the same again");
+        assert!(check_newer_than_deployed("v0.26.0", Some("v0.25.0"), false).is_ok());
+        assert!(check_newer_than_deployed("v0.24.2", None, false).is_ok(), "nothing deployed yet");
+        let refused = check_newer_than_deployed("v0.24.2", Some("v0.25.0"), false).unwrap_err();
+        assert_eq!(refused.name(), "Downgrade");
+        assert!(
+            refused.to_string().contains("v0.24.2 is older than the running v0.25.0 (the newest deployed)"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn versions_order_numerically_and_a_pre_release_before_its_release() {

@@ -308,7 +308,7 @@ impl crate::running::Revisions for FakeRevisions {
 #[derive(Default)]
 pub struct FakeLedger(pub Mutex<Option<String>>);
 
-impl crate::deployment::ReleaseLedger for FakeLedger {
+impl crate::release::ReleaseLedger for FakeLedger {
     async fn newest_ran(&self) -> Result<Option<String>> {
         Ok(self.0.lock().unwrap().clone())
     }

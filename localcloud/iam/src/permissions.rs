@@ -112,6 +112,19 @@ pub const GRANTS: &[Grant] = &[
     call(Function("tag-push"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_READ),
     call(Function("tag-watch"), "load_trust_root (ListObjectsV2)", &["s3:ListBucket"], TRUST_ROOT_LISTING),
     call(Function("tag-watch"), "load_trust_root (GetObject)", &["s3:GetObject"], TRUST_ROOT_READ),
+    // verify, tag-push: release::check_against_ledger (no older release than the newest deployed)
+    call(
+        Function("verify"),
+        "RanParameter::newest_ran (refuse an older release before the build)",
+        &["ssm:GetParameter"],
+        &[("Name", "{SIGSHIP_RELEASE_RAN_PARAMETER}")],
+    ),
+    call(
+        Function("tag-push"),
+        "RanParameter::newest_ran (refuse an older release before starting it)",
+        &["ssm:GetParameter"],
+        &[("Name", "{SIGSHIP_RELEASE_RAN_PARAMETER}")],
+    ),
     // trigger-build: CodeBuild::start / phase, Ecr::digest_of
     call(
         Function("trigger-build"),

@@ -6,8 +6,8 @@
 //! watch keeps the tag objects that failed verification in `watch-refused`, with the digest of
 //! the trust root that refused them (another trust root checks them again).
 
-use crate::deployment::ReleaseLedger;
 use crate::error::{Error, Result};
+use crate::release::ReleaseLedger;
 use crate::trigger::watch::{RefusedTag, WatchMarks, WatchState};
 
 /// What an unset mark holds.

@@ -94,6 +94,20 @@ impl ReleaseCheck for ReleaseVerifier {
     }
 }
 
+/// A release check that also refuses a release older than the newest deployed (`Downgrade`): a
+/// replayed delivery or an old signed tag starts nothing, so nothing is queued or built for it.
+pub struct NewerThanDeployed<C, L> {
+    pub check: C,
+    pub deployed: L,
+}
+
+impl<C: ReleaseCheck, L: crate::release::ReleaseLedger> ReleaseCheck for NewerThanDeployed<C, L> {
+    async fn check(&self, tag: &RemoteTag) -> Result<()> {
+        self.check.check(tag).await?;
+        crate::release::check_against_ledger(&self.deployed, &tag.name, false).await
+    }
+}
+
 /// [`ReleaseVerifier`]'s check, for a caller that keeps its trust root (`sigship up`).
 pub async fn check_release(remote: &GitRemote, trust: &TrustRoot, tag: &RemoteTag) -> Result<()> {
     let config = VerifyConfig {
@@ -119,8 +133,9 @@ pub struct Target<X, N> {
     pub node: N,
 }
 
-/// Executions the triggers let run (and wait in the queue) at once: a flood of tag pushes cannot
-/// push a real release past the queue's bounded wait. An operator's `sigship run` is not bound.
+/// Executions the triggers let run (and wait in the queue) at once, counting their own starts
+/// (`tag-…`): a flood of tag pushes cannot push a real release past the queue's bounded wait. An
+/// operator's `sigship run` is not bound, and does not count.
 pub const MAX_RUNNING_FROM_TRIGGERS: usize = 4;
 
 /// Starts the pipeline for one tag object, once — unless the node syncs (`NodeSyncing`: a
@@ -144,8 +159,17 @@ pub async fn start_for_tag(
     if let Some(syncing) = node.syncing().await? {
         return Err(Error::NodeSyncing { task_definition: syncing.task_definition });
     }
-    if running.len() >= MAX_RUNNING_FROM_TRIGGERS {
-        return Err(Error::TooManyExecutions { running: running.len(), limit: MAX_RUNNING_FROM_TRIGGERS });
+    // The triggers' own starts: an operator's runs and destroys do not hold releases back.
+    let from_triggers = running
+        .iter()
+        .filter(|r| {
+            Arn::parse(&r.arn)
+                .and_then(|arn| arn.resource_parts().last().copied())
+                .is_some_and(|n| n.starts_with(NAME_PREFIX))
+        })
+        .count();
+    if from_triggers >= MAX_RUNNING_FROM_TRIGGERS {
+        return Err(Error::TooManyExecutions { running: from_triggers, limit: MAX_RUNNING_FROM_TRIGGERS });
     }
     let input = serde_json::json!({ "tag": tag, "requestedBy": requested_by });
     let started = executions.start(&name, &input).await?;

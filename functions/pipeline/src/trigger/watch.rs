@@ -513,7 +513,7 @@ mod tests {
         use crate::testing::{FakeExecutions, FakeRemote};
         let policy = TagPolicy::new(&[r"v\d+\.\d+\.\d+".into()]).unwrap();
         let arns: Vec<String> = (0..crate::trigger::MAX_RUNNING_FROM_TRIGGERS)
-            .map(|i| format!("arn:aws:states:::execution:s:junk-{i}"))
+            .map(|i| format!("arn:aws:states:::execution:s:tag-junk-{i}"))
             .collect();
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
         let executions = FakeExecutions::running(&running);
@@ -525,6 +525,16 @@ mod tests {
             .unwrap();
         assert_eq!((report.started.len(), report.deferred.clone()), (0, vec!["v0.24.2".to_string()]));
         assert!(target.executions.started.lock().unwrap().is_empty());
+        // An operator's runs are not the triggers' starts: they hold nothing back.
+        let runs: Vec<String> = (0..crate::trigger::MAX_RUNNING_FROM_TRIGGERS)
+            .map(|i| format!("arn:aws:states:::execution:s:run-v0_1_{i}-1"))
+            .collect();
+        let running: Vec<(&str, i64)> = runs.iter().map(|a| (a.as_str(), 0)).collect();
+        let target = Target { executions: FakeExecutions::running(&running), node: None };
+        let report = watch(WatchRequest::default(), Mode::Newest, &policy, &remote, &Verdicts(&[]), &target, &marks)
+            .await
+            .unwrap();
+        assert_eq!(report.started.len(), 1, "{report:?}");
     }
 
     /// A release that appears while the node syncs waits: a deploy would stop the sync. The

@@ -88,7 +88,8 @@ pub async fn handle(
     };
     match release.check(&RemoteTag { name: tag.clone(), object_id: object_id.clone() }).await {
         Ok(()) => {}
-        Err(refused) if refused.is_verdict() => {
+        // Unsigned, or older than the newest deployed (a replay): refused before anything queues.
+        Err(refused) if refused.is_verdict() || matches!(refused, crate::Error::Downgrade { .. }) => {
             // The why stays in the function's log: GitHub shows a delivery's answer to anyone who
             // can see the repository's webhook settings.
             tracing::warn!(tag, error_type = refused.name(), error = %refused, "release tag refused");
@@ -479,10 +480,22 @@ mod tests {
         // GitHub shows the answer in the delivery log: the error's name only, the why in our log.
         assert_eq!(junk.body, json!({"refused": "v99.0.0", "error": "Unsigned"}));
         assert_eq!(server_error(&crate::Error::Internal("arn:aws:secret:x".into())).body, json!({"error": "Internal"}));
+
+        // A signed release older than the newest deployed (an old tag, a replayed delivery):
+        // refused at once, nothing queued or built.
+        let deployed = crate::testing::FakeLedger(std::sync::Mutex::new(Some("v0.25.0".into())));
+        let check = super::super::NewerThanDeployed { check: Verdicts(&[]), deployed };
+        let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
+        let old =
+            handle(&Delivery { headers, body: &body, invocation: "i-2" }, "s", &policy, &remote, &check, &target).await;
+        assert_eq!(old.body, json!({"refused": "v0.24.2", "error": "Downgrade"}));
+        assert_eq!(old.status, 422);
+        assert!(target.executions.started.lock().unwrap().is_empty());
         assert!(target.executions.started.lock().unwrap().is_empty());
 
-        let arns: Vec<String> =
-            (0..super::super::MAX_RUNNING_FROM_TRIGGERS).map(|i| format!("arn:x:execution:s:e{i}")).collect();
+        let arns: Vec<String> = (0..super::super::MAX_RUNNING_FROM_TRIGGERS)
+            .map(|i| format!("arn:aws:states:::execution:s:tag-e{i}"))
+            .collect();
         let running: Vec<(&str, i64)> = arns.iter().map(|a| (a.as_str(), 0)).collect();
         let full = Target { executions: FakeExecutions::running(&running), node: None };
         let (headers, body) = github("push", r#"{"ref":"refs/tags/v0.24.2"}"#, "s");
