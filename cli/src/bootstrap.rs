@@ -185,6 +185,11 @@ pub async fn up(
         println!("release marks /sigship/{}/{{{}}}: created", target.stack, pipeline::aws::MARKS.join(", "));
     }
 
+    let base_images = pipeline::aws::BaseImagesParameter::of_stack(&cloud.sdk, &target.stack);
+    if base_images.ensure().await.map_err(Error::Pipeline)? {
+        println!("base image digests {}: created (the first build records what it pulls)", base_images.name);
+    }
+
     // Older releases are unreferenced once the stack settled on this one.
     let stale: Vec<_> = artifacts
         .versions_under(&format!("{}/", target.stack))
@@ -463,6 +468,10 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         let marks = pipeline::aws::WatchParameters::of_stack(&cloud.sdk, &target.stack);
         if marks.delete().await.map_err(Error::Pipeline)? > 0 {
             println!("release marks /sigship/{}/: deleted", target.stack);
+        }
+        let base_images = pipeline::aws::BaseImagesParameter::of_stack(&cloud.sdk, &target.stack);
+        if base_images.delete().await.map_err(Error::Pipeline)? {
+            println!("base image digests {}: deleted", base_images.name);
         }
         if let Some(file_system) = stack.output("ChainDataFileSystemId") {
             if keep_chain_data {

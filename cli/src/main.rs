@@ -145,6 +145,15 @@ enum Command {
         #[arg(long)]
         now: bool,
     },
+    /// The digests builds pull the base images by (recorded by the first build that pulled
+    /// each); with --move, forget them: the next build pulls by tag and records anew.
+    BaseImages {
+        #[command(flatten)]
+        connection: Connection,
+        /// Forget the recorded digests (an explicit move to what the tags name now).
+        #[arg(long = "move")]
+        move_them: bool,
+    },
     /// Lift the pin an operator's run of an older release set: the watch starts newer releases
     /// again as they appear.
     Follow {
@@ -281,6 +290,12 @@ fn main() -> ExitCode {
                 }
                 (None, None) => Err(Error::Usage("--tag or --profile".into())),
             }
+        }),
+        Command::BaseImages { connection, move_them } => runtime.block_on(async {
+            let (cloud, stack) = connect(connection).await?;
+            let parameter = pipeline::aws::BaseImagesParameter::of_stack(&cloud.sdk, &stack);
+            println!("{}", releases::base_images(&parameter, move_them).await?);
+            Ok(())
         }),
         Command::Follow { at } => runtime.block_on(async {
             let (_, stack, located) = locate(at).await?;

@@ -70,3 +70,26 @@ pub fn describe(marks: &WatchMarks, newest_known: Option<&str>) -> String {
         (None, None) => "watch: starts nothing until a release has run (no baseline was recorded at up)".into(),
     }
 }
+
+/// `sigship base-images [--move]`: what builds pull the base images by; with `move_them`, the
+/// record is emptied (the next build pulls by tag and records what it pulled).
+pub async fn base_images(parameter: &pipeline::aws::BaseImagesParameter, move_them: bool) -> Result<String> {
+    use pipeline::build::BaseImageRecord;
+    let recorded = parameter.recorded().await.map_err(Error::Pipeline)?;
+    let list = |entries: &[String]| entries.iter().map(|e| format!("\n  {e}")).collect::<String>();
+    if recorded.is_empty() {
+        return Ok(format!(
+            "base images ({}): none recorded yet; the next build records what it pulls",
+            parameter.name
+        ));
+    }
+    if !move_them {
+        return Ok(format!("base images ({}): builds pull them by these digests:{}", parameter.name, list(&recorded)));
+    }
+    parameter.set(&[]).await.map_err(Error::Pipeline)?;
+    Ok(format!(
+        "base images ({}): moved — forgot{}\nthe next build pulls them by tag and records the digests it pulled",
+        parameter.name,
+        list(&recorded)
+    ))
+}

@@ -61,6 +61,8 @@ pub enum BuildStatus {
     InProgress,
     Succeeded {
         digest: String,
+        /// The base images as pulled (`reference@digest`, space-separated).
+        pulled: String,
     },
     /// The phase that failed and why.
     Failed {
@@ -97,6 +99,8 @@ pub struct CodeBuild {
     pub builds: Mutex<Vec<Build>>,
     /// The project as BatchGetProjects answers (see [`project_record`]).
     pub project: Value,
+    /// Where the base images are pulled from.
+    pub base_images: Arc<crate::base_images::BaseImageRegistry>,
 }
 
 impl CodeBuild {
@@ -122,10 +126,11 @@ impl CodeBuild {
                 .unwrap_or_default()
                 .to_string()
         };
-        let (commit, image_tag, version) = (
+        let (commit, image_tag, version, base_images) = (
             var(pipeline::build::BUILD_ENV_COMMIT),
             var(pipeline::build::BUILD_ENV_IMAGE_TAG),
             var(pipeline::build::BUILD_ENV_VERSION),
+            var(pipeline::build::BUILD_ENV_BASE_IMAGES),
         );
         let source_version = request["sourceVersion"].as_str().unwrap_or_default().to_string();
         // btcd's source holds no buildspec.yml and the project names none: a build without a
@@ -161,7 +166,8 @@ impl CodeBuild {
                     BuildStatus::Failed { phase: "BUILD", reason }
                 }
                 (None, None) => {
-                    this.run(&build_id, &source_version, &commit, &image_tag, &version, foreign.as_deref()).await
+                    let asked = Asked { source_version, commit, image_tag, version, base_images, foreign };
+                    this.run(&build_id, &asked).await
                 }
             };
             for build in this.builds.lock().unwrap().iter_mut().filter(|b| b.build_id == build_id) {
@@ -171,15 +177,10 @@ impl CodeBuild {
         Bytes::from(response.to_string())
     }
 
-    async fn run(
-        &self,
-        build_id: &str,
-        source_version: &str,
-        commit: &str,
-        tag: &str,
-        version: &str,
-        foreign: Option<&str>,
-    ) -> BuildStatus {
+    async fn run(&self, build_id: &str, asked: &Asked) -> BuildStatus {
+        let Asked { source_version, commit, image_tag: tag, version, .. } = asked;
+        let (source_version, commit, tag, version) =
+            (source_version.as_str(), commit.as_str(), tag.as_str(), version.as_str());
         let started = std::time::Instant::now();
         let log_path = self.logs.join(format!("codebuild-{}.log", build_id.rsplit(':').next().unwrap_or(build_id)));
         let sigship = match self.sigship_source().await {
@@ -188,34 +189,36 @@ impl CodeBuild {
         };
         let (source, images) = (self.source.clone(), self.images.clone());
         let (wanted, verified) = (source_version.to_string(), commit.to_string());
-        let foreign = foreign.map(str::to_string);
+        let (foreign, recorded, registry) =
+            (asked.foreign.clone(), asked.base_images.clone(), self.base_images.clone());
         let compiled = tokio::task::spawn_blocking(move || {
             let work = tempfile::tempdir().map_err(|e| ("BUILD", e.to_string()))?;
             let paths = (source.as_path(), sigship.path(), work.path());
-            let result = compile(paths, &wanted, &verified, &images, foreign.as_deref());
+            let base = (recorded.as_str(), registry.as_ref());
+            let result = compile(paths, &wanted, &verified, (&images, base), foreign.as_deref());
             drop(sigship);
             result
         })
         .await
         .unwrap_or_else(|e| Err(("BUILD", e.to_string())));
         let (log, outcome) = match compiled {
-            Ok((log, digest, config)) => {
+            Ok((log, digest, config, pulled)) => {
                 let pushed = self.push(commit_of(source_version), tag, version, &digest, &config).await;
-                (log, pushed.map_err(|e| ("POST_BUILD", e)))
+                (log, pushed.map(|digest| (digest, pulled)).map_err(|e| ("POST_BUILD", e)))
             }
             Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
         };
         let _ = std::fs::write(&log_path, &log);
         let seconds = started.elapsed().as_secs_f32();
         match outcome {
-            Ok(digest) => {
+            Ok((digest, pulled)) => {
                 println!(
                     "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
                      ({digest}; image assembly SIMULATED)",
                     self.repository,
                     commit_short = &commit_of(source_version)[..12.min(commit_of(source_version).len())]
                 );
-                BuildStatus::Succeeded { digest }
+                BuildStatus::Succeeded { digest, pulled }
             }
             Err((phase, reason)) => {
                 println!(
@@ -300,9 +303,11 @@ impl CodeBuild {
             merge(reported, &build.record);
             match &build.status {
                 // The buildspec's exported-variables.
-                BuildStatus::Succeeded { digest } => {
-                    reported["exportedEnvironmentVariables"] =
-                        serde_json::json!([{"name": pipeline::build::BUILD_EXPORTED_DIGEST, "value": digest}]);
+                BuildStatus::Succeeded { digest, pulled } => {
+                    reported["exportedEnvironmentVariables"] = serde_json::json!([
+                        {"name": pipeline::build::BUILD_EXPORTED_DIGEST, "value": digest},
+                        {"name": pipeline::build::BUILD_EXPORTED_BASE_IMAGES, "value": pulled}
+                    ]);
                 }
                 BuildStatus::InProgress => {
                     reported["buildStatus"] = "IN_PROGRESS".into();
@@ -428,17 +433,29 @@ fn commit_of(source_version: &str) -> &str {
 
 type Failure = (&'static str, String);
 
-/// Checkout, the buildspec's checks, the Dockerfile's build stage, the image's root directory.
-/// Ok: (the build's log, the image's layer digest, its configuration).
-/// `paths`: the source repository, sigship's secondary source, a work directory. `foreign`: a
-/// buildspec other than sigship's, planted in the image.
+/// What a StartBuild asked to build.
+struct Asked {
+    source_version: String,
+    commit: String,
+    image_tag: String,
+    version: String,
+    /// The recorded base images trigger-build sent.
+    base_images: String,
+    foreign: Option<String>,
+}
+
+/// Checkout, the buildspec's checks, the base images' pull, the Dockerfile's build stage, the
+/// image's root directory. Ok: (the build's log, the image's layer digest, its configuration,
+/// the base images as pulled). `paths`: the source repository, sigship's secondary source, a
+/// work directory; `base`: the recorded base images sent and where they are pulled from.
+/// `foreign`: a buildspec other than sigship's, planted in the image.
 fn compile(
     (repository, sigship, work): (&Path, &Path, &Path),
     source_version: &str,
     verified: &str,
-    images: &ImageStore,
+    (images, base): (&ImageStore, (&str, &crate::base_images::BaseImageRegistry)),
     foreign: Option<&str>,
-) -> Result<(String, String, ImageConfig), Failure> {
+) -> Result<(String, String, ImageConfig, String), Failure> {
     let mut log = String::new();
     let fail = |phase: &'static str, log: &str, why: String| Err((phase, format!("{log}{why}")));
     // CodeBuild's `<ref>^{<commit>}`: fetch the ref, check out the commit, which the ref must reach.
@@ -495,10 +512,28 @@ fn compile(
         return fail("BUILD", &log, format!("the Dockerfile pins Go {pinned}; this machine's Go is {local}"));
     }
     log.push_str(&format!("go-version.sh: Go {pinned} (this machine: {local})\n"));
+    // The buildspec's base-images.sh, run for real; the pull it leads to is the registry's.
+    let (recorded, registry) = base;
+    let chosen = Command::new("bash")
+        .arg(sigship.join("base-images.sh"))
+        .arg(sigship.join("Dockerfile"))
+        .arg(&pinned)
+        .arg(recorded)
+        .output()
+        .map_err(|e| ("PRE_BUILD", format!("base-images.sh: {e}")))?;
+    log.push_str(&String::from_utf8_lossy(&chosen.stderr));
+    if !chosen.status.success() {
+        return fail("PRE_BUILD", &log, "base-images.sh failed".into());
+    }
+    let pulled = match registry.pull(&String::from_utf8_lossy(&chosen.stdout)) {
+        Ok(pulled) => pulled,
+        Err(why) => return fail("PRE_BUILD", &log, why),
+    };
+    log.push_str(&format!("base images pulled: {pulled}\n"));
     let (built, digest, config) =
         build_image(&src, &sigship.join("Dockerfile"), images, foreign).map_err(|e| ("BUILD", format!("{log}{e}")))?;
     log.push_str(&built);
-    Ok((log, digest, config))
+    Ok((log, digest, config, pulled))
 }
 
 /// Compiles `source` (btcd's source, a work tree) with the Dockerfile's build stage and files the

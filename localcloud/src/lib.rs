@@ -13,6 +13,7 @@
 //! (`cloudwatch.py`, read through [`cloudwatch`]).
 
 pub mod authorizer;
+pub mod base_images;
 pub mod chain;
 pub mod cloudwatch;
 pub mod codebuild;
@@ -452,6 +453,7 @@ impl LocalCloud {
             logs: services.logs.clone(),
             builds: Mutex::new(Vec::new()),
             project: codebuild::project_record(&project),
+            base_images: Arc::new(base_images::BaseImageRegistry::default()),
         };
         let _ = services.router.codebuild.set(Arc::new(local_codebuild));
 

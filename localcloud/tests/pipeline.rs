@@ -248,3 +248,55 @@ async fn resources_are_judged_as_aws_judges_them() {
     assert!(cause.contains("not authorized to perform: ecs:ListTasks on resource: *"), "{cause}");
     assert!(cause.contains("assumed-role/sigship-DestroyRole-"), "destroy's own role: {cause}");
 }
+
+/// The base images by digest, without a registry to read digests from in advance: the first build
+/// records what it pulled; later builds pull by that record even after a tag moved upstream; the
+/// operator's `sigship base-images --move` forgets it, and the next build records the moved image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn base_images_are_pulled_by_the_digests_the_first_build_recorded_until_moved() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    let alpine = "public.ecr.aws/docker/library/alpine:3.23";
+    let pulled = |cloud: &LocalCloud| match cloud.builds().last().map(|b| b.status.clone()) {
+        Some(localcloud::codebuild::BuildStatus::Succeeded { pulled, .. }) => {
+            let mut pulled: Vec<String> = pulled.split_whitespace().map(String::from).collect();
+            pulled.sort();
+            pulled
+        }
+        other => panic!("the last build did not succeed: {other:?}"),
+    };
+    let recorded = |shown: &str| {
+        let mut recorded: Vec<String> =
+            shown.lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_string()).collect();
+        recorded.sort();
+        recorded
+    };
+    let (_, shown, _) = cloud.sigship_as_operator(&["base-images"]).await;
+    assert!(shown.contains("none recorded yet"), "{shown}");
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    cloud.run(json!({"tag": "v0.24.2"}), "first", true).await.assert_succeeded(&cloud.logs);
+    let (code, shown, stderr) = cloud.sigship_as_operator(&["base-images"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let first = recorded(&shown);
+    assert_eq!(first, pulled(&cloud), "{shown}");
+    assert_eq!(first.len(), 2, "golang and alpine: {shown}");
+
+    // The tag moves upstream: the next release is built from the recorded image all the same.
+    let codebuild = cloud.router.codebuild.get().expect("the local CodeBuild");
+    let moved = codebuild.base_images.move_tag(alpine);
+    cloud.repository.commit("CHANGES", "v0.24.3\n", "release v0.24.3");
+    cloud.repository.signed_tag("v0.24.3", &cloud.maintainer);
+    cloud.run(json!({"tag": "v0.24.3"}), "second", true).await.assert_succeeded(&cloud.logs);
+    assert_eq!(pulled(&cloud), first, "pulled by the recorded digests");
+
+    // Moved on purpose: the next build pulls what the tags name now and records it.
+    let (code, said, stderr) = cloud.sigship_as_operator(&["base-images", "--move"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(said.contains("moved — forgot") && said.contains(&first[0]), "{said}");
+    cloud.repository.commit("CHANGES", "v0.24.4\n", "release v0.24.4");
+    cloud.repository.signed_tag("v0.24.4", &cloud.maintainer);
+    cloud.run(json!({"tag": "v0.24.4"}), "third", true).await.assert_succeeded(&cloud.logs);
+    let now = pulled(&cloud);
+    assert!(now.contains(&format!("{alpine}@{moved}")), "{now:?}");
+    let (_, shown, _) = cloud.sigship_as_operator(&["base-images"]).await;
+    assert_eq!(recorded(&shown), now);
+}

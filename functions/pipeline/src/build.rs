@@ -16,9 +16,17 @@ pub use provenance::{BuildRecord, BuildSettings, RecordedStatus};
 pub const BUILD_ENV_COMMIT: &str = "SIGSHIP_COMMIT";
 pub const BUILD_ENV_VERSION: &str = "SIGSHIP_VERSION";
 pub const BUILD_ENV_IMAGE_TAG: &str = "SIGSHIP_IMAGE_TAG";
-pub const BUILD_ENVIRONMENT: [&str; 3] = [BUILD_ENV_COMMIT, BUILD_ENV_VERSION, BUILD_ENV_IMAGE_TAG];
-/// What a build exports (`env.exported-variables`): the digest of the image it pushed.
+/// The base images' recorded digests (`reference@sha256:…`, space-separated; see
+/// [`BaseImageRecord`]), or [`NO_BASE_IMAGES`].
+pub const BUILD_ENV_BASE_IMAGES: &str = "SIGSHIP_BASE_IMAGES";
+/// What [`BUILD_ENV_BASE_IMAGES`] holds while nothing is recorded (a variable is never empty).
+pub const NO_BASE_IMAGES: &str = "none";
+pub const BUILD_ENVIRONMENT: [&str; 4] =
+    [BUILD_ENV_COMMIT, BUILD_ENV_VERSION, BUILD_ENV_IMAGE_TAG, BUILD_ENV_BASE_IMAGES];
+/// What a build exports (`env.exported-variables`): the digest of the image it pushed…
 pub const BUILD_EXPORTED_DIGEST: &str = "SIGSHIP_IMAGE_DIGEST";
+/// …and each base image as it pulled it (`reference@sha256:…`, space-separated).
+pub const BUILD_EXPORTED_BASE_IMAGES: &str = "SIGSHIP_BASE_IMAGES_PULLED";
 /// The buildspec every StartBuild sends (`buildspecOverride`): part of this code, pinned with
 /// it, so no object in the artifacts bucket decides what a build runs.
 pub const BUILDSPEC: &str = include_str!("../../../source/buildspec.yml");
@@ -55,8 +63,43 @@ pub trait BuildService {
     async fn phase(&self, build_id: &str) -> Result<BuildPhase>;
     /// The builds of `project` at `source_version`, newest first, as CodeBuild recorded them.
     async fn builds_of(&self, project: &str, source_version: &str) -> Result<Vec<BuildRecord>>;
+    /// One build, as CodeBuild recorded it.
+    async fn record(&self, build_id: &str) -> Result<Option<BuildRecord>>;
     /// What the project itself says a build runs with.
     async fn project(&self, project: &str) -> Result<BuildSettings>;
+}
+
+/// The digests the base images were first pulled at (`reference@sha256:…`): every build pulls
+/// by them, so a tag moved upstream changes nothing until an operator moves the record.
+pub trait BaseImageRecord {
+    async fn recorded(&self) -> Result<Vec<String>>;
+    async fn set(&self, recorded: &[String]) -> Result<()>;
+}
+
+/// `reference@sha256:<64 hex>`: what a recorded or pulled base image looks like.
+pub fn is_pinned_reference(entry: &str) -> bool {
+    let Some((reference, digest)) = entry.rsplit_once("@sha256:") else { return false };
+    let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "./_-:".contains(c);
+    reference.contains(':')
+        && !reference.is_empty()
+        && reference.chars().all(|c| name_ok(c) || c.is_ascii_uppercase())
+        && digest.len() == 64
+        && digest.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// The record with what a build pulled: a reference not recorded yet is recorded at the digest
+/// it was pulled at; a recorded one keeps its digest. Returns the new record and what it added.
+pub fn record_pulled(recorded: &[String], pulled: &str) -> (Vec<String>, Vec<String>) {
+    let reference = |entry: &str| entry.rsplit_once('@').map_or(entry.to_string(), |(r, _)| r.to_string());
+    let mut record = recorded.to_vec();
+    let mut added = Vec::new();
+    for entry in pulled.split_whitespace().filter(|e| is_pinned_reference(e)) {
+        if !record.iter().any(|r| reference(r) == reference(entry)) {
+            record.push(entry.to_string());
+            added.push(entry.to_string());
+        }
+    }
+    (record, added)
 }
 
 pub trait ImageRegistry {
@@ -120,33 +163,44 @@ pub fn image_tag(tag: &str, commit: &str) -> String {
     format!("{safe}-{}", &commit[..commit.len().min(12)])
 }
 
-/// The variables trigger-build sends with a build of `verified` ([`BUILD_ENVIRONMENT`]).
-pub fn build_environment(verified: &VerifiedTag) -> Vec<(String, String)> {
+/// The variables trigger-build sends with a build of `verified` ([`BUILD_ENVIRONMENT`]), the base
+/// images pinned to `base_images`.
+pub fn build_environment(verified: &VerifiedTag, base_images: &[String]) -> Vec<(String, String)> {
     vec![
         (BUILD_ENV_COMMIT.into(), verified.commit.clone()),
         (BUILD_ENV_VERSION.into(), verified.tag.clone()),
         (BUILD_ENV_IMAGE_TAG.into(), image_tag(&verified.tag, &verified.commit)),
+        (
+            BUILD_ENV_BASE_IMAGES.into(),
+            if base_images.is_empty() { NO_BASE_IMAGES.into() } else { base_images.join(" ") },
+        ),
     ]
+}
+
+/// What trigger-build works with besides its configuration.
+pub struct BuildWorld<'a, B, I, R> {
+    pub builds: &'a B,
+    pub images: &'a I,
+    pub base_images: &'a R,
 }
 
 pub async fn handle(
     request: BuildRequest,
     config: &BuildConfig,
-    builds: &impl BuildService,
-    images: &impl ImageRegistry,
+    world: &BuildWorld<'_, impl BuildService, impl ImageRegistry, impl BaseImageRecord>,
 ) -> Result<BuildState> {
     match request {
-        BuildRequest::Start { verified } => start(&verified, config, builds, images).await,
-        BuildRequest::Poll { build } => poll(build, config, builds, images).await,
+        BuildRequest::Start { verified } => start(&verified, config, world).await,
+        BuildRequest::Poll { build } => poll(build, config, world).await,
     }
 }
 
 async fn start(
     verified: &VerifiedTag,
     config: &BuildConfig,
-    builds: &impl BuildService,
-    images: &impl ImageRegistry,
+    world: &BuildWorld<'_, impl BuildService, impl ImageRegistry, impl BaseImageRecord>,
 ) -> Result<BuildState> {
+    let BuildWorld { builds, images, base_images } = *world;
     if verified.repository != config.repository {
         return Err(Error::InvalidInput(format!(
             "the build project compiles {}, but the tag was verified in {}",
@@ -164,7 +218,7 @@ async fn start(
         poll_seconds: config.polling.interval_seconds,
     };
     let source_version = source_version(&verified.tag, &verified.commit);
-    let environment = build_environment(verified);
+    let environment = build_environment(verified, &base_images.recorded().await?);
     let (ours, foreign) = builds_by_origin(config, builds, &source_version, &environment).await?;
     for (build, why) in &foreign {
         tracing::warn!(build_id = %build.id, why = %why.join("; "), "a build of this commit that trigger-build did not start: ignored");
@@ -203,6 +257,23 @@ async fn start(
     Ok(state)
 }
 
+/// Records the base images a finished build pulled that were not recorded yet. A record that
+/// cannot be read or written is logged and the release goes on: its next build records them.
+async fn record_base_images(builds: &impl BuildService, base_images: &impl BaseImageRecord, build_id: &str) {
+    let outcome = async {
+        let pulled = builds.record(build_id).await?.and_then(|b| b.exported_base_images).unwrap_or_default();
+        let (record, added) = record_pulled(&base_images.recorded().await?, &pulled);
+        if !added.is_empty() {
+            base_images.set(&record).await?;
+            tracing::info!(%build_id, added = ?added, "base images recorded: later builds pull them by these digests");
+        }
+        Ok::<_, Error>(())
+    };
+    if let Err(err) = outcome.await {
+        tracing::warn!(%build_id, error = %err, "the base images this build pulled were not recorded");
+    }
+}
+
 /// The project's builds of `source_version`, split into those trigger-build started as it would
 /// now (newest first) and the others, each with why it is not ours.
 async fn builds_by_origin(
@@ -229,9 +300,9 @@ async fn builds_by_origin(
 async fn poll(
     mut state: BuildState,
     config: &BuildConfig,
-    builds: &impl BuildService,
-    images: &impl ImageRegistry,
+    world: &BuildWorld<'_, impl BuildService, impl ImageRegistry, impl BaseImageRecord>,
 ) -> Result<BuildState> {
+    let BuildWorld { builds, images, base_images } = *world;
     let Some(build_id) = state.build_id.clone() else {
         return Ok(state);
     };
@@ -252,6 +323,7 @@ async fn poll(
                     image_tag: state.image_tag,
                 });
             }
+            record_base_images(builds, base_images, &build_id).await;
             state.status = BuildStatus::Succeeded;
             Ok(state)
         }
@@ -261,7 +333,7 @@ async fn poll(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{verified_tag, FakeBuilds, FakeRegistry};
+    use crate::testing::{verified_tag, FakeBaseImages, FakeBuilds, FakeRegistry};
 
     fn config() -> BuildConfig {
         BuildConfig {
@@ -284,27 +356,29 @@ mod tests {
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
         let sent: std::collections::BTreeSet<&str> = BUILD_ENVIRONMENT.into_iter().collect();
+        let exported = [BUILD_EXPORTED_DIGEST, BUILD_EXPORTED_BASE_IMAGES];
         let mut expected = sent.clone();
-        expected.insert(BUILD_EXPORTED_DIGEST);
+        expected.extend(exported);
         assert_eq!(read, expected);
-        for name in BUILD_ENVIRONMENT.into_iter().chain([BUILD_EXPORTED_DIGEST]) {
+        for name in BUILD_ENVIRONMENT.into_iter().chain(exported) {
             assert!(code.contains(&format!("    {name}: \"\"")), "{name} is not declared in env.variables");
         }
-        assert!(code.contains(&format!("  exported-variables:\n    - {BUILD_EXPORTED_DIGEST}\n")), "{code}");
+        let declared = exported.map(|name| format!("    - {name}\n")).concat();
+        assert!(code.contains(&format!("  exported-variables:\n{declared}")), "{code}");
         let started = start_environment();
         assert_eq!(started.iter().map(|(k, _)| k.as_str()).collect::<std::collections::BTreeSet<_>>(), sent);
+    }
+
+    /// trigger-build's handler with nothing recorded of the base images.
+    async fn run(request: BuildRequest, builds: &FakeBuilds, images: &FakeRegistry) -> Result<BuildState> {
+        handle(request, &config(), &BuildWorld { builds, images, base_images: &FakeBaseImages::default() }).await
     }
 
     fn start_environment() -> Vec<(String, String)> {
         let builds = FakeBuilds::default();
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime
-            .block_on(handle(
-                BuildRequest::Start { verified: verified_tag("v0.24.2") },
-                &config(),
-                &builds,
-                &FakeRegistry::default(),
-            ))
+            .block_on(run(BuildRequest::Start { verified: verified_tag("v0.24.2") }, &builds, &FakeRegistry::default()))
             .unwrap();
         let started = builds.started.lock().unwrap();
         started[0].environment.clone()
@@ -321,8 +395,7 @@ mod tests {
     async fn starts_a_build_on_exactly_the_verified_commit() {
         let (builds, images) = (FakeBuilds::default(), FakeRegistry::default());
         let verified = verified_tag("v0.24.2");
-        let state =
-            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
+        let state = run(BuildRequest::Start { verified: verified.clone() }, &builds, &images).await.unwrap();
         assert_eq!(state.status, BuildStatus::InProgress);
         assert!(!state.skipped);
         let started = builds.started.lock().unwrap();
@@ -338,9 +411,8 @@ mod tests {
         let verified = verified_tag("v0.24.2");
         let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
         let builds = FakeBuilds::default();
-        builds.record(&verified, "sha256:aa", |_| {});
-        let state =
-            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
+        builds.record_build(&verified, "sha256:aa", |_| {});
+        let state = run(BuildRequest::Start { verified: verified.clone() }, &builds, &images).await.unwrap();
         assert!(state.skipped);
         assert_eq!(state.status, BuildStatus::Succeeded);
         assert!(builds.started.lock().unwrap().is_empty());
@@ -357,11 +429,9 @@ mod tests {
         for (recorded, change) in others {
             let builds = FakeBuilds::default();
             if let Some(digest) = recorded {
-                builds.record(&verified, digest, change);
+                builds.record_build(&verified, digest, change);
             }
-            let err = handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images)
-                .await
-                .unwrap_err();
+            let err = run(BuildRequest::Start { verified: verified.clone() }, &builds, &images).await.unwrap_err();
             assert_eq!(err.name(), "ImageNotRecorded", "{recorded:?}");
             assert!(
                 err.to_string().contains("batch-delete-image --repository-name btcd --image-ids imageTag=v0.24.2-"),
@@ -371,17 +441,50 @@ mod tests {
         }
     }
 
+    /// The first build that pulls a base image records the digest it pulled; every later build
+    /// is sent the record (and pulls by it); a recorded image keeps its digest.
+    #[tokio::test]
+    async fn base_images_are_recorded_once_and_sent_with_every_later_build() {
+        let (alpine, golang) =
+            ("public.ecr.aws/docker/library/alpine:3.23", "public.ecr.aws/docker/library/golang:1.26-bookworm");
+        let (a1, a2, g1) = ("a".repeat(64), "c".repeat(64), "b".repeat(64));
+        let base_images = FakeBaseImages::default();
+        let builds = FakeBuilds::answering(BuildPhase::Succeeded);
+        *builds.pulled.lock().unwrap() = Some(format!("{golang}@sha256:{g1} {alpine}@sha256:{a1}"));
+        let images = FakeRegistry::with_image("v0.24.2-0123456789ab", "sha256:bb");
+        let world = BuildWorld { builds: &builds, images: &images, base_images: &base_images };
+        let verified = verified_tag("v0.24.2");
+        let started =
+            handle(BuildRequest::Start { verified: verified_tag("v0.24.3") }, &config(), &world).await.unwrap();
+        assert_eq!(
+            builds.started.lock().unwrap()[0].environment[3],
+            (BUILD_ENV_BASE_IMAGES.into(), NO_BASE_IMAGES.into())
+        );
+        let state = BuildState { image_tag: image_tag(&verified.tag, &verified.commit), ..started };
+        handle(BuildRequest::Poll { build: state.clone() }, &config(), &world).await.unwrap();
+        let recorded = base_images.0.lock().unwrap().clone();
+        assert_eq!(recorded, [format!("{golang}@sha256:{g1}"), format!("{alpine}@sha256:{a1}")]);
+
+        // alpine:3.23 moved upstream; a build that pulled it anew records nothing over it.
+        *builds.pulled.lock().unwrap() = Some(format!("{alpine}@sha256:{a2}"));
+        handle(BuildRequest::Poll { build: state }, &config(), &world).await.unwrap();
+        assert_eq!(*base_images.0.lock().unwrap(), recorded);
+        handle(BuildRequest::Start { verified: verified_tag("v0.24.4") }, &config(), &world).await.unwrap();
+        let sent = builds.started.lock().unwrap()[1].environment[3].1.clone();
+        assert_eq!(sent, recorded.join(" "), "the next build pulls by the record");
+        assert!(!is_pinned_reference("evil/golang:latest") && is_pinned_reference(&recorded[0]));
+    }
+
     #[tokio::test]
     async fn a_running_build_someone_else_started_is_not_followed() {
         let verified = verified_tag("v0.24.2");
         let builds = FakeBuilds::default();
-        builds.record(&verified, "sha256:aa", |b| {
+        builds.record_build(&verified, "sha256:aa", |b| {
             b.status = RecordedStatus::InProgress;
             b.exported_digest = None;
             b.settings.image = "attacker/build-image".into();
         });
-        let state =
-            handle(BuildRequest::Start { verified }, &config(), &builds, &FakeRegistry::default()).await.unwrap();
+        let state = run(BuildRequest::Start { verified }, &builds, &FakeRegistry::default()).await.unwrap();
         assert_eq!(builds.started.lock().unwrap().len(), 1, "a build of its own is started");
         assert_eq!(state.build_id.as_deref(), Some("btcd-build:1"));
     }
@@ -390,15 +493,14 @@ mod tests {
     async fn follows_a_build_of_the_same_commit_still_running_instead_of_starting_another() {
         let (builds, images) = (FakeBuilds::default(), FakeRegistry::default());
         let verified = verified_tag("v0.24.2");
-        let first =
-            handle(BuildRequest::Start { verified: verified.clone() }, &config(), &builds, &images).await.unwrap();
-        let again = handle(BuildRequest::Start { verified }, &config(), &builds, &images).await.unwrap();
+        let first = run(BuildRequest::Start { verified: verified.clone() }, &builds, &images).await.unwrap();
+        let again = run(BuildRequest::Start { verified }, &builds, &images).await.unwrap();
         assert_eq!(builds.started.lock().unwrap().len(), 1, "one build of one commit");
         assert_eq!(again.build_id, first.build_id);
         assert_eq!((again.status, again.skipped), (BuildStatus::InProgress, false));
         // Another release tag is another build.
         let other = BuildRequest::Start { verified: verified_tag("v0.24.3") };
-        let other = handle(other, &config(), &builds, &images).await.unwrap();
+        let other = run(other, &builds, &images).await.unwrap();
         assert_ne!(other.build_id, first.build_id);
     }
 
@@ -406,9 +508,8 @@ mod tests {
     async fn refuses_a_tag_verified_in_another_repository() {
         let mut verified = verified_tag("v0.24.2");
         verified.repository = "https://evil.example/btcd.git".into();
-        let err = handle(BuildRequest::Start { verified }, &config(), &FakeBuilds::default(), &FakeRegistry::default())
-            .await
-            .unwrap_err();
+        let err =
+            run(BuildRequest::Start { verified }, &FakeBuilds::default(), &FakeRegistry::default()).await.unwrap_err();
         assert_eq!(err.name(), "InvalidInput");
     }
 
@@ -423,18 +524,13 @@ mod tests {
         for (phase, expected) in cases {
             let builds = FakeBuilds::answering(phase);
             let state = in_progress(0);
-            let err = handle(BuildRequest::Poll { build: state }, &config(), &builds, &FakeRegistry::default())
-                .await
-                .unwrap_err();
+            let err = run(BuildRequest::Poll { build: state }, &builds, &FakeRegistry::default()).await.unwrap_err();
             assert_eq!(err.name(), expected);
         }
         let builds = FakeBuilds::answering(BuildPhase::InProgress);
-        let next = handle(BuildRequest::Poll { build: in_progress(1) }, &config(), &builds, &FakeRegistry::default())
-            .await
-            .unwrap();
+        let next = run(BuildRequest::Poll { build: in_progress(1) }, &builds, &FakeRegistry::default()).await.unwrap();
         assert_eq!((next.attempt, next.status), (2, BuildStatus::InProgress));
-        let err =
-            handle(BuildRequest::Poll { build: next }, &config(), &builds, &FakeRegistry::default()).await.unwrap_err();
+        let err = run(BuildRequest::Poll { build: next }, &builds, &FakeRegistry::default()).await.unwrap_err();
         assert_eq!(err.name(), "BuildWaitExceeded");
     }
 
@@ -443,7 +539,7 @@ mod tests {
         let builds = FakeBuilds::answering(BuildPhase::Succeeded);
         let state = in_progress(0);
         let images = FakeRegistry::with_image(&state.image_tag, "sha256:bb");
-        let done = handle(BuildRequest::Poll { build: state }, &config(), &builds, &images).await.unwrap();
+        let done = run(BuildRequest::Poll { build: state }, &builds, &images).await.unwrap();
         assert_eq!(done.status, BuildStatus::Succeeded);
     }
 

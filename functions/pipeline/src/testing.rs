@@ -27,6 +27,8 @@ pub struct FakeBuilds {
     answer: BuildPhase,
     /// Builds recorded by hand: (source version, the build), oldest first.
     recorded: Mutex<Vec<(String, BuildRecord)>>,
+    /// What every build this fake started exports as the base images it pulled.
+    pub pulled: Mutex<Option<String>>,
 }
 
 impl Default for FakeBuilds {
@@ -40,7 +42,12 @@ impl FakeBuilds {
     pub const ROLE: &'static str = "sigship-TriggerBuildRole-TEST";
 
     pub fn answering(answer: BuildPhase) -> Self {
-        FakeBuilds { started: Mutex::new(Vec::new()), answer, recorded: Mutex::new(Vec::new()) }
+        FakeBuilds {
+            started: Mutex::new(Vec::new()),
+            answer,
+            recorded: Mutex::new(Vec::new()),
+            pulled: Mutex::new(None),
+        }
     }
 
     /// The project: what a build without overrides runs with.
@@ -75,17 +82,18 @@ impl FakeBuilds {
             settings,
             debug_session: false,
             exported_digest: None,
+            exported_base_images: None,
         }
     }
 
     /// A successful build of the release `verified` names, started by trigger-build, that pushed
     /// `digest`; `change` makes it someone else's.
-    pub fn record(&self, verified: &VerifiedTag, digest: &str, change: impl FnOnce(&mut BuildRecord)) {
+    pub fn record_build(&self, verified: &VerifiedTag, digest: &str, change: impl FnOnce(&mut BuildRecord)) {
         let source_version = crate::build::source_version(&verified.tag, &verified.commit);
         let start = BuildStart {
             project: "btcd-build".into(),
             source_version: source_version.clone(),
-            environment: crate::build::build_environment(verified),
+            environment: crate::build::build_environment(verified, &[]),
             buildspec: crate::build::BUILDSPEC,
         };
         let mut build = Self::record_of(&start, format!("btcd-build:recorded-{digest}"), RecordedStatus::Succeeded);
@@ -123,6 +131,32 @@ impl BuildService for FakeBuilds {
 
     async fn project(&self, _project: &str) -> Result<BuildSettings> {
         Ok(Self::project())
+    }
+
+    /// A build this fake started, as it answers, exporting [`FakeBuilds::pulled`].
+    async fn record(&self, build_id: &str) -> Result<Option<BuildRecord>> {
+        let started = self.started.lock().unwrap();
+        let index = build_id.rsplit(':').next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+        Ok(started.get(index.wrapping_sub(1)).map(|start| {
+            let mut build = Self::record_of(start, build_id.into(), RecordedStatus::Succeeded);
+            build.exported_base_images = self.pulled.lock().unwrap().clone();
+            build
+        }))
+    }
+}
+
+/// The base images' record, in memory.
+#[derive(Default)]
+pub struct FakeBaseImages(pub Mutex<Vec<String>>);
+
+impl crate::build::BaseImageRecord for FakeBaseImages {
+    async fn recorded(&self) -> Result<Vec<String>> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn set(&self, recorded: &[String]) -> Result<()> {
+        *self.0.lock().unwrap() = recorded.to_vec();
+        Ok(())
     }
 }
 

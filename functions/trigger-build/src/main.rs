@@ -1,6 +1,6 @@
 //! trigger-build: start CodeBuild on the verified commit (or skip it), and poll it.
-use pipeline::aws::{CodeBuild, Ecr};
-use pipeline::build::{self, BuildConfig, BuildRequest};
+use pipeline::aws::{BaseImagesParameter, CodeBuild, Ecr};
+use pipeline::build::{self, BuildConfig, BuildRequest, BuildWorld};
 use pipeline::{config::Env, lambda};
 
 #[tokio::main]
@@ -10,10 +10,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let setup = || async {
         let config = BuildConfig::from_env(&env)?;
         let images = Ecr::new(&sdk, env.required("SIGSHIP_ECR_REPOSITORY")?);
-        Ok((config, CodeBuild::new(&sdk), images))
+        let base_images = BaseImagesParameter::from_env(&sdk, &env)?;
+        Ok((config, CodeBuild::new(&sdk), images, base_images))
     };
-    lambda::serve(setup, |(config, builds, images), request: BuildRequest| {
-        build::handle(request, config, builds, images)
+    lambda::serve(setup, |(config, builds, images, base_images), request: BuildRequest| async move {
+        build::handle(request, config, &BuildWorld { builds, images, base_images }).await
     })
     .await
 }

@@ -143,6 +143,12 @@ pub const GRANTS: &[Grant] = &[
     ),
     call(
         Function("trigger-build"),
+        "BaseImagesParameter::recorded, BaseImagesParameter::set",
+        &["ssm:GetParameter", "ssm:PutParameter"],
+        &[("Name", "{SIGSHIP_BASE_IMAGES_PARAMETER}")],
+    ),
+    call(
+        Function("trigger-build"),
         "Ecr::digest_of, Ecr::repository_uri (ImageMissing names it)",
         &["ecr:DescribeImages", "ecr:DescribeRepositories"],
         THE_REPOSITORY,
@@ -462,6 +468,12 @@ pub const GRANTS: &[Grant] = &[
         ],
     ),
     call(Operator, "run, follow (the pin)", &["ssm:PutParameter"], &[("Name", "{SIGSHIP_RELEASE_PIN_PARAMETER}")]),
+    call(
+        Operator,
+        "base-images (BaseImagesParameter::recorded, set)",
+        &["ssm:GetParameter", "ssm:PutParameter"],
+        &[("Name", "{SIGSHIP_BASE_IMAGES_PARAMETER}")],
+    ),
     call(Operator, "status (Services::describe)", &["ecs:DescribeServices"], THE_SERVICE),
     call(Operator, "status (Revisions::deployed)", &["ecs:DescribeTaskDefinition"], NOTHING),
     call(Operator, "status (LogEvents)", &["logs:FilterLogEvents", "logs:DescribeLogStreams"], DAEMON_LOGS),

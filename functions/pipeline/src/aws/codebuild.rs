@@ -4,7 +4,8 @@ use aws_sdk_codebuild::types::{
 };
 
 use crate::build::{
-    BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, RecordedStatus, BUILD_EXPORTED_DIGEST,
+    BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, RecordedStatus, BUILD_EXPORTED_BASE_IMAGES,
+    BUILD_EXPORTED_DIGEST,
 };
 use crate::error::{Error, Result};
 
@@ -79,17 +80,14 @@ impl BuildService for CodeBuild {
         ))
     }
 
+    async fn record(&self, build_id: &str) -> Result<Option<BuildRecord>> {
+        Ok(self.described(build_id).await?.as_ref().map(record_of))
+    }
+
     async fn phase(&self, build_id: &str) -> Result<BuildPhase> {
-        let response = self
-            .client
-            .batch_get_builds()
-            .ids(build_id)
-            .send()
-            .await
-            .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
-        let build = response
-            .builds()
-            .first()
+        let build = self
+            .described(build_id)
+            .await?
             .ok_or_else(|| Error::BuildFailed { build_id: build_id.into(), phase: "build not found".into() })?;
         // A finished build's current phase is COMPLETED: name the phase that failed, and why.
         let failed = build.phases().iter().find(|p| p.phase_status().is_some_and(|s| s.as_str() == "FAILED"));
@@ -116,6 +114,17 @@ impl BuildService for CodeBuild {
 }
 
 impl CodeBuild {
+    async fn described(&self, build_id: &str) -> Result<Option<Build>> {
+        let response = self
+            .client
+            .batch_get_builds()
+            .ids(build_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws("codebuild:BatchGetBuilds", e))?;
+        Ok(response.builds().first().cloned())
+    }
+
     /// The project's builds that `wanted` accepts, newest first (by build number): every page is
     /// looked at (100 ids, and one BatchGetBuilds, per page), up to the newest 1,000 builds.
     async fn newest(&self, project: &str, wanted: impl Fn(&Build) -> bool) -> Result<Vec<Build>> {
@@ -156,7 +165,10 @@ fn record_of(build: &Build) -> BuildRecord {
         Some(StatusType::Succeeded) => RecordedStatus::Succeeded,
         Some(_) => RecordedStatus::Ended,
     };
-    let exported = build.exported_environment_variables().iter().find(|v| v.name() == Some(BUILD_EXPORTED_DIGEST));
+    let exported = |name: &str| {
+        let variable = build.exported_environment_variables().iter().find(|v| v.name() == Some(name));
+        variable.and_then(|v| v.value()).filter(|value| !value.is_empty()).map(str::to_string)
+    };
     BuildRecord {
         id: build.id().unwrap_or_default().to_string(),
         status,
@@ -169,7 +181,8 @@ fn record_of(build: &Build) -> BuildRecord {
             build.service_role(),
         ),
         debug_session: build.debug_session().and_then(|d| d.session_enabled()).unwrap_or(false),
-        exported_digest: exported.and_then(|v| v.value()).filter(|d| !d.is_empty()).map(str::to_string),
+        exported_digest: exported(BUILD_EXPORTED_DIGEST),
+        exported_base_images: exported(BUILD_EXPORTED_BASE_IMAGES),
     }
 }
 

@@ -87,36 +87,12 @@ impl WatchParameters {
 
     /// Creates the marks that do not exist yet, unset (`up`); returns how many it created.
     pub async fn ensure(&self) -> Result<usize> {
-        let mut created = 0;
-        for name in self.names() {
-            let put = self
-                .client
-                .put_parameter()
-                .name(&name)
-                .value(UNSET)
-                .r#type(aws_sdk_ssm::types::ParameterType::String)
-                .overwrite(false)
-                .send()
-                .await;
-            match put {
-                Ok(_) => created += 1,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {}
-                Err(e) => return Err(Error::aws("ssm:PutParameter", e)),
-            }
-        }
-        Ok(created)
+        create_unset(&self.client, &self.names()).await
     }
 
     /// Deletes the marks (`down`); returns how many there were.
     pub async fn delete(&self) -> Result<usize> {
-        let deleted = self
-            .client
-            .delete_parameters()
-            .set_names(Some(self.names()))
-            .send()
-            .await
-            .map_err(|e| Error::aws("ssm:DeleteParameters", e))?;
-        Ok(deleted.deleted_parameters().len())
+        delete(&self.client, &self.names()).await
     }
 
     /// The marks that exist, and the names of those that do not.
@@ -193,6 +169,90 @@ impl ReleaseLedger for RanParameter {
     async fn record_ran(&self, tag: &str) -> Result<()> {
         put(&self.client, &self.name, tag).await
     }
+}
+
+/// The digests the base images were first pulled at (`/sigship/<stack>/base-images`: the
+/// entries space-separated, or unset): trigger-build reads and adds to it, `sigship base-images
+/// --move` empties it, `up` creates it and `down` deletes it.
+pub struct BaseImagesParameter {
+    client: aws_sdk_ssm::Client,
+    pub name: String,
+}
+
+impl BaseImagesParameter {
+    pub fn of_stack(config: &aws_config::SdkConfig, stack: &str) -> Self {
+        BaseImagesParameter { client: aws_sdk_ssm::Client::new(config), name: format!("/sigship/{stack}/base-images") }
+    }
+
+    /// `SIGSHIP_BASE_IMAGES_PARAMETER`.
+    pub fn from_env(config: &aws_config::SdkConfig, env: &crate::config::Env) -> Result<Self> {
+        Ok(BaseImagesParameter {
+            client: aws_sdk_ssm::Client::new(config),
+            name: env.required("SIGSHIP_BASE_IMAGES_PARAMETER")?,
+        })
+    }
+
+    /// Creates it unset unless it exists (`up`); true when it did not.
+    pub async fn ensure(&self) -> Result<bool> {
+        Ok(create_unset(&self.client, std::slice::from_ref(&self.name)).await? > 0)
+    }
+
+    /// Deletes it (`down`); true when it existed.
+    pub async fn delete(&self) -> Result<bool> {
+        Ok(delete(&self.client, std::slice::from_ref(&self.name)).await? > 0)
+    }
+}
+
+impl crate::build::BaseImageRecord for BaseImagesParameter {
+    async fn recorded(&self) -> Result<Vec<String>> {
+        let read = self.client.get_parameter().name(&self.name).send().await;
+        match read {
+            Ok(read) => Ok(read
+                .parameter()
+                .and_then(|p| p.value())
+                .map(|v| v.split_whitespace().filter(|e| *e != UNSET).map(String::from).collect())
+                .unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Err(not_created(&self.name)),
+            Err(e) => Err(Error::aws("ssm:GetParameter", e)),
+        }
+    }
+
+    async fn set(&self, recorded: &[String]) -> Result<()> {
+        let value = if recorded.is_empty() { UNSET.to_string() } else { recorded.join(" ") };
+        put(&self.client, &self.name, &value).await
+    }
+}
+
+/// Creates each parameter that does not exist yet, unset; returns how many it created.
+async fn create_unset(client: &aws_sdk_ssm::Client, names: &[String]) -> Result<usize> {
+    let mut created = 0;
+    for name in names {
+        let put = client
+            .put_parameter()
+            .name(name)
+            .value(UNSET)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(false)
+            .send()
+            .await;
+        match put {
+            Ok(_) => created += 1,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {}
+            Err(e) => return Err(Error::aws("ssm:PutParameter", e)),
+        }
+    }
+    Ok(created)
+}
+
+/// Deletes the parameters; returns how many there were.
+async fn delete(client: &aws_sdk_ssm::Client, names: &[String]) -> Result<usize> {
+    let deleted = client
+        .delete_parameters()
+        .set_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ssm:DeleteParameters", e))?;
+    Ok(deleted.deleted_parameters().len())
 }
 
 /// Writes a mark that exists (`up` creates them).

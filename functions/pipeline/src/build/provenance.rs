@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::BUILDSPEC;
+use super::{is_pinned_reference, BUILDSPEC, BUILD_ENV_BASE_IMAGES, NO_BASE_IMAGES};
 
 /// What a build runs with, as CodeBuild records it for a build (`BatchGetBuilds`) or a project
 /// (`BatchGetProjects`, whose buildspec is None: sigship's project names none).
@@ -48,6 +48,8 @@ pub struct BuildRecord {
     pub debug_session: bool,
     /// What the buildspec exported as [`super::BUILD_EXPORTED_DIGEST`], once it succeeded.
     pub exported_digest: Option<String>,
+    /// …and as [`super::BUILD_EXPORTED_BASE_IMAGES`].
+    pub exported_base_images: Option<String>,
 }
 
 /// Why `build` is not one trigger-build started for these `variables`; empty when it is.
@@ -92,8 +94,16 @@ pub fn foreign(
     }
     // Every variable is the project's or ours, with that value; ours are all there. (Whether a
     // build's record repeats the project's own variables does not matter: it cannot drop them.)
+    // The base images are the record's when the build started, which may have grown since: any
+    // well-formed record is trigger-build's.
     let ours: BTreeMap<&str, &str> = variables.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for (name, (value, kind)) in &recorded.variables {
+        if name == BUILD_ENV_BASE_IMAGES && kind == "PLAINTEXT" && ours.contains_key(name.as_str()) {
+            if value != NO_BASE_IMAGES && !value.split_whitespace().all(is_pinned_reference) {
+                why.push(format!("variable {name} is not a record of base images"));
+            }
+            continue;
+        }
         let expected = match ours.get(name.as_str()) {
             Some(value) => Some((*value, "PLAINTEXT")),
             None => project.variables.get(name).map(|(v, k)| (v.as_str(), k.as_str())),
@@ -125,7 +135,11 @@ mod tests {
     }
 
     fn ours() -> Vec<(String, String)> {
-        vec![("SIGSHIP_COMMIT".into(), "abc".into()), ("SIGSHIP_IMAGE_TAG".into(), "v0.24.2-abc".into())]
+        vec![
+            ("SIGSHIP_COMMIT".into(), "abc".into()),
+            ("SIGSHIP_IMAGE_TAG".into(), "v0.24.2-abc".into()),
+            (BUILD_ENV_BASE_IMAGES.into(), NO_BASE_IMAGES.into()),
+        ]
     }
 
     fn build_of_ours() -> BuildRecord {
@@ -141,6 +155,7 @@ mod tests {
             settings,
             debug_session: false,
             exported_digest: Some("sha256:aa".into()),
+            exported_base_images: None,
         }
     }
 
@@ -178,6 +193,23 @@ mod tests {
             let why = foreign(&build, &project(), ROLE, &ours());
             assert!(why.iter().any(|w| w.contains(expected)), "{expected}: {why:?}");
         }
+        // The record of base images may have grown since the build started; a made-up one is not ours.
+        let mut earlier = build_of_ours();
+        let digest = "b".repeat(64);
+        earlier.settings.variables.insert(
+            BUILD_ENV_BASE_IMAGES.into(),
+            (format!("public.ecr.aws/docker/library/alpine:3.23@sha256:{digest}"), "PLAINTEXT".into()),
+        );
+        assert!(
+            foreign(&earlier, &project(), ROLE, &ours()).is_empty(),
+            "{:?}",
+            foreign(&earlier, &project(), ROLE, &ours())
+        );
+        earlier
+            .settings
+            .variables
+            .insert(BUILD_ENV_BASE_IMAGES.into(), ("evil/golang:latest".into(), "PLAINTEXT".into()));
+        assert!(foreign(&earlier, &project(), ROLE, &ours()).iter().any(|w| w.contains("not a record of base images")));
         let mut extra = build_of_ours();
         extra.settings.variables.insert("GOFLAGS".into(), ("-toolexec=evil".into(), "PLAINTEXT".into()));
         assert!(!foreign(&extra, &project(), ROLE, &ours()).is_empty());
