@@ -6,6 +6,7 @@ mod artifacts;
 mod bootstrap;
 mod bucket;
 mod cloud;
+mod compose_form;
 mod doctor;
 mod error;
 mod execution;
@@ -228,7 +229,15 @@ fn parse_parameter(text: &str) -> std::result::Result<(String, String), String> 
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let outcome = match Cli::parse().command {
+    // The design's `destroy=everything` (docker-compose run ci destroy=everything) is `down`.
+    let args = match compose_form::rewrite(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(refused) => {
+            eprintln!("sigship: {refused}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match Cli::parse_from(args).command {
         Command::Verify(args) => return runtime.block_on(verify::run(args)),
         Command::Plan { network, markdown, sync_cpu, sync_memory } => {
             if markdown {

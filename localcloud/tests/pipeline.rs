@@ -300,3 +300,40 @@ async fn base_images_are_pulled_by_the_digests_the_first_build_recorded_until_mo
     let (_, shown, _) = cloud.sigship_as_operator(&["base-images"]).await;
     assert_eq!(recorded(&shown), now);
 }
+
+/// The design's `docker-compose run ci destroy=everything` runs `sigship destroy=everything`: after
+/// a deployment it tears everything down exactly as `sigship down` does; a tier it does not know
+/// is refused, naming those it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_design_s_destroy_everything_leaves_nothing_as_down_does() {
+    let cloud = LocalCloud::start(Options::default()).await;
+    cloud.repository.signed_tag("v0.24.2", &cloud.maintainer);
+    cloud.run(json!({"tag": "v0.24.2"}), "deploy", true).await.assert_succeeded(&cloud.logs);
+
+    let (code, _, stderr) = cloud.sigship_as_administrator(&["destroy=all"]).await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("destroy=everything, destroy=service, destroy=images"), "{stderr}");
+    assert!(!cloud.tasks().is_empty() && cloud.tasks().iter().any(|t| t.is_running()), "nothing touched");
+
+    let (code, stdout, stderr) = cloud.sigship_as_administrator(&["destroy=everything"]).await;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    assert!(stdout.contains("sigship down: stack sigship") && stdout.contains("→ Destroy"), "{stdout}");
+    assert!(stdout.contains("stack sigship: DELETE_COMPLETE"), "{stdout}");
+    assert!(cloud.tasks().iter().all(|t| !t.is_running()), "btcd stopped");
+    let efs = aws_sdk_efs::Client::new(&cloud.sdk);
+    let left = efs.describe_file_systems().send().await.unwrap();
+    assert!(left.file_systems().iter().all(|f| f.file_system_id() != cloud.stack.file_system_id), "chain data deleted");
+    let ecr = aws_sdk_ecr::Client::new(&cloud.sdk);
+    assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty(), "images deleted");
+    let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
+    let definitions = ecs.list_task_definitions().send().await.unwrap();
+    assert!(definitions.task_definition_arns().is_empty(), "{:?}", definitions.task_definition_arns());
+    let parameters = aws_sdk_ssm::Client::new(&cloud.sdk).describe_parameters().send().await.unwrap();
+    assert!(parameters.parameters().is_empty(), "marks deleted: {:?}", parameters.parameters());
+    let cloudformation = aws_sdk_cloudformation::Client::new(&cloud.sdk);
+    let stacks = cloudformation.describe_stacks().stack_name(localcloud::STACK_NAME).send().await;
+    assert!(
+        stacks.is_err()
+            || stacks.unwrap().stacks().iter().all(|s| s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE"))
+    );
+}

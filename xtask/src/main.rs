@@ -92,20 +92,28 @@ fn test() -> Result<(), String> {
 }
 
 /// `docker-compose config` (no Docker engine needed) on the compose file alone and with the
-/// example override: both parse, variables pass through from the environment, and nothing in the
-/// files carries a credential.
+/// example override: both parse, variables pass through from the environment, nothing in the
+/// files carries a credential, and the design's three commands resolve — `up` starts the one
+/// `sigship` container; `run ci …` runs the same image, on the override's stack when given.
 fn check_compose(root: &std::path::Path) -> Result<(), String> {
     tools::ensure_command("docker-compose", "docker-compose")?;
-    let cases: [(&[&str], &[&str]); 2] = [
-        (&["docker-compose.yml"], &["AWS_REGION: eu-west-1", "AWS_SECRET_ACCESS_KEY: null", "- up"]),
+    type Expected<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str]);
+    // (files, in `sigship`, in `ci`)
+    let cases: [Expected<'_>; 2] = [
+        (
+            &["docker-compose.yml"],
+            &["AWS_REGION: eu-west-1", "AWS_SECRET_ACCESS_KEY: null", "- up", "image: sigship-bootstrap"],
+            &["AWS_REGION: eu-west-1", "image: sigship-bootstrap", "profiles:\n    - ci\n"],
+        ),
         (
             &["docker-compose.yml", "infrastructure/override.example.yml"],
             &["SIGSHIP_STACK_NAME: btcd-testnet", "Network=testnet3", "AWS_SECRET_ACCESS_KEY: null"],
+            &["SIGSHIP_STACK_NAME: btcd-testnet", "AWS_SECRET_ACCESS_KEY: null", "image: sigship-bootstrap"],
         ),
     ];
-    for (files, expected) in cases {
+    for (files, in_sigship, in_ci) in cases {
         println!(
-            "xtask: docker-compose {} config",
+            "xtask: docker-compose {} config (up, and run ci)",
             files.iter().map(|f| format!("-f {f}")).collect::<Vec<_>>().join(" ")
         );
         let mut args: Vec<&str> = files.iter().flat_map(|f| ["-f", *f]).collect();
@@ -119,14 +127,27 @@ fn check_compose(root: &std::path::Path) -> Result<(), String> {
             .env("AWS_REGION", "eu-west-1")
             .output()
             .map_err(|e| format!("cannot run docker-compose: {e}"))?;
-        let config = String::from_utf8_lossy(&out.stdout);
+        let config = String::from_utf8_lossy(&out.stdout).to_string();
         if !out.status.success() {
             return Err(format!("docker-compose config failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
-        for line in expected {
-            if !config.contains(line) {
-                return Err(format!("docker-compose config: expected {line:?} in\n{config}"));
+        // Each service's block of the resolved file.
+        let block = |name: &str| {
+            let start = config.find(&format!("\n  {name}:\n"))? + name.len() + 5;
+            let rest = &config[start..];
+            let end: usize = rest.lines().take_while(|l| l.starts_with("    ")).map(|l| l.len() + 1).sum();
+            Some(rest[..end.min(rest.len())].to_string())
+        };
+        for (service, expected) in [("sigship", in_sigship), ("ci", in_ci)] {
+            let found = block(service).ok_or(format!("docker-compose config: no service {service} in\n{config}"))?;
+            for line in expected {
+                if !found.contains(line) {
+                    return Err(format!("docker-compose config: expected {line:?} in {service}:\n{found}"));
+                }
             }
+        }
+        if block("sigship").is_some_and(|b| b.contains("profiles:")) {
+            return Err("the sigship service has a profile: `docker-compose up` would start nothing".into());
         }
     }
     Ok(())
