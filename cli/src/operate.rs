@@ -273,6 +273,12 @@ pub async fn status(
                 took(described)
             );
             println!("  input     {}", described.input.as_deref().unwrap_or("{}"));
+            // What the build made: a rebuild of the signed commit must give these bytes.
+            if let Some(binaries) = described.output.as_ref().and_then(|o| o["binaries"].as_object()) {
+                let sums: Vec<String> =
+                    binaries.iter().map(|(name, hash)| format!("{name} {}", hash.as_str().unwrap_or("?"))).collect();
+                println!("  built     sha256 {}", sums.join(", "));
+            }
             if follow && described.is_running() {
                 follow_interruptibly(&sfn, &described.arn, &described.name).await?;
             } else {

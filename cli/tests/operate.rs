@@ -69,6 +69,7 @@ async fn run_status_destroy_and_logs() {
     assert_eq!(code, 0);
     assert!(stdout.starts_with(&format!("execution {run_name}\n")), "{stdout}");
     assert!(stdout.contains("status    SUCCEEDED") && stdout.contains("✓ RegisterTask ("), "{stdout}");
+    assert!(stdout.contains("  built     sha256 btcctl ") && stdout.contains(", btcd "), "{stdout}");
     for expected in [
         "node btcd on cluster sigship: ACTIVE, 1 of 1 tasks running",
         "  network   regtest",

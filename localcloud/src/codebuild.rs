@@ -50,6 +50,19 @@ impl ImageStore {
         Some((root, serde_json::from_str(&config).ok()?))
     }
 
+    /// The image's `/usr/local/share/btcd/SHA256SUMS` as the buildspec exports it:
+    /// `btcd=<hex> btcctl=<hex>` (empty when the image has none).
+    pub fn binaries(&self, digest: &str) -> String {
+        let sums = self.root.join(digest.replace(':', "-")).join("usr/local/share/btcd/SHA256SUMS");
+        let sums = std::fs::read_to_string(sums).unwrap_or_default();
+        let pairs: Vec<String> = sums
+            .lines()
+            .filter_map(|line| line.split_once("  "))
+            .map(|(hash, name)| format!("{name}={hash}"))
+            .collect();
+        pairs.join(" ")
+    }
+
     /// A scratch directory on the store's file system (renamed into place by [`add`](Self::add)).
     pub fn scratch(&self) -> tempfile::TempDir {
         tempfile::Builder::new().prefix(".build-").tempdir_in(&self.root).unwrap()
@@ -63,6 +76,8 @@ pub enum BuildStatus {
         digest: String,
         /// The base images as pulled (`reference@digest`, space-separated).
         pulled: String,
+        /// The image's SHA256SUMS as the buildspec exports it (`btcd=<hex> btcctl=<hex>`).
+        binaries: String,
     },
     /// The phase that failed and why.
     Failed {
@@ -203,22 +218,23 @@ impl CodeBuild {
         .unwrap_or_else(|e| Err(("BUILD", e.to_string())));
         let (log, outcome) = match compiled {
             Ok((log, digest, config, pulled)) => {
+                let binaries = self.images.binaries(&digest);
                 let pushed = self.push(commit_of(source_version), tag, version, &digest, &config).await;
-                (log, pushed.map(|digest| (digest, pulled)).map_err(|e| ("POST_BUILD", e)))
+                (log, pushed.map(|digest| (digest, pulled, binaries)).map_err(|e| ("POST_BUILD", e)))
             }
             Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
         };
         let _ = std::fs::write(&log_path, &log);
         let seconds = started.elapsed().as_secs_f32();
         match outcome {
-            Ok((digest, pulled)) => {
+            Ok((digest, pulled, binaries)) => {
                 println!(
                     "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
                      ({digest}; image assembly SIMULATED)",
                     self.repository,
                     commit_short = &commit_of(source_version)[..12.min(commit_of(source_version).len())]
                 );
-                BuildStatus::Succeeded { digest, pulled }
+                BuildStatus::Succeeded { digest, pulled, binaries }
             }
             Err((phase, reason)) => {
                 println!(
@@ -303,10 +319,11 @@ impl CodeBuild {
             merge(reported, &build.record);
             match &build.status {
                 // The buildspec's exported-variables.
-                BuildStatus::Succeeded { digest, pulled } => {
+                BuildStatus::Succeeded { digest, pulled, binaries } => {
                     reported["exportedEnvironmentVariables"] = serde_json::json!([
                         {"name": pipeline::build::BUILD_EXPORTED_DIGEST, "value": digest},
-                        {"name": pipeline::build::BUILD_EXPORTED_BASE_IMAGES, "value": pulled}
+                        {"name": pipeline::build::BUILD_EXPORTED_BASE_IMAGES, "value": pulled},
+                        {"name": pipeline::build::BUILD_EXPORTED_BINARIES, "value": binaries}
                     ]);
                 }
                 BuildStatus::InProgress => {

@@ -50,6 +50,11 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
     let output = run.output.unwrap();
     assert_eq!(output["commit"], commit);
     assert_eq!(output["tagObjectId"], tag_object);
+    // The binaries as built, from the image's SHA256SUMS: what a rebuild of the commit must match.
+    for binary in ["btcd", "btcctl"] {
+        let hash = output["binaries"][binary].as_str().unwrap_or_default();
+        assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{binary}: {output}");
+    }
     // The stack runs on regtest: flag, port and health check all say so.
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     let task_definition = output["taskDefinitionArn"].as_str().unwrap();

@@ -189,3 +189,31 @@ async fn every_release_runs_on_the_networks_the_library_allows_and_btcd_refuses_
         }
     }
 }
+
+/// btcd's release flags make its build reproducible: every release, built from two copies of its
+/// source in two directories, gives the same bytes — the SHA256SUMS the image ships (and the build
+/// exports) is what anyone rebuilding the commit gets.
+#[test]
+fn a_release_built_twice_in_two_directories_gives_the_same_bytes() {
+    let dockerfile = checkout().join("source/Dockerfile");
+    let scratch = tempfile::tempdir().unwrap();
+    let images = ImageStore::new(scratch.path().join("images"));
+    for release in RELEASES {
+        let source = localcloud::git::btcd_module_source(release).unwrap();
+        let elsewhere = scratch.path().join(format!("elsewhere/{release}/src"));
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let copied = std::process::Command::new("cp").arg("-r").arg(source.join(".")).arg(&elsewhere).status().unwrap();
+        assert!(copied.success());
+        let sums = |source: &Path| {
+            let (_, digest, _) =
+                build_image(source, &dockerfile, &images, None).unwrap_or_else(|e| panic!("{release}: {e}"));
+            (images.binaries(&digest), digest)
+        };
+        let (first, first_digest) = sums(&source);
+        let (second, second_digest) = sums(&elsewhere);
+        assert!(first.starts_with("btcd=") && first.contains(" btcctl="), "{release}: {first}");
+        assert_eq!(first, second, "{release}: built in {} and {}", source.display(), elsewhere.display());
+        assert_eq!(first_digest, second_digest, "{release}: the whole image, byte for byte");
+        println!("{release}: {first}");
+    }
+}

@@ -25,8 +25,22 @@ pub const BUILD_ENVIRONMENT: [&str; 4] =
     [BUILD_ENV_COMMIT, BUILD_ENV_VERSION, BUILD_ENV_IMAGE_TAG, BUILD_ENV_BASE_IMAGES];
 /// What a build exports (`env.exported-variables`): the digest of the image it pushed…
 pub const BUILD_EXPORTED_DIGEST: &str = "SIGSHIP_IMAGE_DIGEST";
-/// …and each base image as it pulled it (`reference@sha256:…`, space-separated).
+/// …and each base image as it pulled it (`reference@sha256:…`, space-separated)…
 pub const BUILD_EXPORTED_BASE_IMAGES: &str = "SIGSHIP_BASE_IMAGES_PULLED";
+/// …and the SHA-256 of the binaries it built (`btcd=<hex> btcctl=<hex>`, from the image's
+/// `/usr/local/share/btcd/SHA256SUMS`).
+pub const BUILD_EXPORTED_BINARIES: &str = "SIGSHIP_BINARIES_SHA256";
+pub const BUILD_EXPORTED: [&str; 3] = [BUILD_EXPORTED_DIGEST, BUILD_EXPORTED_BASE_IMAGES, BUILD_EXPORTED_BINARIES];
+
+/// `btcd=<hex> btcctl=<hex>` → binary → SHA-256 (what is not `name=<64 hex>` is left out).
+pub fn binaries_of(exported: &str) -> std::collections::BTreeMap<String, String> {
+    exported
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(_, hash)| hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(|(name, hash)| (name.to_string(), hash.to_ascii_lowercase()))
+        .collect()
+}
 /// The buildspec every StartBuild sends (`buildspecOverride`): part of this code, pinned with
 /// it, so no object in the artifacts bucket decides what a build runs.
 pub const BUILDSPEC: &str = include_str!("../../../source/buildspec.yml");
@@ -128,6 +142,10 @@ pub struct BuildState {
     pub skipped: bool,
     pub attempt: u32,
     pub poll_seconds: u32,
+    /// The SHA-256 of the binaries as built (`btcd`, `btcctl`), once the build succeeded (or the
+    /// build whose image is reused recorded them): what a rebuild of the commit must match.
+    #[serde(default)]
+    pub binaries: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +234,7 @@ async fn start(
         skipped: true,
         attempt: 0,
         poll_seconds: config.polling.interval_seconds,
+        binaries: Default::default(),
     };
     let source_version = source_version(&verified.tag, &verified.commit);
     let environment = build_environment(verified, &base_images.recorded().await?);
@@ -238,6 +257,8 @@ async fn start(
             });
         }
         tracing::info!(%image_tag, %digest, "image already built for this commit; skipping the build");
+        let recorded = ours.iter().find(|b| b.status == RecordedStatus::Succeeded);
+        state.binaries = binaries_of(recorded.and_then(|b| b.exported_binaries.as_deref()).unwrap_or_default());
         return Ok(state);
     }
     state.status = BuildStatus::InProgress;
@@ -259,9 +280,9 @@ async fn start(
 
 /// Records the base images a finished build pulled that were not recorded yet. A record that
 /// cannot be read or written is logged and the release goes on: its next build records them.
-async fn record_base_images(builds: &impl BuildService, base_images: &impl BaseImageRecord, build_id: &str) {
+async fn record_base_images(base_images: &impl BaseImageRecord, build_id: &str, build: Option<&BuildRecord>) {
     let outcome = async {
-        let pulled = builds.record(build_id).await?.and_then(|b| b.exported_base_images).unwrap_or_default();
+        let pulled = build.and_then(|b| b.exported_base_images.clone()).unwrap_or_default();
         let (record, added) = record_pulled(&base_images.recorded().await?, &pulled);
         if !added.is_empty() {
             base_images.set(&record).await?;
@@ -323,7 +344,10 @@ async fn poll(
                     image_tag: state.image_tag,
                 });
             }
-            record_base_images(builds, base_images, &build_id).await;
+            let record = builds.record(&build_id).await?;
+            record_base_images(base_images, &build_id, record.as_ref()).await;
+            state.binaries = binaries_of(record.and_then(|b| b.exported_binaries).as_deref().unwrap_or_default());
+            tracing::info!(%build_id, binaries = ?state.binaries, "built");
             state.status = BuildStatus::Succeeded;
             Ok(state)
         }
@@ -350,13 +374,13 @@ mod tests {
     fn buildspec_reads_exactly_what_trigger_build_sends() {
         let code: String =
             BUILDSPEC.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
-        let read: std::collections::BTreeSet<&str> = regex_lite::Regex::new(r"\$\{?(SIGSHIP_[A-Z_]+)")
+        let read: std::collections::BTreeSet<&str> = regex_lite::Regex::new(r"\$\{?(SIGSHIP_[A-Z0-9_]+)")
             .unwrap()
             .captures_iter(&code)
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
         let sent: std::collections::BTreeSet<&str> = BUILD_ENVIRONMENT.into_iter().collect();
-        let exported = [BUILD_EXPORTED_DIGEST, BUILD_EXPORTED_BASE_IMAGES];
+        let exported = BUILD_EXPORTED;
         let mut expected = sent.clone();
         expected.extend(exported);
         assert_eq!(read, expected);
@@ -475,6 +499,44 @@ mod tests {
         assert!(!is_pinned_reference("evil/golang:latest") && is_pinned_reference(&recorded[0]));
     }
 
+    /// The SHA-256 of btcd and btcctl as the build made them reach the execution's output, from
+    /// the build that ran or the one whose image is reused: what a rebuild of the commit must match.
+    #[tokio::test]
+    async fn the_binaries_as_built_are_carried_to_the_execution() {
+        let (btcd, btcctl) = ("1".repeat(64), "2".repeat(64));
+        let builds = FakeBuilds::answering(BuildPhase::Succeeded);
+        *builds.binaries.lock().unwrap() = Some(format!("btcd={btcd} btcctl={btcctl}"));
+        let state = in_progress(0);
+        let images = FakeRegistry::with_image(&state.image_tag, "sha256:bb");
+        builds
+            .start(&BuildStart {
+                project: "p".into(),
+                source_version: "s".into(),
+                environment: vec![],
+                buildspec: BUILDSPEC,
+            })
+            .await
+            .unwrap();
+        let done =
+            run(BuildRequest::Poll { build: BuildState { build_id: Some("p:1".into()), ..state } }, &builds, &images)
+                .await
+                .unwrap();
+        let expected: std::collections::BTreeMap<String, String> =
+            [("btcctl".to_string(), btcctl.clone()), ("btcd".to_string(), btcd.clone())].into();
+        assert_eq!(done.binaries, expected);
+
+        let verified = verified_tag("v0.24.2");
+        let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
+        let builds = FakeBuilds::default();
+        builds.record_build(&verified, "sha256:aa", |b| {
+            b.exported_binaries = Some(format!("btcd={btcd} btcctl={btcctl}"))
+        });
+        let skipped = run(BuildRequest::Start { verified }, &builds, &images).await.unwrap();
+        assert!(skipped.skipped);
+        assert_eq!(skipped.binaries, expected, "from the build whose image is reused");
+        assert!(binaries_of("btcd=short btcctl").is_empty());
+    }
+
     #[tokio::test]
     async fn a_running_build_someone_else_started_is_not_followed() {
         let verified = verified_tag("v0.24.2");
@@ -552,6 +614,7 @@ mod tests {
             skipped: false,
             attempt,
             poll_seconds: 5,
+            binaries: Default::default(),
         }
     }
 }

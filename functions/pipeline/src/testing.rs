@@ -27,8 +27,10 @@ pub struct FakeBuilds {
     answer: BuildPhase,
     /// Builds recorded by hand: (source version, the build), oldest first.
     recorded: Mutex<Vec<(String, BuildRecord)>>,
-    /// What every build this fake started exports as the base images it pulled.
+    /// What every build this fake started exports as the base images it pulled…
     pub pulled: Mutex<Option<String>>,
+    /// …and as the binaries' SHA-256.
+    pub binaries: Mutex<Option<String>>,
 }
 
 impl Default for FakeBuilds {
@@ -47,6 +49,7 @@ impl FakeBuilds {
             answer,
             recorded: Mutex::new(Vec::new()),
             pulled: Mutex::new(None),
+            binaries: Mutex::new(None),
         }
     }
 
@@ -83,6 +86,7 @@ impl FakeBuilds {
             debug_session: false,
             exported_digest: None,
             exported_base_images: None,
+            exported_binaries: None,
         }
     }
 
@@ -140,6 +144,7 @@ impl BuildService for FakeBuilds {
         Ok(started.get(index.wrapping_sub(1)).map(|start| {
             let mut build = Self::record_of(start, build_id.into(), RecordedStatus::Succeeded);
             build.exported_base_images = self.pulled.lock().unwrap().clone();
+            build.exported_binaries = self.binaries.lock().unwrap().clone();
             build
         }))
     }

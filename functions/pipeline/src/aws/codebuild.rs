@@ -5,7 +5,7 @@ use aws_sdk_codebuild::types::{
 
 use crate::build::{
     BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, RecordedStatus, BUILD_EXPORTED_BASE_IMAGES,
-    BUILD_EXPORTED_DIGEST,
+    BUILD_EXPORTED_BINARIES, BUILD_EXPORTED_DIGEST,
 };
 use crate::error::{Error, Result};
 
@@ -183,6 +183,7 @@ fn record_of(build: &Build) -> BuildRecord {
         debug_session: build.debug_session().and_then(|d| d.session_enabled()).unwrap_or(false),
         exported_digest: exported(BUILD_EXPORTED_DIGEST),
         exported_base_images: exported(BUILD_EXPORTED_BASE_IMAGES),
+        exported_binaries: exported(BUILD_EXPORTED_BINARIES),
     }
 }
 

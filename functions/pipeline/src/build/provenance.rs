@@ -48,8 +48,10 @@ pub struct BuildRecord {
     pub debug_session: bool,
     /// What the buildspec exported as [`super::BUILD_EXPORTED_DIGEST`], once it succeeded.
     pub exported_digest: Option<String>,
-    /// …and as [`super::BUILD_EXPORTED_BASE_IMAGES`].
+    /// …and as [`super::BUILD_EXPORTED_BASE_IMAGES`]…
     pub exported_base_images: Option<String>,
+    /// …and as [`super::BUILD_EXPORTED_BINARIES`].
+    pub exported_binaries: Option<String>,
 }
 
 /// Why `build` is not one trigger-build started for these `variables`; empty when it is.
@@ -156,6 +158,7 @@ mod tests {
             debug_session: false,
             exported_digest: Some("sha256:aa".into()),
             exported_base_images: None,
+            exported_binaries: None,
         }
     }
 

@@ -215,6 +215,7 @@ mod tests {
                 skipped: true,
                 attempt: 0,
                 poll_seconds: 5,
+                binaries: Default::default(),
             },
             verified,
         }
