@@ -22,14 +22,18 @@ fn every_btcd_release_builds_with_the_pinned_go_and_a_newer_go_mod_is_refused_cl
     let (ok, pinned, _) = go_version("go 1.25");
     assert!(ok);
     let pinned = pinned.trim().to_string();
-    // v0.23.x-v0.24.2 say go 1.17, v0.25.0 go 1.23.2, v0.26.0 go 1.25; all build with the pinned Go.
-    for line in ["go 1.17", "go 1.23.2", "go 1.25", &format!("go {pinned}.3")] {
+    // An exact release (the image tag golang:<minor> floats; a reproducible build names one).
+    let parts: Vec<&str> = pinned.split('.').collect();
+    assert_eq!(parts.len(), 3, "{pinned}");
+    let (major, minor) = (parts[0], parts[1].parse::<u32>().unwrap());
+    // v0.23.x-v0.24.2 say go 1.17, v0.25.0 go 1.23.2, v0.26.0 go 1.25; all build with the pinned Go,
+    // as does any go.mod of the pinned minor release.
+    for line in ["go 1.17", "go 1.23.2", "go 1.25", &format!("go {major}.{minor}"), &format!("go {major}.{minor}.1")] {
         let (ok, printed, stderr) = go_version(line);
         assert!(ok, "{line}: {stderr}");
         assert_eq!(printed.trim(), pinned, "{line}");
     }
-    let (major, minor) = pinned.split_once('.').unwrap();
-    let newer = format!("{major}.{}", minor.parse::<u32>().unwrap() + 1);
+    let newer = format!("{major}.{}", minor + 1);
     let (ok, _, stderr) = go_version(&format!("go {newer}"));
     assert!(!ok);
     assert!(stderr.contains(&format!("go.mod asks for Go {newer}, newer than the pinned Go {pinned}")), "{stderr}");

@@ -248,10 +248,17 @@ mod tests {
         let dockerfile = Dockerfile::read(&crate::workspace_root().join("source/Dockerfile")).unwrap();
         assert!(dockerfile.build_env.contains(&("GOTOOLCHAIN".into(), "local".into())), "{:?}", dockerfile.build_env);
         assert!(dockerfile.build_env.contains(&("CGO_ENABLED".into(), "0".into())));
-        assert_eq!(dockerfile.build_run.len(), 1);
+        assert_eq!(dockerfile.build_run.len(), 2, "the compile, then SHA256SUMS of what it made");
         assert!(dockerfile.build_run[0].contains("-trimpath") && dockerfile.build_run[0].contains("./cmd/btcctl"));
         assert!(!dockerfile.build_run[0].contains('\\'), "continuations joined");
-        assert_eq!(dockerfile.copies, [(vec!["/out/btcd".into(), "/out/btcctl".into()], "/usr/local/bin/".into())]);
+        assert!(dockerfile.build_run[1].contains("> /out/SHA256SUMS"), "{:?}", dockerfile.build_run);
+        assert_eq!(
+            dockerfile.copies,
+            [
+                (vec!["/out/btcd".into(), "/out/btcctl".into()], "/usr/local/bin/".into()),
+                (vec!["/out/SHA256SUMS".into()], "/usr/local/share/btcd/".into())
+            ]
+        );
         let (path, mode, script) = &dockerfile.scripts[0];
         assert_eq!((path.as_str(), *mode), ("/usr/local/bin/entrypoint", 0o755));
         assert!(script.starts_with("#!/bin/sh\n") && script.contains("exec btcd"), "{script}");
