@@ -90,15 +90,13 @@ pub trait BaseImageRecord {
     async fn set(&self, recorded: &[String]) -> Result<()>;
 }
 
-/// `reference@sha256:<64 hex>`: what a recorded or pulled base image looks like.
+/// `reference@sha256:<64 hex>`: what a recorded or pulled base image looks like — the pattern
+/// `source/base-images.sh` holds a recorded entry to.
 pub fn is_pinned_reference(entry: &str) -> bool {
-    let Some((reference, digest)) = entry.rsplit_once("@sha256:") else { return false };
-    let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "./_-:".contains(c);
-    reference.contains(':')
-        && !reference.is_empty()
-        && reference.chars().all(|c| name_ok(c) || c.is_ascii_uppercase())
-        && digest.len() == 64
-        && digest.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    static PINNED: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+        regex_lite::Regex::new(r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$").expect("a valid pattern")
+    });
+    PINNED.is_match(entry)
 }
 
 /// The record with what a build pulled: a reference not recorded yet is recorded at the digest

@@ -158,12 +158,7 @@ impl RanParameter {
 
 impl ReleaseLedger for RanParameter {
     async fn newest_ran(&self) -> Result<Option<String>> {
-        let read = self.client.get_parameter().name(&self.name).send().await;
-        match read {
-            Ok(read) => Ok(read.parameter().and_then(|p| p.value()).filter(|v| *v != UNSET).map(String::from)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Err(not_created(&self.name)),
-            Err(e) => Err(Error::aws("ssm:GetParameter", e)),
-        }
+        get(&self.client, &self.name).await
     }
 
     async fn record_ran(&self, tag: &str) -> Result<()> {
@@ -205,16 +200,8 @@ impl BaseImagesParameter {
 
 impl crate::build::BaseImageRecord for BaseImagesParameter {
     async fn recorded(&self) -> Result<Vec<String>> {
-        let read = self.client.get_parameter().name(&self.name).send().await;
-        match read {
-            Ok(read) => Ok(read
-                .parameter()
-                .and_then(|p| p.value())
-                .map(|v| v.split_whitespace().filter(|e| *e != UNSET).map(String::from).collect())
-                .unwrap_or_default()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Err(not_created(&self.name)),
-            Err(e) => Err(Error::aws("ssm:GetParameter", e)),
-        }
+        let value = get(&self.client, &self.name).await?.unwrap_or_default();
+        Ok(value.split_whitespace().map(String::from).collect())
     }
 
     async fn set(&self, recorded: &[String]) -> Result<()> {
@@ -253,6 +240,15 @@ async fn delete(client: &aws_sdk_ssm::Client, names: &[String]) -> Result<usize>
         .await
         .map_err(|e| Error::aws("ssm:DeleteParameters", e))?;
     Ok(deleted.deleted_parameters().len())
+}
+
+/// A mark's value, None while unset; a mark `up` did not create is an error naming the fix.
+async fn get(client: &aws_sdk_ssm::Client, name: &str) -> Result<Option<String>> {
+    match client.get_parameter().name(name).send().await {
+        Ok(read) => Ok(read.parameter().and_then(|p| p.value()).filter(|v| *v != UNSET).map(String::from)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Err(not_created(name)),
+        Err(e) => Err(Error::aws("ssm:GetParameter", e)),
+    }
 }
 
 /// Writes a mark that exists (`up` creates them).

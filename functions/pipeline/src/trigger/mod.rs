@@ -152,22 +152,17 @@ pub async fn start_for_tag(
     let Target { executions, node } = target;
     let name = execution_name(tag, object_id);
     let running = executions.running().await?;
-    if running.iter().any(|r| Arn::parse(&r.arn).is_some_and(|arn| arn.resource_parts().last() == Some(&name.as_str())))
-    {
+    // The running executions' names (`…:execution:<machine>:<name>`).
+    let names: Vec<&str> =
+        running.iter().filter_map(|r| Arn::parse(&r.arn)?.resource_parts().last().copied()).collect();
+    if names.contains(&name.as_str()) {
         return Ok((name, Started::AlreadyExists));
     }
     if let Some(syncing) = node.syncing().await? {
         return Err(Error::NodeSyncing { task_definition: syncing.task_definition });
     }
     // The triggers' own starts: an operator's runs and destroys do not hold releases back.
-    let from_triggers = running
-        .iter()
-        .filter(|r| {
-            Arn::parse(&r.arn)
-                .and_then(|arn| arn.resource_parts().last().copied())
-                .is_some_and(|n| n.starts_with(NAME_PREFIX))
-        })
-        .count();
+    let from_triggers = names.iter().filter(|n| n.starts_with(NAME_PREFIX)).count();
     if from_triggers >= MAX_RUNNING_FROM_TRIGGERS {
         return Err(Error::TooManyExecutions { running: from_triggers, limit: MAX_RUNNING_FROM_TRIGGERS });
     }
