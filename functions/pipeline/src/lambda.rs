@@ -57,7 +57,9 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let state = set_up().await?;
         let request: Req = serde_json::from_value(event.payload).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let response = handler(state, request).await;
+        // Boxed: a handler's future nests the whole domain's (build → adapters → SDK), and laying
+        // that out inline in the runtime's future overflowed rustc's query depth limit.
+        let response = Box::pin(handler(state, request)).await;
         match &response {
             // Results carry names, ids and verdicts, never secrets: one line per invocation.
             Ok(result) => {
