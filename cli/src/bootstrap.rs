@@ -189,6 +189,10 @@ pub async fn up(
     if base_images.ensure().await.map_err(Error::Pipeline)? {
         println!("base image digests {}: created (the first build records what it pulls)", base_images.name);
     }
+    let reproduced = pipeline::aws::ReproducedParameter::of_stack(&cloud.sdk, &target.stack);
+    if reproduced.ensure().await.map_err(Error::Pipeline)? {
+        println!("reproduce verdict {}: created (`sigship reproduce` keeps its last verdict there)", reproduced.name);
+    }
 
     // Older releases are unreferenced once the stack settled on this one.
     let stale: Vec<_> = artifacts
@@ -472,6 +476,10 @@ pub async fn down(cloud: &Cloud, target: &Target, keep_chain_data: bool) -> Resu
         let base_images = pipeline::aws::BaseImagesParameter::of_stack(&cloud.sdk, &target.stack);
         if base_images.delete().await.map_err(Error::Pipeline)? {
             println!("base image digests {}: deleted", base_images.name);
+        }
+        let reproduced = pipeline::aws::ReproducedParameter::of_stack(&cloud.sdk, &target.stack);
+        if reproduced.delete().await.map_err(Error::Pipeline)? {
+            println!("reproduce verdict {}: deleted", reproduced.name);
         }
         if let Some(file_system) = stack.output("ChainDataFileSystemId") {
             if keep_chain_data {

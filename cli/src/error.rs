@@ -51,6 +51,8 @@ pub enum Error {
     TimedOut(String),
     #[error("{0}")]
     Io(String),
+    #[error("registry {at}: {reason}")]
+    Registry { at: String, reason: String },
     #[error("reading the node: {0}")]
     Node(pipeline::Error),
     #[error("{0}")]

@@ -11,7 +11,9 @@ mod doctor;
 mod error;
 mod execution;
 mod operate;
+mod registry;
 mod releases;
+mod reproduce;
 mod stack;
 mod triggers;
 mod trust;
@@ -208,6 +210,24 @@ enum Command {
         #[command(subcommand)]
         action: TrustAction,
     },
+    /// Prove the node runs exactly the signed source: verify the release tag against the trust
+    /// root here, rebuild btcd and btcctl from its commit with the image's Go, pull the image
+    /// from the registry by digest and compare the binaries byte for byte. Exits 1 on a mismatch.
+    Reproduce {
+        #[command(flatten)]
+        at: Deployed,
+        #[command(flatten)]
+        which: reproduce::Which,
+        /// Trust root directory [default: <root>/infrastructure/trust/btcd].
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// The sigship checkout holding the trust root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Fetch the release from this repository [default: the stack's RepositoryUrl].
+        #[arg(long)]
+        repository: Option<String>,
+    },
     /// Show the functions' log lines written while an execution ran (default: the newest).
     Logs {
         #[command(flatten)]
@@ -335,6 +355,19 @@ fn main() -> ExitCode {
             let input = DestroyRequest { destroy: scope, chain_data }.input();
             operate::start_and_follow(&cloud, &located, &operate::destroy_name(scope.name()), input).await
         }),
+        Command::Reproduce { at, which, trust, root, repository } => {
+            let verdict = runtime.block_on(async {
+                let (cloud, stack, located) = locate(at).await?;
+                let trust = trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT));
+                let options = reproduce::Options { trust: &trust, repository };
+                reproduce::run(&cloud, &stack, &located, &which, &options).await
+            });
+            match verdict {
+                Ok(pipeline::build::reproduce::Verdict::Match) => return ExitCode::SUCCESS,
+                Ok(pipeline::build::reproduce::Verdict::Mismatch) => return ExitCode::FAILURE,
+                Err(err) => Err(err),
+            }
+        }
         Command::Logs { at, execution, log_group_prefix } => runtime.block_on(async {
             let (cloud, stack, located) = locate(at).await?;
             let prefix = log_group_prefix.unwrap_or_else(|| format!("/aws/lambda/{stack}-"));

@@ -34,6 +34,8 @@ pub struct Pipeline {
     pub watch: Option<pipeline::aws::WatchParameters>,
     /// The network and sizes the stack runs, when it is described.
     pub sizes: Option<pipeline::sizing::NodeSizes>,
+    /// The last `sigship reproduce` verdict's mark, when the stack has one.
+    pub reproduced: Option<pipeline::aws::ReproducedParameter>,
 }
 
 pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) -> Result<Pipeline> {
@@ -75,7 +77,8 @@ pub async fn locate(cloud: &Cloud, stack_name: &str, options: &PipelineOptions) 
     });
     // The marks are the stack's (`up` makes them); a pipeline named by ARN alone has none known.
     let watch = outputs.as_ref().map(|_| pipeline::aws::WatchParameters::of_stack(&cloud.sdk, stack_name));
-    Ok(Pipeline { state_machine_arn, node, watch, sizes })
+    let reproduced = outputs.as_ref().map(|_| pipeline::aws::ReproducedParameter::of_stack(&cloud.sdk, stack_name));
+    Ok(Pipeline { state_machine_arn, node, watch, sizes, reproduced })
 }
 
 /// Deploys `tag` as an operator's run: starts and follows the execution, and once the release
@@ -257,6 +260,12 @@ pub async fn status(
                 Err(err) => document["watchError"] = err.to_string().into(),
             }
         }
+        if let Some(parameter) = &pipeline.reproduced {
+            match parameter.read().await {
+                Ok(verdict) => document["reproduced"] = serde_json::json!(verdict),
+                Err(err) => document["reproducedError"] = err.to_string().into(),
+            }
+        }
         println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
         return Ok(());
     }
@@ -301,7 +310,7 @@ pub async fn status(
 }
 
 /// The node as the library reads it: the service, its revision and btcd's own progress lines.
-async fn read_node(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline::node::NodeStatus>> {
+pub async fn read_node(cloud: &Cloud, pipeline: &Pipeline) -> Result<Option<pipeline::node::NodeStatus>> {
     let Some(config) = &pipeline.node else {
         return Ok(None);
     };
@@ -337,6 +346,9 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         let commit = revision.commit.as_deref().map(|c| format!(" (commit {})", &c[..c.len().min(12)]));
         println!("  release   {}{}", revision.release_tag.as_deref().unwrap_or("?"), commit.unwrap_or_default());
         println!("  image     {}", revision.image);
+        if let Some(line) = reproduced_line(pipeline, &revision.image).await {
+            println!("  rebuilt   {line}");
+        }
         println!("  revision  {}", pipeline::arn::name_of(&revision.task_definition));
         let size = revision.size.map(|size| format!(" ({size})")).unwrap_or_default();
         let since = revision
@@ -391,6 +403,20 @@ async fn print_node(cloud: &Cloud, pipeline: &Pipeline) {
         }
         None => println!("  last log  none in {}", pipeline.node.as_ref().map_or("", |n| n.log_group.as_str())),
     }
+}
+
+/// The last `reproduce` verdict about the image the service runs, or how to get one.
+async fn reproduced_line(pipeline: &Pipeline, image: &str) -> Option<String> {
+    let verdict = match pipeline.reproduced.as_ref()?.read().await {
+        Ok(verdict) => verdict,
+        Err(err) => return Some(format!("the last verdict cannot be read: {err}")),
+    };
+    Some(match verdict {
+        Some(verdict) if image.ends_with(&format!("@{}", verdict.image)) => {
+            format!("{} ({} UTC)", verdict.describe(), pipeline::node::utc_date_time(verdict.at))
+        }
+        _ => "not checked: `sigship reproduce --running` rebuilds it from the signed source and compares".into(),
+    })
 }
 
 /// A duration in its two largest units: `45s`, `12m 3s`, `5h 12m`, `3d 4h`, `14y 18d` (365-day years).

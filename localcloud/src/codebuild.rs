@@ -17,10 +17,12 @@ use aws_sdk_ecr::error::ProvideErrorMetadata;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::image::{directory_digest, Dockerfile, ImageConfig};
+use pipeline::build::recipe::{Dockerfile, Target};
 
-/// Built images by layer digest: each a directory standing for the image's root file system, and
-/// its configuration. What ECR's manifests name, the task runner finds here.
+use crate::image::ImageConfig;
+
+/// Built images by layer digest: each a directory holding the image's files, its configuration,
+/// and its layer as the registry serves it. What ECR's manifests name, the task runner finds here.
 pub struct ImageStore {
     root: PathBuf,
 }
@@ -31,13 +33,15 @@ impl ImageStore {
         ImageStore { root }
     }
 
-    /// Files a built root directory under its digest; returns the digest.
+    /// Files a built root directory under its layer's digest; returns the digest.
     pub fn add(&self, built: &Path, config: &ImageConfig) -> Result<String, String> {
-        let digest = directory_digest(built);
+        let layer = crate::oci::layer(built, &config.user)?;
+        let digest = pipeline::build::image::digest_of(&layer);
         let target = self.root.join(digest.replace(':', "-"));
         if !target.exists() {
             std::fs::rename(built, &target).map_err(|e| format!("image store: {e}"))?;
         }
+        std::fs::write(target.with_extension("layer"), &layer).map_err(|e| format!("image store: {e}"))?;
         let config = serde_json::to_string(config).unwrap();
         std::fs::write(target.with_extension("json"), config).map_err(|e| format!("image store: {e}"))?;
         Ok(digest)
@@ -48,6 +52,12 @@ impl ImageStore {
         let root = self.root.join(digest.replace(':', "-"));
         let config = std::fs::read_to_string(root.with_extension("json")).ok()?;
         Some((root, serde_json::from_str(&config).ok()?))
+    }
+
+    /// The layer (gzipped tar) of the image whose layer is `digest`.
+    pub fn layer(&self, digest: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.root.join(digest.replace(':', "-")).with_extension("layer"))
+            .map_err(|e| format!("layer {digest}: {e}"))
     }
 
     /// The image's `/usr/local/share/btcd/SHA256SUMS` as the buildspec exports it:
@@ -116,6 +126,19 @@ pub struct CodeBuild {
     pub project: Value,
     /// Where the base images are pulled from.
     pub base_images: Arc<crate::base_images::BaseImageRegistry>,
+    /// The registry behind ECR (see [`crate::registry`]), where images are pushed.
+    pub registry: String,
+}
+
+/// What a build environment does to what it compiles, besides compiling it: the ways the local
+/// cloud plays a build that is not what sigship's buildspec and Dockerfile make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tampering {
+    /// Another buildspec ran (someone's StartBuild): planted in the image.
+    ForeignBuildspec(String),
+    /// The build environment changed one byte of btcd after the compile, and wrote SHA256SUMS to
+    /// agree (a poisoned build image, a compromised build host).
+    ChangedByte,
 }
 
 impl CodeBuild {
@@ -127,6 +150,7 @@ impl CodeBuild {
         response: Bytes,
         initiator: &str,
         injected: Option<String>,
+        tampered: bool,
     ) -> Bytes {
         let request: Value = serde_json::from_slice(request).unwrap_or_default();
         let mut response: Value = serde_json::from_slice(&response).unwrap_or_default();
@@ -153,8 +177,10 @@ impl CodeBuild {
         // here its steps are sigship's, plus the buildspec itself planted in the image — what it
         // changes, standing for whatever such a buildspec would change.
         let (refused, foreign) = match request["buildspecOverride"].as_str() {
-            Some(buildspec) if buildspec == pipeline::build::BUILDSPEC => (None, None),
-            Some(buildspec) => (None, Some(buildspec.to_string())),
+            Some(buildspec) if buildspec == pipeline::build::BUILDSPEC => {
+                (None, tampered.then_some(Tampering::ChangedByte))
+            }
+            Some(buildspec) => (None, Some(Tampering::ForeignBuildspec(buildspec.to_string()))),
             None => (
                 Some("YAML_FILE_ERROR: no buildspec (the project names none; btcd's source has none)".to_string()),
                 None,
@@ -181,7 +207,7 @@ impl CodeBuild {
                     BuildStatus::Failed { phase: "BUILD", reason }
                 }
                 (None, None) => {
-                    let asked = Asked { source_version, commit, image_tag, version, base_images, foreign };
+                    let asked = Asked { source_version, commit, image_tag, version, base_images, tampering: foreign };
                     this.run(&build_id, &asked).await
                 }
             };
@@ -204,22 +230,22 @@ impl CodeBuild {
         };
         let (source, images) = (self.source.clone(), self.images.clone());
         let (wanted, verified) = (source_version.to_string(), commit.to_string());
-        let (foreign, recorded, registry) =
-            (asked.foreign.clone(), asked.base_images.clone(), self.base_images.clone());
+        let (tampering, recorded, registry) =
+            (asked.tampering.clone(), asked.base_images.clone(), self.base_images.clone());
         let compiled = tokio::task::spawn_blocking(move || {
             let work = tempfile::tempdir().map_err(|e| ("BUILD", e.to_string()))?;
             let paths = (source.as_path(), sigship.path(), work.path());
             let base = (recorded.as_str(), registry.as_ref());
-            let result = compile(paths, &wanted, &verified, (&images, base), foreign.as_deref());
+            let result = compile(paths, &wanted, &verified, (&images, base), tampering.as_ref());
             drop(sigship);
             result
         })
         .await
         .unwrap_or_else(|e| Err(("BUILD", e.to_string())));
         let (log, outcome) = match compiled {
-            Ok((log, digest, config, pulled)) => {
+            Ok((log, digest, config, pulled, go)) => {
                 let binaries = self.images.binaries(&digest);
-                let pushed = self.push(commit_of(source_version), tag, version, &digest, &config).await;
+                let pushed = self.push(commit_of(source_version), tag, version, &digest, &config, &go).await;
                 (log, pushed.map(|digest| (digest, pulled, binaries)).map_err(|e| ("POST_BUILD", e)))
             }
             Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
@@ -230,7 +256,7 @@ impl CodeBuild {
             Ok((digest, pulled, binaries)) => {
                 println!(
                     "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
-                     ({digest}; image assembly SIMULATED)",
+                     ({digest}; one layer, no base image: no Docker engine)",
                     self.repository,
                     commit_short = &commit_of(source_version)[..12.min(commit_of(source_version).len())]
                 );
@@ -266,6 +292,9 @@ impl CodeBuild {
         Ok(dir)
     }
 
+    /// `docker push` of the image whose layer is `digest`: its blobs and manifest to the
+    /// registry, and the manifest to ECR's record under the same digest (moto would otherwise
+    /// make one up from the layers).
     async fn push(
         &self,
         commit: &str,
@@ -273,36 +302,27 @@ impl CodeBuild {
         version: &str,
         digest: &str,
         config: &ImageConfig,
+        go: &str,
     ) -> Result<String, String> {
-        let config = serde_json::json!({
-            "architecture": crate::image::host_goarch(),
-            "os": "linux",
-            "config": {
-                "User": format!("{}:{}", config.user.uid, config.user.gid),
-                "Entrypoint": config.entrypoint,
-                "Labels": {"org.opencontainers.image.revision": commit, "org.opencontainers.image.version": version}
-            }
-        })
-        .to_string();
-        let sha = |bytes: &[u8]| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config.as_bytes()), "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": 0}],
-            "annotations": {
-                "org.opencontainers.image.revision": commit,
-                "org.opencontainers.image.version": version,
-                "dev.sigship.local": "btcd compiled for real; image assembled as a directory (no Docker engine)"
-            }
-        });
+        // The Dockerfile's LABELs, as its build arguments fill them in.
+        let labels = [
+            ("org.opencontainers.image.title", "btcd".to_string()),
+            ("org.opencontainers.image.revision", commit.to_string()),
+            ("org.opencontainers.image.version", version.to_string()),
+            (pipeline::build::reproduce::GO_LABEL, format!("go{go}")),
+            ("dev.sigship.platform", format!("linux/{}", crate::image::host_goarch())),
+        ];
+        let image = crate::oci::image(self.images.layer(digest)?, config, &labels);
+        crate::oci::push(&self.registry, &self.repository, tag, &image).await?;
+        let manifest = String::from_utf8(image.manifest.clone()).expect("JSON is UTF-8");
         let pushed = self
             .ecr
             .put_image()
             .repository_name(&self.repository)
             .image_tag(tag)
-            .image_manifest(manifest.to_string())
-            .image_manifest_media_type("application/vnd.oci.image.manifest.v1+json")
+            .image_manifest(manifest)
+            .image_manifest_media_type(pipeline::build::image::MANIFEST_OCI)
+            .image_digest(image.digest())
             .send()
             .await
             .map_err(|e| format!("push failed: {}", e.code().unwrap_or("?")))?;
@@ -458,7 +478,7 @@ struct Asked {
     version: String,
     /// The recorded base images trigger-build sent.
     base_images: String,
-    foreign: Option<String>,
+    tampering: Option<Tampering>,
 }
 
 /// Checkout, the buildspec's checks, the base images' pull, the Dockerfile's build stage, the
@@ -471,8 +491,8 @@ fn compile(
     source_version: &str,
     verified: &str,
     (images, base): (&ImageStore, (&str, &crate::base_images::BaseImageRegistry)),
-    foreign: Option<&str>,
-) -> Result<(String, String, ImageConfig, String), Failure> {
+    tampering: Option<&Tampering>,
+) -> Result<(String, String, ImageConfig, String, String), Failure> {
     let mut log = String::new();
     let fail = |phase: &'static str, log: &str, why: String| Err((phase, format!("{log}{why}")));
     // CodeBuild's `<ref>^{<commit>}`: fetch the ref, check out the commit, which the ref must reach.
@@ -547,10 +567,10 @@ fn compile(
         Err(why) => return fail("PRE_BUILD", &log, why),
     };
     log.push_str(&format!("base images pulled: {pulled}\n"));
-    let (built, digest, config) =
-        build_image(&src, &sigship.join("Dockerfile"), images, foreign).map_err(|e| ("BUILD", format!("{log}{e}")))?;
+    let (built, digest, config) = build_image(&src, &sigship.join("Dockerfile"), images, tampering)
+        .map_err(|e| ("BUILD", format!("{log}{e}")))?;
     log.push_str(&built);
-    Ok((log, digest, config, pulled))
+    Ok((log, digest, config, pulled, pinned))
 }
 
 /// Compiles `source` (btcd's source, a work tree) with the Dockerfile's build stage and files the
@@ -561,16 +581,37 @@ pub fn build_image(
     source: &Path,
     dockerfile: &Path,
     images: &ImageStore,
-    foreign: Option<&str>,
+    tampering: Option<&Tampering>,
 ) -> Result<(String, String, ImageConfig), String> {
-    let dockerfile = Dockerfile::read(dockerfile)?;
+    let dockerfile = Dockerfile::read(dockerfile).map_err(|e| e.to_string())?;
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let log = dockerfile.compile(source, out.path())?;
+    let target = Target { goarch: crate::image::host_goarch(), toolchain: "local".into() };
+    let log = dockerfile.compile(source, out.path(), &target).map_err(|e| e.to_string())?;
+    if tampering == Some(&Tampering::ChangedByte) {
+        change_one_byte(out.path())?;
+    }
     let root = images.scratch();
-    let config = dockerfile.assemble(out.path(), root.path())?;
-    if let Some(buildspec) = foreign {
+    let config = crate::image::assemble(&dockerfile, out.path(), root.path())?;
+    if let Some(Tampering::ForeignBuildspec(buildspec)) = tampering {
         std::fs::write(root.path().join("foreign-buildspec.yml"), buildspec).map_err(|e| e.to_string())?;
     }
     let digest = images.add(&root.keep(), &config)?;
     Ok((log, digest, config))
+}
+
+/// Flips the lowest bit of btcd's last byte (in the section headers, which the loader does not
+/// read: the daemon runs as before) and rewrites SHA256SUMS to agree.
+fn change_one_byte(out: &Path) -> Result<(), String> {
+    let path = out.join("btcd");
+    let mut btcd = std::fs::read(&path).map_err(|e| format!("btcd: {e}"))?;
+    *btcd.last_mut().ok_or("btcd is empty")? ^= 1;
+    std::fs::write(&path, &btcd).map_err(|e| format!("btcd: {e}"))?;
+    let sums: String = ["btcd", "btcctl"]
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(out.join(name)).unwrap_or_default();
+            format!("{}  {name}\n", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+        })
+        .collect();
+    std::fs::write(out.join("SHA256SUMS"), sums).map_err(|e| format!("SHA256SUMS: {e}"))
 }

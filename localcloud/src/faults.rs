@@ -83,6 +83,8 @@ pub struct Faults {
     functions: Mutex<Vec<(String, FunctionFault)>>,
     /// Builds to fail, with the reason their log gives.
     pub failing_builds: Mutex<Vec<String>>,
+    /// Builds whose environment changes a byte of btcd (see [`crate::codebuild::Tampering`]).
+    pub tampered_builds: Mutex<u32>,
     pub git: Mutex<GitFault>,
     /// Every fault injected: (service or function, operation, kind).
     pub injected: Mutex<Vec<String>>,
@@ -102,6 +104,18 @@ impl Faults {
 
     pub fn fail_next_build(&self, reason: &str) {
         self.failing_builds.lock().unwrap().push(reason.to_string());
+    }
+
+    pub fn tamper_next_build(&self) {
+        *self.tampered_builds.lock().unwrap() += 1;
+    }
+
+    /// Whether this build is to be tampered with (and counts it).
+    pub fn take_tampered_build(&self) -> bool {
+        let mut left = self.tampered_builds.lock().unwrap();
+        let tampered = *left > 0;
+        *left = left.saturating_sub(1);
+        tampered
     }
 
     pub fn git(&self, fault: GitFault) {
@@ -128,6 +142,7 @@ impl Faults {
         self.calls.lock().unwrap().clear();
         self.functions.lock().unwrap().clear();
         self.failing_builds.lock().unwrap().clear();
+        *self.tampered_builds.lock().unwrap() = 0;
         *self.git.lock().unwrap() = GitFault::None;
     }
 

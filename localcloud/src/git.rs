@@ -176,6 +176,35 @@ impl Repository {
         self.head()
     }
 
+    /// Commits btcd's real source at `release` (from the Go module proxy) over the tree, as the
+    /// next commit of the branch: the repository then holds that release, ready for its tag.
+    pub fn commit_release(&self, release: &str) -> String {
+        self.git(&["rm", "-rq", "--cached", "."]);
+        for entry in std::fs::read_dir(&self.path).unwrap().flatten() {
+            if entry.file_name() != ".git" {
+                let path = entry.path();
+                let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            }
+        }
+        let module = btcd_module_source(release).unwrap_or_else(|e| panic!("{e}"));
+        let status = Command::new("cp").arg("-r").arg(format!("{}/.", module.display())).arg(&self.path).status();
+        assert!(status.is_ok_and(|s| s.success()), "copy btcd's source");
+        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&self.path).status();
+        self.git(&["add", "-A"]);
+        let message = format!("btcd {release} (source from the Go module proxy)");
+        self.git(&[
+            "-c",
+            "user.name=btcd release",
+            "-c",
+            "user.email=release@example.org",
+            "commit",
+            "-q",
+            "-m",
+            &message,
+        ]);
+        self.head()
+    }
+
     /// Commits a btcd whose main exits 1 before anything else: a release that builds and never runs.
     pub fn break_btcd_start(&self) -> String {
         let main = self.path.join("btcd.go");

@@ -8,7 +8,9 @@
 //! moto), git over the network, keys and signatures; btcd's source (from the Go module proxy),
 //! its compile in CodeBuild (see [`codebuild`]) and the Fargate tasks that run it (see
 //! [`fargate`]), with a regtest peer to sync from (see [`chain`]).
-//! Simulated: the image assembly (no Docker engine: the image is a directory, see [`image`]) and
+//! Images are real OCI images (one layer of what the Dockerfile's final stage adds, see [`oci`])
+//! in a real registry on loopback (the CNCF distribution registry, see [`registry`]).
+//! Simulated: the image assembly (no Docker engine: no base image layers, see [`image`]) and
 //! what CloudWatch does on its own: turning embedded metrics into metrics and evaluating alarms
 //! (`cloudwatch.py`, read through [`cloudwatch`]).
 
@@ -27,6 +29,8 @@ pub mod iam;
 pub mod image;
 pub use testkit::keys;
 pub mod moto;
+pub mod oci;
+pub mod registry;
 pub mod router;
 pub mod runtime;
 pub mod s3_versioning;
@@ -169,6 +173,8 @@ pub struct Services {
     /// What Service Quotas answers (moto reads it at each request).
     quotas_file: PathBuf,
     moto: moto::Moto,
+    /// The registry behind ECR.
+    pub registry: registry::Registry,
     _images: tempfile::TempDir,
 }
 
@@ -254,6 +260,10 @@ impl Services {
         let authorizer = authorizer::Authorizer::new(&as_administrator_on_moto, ACCOUNT);
         let router = Arc::new(router::Router::new(moto.port, hosted, &sdk, fargate, authorizer));
         router.s3_versioning.set_delay(options.s3_versioning_delay);
+        let registry =
+            registry::Registry::start(&registry::Registry::binary(&workspace_root()), &logs.join("registry.log"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let _ = router.registry.set(registry.endpoint.clone());
         http::serve(listener, router.clone(), router::route);
         Services {
             sdk,
@@ -265,6 +275,7 @@ impl Services {
             administrator,
             quotas_file,
             moto,
+            registry,
             _images: images_dir,
         }
     }
@@ -337,6 +348,9 @@ pub struct LocalCloud {
     pub webhook_secret: String,
     /// The deployed node's regtest peer (mines on request).
     pub peer: chain::Peer,
+    /// The trust root `up` deployed (policy and the maintainer's certificate): what `sigship
+    /// verify` and `reproduce` are given.
+    pub trust_root: PathBuf,
     operator: aws_credential_types::Credentials,
     services: Services,
     _work: tempfile::TempDir,
@@ -454,6 +468,7 @@ impl LocalCloud {
             builds: Mutex::new(Vec::new()),
             project: codebuild::project_record(&project),
             base_images: Arc::new(base_images::BaseImageRegistry::default()),
+            registry: services.registry.endpoint.clone(),
         };
         let _ = services.router.codebuild.set(Arc::new(local_codebuild));
 
@@ -487,6 +502,7 @@ impl LocalCloud {
             logs: services.logs.clone(),
             webhook_secret,
             peer,
+            trust_root: trust,
             operator,
             services,
             _work: work,

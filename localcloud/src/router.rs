@@ -44,6 +44,8 @@ pub struct Router {
     pub authorizer: Authorizer,
     /// A new bucket's versioning takes a while to take (see [`crate::s3_versioning`]).
     pub s3_versioning: VersioningPropagation,
+    /// The registry behind ECR (`http://127.0.0.1:<port>`, see [`crate::registry`]).
+    pub registry: OnceLock<String>,
 }
 
 impl Router {
@@ -67,6 +69,7 @@ impl Router {
             credentials: Mutex::new(HashMap::new()),
             registrars: Mutex::new(HashMap::new()),
             s3_versioning: VersioningPropagation::new(std::time::Duration::ZERO),
+            registry: OnceLock::new(),
         }
     }
 
@@ -326,7 +329,8 @@ fn after_moto(
         ("codebuild", "StartBuild") => {
             if let Some(codebuild) = router.codebuild.get() {
                 let failure = router.faults.failing_builds.lock().unwrap().pop();
-                return codebuild.start(request, body, &signer.initiator(), failure);
+                let tampered = router.faults.take_tampered_build();
+                return codebuild.start(request, body, &signer.initiator(), failure, tampered);
             }
             body
         }
@@ -374,6 +378,18 @@ fn after_moto(
             Bytes::from(answer.to_string())
         }
         ("states", "ListExecutions") => router.faults.lagging_listing(body),
+        // moto names AWS's registry host, which serves nothing here: the account's registry is
+        // the one on loopback (see [`crate::registry`]).
+        ("ecr", "GetAuthorizationToken") => match router.registry.get() {
+            Some(endpoint) => {
+                let mut answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                for data in answer["authorizationData"].as_array_mut().into_iter().flatten() {
+                    data["proxyEndpoint"] = endpoint.clone().into();
+                }
+                Bytes::from(answer.to_string())
+            }
+            None => body,
+        },
         ("ecs", "ListTasks") => router.fargate.list_tasks(request, body),
         ("ecs", "DescribeTasks") => router.fargate.describe_tasks(request, body),
         _ => body,

@@ -40,7 +40,7 @@ impl std::fmt::Display for Spread {
 
 pub fn run() -> Result<(), String> {
     let root = localcloud::workspace_root();
-    let venv = tools::ensure_python_tools()?;
+    let venv = tools::ensure_local_cloud()?;
     tools::ensure_arm64_target()?;
     println!(
         "bench: cargo lambda build --release --arm64 --output-format zip ({} functions)…",

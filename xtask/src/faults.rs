@@ -24,7 +24,7 @@ struct Case {
 }
 
 pub fn run() -> Result<(), String> {
-    tools::ensure_python_tools()?;
+    tools::ensure_local_cloud()?;
     println!("building the function binaries…");
     tools::build_functions(false)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -189,6 +189,11 @@ fn cases() -> Vec<Case> {
             fault: "someone registers a revision with the release's tags and labels and their image",
             expected: "the next run registers its own revision; the service never runs their image",
             run: |c| Box::pin(someone_elses_revision(c)),
+        },
+        Case {
+            fault: "a tampered build environment changes one byte of the btcd it compiles",
+            expected: "the pipeline deploys it (its own build, its own record); `sigship reproduce --running` names btcd and exits 1",
+            run: |c| Box::pin(tampered_build(c)),
         },
         Case {
             fault: "the trust root's policy is deleted from S3 after up",
@@ -743,6 +748,33 @@ async fn someone_elses_build(cloud: LocalCloud) -> Result<String, String> {
         return Err(format!("their image went further, or another build ran: {after}"));
     }
     Ok(format!("their build {theirs:?} pushed {image_tag}; the pipeline FAILED ImageNotRecorded; {after}"))
+}
+
+/// A build environment that changes what it compiles — a poisoned build image, a compromised
+/// CodeBuild host — writes a btcd one byte off the source and a SHA256SUMS that agrees with it.
+/// Nothing in the pipeline can tell (the build is its own); a rebuild of the signed source can.
+async fn tampered_build(cloud: LocalCloud) -> Result<String, String> {
+    cloud.router.faults.tamper_next_build();
+    expect_succeeded(&deploy(&cloud, "tampered").await)?;
+    let trust = cloud.trust_root.to_str().unwrap().to_string();
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&["reproduce", "--running", "--trust", &trust]).await;
+    let differs = stdout.lines().find(|l| l.starts_with("DIFFERS")).unwrap_or_default().to_string();
+    if code != 1 || !differs.starts_with("DIFFERS   btcd ") || !stdout.contains("MISMATCH: btcd in the image is not") {
+        return Err(format!("reproduce exited {code}:\n{stdout}\n{stderr}"));
+    }
+    let btcctl_matched = stdout.lines().any(|l| l.starts_with("MATCH     btcctl"));
+    if !btcctl_matched {
+        return Err(format!("btcctl was not tampered with, and should match:\n{stdout}"));
+    }
+    let (_, status, _) = cloud.sigship_as_operator(&["status"]).await;
+    let kept = status.lines().find(|l| l.trim_start().starts_with("rebuilt")).unwrap_or_default().trim().to_string();
+    if !kept.contains("MISMATCH") {
+        return Err(format!("status does not show the verdict:\n{status}"));
+    }
+    Ok(format!(
+        "deployed; reproduce: {}; status: {kept}",
+        differs.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    ))
 }
 
 /// A revision in the stack's family that copies the running one — tags, labels, everything but

@@ -20,7 +20,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             _ => return Err(format!("usage: cargo xtask {USAGE}")),
         }
     }
-    tools::ensure_python_tools()?;
+    tools::ensure_local_cloud()?;
     println!("building the function binaries…");
     tools::build_functions(false)?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 /// on the local cloud included.
 fn test() -> Result<(), String> {
     let root = localcloud::workspace_root();
-    let venv = tools::ensure_python_tools()?;
+    let venv = tools::ensure_local_cloud()?;
     let asl_validator = tools::ensure_asl_validator()?;
     let asl = "statemachine/sigship.asl.json";
     println!("xtask: statelint {asl}");

@@ -74,7 +74,7 @@ pub fn venv() -> PathBuf {
 }
 
 /// The venv with the local cloud's pinned tools; reinstalled only when the pins change.
-pub fn ensure_python_tools() -> Result<PathBuf, String> {
+fn ensure_python_tools() -> Result<PathBuf, String> {
     ensure_python_and_git()?;
     ensure_venv(&venv(), ".ci/requirements.txt")
 }
@@ -102,6 +102,41 @@ fn ensure_venv(venv: &Path, requirements: &str) -> Result<PathBuf, String> {
     )?;
     std::fs::write(stamp, wanted).map_err(|e| e.to_string())?;
     Ok(venv)
+}
+
+/// What the local cloud runs besides the workspace's binaries: the venv with the pinned Python
+/// tools, and the registry behind its ECR. Returns the venv.
+pub fn ensure_local_cloud() -> Result<PathBuf, String> {
+    let venv = ensure_python_tools()?;
+    ensure_registry()?;
+    Ok(venv)
+}
+
+/// The CNCF distribution registry, built from the Go module proxy into `.local/bin` (rebuilt when
+/// the pinned release changes).
+fn ensure_registry() -> Result<(), String> {
+    let root = workspace_root();
+    let binary = localcloud::registry::Registry::binary(&root);
+    let (module, version) = localcloud::registry::DISTRIBUTION.split_once("/cmd/registry@").expect("module@version");
+    let installed = Command::new(&binary).arg("--version").output();
+    if installed.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(&format!("{module} {version}"))) {
+        return Ok(());
+    }
+    eprintln!("xtask: building {} with go install (Go module proxy)", localcloud::registry::DISTRIBUTION);
+    let bin = binary.parent().expect("a directory");
+    std::fs::create_dir_all(bin).map_err(|e| e.to_string())?;
+    let status = Command::new("go")
+        .args(["install", localcloud::registry::DISTRIBUTION])
+        .env("GOBIN", bin)
+        .env("GOTOOLCHAIN", "local")
+        .env_remove("GOFLAGS")
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("go (the local cloud's registry is built with it): {e}"))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(format!("go install {} failed ({status})", localcloud::registry::DISTRIBUTION)),
+    }
 }
 
 /// asl-validator from npm, installed under `.local/npm`.

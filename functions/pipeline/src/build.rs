@@ -8,7 +8,10 @@ use crate::config::{Env, Polling};
 use crate::error::{Error, Result};
 use crate::verify::VerifiedTag;
 
+pub mod image;
 pub mod provenance;
+pub mod recipe;
+pub mod reproduce;
 
 pub use provenance::{BuildRecord, BuildSettings, RecordedStatus};
 

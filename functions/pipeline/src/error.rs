@@ -71,6 +71,13 @@ pub enum Error {
     BuildLimitExceeded { message: String },
     #[error("gave up waiting for build {build_id} after {attempts} checks")]
     BuildWaitExceeded { build_id: String, attempts: u32 },
+    /// A rebuild of the recipe's build stage failed (`sigship reproduce`, the local CodeBuild).
+    #[error("the rebuild failed:\n{output}")]
+    RebuildFailed { output: String },
+    /// An image that cannot be read as an OCI or Docker v2 image, or a blob that is not what its
+    /// digest names.
+    #[error("the image cannot be read: {reason}")]
+    ImageUnreadable { reason: String },
     #[error(
         "{running} executions are running, the most the triggers start ({limit}); this tag starts with a later \
          delivery or watch run, or `sigship run`"
@@ -160,6 +167,8 @@ impl Error {
             Error::BuildTimedOut { .. } => "BuildTimedOut",
             Error::BuildLimitExceeded { .. } => "BuildLimitExceeded",
             Error::BuildWaitExceeded { .. } => "BuildWaitExceeded",
+            Error::RebuildFailed { .. } => "RebuildFailed",
+            Error::ImageUnreadable { .. } => "ImageUnreadable",
             Error::ImageMissing { .. } => "ImageMissing",
             Error::ImageNotRecorded { .. } => "ImageNotRecorded",
             Error::QueueTimedOut { .. } => "QueueTimedOut",

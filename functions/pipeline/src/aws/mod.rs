@@ -23,7 +23,7 @@ pub use quotas::ServiceQuotas;
 pub use s3::load_trust_root;
 pub use secrets::secret_string;
 pub use sfn::StepFunctions;
-pub use ssm::{BaseImagesParameter, RanParameter, WatchParameters, MARKS, UNSET};
+pub use ssm::{BaseImagesParameter, RanParameter, ReproducedParameter, WatchParameters, MARKS, UNSET};
 
 use crate::error::Result;
 use crate::teardown::Teardown;

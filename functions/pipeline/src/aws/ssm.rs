@@ -210,6 +210,40 @@ impl crate::build::BaseImageRecord for BaseImagesParameter {
     }
 }
 
+/// The last `sigship reproduce` verdict (`/sigship/<stack>/reproduced`, JSON, or unset): the
+/// command writes it, `status` shows it beside the image it was about; `up` creates it and `down`
+/// deletes it.
+pub struct ReproducedParameter {
+    client: aws_sdk_ssm::Client,
+    pub name: String,
+}
+
+impl ReproducedParameter {
+    pub fn of_stack(config: &aws_config::SdkConfig, stack: &str) -> Self {
+        ReproducedParameter { client: aws_sdk_ssm::Client::new(config), name: format!("/sigship/{stack}/reproduced") }
+    }
+
+    /// Creates it unset unless it exists (`up`); true when it did not.
+    pub async fn ensure(&self) -> Result<bool> {
+        Ok(create_unset(&self.client, std::slice::from_ref(&self.name)).await? > 0)
+    }
+
+    /// Deletes it (`down`); true when it existed.
+    pub async fn delete(&self) -> Result<bool> {
+        Ok(delete(&self.client, std::slice::from_ref(&self.name)).await? > 0)
+    }
+
+    /// The last verdict; None before any (or an unreadable value, which the next run replaces).
+    pub async fn read(&self) -> Result<Option<crate::build::reproduce::Reproduced>> {
+        Ok(get(&self.client, &self.name).await?.and_then(|value| serde_json::from_str(&value).ok()))
+    }
+
+    pub async fn write(&self, verdict: &crate::build::reproduce::Reproduced) -> Result<()> {
+        let value = serde_json::to_string(verdict).map_err(|e| Error::Internal(e.to_string()))?;
+        put(&self.client, &self.name, &value).await
+    }
+}
+
 /// Creates each parameter that does not exist yet, unset; returns how many it created.
 async fn create_unset(client: &aws_sdk_ssm::Client, names: &[String]) -> Result<usize> {
     let mut created = 0;

@@ -1,0 +1,277 @@
+//! `sigship reproduce`: proves the node runs exactly the signed source, trusting neither
+//! CodeBuild, nor ECR, nor the account. It verifies the release tag against the trust root here,
+//! fetches that commit's source, rebuilds btcd and btcctl with the build recipe and the Go release
+//! the image names, pulls the image the service runs from the registry by digest (no Docker), and
+//! compares the binaries byte for byte. MATCH, or which file differs with the build information of
+//! both (`go version -m`); the verdict is kept for `status`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pipeline::build::recipe::{Dockerfile, Target};
+use pipeline::build::reproduce::{self, Reproduced, Verdict, BINARIES, GO_LABEL};
+use pipeline::verify::{TagRequest, TrustRoot, VerifyConfig};
+
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+/// What to reproduce: a release by tag, or whatever the service runs now.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Which {
+    /// A release tag: the image the stack built for it.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The image the service runs now.
+    #[arg(long)]
+    pub running: bool,
+}
+
+/// An image to check.
+struct Subject {
+    /// `<registry host>/<repository>`.
+    repository_uri: String,
+    digest: String,
+}
+
+pub struct Options<'a> {
+    pub trust: &'a Path,
+    /// The repository to fetch from [default: the stack's RepositoryUrl].
+    pub repository: Option<String>,
+}
+
+/// Runs a reproduce; Ok(verdict). A verdict is printed either way.
+pub async fn run(
+    cloud: &Cloud,
+    stack_name: &str,
+    located: &crate::operate::Pipeline,
+    which: &Which,
+    options: &Options<'_>,
+) -> Result<Verdict> {
+    let started = Instant::now();
+    let trust = TrustRoot::from_dir(options.trust).map_err(Error::TrustRoot)?;
+    let stack = crate::stack::describe(&cloud.cloudformation(), stack_name)
+        .await?
+        .ok_or_else(|| Error::Usage(format!("no stack {stack_name} in {}: run `sigship up`", cloud.region)))?;
+    let url = match &options.repository {
+        Some(url) => url.clone(),
+        None => stack
+            .parameter("RepositoryUrl")
+            .ok_or_else(|| Error::Usage(format!("stack {stack_name} names no RepositoryUrl; give --repository")))?
+            .to_string(),
+    };
+    // 1. The signature, as the pipeline checks it, against the trust root here.
+    let (running, tag) = match &which.tag {
+        Some(tag) => (None, tag.clone()),
+        None => {
+            let (subject, tag) = running_release(cloud, located).await?;
+            (Some(subject), tag)
+        }
+    };
+    let config =
+        VerifyConfig { default_repository_url: None, fetch_timeout: Duration::from_secs(60), allow_local_paths: true };
+    let request =
+        TagRequest { tag: tag.clone(), repository: Some(url.clone()), allow_downgrade: false, requested_by: None };
+    let verified = match pipeline::verify::verify(&request, &config, &trust).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            println!("REJECTED  {tag}: {}: nothing is rebuilt or pulled", err.name());
+            return Err(Error::Pipeline(err));
+        }
+    };
+    let signers: Vec<&str> = verified.signers.iter().map(|s| s.label.as_str()).collect();
+    println!("VERIFIED  {tag}: commit {}, signed by {}", verified.commit, signers.join(", "));
+    // 2. The image: what the service runs, or what the stack built for the tag.
+    let subject = match running {
+        Some(subject) => subject,
+        None => {
+            let repository_uri = stack
+                .output("ImageRepositoryUri")
+                .ok_or_else(|| Error::Usage(format!("stack {stack_name} has no ImageRepositoryUri output")))?;
+            built_image(cloud, repository_uri, &tag, &verified.commit).await?
+        }
+    };
+    let (_, repository) = subject
+        .repository_uri
+        .split_once('/')
+        .ok_or_else(|| Error::Usage(format!("{} is not <registry>/<repository>", subject.repository_uri)))?;
+    let registry = Registry::of_ecr(&cloud.sdk).await?;
+    let wanted: Vec<&str> = BINARIES.iter().map(|(_, path)| *path).chain([SUMS_PATH]).collect();
+    let pulled = registry.pull(repository, &subject.digest, &wanted).await?;
+    let arch = pulled.config.architecture.clone();
+    let go = match pulled.config.label(GO_LABEL) {
+        Some(go) if reproduce::is_go_release(go) => go.to_string(),
+        Some(other) => {
+            return Err(Error::Usage(format!("the image's {GO_LABEL} label {other:?} is not a Go release name")))
+        }
+        None => format!("go{}", Dockerfile::sigship().go_version),
+    };
+    println!(
+        "IMAGE     {}@{} (linux/{arch}, built with {go}, {} of {} binaries in it)",
+        subject.repository_uri,
+        subject.digest,
+        BINARIES.iter().filter(|(_, p)| pulled.files.contains_key(*p)).count(),
+        BINARIES.len()
+    );
+    // 3. The source at the verified commit, rebuilt.
+    let work = tempfile::tempdir().map_err(|e| Error::Io(format!("temporary directory: {e}")))?;
+    let source = work.path().join("src");
+    fetch_source(&url, &tag, &verified.commit, &source)?;
+    println!("REBUILD   btcd and btcctl at {} with {go} for linux/{arch} (the Go toolchain and modules come from the Go proxy when this machine lacks them)…", &verified.commit[..12]);
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).map_err(|e| Error::Io(e.to_string()))?;
+    let rebuild_started = Instant::now();
+    let target = Target { goarch: arch.clone(), toolchain: go.clone() };
+    Dockerfile::sigship().compile(&source, &out, &target).map_err(Error::Pipeline)?;
+    println!("          rebuilt in {:.0} s", rebuild_started.elapsed().as_secs_f32());
+    // 4. Byte for byte.
+    let sha = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let mut rebuilt = BTreeMap::new();
+    let mut in_image = BTreeMap::new();
+    for (name, path) in BINARIES {
+        let bytes = std::fs::read(out.join(name)).map_err(|e| Error::Io(format!("the rebuilt {name}: {e}")))?;
+        rebuilt.insert(name.to_string(), sha(&bytes));
+        if let Some(bytes) = pulled.files.get(path) {
+            in_image.insert(name.to_string(), sha(bytes));
+        }
+    }
+    let recorded = pulled.files.get(SUMS_PATH).map(|sums| sums_of(&String::from_utf8_lossy(sums))).unwrap_or_default();
+    let (verdict, files) = reproduce::compare(&rebuilt, &in_image, &recorded);
+    for file in &files {
+        let recorded = match &file.recorded {
+            Some(hash) if Some(hash) == file.image.as_ref() => "= the build's SHA256SUMS".to_string(),
+            Some(hash) => format!("≠ the build's SHA256SUMS {hash}"),
+            None => "(not in the build's SHA256SUMS)".to_string(),
+        };
+        if file.matches() {
+            println!("MATCH     {:<7} {}  rebuilt = image {recorded}", file.file, file.rebuilt);
+            continue;
+        }
+        println!("DIFFERS   {:<7} rebuilt {}", file.file, file.rebuilt);
+        println!("                  image   {} {recorded}", file.image.as_deref().unwrap_or("(not in the image)"));
+        let image_copy = work.path().join(format!("image-{}", file.file));
+        let in_image = BINARIES.iter().find(|(n, _)| *n == file.file).and_then(|(_, p)| pulled.files.get(*p));
+        let image_info = match in_image {
+            Some(bytes) => {
+                std::fs::write(&image_copy, bytes).map(|_| build_info(&image_copy)).unwrap_or_else(|e| e.to_string())
+            }
+            None => "absent".to_string(),
+        };
+        println!("  the rebuild's `go version -m`:\n{}", indent(&build_info(&out.join(&file.file))));
+        println!("  the image's `go version -m`:\n{}", indent(&image_info));
+    }
+    let record = Reproduced {
+        image: subject.digest.clone(),
+        tag: tag.clone(),
+        commit: verified.commit.clone(),
+        go,
+        verdict,
+        files,
+        at: pipeline::config::now_ms() / 1000,
+    };
+    println!("{} ({:.0} s in all)", record.describe(), started.elapsed().as_secs_f32());
+    let parameter = pipeline::aws::ReproducedParameter::of_stack(&cloud.sdk, stack_name);
+    if let Err(e) = parameter.write(&record).await {
+        println!("the verdict is not kept for `status`: {e}");
+    }
+    Ok(verdict)
+}
+
+/// The image's SHA256SUMS (the build's own record of what it compiled).
+const SUMS_PATH: &str = "usr/local/share/btcd/SHA256SUMS";
+
+/// `<hex>  <name>` lines → name → hex.
+fn sums_of(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(hash, name)| (name.trim().to_string(), hash.to_string()))
+        .collect()
+}
+
+/// The image the service runs and the release its revision names.
+async fn running_release(cloud: &Cloud, located: &crate::operate::Pipeline) -> Result<(Subject, String)> {
+    let node = crate::operate::read_node(cloud, located)
+        .await?
+        .ok_or_else(|| Error::Usage("the stack names no service to read: give --tag".into()))?;
+    let revision = node.revision.ok_or_else(|| {
+        Error::Usage(format!("service {} runs nothing sigship deployed: deploy a release, or give --tag", node.service))
+    })?;
+    let tag = revision.release_tag.clone().ok_or_else(|| {
+        Error::Usage(format!("{} names no release: give --tag", pipeline::arn::name_of(&revision.task_definition)))
+    })?;
+    let (repository_uri, digest) = revision
+        .image
+        .split_once('@')
+        .ok_or_else(|| Error::Usage(format!("the service runs {}, not an image pinned by digest", revision.image)))?;
+    Ok((Subject { repository_uri: repository_uri.into(), digest: digest.into() }, tag))
+}
+
+/// The image the stack's build pushed for the release (`<tag>-<commit>`), by its digest.
+async fn built_image(cloud: &Cloud, repository_uri: &str, tag: &str, commit: &str) -> Result<Subject> {
+    let (_, repository) = repository_uri.split_once('/').unwrap_or(("", repository_uri));
+    let image_tag = pipeline::build::image_tag(tag, commit);
+    let described = aws_sdk_ecr::Client::new(&cloud.sdk)
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&image_tag).build())
+        .send()
+        .await
+        .map_err(|e| Error::aws("ecr:DescribeImages", e))?;
+    let digest = described.image_details().first().and_then(|d| d.image_digest()).ok_or_else(|| {
+        Error::Usage(format!("{repository_uri} holds no image {image_tag}: the stack has not built {tag}"))
+    })?;
+    Ok(Subject { repository_uri: repository_uri.into(), digest: digest.into() })
+}
+
+/// btcd's source at exactly `commit`, fetched with git (depth 1, the tag only).
+fn fetch_source(url: &str, tag: &str, commit: &str, into: &Path) -> Result<()> {
+    pipeline::verify::fetch::check_remote_url(url, true).map_err(Error::Pipeline)?;
+    std::fs::create_dir_all(into).map_err(|e| Error::Io(e.to_string()))?;
+    let git = |args: &[&str]| -> Result<String> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(into)
+            .output()
+            .map_err(|e| Error::Io(format!("git (reproduce fetches the source with it): {e}")))?;
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            false => Err(Error::Io(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))),
+        }
+    };
+    git(&["init", "--quiet"])?;
+    let refspec = format!("+refs/tags/{tag}:refs/tags/{tag}");
+    git(&["fetch", "--quiet", "--depth=1", "--no-tags", url, &refspec])?;
+    let fetched = git(&["rev-parse", "--verify", &format!("refs/tags/{tag}^{{commit}}")])?;
+    if fetched != commit {
+        return Err(Error::Usage(format!(
+            "{url} now gives {tag} at {fetched}, not the verified {commit}: the tag moved; run again"
+        )));
+    }
+    git(&["-c", "advice.detachedHead=false", "checkout", "--quiet", commit])?;
+    Ok(())
+}
+
+/// `go version -m` of a binary: its Go release, module, dependencies and build settings.
+fn build_info(binary: &Path) -> String {
+    match Command::new("go").args(["version", "-m"]).arg(binary).output() {
+        Ok(out) => format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        Err(e) => format!("go version -m: {e}"),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_build_s_sums_read_as_sha256sum_writes_them() {
+        let sums = super::sums_of("aa11  btcd\nbb22  btcctl\n");
+        assert_eq!(sums.get("btcd").map(String::as_str), Some("aa11"));
+        assert_eq!(sums.get("btcctl").map(String::as_str), Some("bb22"));
+    }
+}
