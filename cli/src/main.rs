@@ -227,6 +227,8 @@ enum Command {
         /// Fetch the release from this repository [default: the stack's RepositoryUrl].
         #[arg(long)]
         repository: Option<String>,
+        #[command(flatten)]
+        release: reproduce::ReleaseFiles,
     },
     /// Show the functions' log lines written while an execution ran (default: the newest).
     Logs {
@@ -355,11 +357,12 @@ fn main() -> ExitCode {
             let input = DestroyRequest { destroy: scope, chain_data }.input();
             operate::start_and_follow(&cloud, &located, &operate::destroy_name(scope.name()), input).await
         }),
-        Command::Reproduce { at, which, trust, root, repository } => {
+        Command::Reproduce { at, which, trust, root, repository, release } => {
             let verdict = runtime.block_on(async {
                 let (cloud, stack, located) = locate(at).await?;
                 let trust = trust.unwrap_or_else(|| root.join(DEFAULT_TRUST_ROOT));
-                let options = reproduce::Options { trust: &trust, repository };
+                let release = release.archive.is_some().then_some(&release);
+                let options = reproduce::Options { trust: &trust, repository, release };
                 reproduce::run(&cloud, &stack, &located, &which, &options).await
             });
             match verdict {

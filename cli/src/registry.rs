@@ -76,7 +76,7 @@ impl Registry {
         for layer in &manifest.layers {
             let packing = image::layer_packing(&layer.media_type).map_err(Error::Pipeline)?;
             let bytes = self.blob(repository, &layer.digest).await?;
-            apply_layer(&bytes, packing, paths, &mut files)?;
+            read_tar(&bytes, packing, paths, &mut files)?;
         }
         Ok(Pulled { config, files })
     }
@@ -113,9 +113,9 @@ impl Registry {
     }
 }
 
-/// Applies one layer to `files`: a wanted path in it replaces the one below; its whiteout (or
-/// an opaque whiteout of its directory) removes it.
-fn apply_layer(
+/// Reads one layer (or any tar) into `files`: a wanted path in it replaces the one below; its
+/// whiteout (or an opaque whiteout of its directory) removes it.
+pub fn read_tar(
     bytes: &[u8],
     packing: LayerPacking,
     paths: &[&str],
@@ -186,14 +186,14 @@ mod tests {
         let wanted = ["usr/local/bin/btcd", "usr/local/bin/btcctl"];
         let mut files = BTreeMap::new();
         let first = layer(&[("usr/local/bin/btcd", b"one"), ("usr/local/bin/btcctl", b"ctl"), ("etc/x", b"x")]);
-        apply_layer(&first, LayerPacking::Tar, &wanted, &mut files).unwrap();
+        read_tar(&first, LayerPacking::Tar, &wanted, &mut files).unwrap();
         assert_eq!(files.len(), 2, "only the wanted paths: {:?}", files.keys());
         let second = gzip(&layer(&[("./usr/local/bin/btcd", b"two"), ("usr/local/bin/.wh.btcctl", b"")]));
-        apply_layer(&second, LayerPacking::Gzip, &wanted, &mut files).unwrap();
+        read_tar(&second, LayerPacking::Gzip, &wanted, &mut files).unwrap();
         assert_eq!(files.get("usr/local/bin/btcd").map(Vec::as_slice), Some(&b"two"[..]));
         assert!(!files.contains_key("usr/local/bin/btcctl"), "the whiteout removed it");
         let opaque = layer(&[("usr/local/bin/.wh..wh..opq", b"")]);
-        apply_layer(&opaque, LayerPacking::Tar, &wanted, &mut files).unwrap();
+        read_tar(&opaque, LayerPacking::Tar, &wanted, &mut files).unwrap();
         assert!(files.is_empty(), "an opaque whiteout empties the directory");
     }
 

@@ -41,6 +41,23 @@ pub struct Options<'a> {
     pub trust: &'a Path,
     /// The repository to fetch from [default: the stack's RepositoryUrl].
     pub repository: Option<String>,
+    /// The maintainers' own release binaries to compare as well.
+    pub release: Option<&'a ReleaseFiles>,
+}
+
+/// btcd's published release for one platform: the archive, the manifest listing it, and the
+/// manifest's detached OpenPGP signature.
+#[derive(clap::Args)]
+pub struct ReleaseFiles {
+    /// The maintainers' archive for the image's platform, e.g. btcd-linux-arm64-v0.24.2.tar.gz.
+    #[arg(long = "release-archive", value_name = "FILE", requires_all = ["manifest", "manifest_signature"])]
+    pub archive: Option<std::path::PathBuf>,
+    /// The release's manifest (manifest-v0.24.2.txt), listing the archive's SHA-256.
+    #[arg(long, value_name = "FILE", requires = "archive")]
+    pub manifest: Option<std::path::PathBuf>,
+    /// The manifest's detached signature, by the trust root's signers.
+    #[arg(long, value_name = "FILE", requires = "archive")]
+    pub manifest_signature: Option<std::path::PathBuf>,
 }
 
 /// Runs a reproduce; Ok(verdict). A verdict is printed either way.
@@ -84,6 +101,10 @@ pub async fn run(
     };
     let signers: Vec<&str> = verified.signers.iter().map(|s| s.label.as_str()).collect();
     println!("VERIFIED  {tag}: commit {}, signed by {}", verified.commit, signers.join(", "));
+    let maintainers = match options.release {
+        Some(files) => Some(maintainers_release(files, &trust)?),
+        None => None,
+    };
     // 2. The image: what the service runs, or what the stack built for the tag.
     let subject = match running {
         Some(subject) => subject,
@@ -138,8 +159,9 @@ pub async fn run(
             in_image.insert(name.to_string(), sha(bytes));
         }
     }
-    let recorded = pulled.files.get(SUMS_PATH).map(|sums| sums_of(&String::from_utf8_lossy(sums))).unwrap_or_default();
-    let (verdict, files) = reproduce::compare(&rebuilt, &in_image, &recorded);
+    let recorded =
+        pulled.files.get(SUMS_PATH).map(|sums| reproduce::sums_of(&String::from_utf8_lossy(sums))).unwrap_or_default();
+    let (mut verdict, files) = reproduce::compare(&rebuilt, &in_image, &recorded);
     for file in &files {
         let recorded = match &file.recorded {
             Some(hash) if Some(hash) == file.image.as_ref() => "= the build's SHA256SUMS".to_string(),
@@ -163,6 +185,11 @@ pub async fn run(
         println!("  the rebuild's `go version -m`:\n{}", indent(&build_info(&out.join(&file.file))));
         println!("  the image's `go version -m`:\n{}", indent(&image_info));
     }
+    if let Some(release) = &maintainers {
+        if compare_with_maintainers(release, &out, work.path()) == Verdict::Mismatch {
+            verdict = Verdict::Mismatch;
+        }
+    }
     let record = Reproduced {
         image: subject.digest.clone(),
         tag: tag.clone(),
@@ -183,12 +210,93 @@ pub async fn run(
 /// The image's SHA256SUMS (the build's own record of what it compiled).
 const SUMS_PATH: &str = "usr/local/share/btcd/SHA256SUMS";
 
-/// `<hex>  <name>` lines → name → hex.
-fn sums_of(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(hash, name)| (name.trim().to_string(), hash.to_string()))
-        .collect()
+/// The maintainers' binaries, from an archive whose SHA-256 their signed manifest lists.
+struct MaintainersRelease {
+    archive: String,
+    /// btcd and btcctl as the archive holds them.
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Checks the manifest's signature against the trust root and the archive against the manifest,
+/// then reads btcd and btcctl from it (`<archive name without .tar.gz>/btcd`). Either check
+/// failing is an error: nothing is compared with files nobody signed for.
+fn maintainers_release(files: &ReleaseFiles, trust: &TrustRoot) -> Result<MaintainersRelease> {
+    let read = |path: &Option<std::path::PathBuf>| -> Result<(String, Vec<u8>)> {
+        let path = path
+            .as_ref()
+            .ok_or_else(|| Error::Usage("--release-archive, --manifest and --manifest-signature go together".into()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        Ok((name, std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?))
+    };
+    let (archive_name, archive) = read(&files.archive)?;
+    let (manifest_name, manifest) = read(&files.manifest)?;
+    let (_, signature) = read(&files.manifest_signature)?;
+    let signers = match pipeline::verify::signature::verify_detached(&manifest, &signature, &manifest_name, trust) {
+        Ok(signers) => signers,
+        Err(err) => {
+            println!("REFUSED   {manifest_name}: its signature is not the trust root's: {}", err.name());
+            return Err(Error::Pipeline(err));
+        }
+    };
+    let labels: Vec<&str> = signers.iter().map(|s| s.label.as_str()).collect();
+    let listed = reproduce::sums_of(&String::from_utf8_lossy(&manifest));
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&archive));
+    match listed.get(&archive_name) {
+        Some(hash) if *hash == sha => {}
+        Some(hash) => {
+            return Err(Error::Usage(format!(
+            "{archive_name} is not the archive {manifest_name} lists: its SHA-256 is {sha}, the manifest says {hash}"
+        )))
+        }
+        None => return Err(Error::Usage(format!("{manifest_name} lists no {archive_name}"))),
+    }
+    println!("RELEASE   {archive_name}: listed in {manifest_name}, signed by {}", labels.join(", "));
+    let folder = archive_name.trim_end_matches(".tar.gz").trim_end_matches(".tgz");
+    let paths: Vec<String> = BINARIES.iter().map(|(name, _)| format!("{folder}/{name}")).collect();
+    let wanted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let mut found = BTreeMap::new();
+    crate::registry::read_tar(&archive, pipeline::build::image::LayerPacking::Gzip, &wanted, &mut found)?;
+    let files = found
+        .into_iter()
+        .map(|(path, bytes)| (path.rsplit('/').next().unwrap_or_default().to_string(), bytes))
+        .collect();
+    Ok(MaintainersRelease { archive: archive_name, files })
+}
+
+/// The rebuild beside the maintainers' binaries. Their build differs from sigship's by design
+/// (their Go release, VCS stamping), which `go version -m` shows: bytes that differ under the
+/// same build information are a mismatch; under other build information, a difference explained.
+fn compare_with_maintainers(release: &MaintainersRelease, rebuilt: &Path, work: &Path) -> Verdict {
+    let sha = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let mut verdict = Verdict::Match;
+    for (name, _) in BINARIES {
+        let ours = std::fs::read(rebuilt.join(name)).unwrap_or_default();
+        let Some(theirs) = release.files.get(name) else {
+            println!("DIFFERS   {name:<7} not in {}", release.archive);
+            verdict = Verdict::Mismatch;
+            continue;
+        };
+        if ours == *theirs {
+            println!("MATCH     {name:<7} {}  rebuilt = the maintainers' {}", sha(&ours), release.archive);
+            continue;
+        }
+        let copy = work.join(format!("maintainers-{name}"));
+        let theirs_info = std::fs::write(&copy, theirs).map(|_| build_info(&copy)).unwrap_or_else(|e| e.to_string());
+        let ours_info = build_info(&rebuilt.join(name));
+        let settings = |info: &str| info.lines().skip(1).map(str::trim).collect::<Vec<_>>().join("\n");
+        if settings(&ours_info) == settings(&theirs_info) {
+            println!("DIFFERS   {name:<7} from the maintainers' {} under the same build information", release.archive);
+            verdict = Verdict::Mismatch;
+        } else {
+            println!(
+                "OTHER     {name:<7} the maintainers' {} was built otherwise (see below); not comparable",
+                release.archive
+            );
+        }
+        println!("  the rebuild's `go version -m`:\n{}", indent(&ours_info));
+        println!("  the maintainers' `go version -m`:\n{}", indent(&theirs_info));
+    }
+    verdict
 }
 
 /// The image the service runs and the release its revision names.
@@ -264,14 +372,4 @@ fn build_info(binary: &Path) -> String {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_build_s_sums_read_as_sha256sum_writes_them() {
-        let sums = super::sums_of("aa11  btcd\nbb22  btcctl\n");
-        assert_eq!(sums.get("btcd").map(String::as_str), Some("aa11"));
-        assert_eq!(sums.get("btcctl").map(String::as_str), Some("bb22"));
-    }
 }

@@ -4,8 +4,10 @@
 //! verified commit, runs `go-version.sh` from the uploaded `source.zip` on that commit's go.mod, and
 //! compiles btcd and btcctl with the Dockerfile's RUN and ENV (`GOTOOLCHAIN=local`, this machine's
 //! GOARCH; modules through the Go proxy, cached in the user's Go caches between runs). Then it
-//! pushes the image to moto's ECR: the image assembly is SIMULATED (no Docker engine) — its root
-//! directory goes to the [`ImageStore`], its manifest names that directory's digest as the layer.
+//! pushes a real OCI image — one layer of what the final stage adds (see [`crate::oci`]; no
+//! container engine runs the base image or the final stage's RUN: that assembly is SIMULATED) —
+//! to the registry on loopback and its manifest to moto's ECR under the same digest; the layer's
+//! files stay in the [`ImageStore`] for the local Fargate.
 //! BatchGetBuilds reports each build as CodeBuild would: IN_PROGRESS while it runs, then
 //! SUCCEEDED or FAILED with the failing phase's message.
 

@@ -45,6 +45,12 @@ pub use stack::{Stack, STACK_NAME};
 pub const REGION: &str = "us-east-1";
 /// moto's account: every resource of the local cloud is in it.
 pub const ACCOUNT: &str = "123456789012";
+/// What the local cloud runs for real and what it simulates, as its commands say it.
+pub const REAL_AND_SIMULATED: &str = "real here: btcd compiled from its source by the local CodeBuild, pushed as a \
+     real OCI image to a real registry on loopback (CNCF distribution), run as the task definition says; \
+     SIMULATED: the image assembly without a container engine (one layer of what the Dockerfile's final stage \
+     adds, no base image layers) and AWS itself (moto; CloudWatch's alarm evaluation)";
+
 /// The btcd release the local cloud's demo repository holds (and its regtest peer runs).
 pub const DEMO_RELEASE: &str = "v0.24.2";
 pub use pipeline::FUNCTIONS;

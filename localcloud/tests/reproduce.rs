@@ -44,6 +44,39 @@ async fn every_release_the_pipeline_deploys_is_byte_for_byte_the_rebuild_of_its_
         assert!(rebuilt.contains(&format!("MATCH: btcd, btcctl rebuilt from {release} with go1.26.8")), "{status}");
     }
 
+    // The maintainers' own release of v0.26.0 for this platform — here built by the same recipe, so
+    // byte for byte the rebuild — its archive listed in a manifest the maintainer signed.
+    let release = MaintainersRelease::build("v0.26.0", &cloud.maintainer);
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&release.args(&trust)).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "RELEASE   {}: listed in manifest-v0.26.0.txt, signed by Test Maintainer",
+            release.name
+        )),
+        "{stdout}"
+    );
+    for binary in ["btcd", "btcctl"] {
+        let line = format!("  rebuilt = the maintainers' {}", release.name);
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("MATCH     {binary} ")) && l.ends_with(&line)),
+            "{stdout}"
+        );
+    }
+    // A manifest someone else signed, or an archive it does not list, is refused before the rebuild.
+    let forged = MaintainersRelease::build("v0.26.0", &localcloud::keys::Maintainer::generate("Someone"));
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&forged.args(&trust)).await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("REFUSED   manifest-v0.26.0.txt: its signature is not the trust root's: UnknownSigner"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("not an allowed signer") && !stdout.contains("REBUILD"), "{stdout}\n{stderr}");
+    std::fs::write(&release.archive, b"another archive").unwrap();
+    let (code, stdout, stderr) = cloud.sigship_as_operator(&release.args(&trust)).await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("is not the archive manifest-v0.26.0.txt lists"), "{stderr}");
+
     // An earlier release's image, by its tag: still in ECR, still the rebuild of its source; the
     // verdict kept is then about an image the service does not run.
     let (code, stdout, stderr) = cloud.sigship_as_operator(&["reproduce", "--tag", "v0.24.2", "--trust", &trust]).await;
@@ -59,4 +92,58 @@ async fn every_release_the_pipeline_deploys_is_byte_for_byte_the_rebuild_of_its_
     assert_ne!(code, 0, "{stdout}");
     assert!(stdout.contains("REJECTED  v0.27.0: Unsigned"), "{stdout}\n{stderr}");
     assert!(!stdout.contains("REBUILD"), "nothing rebuilt for an unsigned tag:\n{stdout}");
+}
+
+/// A release as btcd publishes one (`release/release.sh`): `btcd-linux-<arch>-<tag>.tar.gz` holding
+/// `btcd-linux-<arch>-<tag>/btcd` and `btcctl`, `manifest-<tag>.txt` with `shasum -a 256` of the
+/// archive, and the manifest's detached signature.
+struct MaintainersRelease {
+    name: String,
+    archive: std::path::PathBuf,
+    manifest: std::path::PathBuf,
+    signature: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl MaintainersRelease {
+    fn build(tag: &str, signer: &localcloud::keys::Maintainer) -> Self {
+        use pipeline::build::recipe::{Dockerfile, Target};
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let source = localcloud::git::btcd_module_source(tag).unwrap();
+        let target = Target { goarch: localcloud::image::host_goarch(), toolchain: "local".into() };
+        Dockerfile::sigship().compile(&source, &out, &target).unwrap();
+        let folder = format!("btcd-linux-{}-{tag}", localcloud::image::host_goarch());
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+        for binary in ["btcd", "btcctl"] {
+            tar.append_path_with_name(out.join(binary), format!("{folder}/{binary}")).unwrap();
+        }
+        let archive_bytes = tar.into_inner().unwrap().finish().unwrap();
+        let name = format!("{folder}.tar.gz");
+        let archive = dir.path().join(&name);
+        std::fs::write(&archive, &archive_bytes).unwrap();
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&archive_bytes));
+        let manifest_text = format!("{sha}  {name}\n{}  vendor.tar.gz\n", "0".repeat(64));
+        let manifest = dir.path().join(format!("manifest-{tag}.txt"));
+        std::fs::write(&manifest, &manifest_text).unwrap();
+        let signature = dir.path().join(format!("manifest-{tag}.txt.sig"));
+        std::fs::write(&signature, signer.sign(manifest_text.as_bytes())).unwrap();
+        MaintainersRelease { name, archive, manifest, signature, _dir: dir }
+    }
+
+    fn args<'a>(&'a self, trust: &'a str) -> Vec<&'a str> {
+        vec![
+            "reproduce",
+            "--running",
+            "--trust",
+            trust,
+            "--release-archive",
+            self.archive.to_str().unwrap(),
+            "--manifest",
+            self.manifest.to_str().unwrap(),
+            "--manifest-signature",
+            self.signature.to_str().unwrap(),
+        ]
+    }
 }

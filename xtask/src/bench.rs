@@ -4,6 +4,7 @@
 
 mod fetch;
 mod functions;
+pub mod reproduce;
 pub mod sync;
 
 use std::time::Duration;

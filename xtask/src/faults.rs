@@ -226,7 +226,7 @@ pub async fn matrix() -> (usize, usize) {
     let at_once = std::env::var("SIGSHIP_FAULTS_AT_ONCE").ok().and_then(|n| n.parse().ok()).unwrap_or(AT_ONCE);
     let cases: Vec<Case> =
         cases().into_iter().filter(|c| only.as_deref().is_none_or(|o| c.fault.contains(o))).collect();
-    println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): builds push an image manifest.");
+    println!("NOTE: {}.", localcloud::REAL_AND_SIMULATED);
     println!("faults: {} cases, {at_once} at a time", cases.len());
     let started = Instant::now();
     let mut rows: Vec<(usize, bool, String)> = futures::stream::iter(cases.iter().enumerate())

@@ -40,7 +40,7 @@ async fn serve_until_interrupted(tag: &str) -> Result<(), String> {
     println!();
     println!("local cloud up: stack {} from infrastructure/sigship.yaml, IAM enforced.", cloud.stack.name);
     println!("repository {} has tag {tag} ({tag_object}) signed by {}.", cloud.repository.url, cloud.maintainer.name);
-    println!("NOTE: the CodeBuild compile is SIMULATED (no Docker engine): a run pushes an image manifest, not btcd.");
+    println!("NOTE: {}.", localcloud::REAL_AND_SIMULATED);
     println!();
     println!(
         "In another shell, as the stack's operator (its OperatorPolicy only; throwaway keys of a local IAM user):"
@@ -55,6 +55,7 @@ async fn serve_until_interrupted(tag: &str) -> Result<(), String> {
     println!("  {} run --tag {tag}", sigship.display());
     println!("  {} status", sigship.display());
     println!("  {} logs", sigship.display());
+    println!("  {} reproduce --running --trust {}", sigship.display(), cloud.trust_root.display());
     println!("  {} destroy everything", sigship.display());
     println!();
     println!("function and moto logs: {}", cloud.logs.display());
@@ -109,11 +110,6 @@ async fn pipeline(tag: &str, webhook: bool) -> Result<(), String> {
     if code != 0 {
         return Err(format!("sigship status exited {code}"));
     }
-    println!(
-        "real here: btcd {} compiled from its source and running as the task definition says; SIMULATED: the \
-         image assembly (no Docker engine: the image is a directory) and AWS itself (moto, CloudWatch's alarm \
-         evaluation)",
-        localcloud::DEMO_RELEASE
-    );
+    println!("btcd {}; {}", localcloud::DEMO_RELEASE, localcloud::REAL_AND_SIMULATED);
     Ok(())
 }

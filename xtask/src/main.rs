@@ -16,10 +16,14 @@ fn main() -> ExitCode {
         Some("local") => local::run(&args[1..]),
         Some("test") => test(),
         Some("bench") if args.get(1).map(String::as_str) == Some("sync") => bench::sync::run(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("reproduce") => bench::reproduce::run(),
         Some("bench") => bench::run(),
         Some("faults") => faults::run(),
         Some("layers") => layers::run(&args[1..]),
-        _ => Err(format!("usage: cargo xtask <{} | test | bench | bench sync | faults | layers [SRC]>", local::USAGE)),
+        _ => Err(format!(
+            "usage: cargo xtask <{} | test | bench | bench sync | bench reproduce | faults | layers [SRC]>",
+            local::USAGE
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

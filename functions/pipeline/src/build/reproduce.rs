@@ -83,6 +83,16 @@ pub fn compare(
     (verdict, files)
 }
 
+/// `sha256sum`/`shasum -a 256` output (`<hex>  <name>`, or `<hex> *<name>` in binary mode) →
+/// name → hex: the image's SHA256SUMS and btcd's release manifest.
+pub fn sums_of(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(hash, _)| hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(|(hash, name)| (name.trim_start_matches([' ', '*']).trim_end().to_string(), hash.to_ascii_lowercase()))
+        .collect()
+}
+
 /// A Go release name a label may give (`go1.26.8`): anything else is not passed to GOTOOLCHAIN.
 pub fn is_go_release(name: &str) -> bool {
     let Some(version) = name.strip_prefix("go") else { return false };
@@ -134,6 +144,19 @@ mod tests {
         let (verdict, _) = compare(&rebuilt, &hashes(&[("btcd", "aa")]), &BTreeMap::new());
         assert_eq!(verdict, Verdict::Mismatch, "a binary missing from the image is a mismatch");
         assert_eq!(compare(&BTreeMap::new(), &BTreeMap::new(), &BTreeMap::new()).0, Verdict::Mismatch);
+    }
+
+    #[test]
+    fn sums_read_as_sha256sum_and_shasum_write_them() {
+        let a = "a".repeat(64);
+        let b = "B".repeat(64);
+        let sums = sums_of(&format!(
+            "{a}  btcd\n{b} *btcd-linux-arm64-v0.24.2.tar.gz\nnot a line\n{}  short\n",
+            "c".repeat(12)
+        ));
+        assert_eq!(sums.get("btcd"), Some(&a));
+        assert_eq!(sums.get("btcd-linux-arm64-v0.24.2.tar.gz"), Some(&"b".repeat(64)));
+        assert_eq!(sums.len(), 2);
     }
 
     #[test]

@@ -63,6 +63,13 @@ pub fn split_signature(raw: &[u8]) -> Option<(&[u8], &[u8])> {
     None
 }
 
+/// Verifies a detached signature (armored or binary) of `document` against the trust root, as a
+/// tag's is verified (threshold, validity at the signature's time); `name` names the document in
+/// errors. What `sigship reproduce` checks a release manifest with.
+pub fn verify_detached(document: &[u8], signature: &[u8], name: &str, trust: &TrustRoot) -> Result<Vec<Signer>> {
+    verify_signature(document, signature, name, trust).map(|(signers, _)| signers)
+}
+
 fn verify_signature(
     payload: &[u8],
     signature: &[u8],
