@@ -286,7 +286,8 @@ pub async fn status(
             if let Some(binaries) = described.output.as_ref().and_then(|o| o["binaries"].as_object()) {
                 let sums: Vec<String> =
                     binaries.iter().map(|(name, hash)| format!("{name} {}", hash.as_str().unwrap_or("?"))).collect();
-                println!("  built     sha256 {}", sums.join(", "));
+                let with = described.output.as_ref().and_then(|o| o["builtWith"].as_str()).map(|w| format!(" ({w})"));
+                println!("  built     sha256 {}{}", sums.join(", "), with.unwrap_or_default());
             }
             if follow && described.is_running() {
                 follow_interruptibly(&sfn, &described.arn, &described.name).await?;

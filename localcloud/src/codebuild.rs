@@ -90,6 +90,8 @@ pub enum BuildStatus {
         pulled: String,
         /// The image's SHA256SUMS as the buildspec exports it (`btcd=<hex> btcctl=<hex>`).
         binaries: String,
+        /// The Go release and platform, as the buildspec exports them (`go1.26.8 linux/amd64`).
+        built_with: String,
     },
     /// The phase that failed and why.
     Failed {
@@ -248,21 +250,22 @@ impl CodeBuild {
             Ok((log, digest, config, pulled, go)) => {
                 let binaries = self.images.binaries(&digest);
                 let pushed = self.push(commit_of(source_version), tag, version, &digest, &config, &go).await;
-                (log, pushed.map(|digest| (digest, pulled, binaries)).map_err(|e| ("POST_BUILD", e)))
+                let built_with = format!("go{go} linux/{}", crate::image::host_goarch());
+                (log, pushed.map(|digest| (digest, pulled, binaries, built_with)).map_err(|e| ("POST_BUILD", e)))
             }
             Err((phase, log)) => (log.clone(), Err((phase, log.lines().last().unwrap_or_default().to_string()))),
         };
         let _ = std::fs::write(&log_path, &log);
         let seconds = started.elapsed().as_secs_f32();
         match outcome {
-            Ok((digest, pulled, binaries)) => {
+            Ok((digest, pulled, binaries, built_with)) => {
                 println!(
                     "  [local CodeBuild] build {build_id}: compiled btcd at {commit_short} in {seconds:.0} s → {}:{tag} \
                      ({digest}; one layer, no base image: no Docker engine)",
                     self.repository,
                     commit_short = &commit_of(source_version)[..12.min(commit_of(source_version).len())]
                 );
-                BuildStatus::Succeeded { digest, pulled, binaries }
+                BuildStatus::Succeeded { digest, pulled, binaries, built_with }
             }
             Err((phase, reason)) => {
                 println!(
@@ -341,11 +344,12 @@ impl CodeBuild {
             merge(reported, &build.record);
             match &build.status {
                 // The buildspec's exported-variables.
-                BuildStatus::Succeeded { digest, pulled, binaries } => {
+                BuildStatus::Succeeded { digest, pulled, binaries, built_with } => {
                     reported["exportedEnvironmentVariables"] = serde_json::json!([
                         {"name": pipeline::build::BUILD_EXPORTED_DIGEST, "value": digest},
                         {"name": pipeline::build::BUILD_EXPORTED_BASE_IMAGES, "value": pulled},
-                        {"name": pipeline::build::BUILD_EXPORTED_BINARIES, "value": binaries}
+                        {"name": pipeline::build::BUILD_EXPORTED_BINARIES, "value": binaries},
+                        {"name": pipeline::build::BUILD_EXPORTED_BUILT_WITH, "value": built_with}
                     ]);
                 }
                 BuildStatus::InProgress => {

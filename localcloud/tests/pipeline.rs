@@ -55,6 +55,13 @@ async fn signed_tag_deploys_then_repeats_idempotently_then_destroys_twice() {
         let hash = output["binaries"][binary].as_str().unwrap_or_default();
         assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{binary}: {output}");
     }
+    // …and what built them: the Dockerfile's exact Go, for this machine's platform.
+    let built_with = format!(
+        "go{} linux/{}",
+        pipeline::build::recipe::Dockerfile::sigship().go_version,
+        localcloud::image::host_goarch()
+    );
+    assert_eq!(output["builtWith"], built_with.as_str(), "{output}");
     // The stack runs on regtest: flag, port and health check all say so.
     let ecs = aws_sdk_ecs::Client::new(&cloud.sdk);
     let task_definition = output["taskDefinitionArn"].as_str().unwrap();

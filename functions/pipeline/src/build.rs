@@ -33,7 +33,10 @@ pub const BUILD_EXPORTED_BASE_IMAGES: &str = "SIGSHIP_BASE_IMAGES_PULLED";
 /// …and the SHA-256 of the binaries it built (`btcd=<hex> btcctl=<hex>`, from the image's
 /// `/usr/local/share/btcd/SHA256SUMS`).
 pub const BUILD_EXPORTED_BINARIES: &str = "SIGSHIP_BINARIES_SHA256";
-pub const BUILD_EXPORTED: [&str; 3] = [BUILD_EXPORTED_DIGEST, BUILD_EXPORTED_BASE_IMAGES, BUILD_EXPORTED_BINARIES];
+/// …and what built them: the exact Go release and the platform (`go1.26.8 linux/arm64`).
+pub const BUILD_EXPORTED_BUILT_WITH: &str = "SIGSHIP_BUILT_WITH";
+pub const BUILD_EXPORTED: [&str; 4] =
+    [BUILD_EXPORTED_DIGEST, BUILD_EXPORTED_BASE_IMAGES, BUILD_EXPORTED_BINARIES, BUILD_EXPORTED_BUILT_WITH];
 
 /// `btcd=<hex> btcctl=<hex>` → binary → SHA-256 (what is not `name=<64 hex>` is left out).
 pub fn binaries_of(exported: &str) -> std::collections::BTreeMap<String, String> {
@@ -147,6 +150,17 @@ pub struct BuildState {
     /// build whose image is reused recorded them): what a rebuild of the commit must match.
     #[serde(default)]
     pub binaries: std::collections::BTreeMap<String, String>,
+    /// The Go release and platform that built them (`go1.26.8 linux/arm64`), from the same build.
+    #[serde(default)]
+    pub built_with: Option<String>,
+}
+
+impl BuildState {
+    /// What the build that made the image recorded of its binaries, carried to the execution.
+    fn carry(&mut self, record: Option<&BuildRecord>) {
+        self.binaries = binaries_of(record.and_then(|b| b.exported_binaries.as_deref()).unwrap_or_default());
+        self.built_with = record.and_then(|b| b.exported_built_with.clone()).filter(|w| !w.trim().is_empty());
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +250,7 @@ async fn start(
         attempt: 0,
         poll_seconds: config.polling.interval_seconds,
         binaries: Default::default(),
+        built_with: None,
     };
     let source_version = source_version(&verified.tag, &verified.commit);
     let environment = build_environment(verified, &base_images.recorded().await?);
@@ -259,7 +274,7 @@ async fn start(
         }
         tracing::info!(%image_tag, %digest, "image already built for this commit; skipping the build");
         let recorded = ours.iter().find(|b| b.status == RecordedStatus::Succeeded);
-        state.binaries = binaries_of(recorded.and_then(|b| b.exported_binaries.as_deref()).unwrap_or_default());
+        state.carry(recorded);
         return Ok(state);
     }
     state.status = BuildStatus::InProgress;
@@ -347,8 +362,8 @@ async fn poll(
             }
             let record = builds.record(&build_id).await?;
             record_base_images(base_images, &build_id, record.as_ref()).await;
-            state.binaries = binaries_of(record.and_then(|b| b.exported_binaries).as_deref().unwrap_or_default());
-            tracing::info!(%build_id, binaries = ?state.binaries, "built");
+            state.carry(record.as_ref());
+            tracing::info!(%build_id, binaries = ?state.binaries, built_with = ?state.built_with, "built");
             state.status = BuildStatus::Succeeded;
             Ok(state)
         }
@@ -507,6 +522,7 @@ mod tests {
         let (btcd, btcctl) = ("1".repeat(64), "2".repeat(64));
         let builds = FakeBuilds::answering(BuildPhase::Succeeded);
         *builds.binaries.lock().unwrap() = Some(format!("btcd={btcd} btcctl={btcctl}"));
+        *builds.built_with.lock().unwrap() = Some("go1.26.8 linux/arm64".into());
         let state = in_progress(0);
         let images = FakeRegistry::with_image(&state.image_tag, "sha256:bb");
         builds
@@ -525,16 +541,19 @@ mod tests {
         let expected: std::collections::BTreeMap<String, String> =
             [("btcctl".to_string(), btcctl.clone()), ("btcd".to_string(), btcd.clone())].into();
         assert_eq!(done.binaries, expected);
+        assert_eq!(done.built_with.as_deref(), Some("go1.26.8 linux/arm64"));
 
         let verified = verified_tag("v0.24.2");
         let images = FakeRegistry::with_image(&image_tag(&verified.tag, &verified.commit), "sha256:aa");
         let builds = FakeBuilds::default();
         builds.record_build(&verified, "sha256:aa", |b| {
-            b.exported_binaries = Some(format!("btcd={btcd} btcctl={btcctl}"))
+            b.exported_binaries = Some(format!("btcd={btcd} btcctl={btcctl}"));
+            b.exported_built_with = Some("go1.26.8 linux/arm64".into());
         });
         let skipped = run(BuildRequest::Start { verified }, &builds, &images).await.unwrap();
         assert!(skipped.skipped);
         assert_eq!(skipped.binaries, expected, "from the build whose image is reused");
+        assert_eq!(skipped.built_with.as_deref(), Some("go1.26.8 linux/arm64"));
         assert!(binaries_of("btcd=short btcctl").is_empty());
     }
 
@@ -616,6 +635,7 @@ mod tests {
             attempt,
             poll_seconds: 5,
             binaries: Default::default(),
+            built_with: None,
         }
     }
 }

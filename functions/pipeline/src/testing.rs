@@ -29,8 +29,10 @@ pub struct FakeBuilds {
     recorded: Mutex<Vec<(String, BuildRecord)>>,
     /// What every build this fake started exports as the base images it pulled…
     pub pulled: Mutex<Option<String>>,
-    /// …and as the binaries' SHA-256.
+    /// …and as the binaries' SHA-256…
     pub binaries: Mutex<Option<String>>,
+    /// …and as what built them.
+    pub built_with: Mutex<Option<String>>,
 }
 
 impl Default for FakeBuilds {
@@ -50,6 +52,7 @@ impl FakeBuilds {
             recorded: Mutex::new(Vec::new()),
             pulled: Mutex::new(None),
             binaries: Mutex::new(None),
+            built_with: Mutex::new(None),
         }
     }
 
@@ -87,6 +90,7 @@ impl FakeBuilds {
             exported_digest: None,
             exported_base_images: None,
             exported_binaries: None,
+            exported_built_with: None,
         }
     }
 
@@ -145,6 +149,7 @@ impl BuildService for FakeBuilds {
             let mut build = Self::record_of(start, build_id.into(), RecordedStatus::Succeeded);
             build.exported_base_images = self.pulled.lock().unwrap().clone();
             build.exported_binaries = self.binaries.lock().unwrap().clone();
+            build.exported_built_with = self.built_with.lock().unwrap().clone();
             build
         }))
     }

@@ -5,7 +5,7 @@ use aws_sdk_codebuild::types::{
 
 use crate::build::{
     BuildPhase, BuildRecord, BuildService, BuildSettings, BuildStart, RecordedStatus, BUILD_EXPORTED_BASE_IMAGES,
-    BUILD_EXPORTED_BINARIES, BUILD_EXPORTED_DIGEST,
+    BUILD_EXPORTED_BINARIES, BUILD_EXPORTED_BUILT_WITH, BUILD_EXPORTED_DIGEST,
 };
 use crate::error::{Error, Result};
 
@@ -184,6 +184,7 @@ fn record_of(build: &Build) -> BuildRecord {
         exported_digest: exported(BUILD_EXPORTED_DIGEST),
         exported_base_images: exported(BUILD_EXPORTED_BASE_IMAGES),
         exported_binaries: exported(BUILD_EXPORTED_BINARIES),
+        exported_built_with: exported(BUILD_EXPORTED_BUILT_WITH),
     }
 }
 

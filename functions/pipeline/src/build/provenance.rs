@@ -50,8 +50,10 @@ pub struct BuildRecord {
     pub exported_digest: Option<String>,
     /// …and as [`super::BUILD_EXPORTED_BASE_IMAGES`]…
     pub exported_base_images: Option<String>,
-    /// …and as [`super::BUILD_EXPORTED_BINARIES`].
+    /// …and as [`super::BUILD_EXPORTED_BINARIES`]…
     pub exported_binaries: Option<String>,
+    /// …and as [`super::BUILD_EXPORTED_BUILT_WITH`].
+    pub exported_built_with: Option<String>,
 }
 
 /// Why `build` is not one trigger-build started for these `variables`; empty when it is.
@@ -159,6 +161,7 @@ mod tests {
             exported_digest: Some("sha256:aa".into()),
             exported_base_images: None,
             exported_binaries: None,
+            exported_built_with: None,
         }
     }
 

@@ -216,6 +216,7 @@ mod tests {
                 attempt: 0,
                 poll_seconds: 5,
                 binaries: Default::default(),
+                built_with: None,
             },
             verified,
         }
