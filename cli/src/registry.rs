@@ -42,8 +42,7 @@ impl Registry {
 
     pub fn new(endpoint: &str, authorization: &str) -> Result<Self> {
         let url = reqwest::Url::parse(endpoint).map_err(|e| registry(endpoint, format!("not a URL: {e}")))?;
-        let loopback = url.host_str().is_some_and(pipeline::verify::fetch::is_loopback);
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        if !pipeline::verify::fetch::is_secure_http(url.scheme(), url.host_str()) {
             return Err(registry(
                 endpoint,
                 "plain http is only allowed on loopback; the registry must be https".into(),

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pipeline::build::image::sha256_hex;
 use pipeline::build::recipe::{Dockerfile, Target};
 use pipeline::build::reproduce::{self, Reproduced, Verdict, BINARIES, GO_LABEL};
 use pipeline::verify::{TagRequest, TrustRoot, VerifyConfig};
@@ -123,12 +124,13 @@ pub async fn run(
     let wanted: Vec<&str> = BINARIES.iter().map(|(_, path)| *path).chain([SUMS_PATH]).collect();
     let pulled = registry.pull(repository, &subject.digest, &wanted).await?;
     let arch = pulled.config.architecture.clone();
+    let recipe = Dockerfile::sigship();
     let go = match pulled.config.label(GO_LABEL) {
         Some(go) if reproduce::is_go_release(go) => go.to_string(),
         Some(other) => {
             return Err(Error::Usage(format!("the image's {GO_LABEL} label {other:?} is not a Go release name")))
         }
-        None => format!("go{}", Dockerfile::sigship().go_version),
+        None => format!("go{}", recipe.go_version),
     };
     println!(
         "IMAGE     {}@{} (linux/{arch}, built with {go}, {} of {} binaries in it)",
@@ -146,17 +148,16 @@ pub async fn run(
     std::fs::create_dir_all(&out).map_err(|e| Error::Io(e.to_string()))?;
     let rebuild_started = Instant::now();
     let target = Target { goarch: arch.clone(), toolchain: go.clone() };
-    Dockerfile::sigship().compile(&source, &out, &target).map_err(Error::Pipeline)?;
+    recipe.compile(&source, &out, &target).map_err(Error::Pipeline)?;
     println!("          rebuilt in {:.0} s", rebuild_started.elapsed().as_secs_f32());
     // 4. Byte for byte.
-    let sha = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     let mut rebuilt = BTreeMap::new();
     let mut in_image = BTreeMap::new();
     for (name, path) in BINARIES {
         let bytes = std::fs::read(out.join(name)).map_err(|e| Error::Io(format!("the rebuilt {name}: {e}")))?;
-        rebuilt.insert(name.to_string(), sha(&bytes));
+        rebuilt.insert(name.to_string(), sha256_hex(&bytes));
         if let Some(bytes) = pulled.files.get(path) {
-            in_image.insert(name.to_string(), sha(bytes));
+            in_image.insert(name.to_string(), sha256_hex(bytes));
         }
     }
     let recorded =
@@ -174,12 +175,9 @@ pub async fn run(
         }
         println!("DIFFERS   {:<7} rebuilt {}", file.file, file.rebuilt);
         println!("                  image   {} {recorded}", file.image.as_deref().unwrap_or("(not in the image)"));
-        let image_copy = work.path().join(format!("image-{}", file.file));
         let in_image = BINARIES.iter().find(|(n, _)| *n == file.file).and_then(|(_, p)| pulled.files.get(*p));
         let image_info = match in_image {
-            Some(bytes) => {
-                std::fs::write(&image_copy, bytes).map(|_| build_info(&image_copy)).unwrap_or_else(|e| e.to_string())
-            }
+            Some(bytes) => build_info_of(bytes, &work.path().join(format!("image-{}", file.file))),
             None => "absent".to_string(),
         };
         println!("  the rebuild's `go version -m`:\n{}", indent(&build_info(&out.join(&file.file))));
@@ -240,7 +238,7 @@ fn maintainers_release(files: &ReleaseFiles, trust: &TrustRoot) -> Result<Mainta
     };
     let labels: Vec<&str> = signers.iter().map(|s| s.label.as_str()).collect();
     let listed = reproduce::sums_of(&String::from_utf8_lossy(&manifest));
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&archive));
+    let sha = sha256_hex(&archive);
     match listed.get(&archive_name) {
         Some(hash) if *hash == sha => {}
         Some(hash) => {
@@ -267,7 +265,6 @@ fn maintainers_release(files: &ReleaseFiles, trust: &TrustRoot) -> Result<Mainta
 /// (their Go release, VCS stamping), which `go version -m` shows: bytes that differ under the
 /// same build information are a mismatch; under other build information, a difference explained.
 fn compare_with_maintainers(release: &MaintainersRelease, rebuilt: &Path, work: &Path) -> Verdict {
-    let sha = |bytes: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     let mut verdict = Verdict::Match;
     for (name, _) in BINARIES {
         let ours = std::fs::read(rebuilt.join(name)).unwrap_or_default();
@@ -277,11 +274,10 @@ fn compare_with_maintainers(release: &MaintainersRelease, rebuilt: &Path, work: 
             continue;
         };
         if ours == *theirs {
-            println!("MATCH     {name:<7} {}  rebuilt = the maintainers' {}", sha(&ours), release.archive);
+            println!("MATCH     {name:<7} {}  rebuilt = the maintainers' {}", sha256_hex(&ours), release.archive);
             continue;
         }
-        let copy = work.join(format!("maintainers-{name}"));
-        let theirs_info = std::fs::write(&copy, theirs).map(|_| build_info(&copy)).unwrap_or_else(|e| e.to_string());
+        let theirs_info = build_info_of(theirs, &work.join(format!("maintainers-{name}")));
         let ours_info = build_info(&rebuilt.join(name));
         let settings = |info: &str| info.lines().skip(1).map(str::trim).collect::<Vec<_>>().join("\n");
         if settings(&ours_info) == settings(&theirs_info) {
@@ -368,6 +364,11 @@ fn build_info(binary: &Path) -> String {
         Ok(out) => format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
         Err(e) => format!("go version -m: {e}"),
     }
+}
+
+/// [`build_info`] of a binary held in memory, written to `at` first.
+fn build_info_of(bytes: &[u8], at: &Path) -> String {
+    std::fs::write(at, bytes).map(|_| build_info(at)).unwrap_or_else(|e| format!("{}: {e}", at.display()))
 }
 
 fn indent(text: &str) -> String {

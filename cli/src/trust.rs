@@ -78,11 +78,9 @@ pub fn describe(outcomes: &[Outcome], dir: &Path) -> Vec<String> {
 /// Addresses are https; plain http only on loopback (as for git remotes).
 fn check_address(source: &CertificateSource) -> Result<()> {
     let url = reqwest::Url::parse(&source.url).map_err(|e| unreachable(source, format!("not a URL: {e}")))?;
-    let loopback = url.host_str().is_some_and(pipeline::verify::fetch::is_loopback);
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(Error::CertificateAddress {
+    match pipeline::verify::fetch::is_secure_http(url.scheme(), url.host_str()) {
+        true => Ok(()),
+        false => Err(Error::CertificateAddress {
             file: source.file.clone(),
             url: source.url.clone(),
             reason: "only https addresses (plain http on loopback) can be trusted in transit".into(),

@@ -7,21 +7,19 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use pipeline::build::image::digest_of;
+
 #[derive(Default)]
 pub struct BaseImageRegistry {
     /// Reference → the digests it named, the current one last.
     digests: Mutex<HashMap<String, Vec<String>>>,
 }
 
-fn digest_of(text: &str) -> String {
-    format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())))
-}
-
 impl BaseImageRegistry {
     /// The digest `reference` names now.
     pub fn current(&self, reference: &str) -> String {
         let mut digests = self.digests.lock().unwrap();
-        let named = digests.entry(reference.to_string()).or_insert_with(|| vec![digest_of(reference)]);
+        let named = digests.entry(reference.to_string()).or_insert_with(|| vec![digest_of(reference.as_bytes())]);
         named.last().cloned().unwrap_or_default()
     }
 
@@ -30,7 +28,7 @@ impl BaseImageRegistry {
         self.current(reference);
         let mut digests = self.digests.lock().unwrap();
         let named = digests.get_mut(reference).expect("named above");
-        let moved = digest_of(&format!("{reference} #{}", named.len()));
+        let moved = digest_of(format!("{reference} #{}", named.len()).as_bytes());
         named.push(moved.clone());
         moved
     }

@@ -616,7 +616,7 @@ fn change_one_byte(out: &Path) -> Result<(), String> {
         .iter()
         .map(|name| {
             let bytes = std::fs::read(out.join(name)).unwrap_or_default();
-            format!("{}  {name}\n", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)))
+            format!("{}  {name}\n", pipeline::build::image::sha256_hex(&bytes))
         })
         .collect();
     std::fs::write(out.join("SHA256SUMS"), sums).map_err(|e| format!("SHA256SUMS: {e}"))

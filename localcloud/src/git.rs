@@ -87,12 +87,8 @@ fn btcd_template(release: &str) -> PathBuf {
     if let Some((_, dir)) = templates.iter().find(|(r, _)| r == release) {
         return dir.path().to_path_buf();
     }
-    let module = btcd_module_source(release).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp").arg("-r").arg(format!("{}/.", module.display())).arg(dir.path()).status();
-    assert!(status.is_ok_and(|s| s.success()), "copy btcd's source");
-    // The module cache is read-only; a work tree is not.
-    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(dir.path()).status();
+    copy_btcd_source(release, dir.path());
     git_in(dir.path(), &["init", "-q", "-b", "master"], None);
     git_in(dir.path(), &["add", "-A"], None);
     let date = "2025-01-01T00:00:00+0000";
@@ -107,6 +103,15 @@ fn btcd_template(release: &str) -> PathBuf {
     let path = dir.path().to_path_buf();
     templates.push((release.to_string(), dir));
     path
+}
+
+/// btcd's source at `release` (from the Go module proxy), copied into `into` as a work tree.
+pub fn copy_btcd_source(release: &str, into: &Path) {
+    let module = btcd_module_source(release).unwrap_or_else(|e| panic!("{e}"));
+    let status = Command::new("cp").arg("-r").arg(format!("{}/.", module.display())).arg(into).status();
+    assert!(status.is_ok_and(|s| s.success()), "copy btcd's source");
+    // The module cache is read-only; a work tree is not.
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(into).status();
 }
 
 /// Where `go mod download` put btcd's source at `release` (read-only, in the Go module cache).
@@ -186,10 +191,7 @@ impl Repository {
                 let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             }
         }
-        let module = btcd_module_source(release).unwrap_or_else(|e| panic!("{e}"));
-        let status = Command::new("cp").arg("-r").arg(format!("{}/.", module.display())).arg(&self.path).status();
-        assert!(status.is_ok_and(|s| s.success()), "copy btcd's source");
-        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&self.path).status();
+        copy_btcd_source(release, &self.path);
         self.git(&["add", "-A"]);
         let message = format!("btcd {release} (source from the Go module proxy)");
         self.git(&[

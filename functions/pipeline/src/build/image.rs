@@ -132,8 +132,13 @@ pub fn layer_packing(media_type: &str) -> Result<LayerPacking> {
 
 /// `sha256:<hex>` of `bytes`: a blob's and a manifest's digest.
 pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
+}
+
+/// The SHA-256 of `bytes` in hex, as `sha256sum` prints it (a binary's, an archive's).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// `bytes` are the blob `digest` names, or the registry answered something else.

@@ -46,6 +46,12 @@ pub fn check_remote_url(url: &str, allow_local_paths: bool) -> Result<()> {
     }
 }
 
+/// An http(s) address nothing in transit can tamper with: https anywhere, plain http only on
+/// loopback (the local cloud and tests). Certificates and the image registry are held to it.
+pub fn is_secure_http(scheme: &str, host: Option<&str>) -> bool {
+    scheme == "https" || (scheme == "http" && host.is_some_and(is_loopback))
+}
+
 /// Whether `host` (a name or an IP literal, bracketed or not) is this machine.
 pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
